@@ -1,0 +1,8 @@
+//! tuban (图斑核查): the headless core of a desktop tool for verifying remote-sensing change
+//! patches. The command line, the tests, the benchmarks and the desktop app all use this crate.
+
+pub mod geometry; // GeoPackage geometry blobs, ellipsoidal area, centre points
+pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
+pub mod jobs; // progress and cancel for long work, shared by CLI and app
+pub mod model; // templates, values, validation: plain data
+pub mod store; // the project file: a GeoPackage with tuban's own tables, audit log
