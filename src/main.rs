@@ -1,1 +1,484 @@
-fn main() {}
+//! The `tuban` command: batch work on project files through the headless core.
+//! Without a subcommand it will open the desktop app; until the app lands it prints help.
+//! Exit codes: 0 ok, 1 error, 2 usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use tuban::import::{self, ImportOptions, ImportReport};
+use tuban::jobs::Progress;
+use tuban::model::units::{m2_to_ha, m2_to_mu};
+use tuban::model::{Programme, ReviewStatus, Severity, Template};
+use tuban::store::{Access, Project, ProjectMeta};
+
+#[derive(Parser)]
+#[command(name = "tuban", version, about = "图斑核查 — 变化图斑核查、台账与成果（离线） / verification of remote-sensing change patches, offline")]
+struct Cli {
+    /// 输出语言 / output language (zh, en)
+    #[arg(long, global = true, default_value = "zh")]
+    lang: String,
+    /// 记入修改记录的用户名 / user name for the audit log (default: TUBAN_USER or the login name)
+    #[arg(long, global = true)]
+    user: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// 项目文件（打开桌面程序） / project file to open in the desktop app
+    project: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// 新建项目 / create a project
+    New {
+        project: PathBuf,
+        /// grassland | forest | eco | 模板文件.toml
+        #[arg(long, default_value = "grassland")]
+        template: String,
+        /// 县级行政区代码 / 6-digit county code
+        #[arg(long, default_value = "")]
+        county: String,
+        /// 县名 / county name
+        #[arg(long, default_value = "")]
+        county_name: String,
+        /// 监测年度 / monitoring year
+        #[arg(long)]
+        year: Option<i32>,
+        /// 核查单位 / verifying unit
+        #[arg(long, default_value = "")]
+        unit: String,
+    },
+    /// 导入图斑（Shapefile/.zip/GeoPackage/GeoJSON/KML/CSV） / import patches
+    Import {
+        project: PathBuf,
+        source: PathBuf,
+        /// 图层名 / layer name when the source has several
+        #[arg(long)]
+        layer: Option<String>,
+        /// 文本编码（GBK、UTF-8、LATIN1），覆盖声明和检测 / text encoding, overrides declaration and detection
+        #[arg(long)]
+        encoding: Option<String>,
+        /// 坐标系，如 EPSG:4546 / CRS of the coordinates, e.g. EPSG:4546
+        #[arg(long)]
+        crs: Option<String>,
+        /// 批次监测年度 / monitoring year of this batch
+        #[arg(long)]
+        year: Option<i32>,
+        /// 线索来源（遥感、绿盾、信访、举报、媒体、督察） / clue source
+        #[arg(long = "source")]
+        clue_source: Option<String>,
+    },
+    /// 列出数据源的图层 / list the layers of a source
+    Layers { source: PathBuf },
+    /// 项目概况：按状态、乡镇、结论统计 / counts by status, township and verdict; areas
+    Info { project: PathBuf },
+    /// 检查问题，每行一条 / validation problems, one per line
+    Check { project: PathBuf },
+    /// 修改字段：FIELD=VALUE ... / set fields through the store API
+    Set {
+        project: PathBuf,
+        /// 图斑编号（或 编号-细斑号，或 #fid） / patch id (or ID-SUB, or #fid)
+        patch: String,
+        /// FIELD=VALUE
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+    /// 修改记录 / the audit trail
+    Log { project: PathBuf, patch: Option<String> },
+    /// 模板导出/导入 / export or import a template
+    Template {
+        #[command(subcommand)]
+        action: TemplateAction,
+    },
+    /// 示例项目：导入 sample-data 并显示概况 / the sample project: import sample-data and show it
+    Demo {
+        /// 示例数据目录 / sample data folder
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// 示例项目文件 / where to put the sample project
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// 重新生成项目 / recreate the project
+        #[arg(long)]
+        fresh: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplateAction {
+    /// 导出模板 TOML / write a template as TOML
+    Export {
+        /// 项目文件（省略则导出内置模板） / project (omit to export a built-in)
+        project: Option<PathBuf>,
+        /// 内置模板 grassland|forest|eco / built-in template
+        #[arg(long)]
+        builtin: Option<String>,
+        /// 输出文件（省略则输出到屏幕） / output file (default: stdout)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// 用修改后的模板替换项目模板 / replace a project's template with an edited one
+    Import { project: PathBuf, file: PathBuf },
+}
+
+/// Picks the Chinese or English text.
+struct Tr {
+    en: bool,
+}
+
+impl Tr {
+    fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        if self.en { en } else { zh }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 / error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let tr = Tr { en: cli.lang.starts_with("en") };
+    let user = cli.user.clone();
+    let open = |path: &Path, access: Access| -> Result<Project> {
+        let mut p = Project::open(path, access)?;
+        if let Some(u) = &user {
+            p.set_user(u);
+        }
+        Ok(p)
+    };
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        if let Some(p) = &cli.project {
+            println!("{}", tr.t("桌面程序尚未完成；以下是项目概况。", "The desktop app is not built yet; here is the project summary."));
+            return info(&open(p, Access::ReadOnly)?, &tr);
+        }
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    match command {
+        Command::New { project, template, county, county_name, year, unit } => {
+            let template = load_template(&template)?;
+            let meta = ProjectMeta { programme: template.spec.programme, county_code: county, county_name, year: year.unwrap_or_else(current_year), unit };
+            let mut p = Project::create(&project, &template, &meta)?;
+            if let Some(u) = &user {
+                p.set_user(u);
+            }
+            println!("{} {} ({} {} v{})", tr.t("已创建", "created"), project.display(), meta.programme.label(), template.spec.id, template.spec.version);
+        }
+        Command::Import { project, source, layer, encoding, crs, year, clue_source } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            let opts = ImportOptions { layer, encoding, crs, year, clue_source };
+            let report = with_progress(|progress| import::import(&mut p, &source, &opts, progress))?;
+            print_import_report(&report, &tr);
+        }
+        Command::Layers { source } => {
+            for l in import::list_layers(&source)? {
+                println!("{}\t{}\t{}", l.name, l.geometry, l.feature_count);
+            }
+        }
+        Command::Info { project } => info(&open(&project, Access::ReadOnly)?, &tr)?,
+        Command::Check { project } => check(&open(&project, Access::ReadOnly)?, &tr)?,
+        Command::Set { project, patch, assignments } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let mut pairs = Vec::new();
+            for a in &assignments {
+                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                pairs.push((k.trim(), v));
+            }
+            let outcome = p.set_text(fid, &pairs)?;
+            for (field, old, new) in &outcome.changed {
+                println!("{field}: {old} → {new}");
+            }
+            if outcome.changed.is_empty() {
+                println!("{}", tr.t("无变化", "no change"));
+            }
+            println!("{}: {}", tr.t("状态", "status"), status_label(outcome.status, &tr));
+            for pr in &outcome.problems {
+                println!("  {} {}: {}", severity_label(pr.severity, &tr), pr.field, if tr.en { &pr.message_en } else { &pr.message });
+            }
+        }
+        Command::Log { project, patch } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let fid = match &patch {
+                Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                None => None,
+            };
+            for e in p.audit_log(fid)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{} → {}",
+                    e.time,
+                    e.user,
+                    e.action,
+                    e.patch_key.unwrap_or_default(),
+                    e.field.unwrap_or_default(),
+                    e.old_value.unwrap_or_else(|| "∅".into()),
+                    e.new_value.unwrap_or_else(|| "∅".into())
+                );
+            }
+        }
+        Command::Template { action } => match action {
+            TemplateAction::Export { project, builtin, out } => {
+                let template = match (project, builtin) {
+                    (Some(p), None) => open(&p, Access::ReadOnly)?.template().clone(),
+                    (None, Some(b)) => Template::builtin(&b)?,
+                    (None, None) => Template::builtin("grassland")?,
+                    (Some(_), Some(_)) => bail!("{}", tr.t("项目和 --builtin 只能选一个", "give a project or --builtin, not both")),
+                };
+                let text = template.to_toml();
+                match out {
+                    Some(path) => write_new_file(&path, text.as_bytes())?,
+                    None => print!("{text}"),
+                }
+            }
+            TemplateAction::Import { project, file } => {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+                let template = Template::from_toml(&text, &file.display().to_string())?;
+                let mut p = open(&project, Access::ReadWrite)?;
+                let dropped = p.replace_template(template)?;
+                println!("{}", tr.t("模板已更新", "template replaced"));
+                if !dropped.is_empty() {
+                    println!("{}: {}", tr.t("新模板不含以下字段，其数据仍保留在文件中", "fields not in the new template (their data stays in the file)"), dropped.join(", "));
+                }
+            }
+        },
+        Command::Demo { dir, project, fresh } => demo(dir, project, fresh, &tr)?,
+    }
+    Ok(())
+}
+
+fn current_year() -> i32 {
+    use chrono::Datelike;
+    chrono::Local::now().year()
+}
+
+fn load_template(name: &str) -> Result<Template> {
+    if name.ends_with(".toml") {
+        let text = std::fs::read_to_string(name).with_context(|| format!("{name}: 无法读取模板文件 / cannot read the template file"))?;
+        return Ok(Template::from_toml(&text, name)?);
+    }
+    Ok(Template::builtin(name)?)
+}
+
+/// Writes a file that must not exist yet: temporary name, then rename.
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path.exists() {
+        bail!("{}: 文件已存在，不会覆盖 / file exists; will not overwrite", path.display());
+    }
+    let tmp = path.with_extension("tmp-tuban");
+    std::fs::write(&tmp, bytes).with_context(|| format!("{}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+/// Runs long work with a progress bar on stderr; Ctrl+C cancels it cleanly.
+fn with_progress<T, E: std::error::Error + Send + Sync + 'static>(work: impl FnOnce(&Progress) -> Result<T, E>) -> Result<T> {
+    let progress = Progress::new();
+    let for_signal = Arc::clone(&progress);
+    let _ = ctrlc::set_handler(move || for_signal.cancel());
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = {
+        let progress = Arc::clone(&progress);
+        let bar = bar.clone();
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let (stage, n, total) = progress.snapshot();
+                bar.set_message(stage);
+                bar.set_length(total);
+                bar.set_position(n);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let result = work(&progress);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = ticker.join();
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+fn status_label(s: ReviewStatus, tr: &Tr) -> &'static str {
+    match (s, tr.en) {
+        (s, false) => s.label(),
+        (ReviewStatus::Unreviewed, true) => "unreviewed",
+        (ReviewStatus::InProgress, true) => "in progress",
+        (ReviewStatus::Done, true) => "done",
+        (ReviewStatus::Problem, true) => "problem",
+    }
+}
+
+fn severity_label(s: Severity, tr: &Tr) -> &'static str {
+    match s {
+        Severity::Error => tr.t("错误", "error"),
+        Severity::Warning => tr.t("警告", "warning"),
+    }
+}
+
+fn area_text(area_m2: f64) -> String {
+    format!("{:.2} m² = {:.2} 亩 = {:.4} ha", area_m2, m2_to_mu(area_m2), m2_to_ha(area_m2))
+}
+
+fn print_import_report(r: &ImportReport, tr: &Tr) {
+    let s = &r.summary;
+    println!("{}: {} ({} #{})", tr.t("图层", "layer"), r.layer, tr.t("批次", "batch"), s.batch_id);
+    println!("{}: {} — {}", tr.t("编码", "encoding"), r.encoding.name, r.encoding.how.describe());
+    println!("{}: {}{}", tr.t("坐标系", "CRS"), r.crs.name, if r.crs.code > 0 { format!(" (EPSG:{})", r.crs.code) } else { String::new() });
+    for w in &r.warnings {
+        println!("{}: {w}", tr.t("提示", "note"));
+    }
+    println!(
+        "{} {}  {} {}  {} {}  {} {}  {} {}",
+        tr.t("新增", "added"),
+        s.added,
+        tr.t("更新", "updated"),
+        s.updated,
+        tr.t("未变", "unchanged"),
+        s.unchanged,
+        tr.t("跳过", "skipped"),
+        s.skipped,
+        tr.t("问题", "problems"),
+        s.problems.len()
+    );
+    const SHOWN: usize = 50;
+    for p in s.problems.iter().take(SHOWN) {
+        println!("  {p}");
+    }
+    if s.problems.len() > SHOWN {
+        println!("  … {} {}", s.problems.len() - SHOWN, tr.t("条未显示，见 tuban check", "more; see tuban check"));
+    }
+}
+
+fn info(p: &Project, tr: &Tr) -> Result<()> {
+    let m = p.meta();
+    let t = p.template();
+    let s = p.summary()?;
+    println!("{}: {}", tr.t("项目", "project"), p.path().display());
+    println!(
+        "{}: {}  {}: {} v{}  {}: {} {}  {}: {}  {}: {}",
+        tr.t("计划", "programme"),
+        m.programme.label(),
+        tr.t("模板", "template"),
+        t.spec.id,
+        t.spec.version,
+        tr.t("县", "county"),
+        m.county_code,
+        m.county_name,
+        tr.t("年度", "year"),
+        m.year,
+        tr.t("单位", "unit"),
+        m.unit
+    );
+    println!("{}: {} ({} {}, {} {})  {}: {}", tr.t("图斑", "patches"), s.total.count, tr.t("细斑", "sub-patches"), s.sub_patches, tr.t("点", "points"), s.points, tr.t("面积", "area"), area_text(s.total.area_m2));
+    let reviewed = s.by_status.iter().filter(|(k, _)| matches!(k, ReviewStatus::Done | ReviewStatus::Problem)).map(|(_, v)| v.count).sum::<usize>();
+    println!("{}: {reviewed} / {}", tr.t("已核查", "reviewed"), s.total.count);
+    println!("{}:", tr.t("按状态", "by status"));
+    for st in ReviewStatus::ALL {
+        let tally = s.by_status.get(&st).copied().unwrap_or_default();
+        println!("  {}\t{}", status_label(st, tr), tally.count);
+    }
+    let unset = tr.t("（未填）", "(not set)");
+    println!("{}:", tr.t("按乡镇", "by township"));
+    for (town, tally) in &s.by_township {
+        let verdicts: Vec<String> = s.by_township_verdict.iter().filter(|((t, _), _)| t == town).map(|((_, v), c)| format!("{} {}", if v.is_empty() { unset } else { v }, c.count)).collect();
+        println!("  {}\t{}\t{:.4} ha\t{}", if town.is_empty() { unset } else { town }, tally.count, m2_to_ha(tally.area_m2), verdicts.join(", "));
+    }
+    println!("{} ({}):", tr.t("按核查结论", "by verdict"), t.roles().verdict);
+    for (verdict, tally) in &s.by_verdict {
+        println!("  {}\t{}\t{:.4} ha", if verdict.is_empty() { unset } else { verdict }, tally.count, m2_to_ha(tally.area_m2));
+    }
+    if s.with_import_issues > 0 {
+        println!("{}: {}", tr.t("导入时有问题的图斑", "patches with import issues"), s.with_import_issues);
+    }
+    println!("{}:", tr.t("导入批次", "import batches"));
+    for b in p.batches()? {
+        println!(
+            "  #{} {} {} [{}] {} {} {} {} {} {} {} {}  {}: {}  {}: {}",
+            b.id,
+            b.imported_at,
+            b.source_path,
+            b.layer,
+            tr.t("新增", "added"),
+            b.counts[0],
+            tr.t("更新", "updated"),
+            b.counts[1],
+            tr.t("未变", "unchanged"),
+            b.counts[2],
+            tr.t("跳过", "skipped"),
+            b.counts[3],
+            tr.t("编码", "encoding"),
+            b.encoding,
+            tr.t("坐标系", "CRS"),
+            b.source_crs
+        );
+    }
+    Ok(())
+}
+
+fn check(p: &Project, tr: &Tr) -> Result<()> {
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut unreviewed = 0;
+    for r in p.patches()? {
+        for issue in &r.import_issues {
+            println!("{}\t-\t{}\t{issue}", r.key, tr.t("导入", "import"));
+            warnings += 1;
+        }
+        if r.status == ReviewStatus::Unreviewed {
+            unreviewed += 1;
+        }
+        for pr in p.problems(&r) {
+            match pr.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            println!("{}\t{}\t{}\t{}", r.key, pr.field, severity_label(pr.severity, tr), if tr.en { &pr.message_en } else { &pr.message });
+        }
+    }
+    println!("{} {errors}  {} {warnings}  {} {unreviewed}", tr.t("错误", "errors"), tr.t("警告", "warnings"), tr.t("未核查图斑", "unreviewed patches"));
+    Ok(())
+}
+
+/// Imports the bundled sample data into a project (once) and shows it.
+fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, tr: &Tr) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"));
+    let patches = dir.join("patches").join("变化图斑.shp");
+    if !patches.exists() {
+        bail!("{}: {}", patches.display(), tr.t("示例数据不存在；请在仓库根目录运行，或用 --dir 指定 sample-data 目录", "sample data not found; run from the repository or pass --dir"));
+    }
+    let project = project.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("sample").join("示范旗.gpkg"));
+    if fresh && project.exists() {
+        std::fs::remove_file(&project).with_context(|| format!("{}", project.display()))?;
+    }
+    if !project.exists() {
+        if let Some(parent) = project.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
+        }
+        let template = Template::builtin("grassland")?;
+        let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: "示范旗林业和草原局".into() };
+        let mut p = Project::create(&project, &template, &meta)?;
+        let report = with_progress(|progress| import::import(&mut p, &patches, &ImportOptions::default(), progress))?;
+        print_import_report(&report, tr);
+        println!();
+    }
+    info(&Project::open(&project, Access::ReadOnly)?, tr)
+}

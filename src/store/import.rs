@@ -406,3 +406,58 @@ fn round_to(v: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (v * f).round() / f
 }
+
+/// One import batch as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRecord {
+    /// Row id.
+    pub id: i64,
+    /// When (UTC).
+    pub imported_at: String,
+    /// Who.
+    pub user: String,
+    /// Source file as given.
+    pub source_path: String,
+    /// Layer read.
+    pub layer: String,
+    /// Encoding used.
+    pub encoding: String,
+    /// How the encoding was chosen.
+    pub encoding_how: String,
+    /// Delivered CRS.
+    pub source_crs: String,
+    /// Monitoring year.
+    pub year: Option<i32>,
+    /// Clue source.
+    pub clue_source: Option<String>,
+    /// (added, updated, unchanged, skipped).
+    pub counts: [i64; 4],
+}
+
+impl Project {
+    /// Import batches, oldest first.
+    pub fn batches(&self) -> Result<Vec<BatchRecord>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, imported_at, user, source_path, coalesce(layer, ''), coalesce(encoding, ''), coalesce(encoding_how, ''), coalesce(source_crs, ''), year, clue_source, added, updated, unchanged, skipped FROM tuban_batches ORDER BY id")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(BatchRecord {
+                    id: r.get(0)?,
+                    imported_at: r.get(1)?,
+                    user: r.get(2)?,
+                    source_path: r.get(3)?,
+                    layer: r.get(4)?,
+                    encoding: r.get(5)?,
+                    encoding_how: r.get(6)?,
+                    source_crs: r.get(7)?,
+                    year: r.get(8)?,
+                    clue_source: r.get(9)?,
+                    counts: [r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
+                })
+            })
+            .map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+    }
+}

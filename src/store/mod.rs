@@ -14,6 +14,7 @@ mod audit;
 mod import;
 mod patches;
 mod schema;
+mod stats;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,9 +25,10 @@ use crate::model::value::ValueError;
 use crate::model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
-pub use import::{ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
+pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use schema::SCHEMA_VERSION;
+pub use stats::{ProjectSummary, Tally};
 
 /// Why a project could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +185,8 @@ impl Project {
         };
         let sq = |source| StoreError::Sqlite { path: p.clone(), source };
         let conn = Connection::open_with_flags(path, flags).map_err(sq)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sq)?;
+        // PRAGMA rather than `busy_timeout()`: rusqlite 0.43 implements that with sqlite3_set_clientdata (SQLite ≥ 3.44; Debian 12 has 3.40).
+        conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
         let is_project: bool = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='tuban_meta'", [], |r| r.get::<_, i64>(0))
             .map_err(|e| classify_open_error(&p, e))?
