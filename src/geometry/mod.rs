@@ -7,13 +7,17 @@
 
 pub mod gpkg;
 
+use geo::orient::{Direction, Orient};
 use geo::{Centroid, Contains, GeodesicArea, Geometry, InteriorPoint, Point};
 
 /// Ellipsoidal area of a lon/lat geometry in m²; 0 for points and lines.
+///
+/// Rings are oriented first (exterior counter-clockwise): a shapefile's clockwise exterior would
+/// otherwise measure the rest of the Earth.
 pub fn area_m2(geom_lonlat: &Geometry) -> f64 {
     match geom_lonlat {
-        Geometry::Polygon(p) => p.geodesic_area_unsigned(),
-        Geometry::MultiPolygon(mp) => mp.0.iter().map(|p| p.geodesic_area_unsigned()).sum(),
+        Geometry::Polygon(p) => p.orient(Direction::Default).geodesic_area_unsigned(),
+        Geometry::MultiPolygon(mp) => mp.0.iter().map(|p| p.orient(Direction::Default).geodesic_area_unsigned()).sum(),
         Geometry::GeometryCollection(gc) => gc.0.iter().map(area_m2).sum(),
         Geometry::Rect(r) => r.to_polygon().geodesic_area_unsigned(),
         Geometry::Triangle(t) => t.to_polygon().geodesic_area_unsigned(),
@@ -44,6 +48,13 @@ mod tests {
         let p = polygon![(x: 111.0, y: 41.0), (x: 111.0 + dlon, y: 41.0), (x: 111.0 + dlon, y: 41.0 + dlat), (x: 111.0, y: 41.0 + dlat), (x: 111.0, y: 41.0)];
         let a = area_m2(&Geometry::Polygon(p));
         assert!((a - 10_000.0).abs() < 60.0, "{a}");
+    }
+
+    #[test]
+    fn clockwise_rings_measure_the_patch_not_the_earth() {
+        let cw = polygon![(x: 111.0, y: 41.0), (x: 111.0, y: 41.001), (x: 111.001, y: 41.001), (x: 111.001, y: 41.0), (x: 111.0, y: 41.0)];
+        let a = area_m2(&Geometry::Polygon(cw));
+        assert!(a > 9_000.0 && a < 9_500.0, "{a}");
     }
 
     #[test]

@@ -103,8 +103,8 @@ pub enum ImportError {
     #[error("{path}: 压缩包无法读取或其中没有图斑文件（{detail}） / the zip cannot be read or holds no patch file ({detail})")]
     BadZip { path: String, detail: String },
     /// Reading the file failed.
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// Writing to the project failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -161,8 +161,8 @@ fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError>
     };
     let ext = ext_of(source);
     if ext == "zip" {
-        let tmp = tempfile::tempdir().map_err(|source| ImportError::Io { path: display.clone(), source })?;
-        let file = std::fs::File::open(source).map_err(|source| ImportError::Io { path: display.clone(), source })?;
+        let tmp = tempfile::tempdir().map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
+        let file = std::fs::File::open(source).map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
         let mut zip = zip::ZipArchive::new(file).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
         zip.extract(tmp.path()).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
         let mut inner: Vec<PathBuf> = walk(tmp.path()).into_iter().filter(|p| PATCH_EXTS.contains(&ext_of(p).as_str()) && !p.to_string_lossy().contains("__MACOSX")).collect();
@@ -205,7 +205,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Prepared, ImportError> {
     let ext = ext_of(path);
-    let io = |source| ImportError::Io { path: display.to_string(), source };
+    let io = |source| ImportError::Io { path: display.to_string(), cause: source };
     let mut open_options = Vec::new();
     let mut gdal_path = path.to_path_buf();
     let encoding = match ext.as_str() {
@@ -306,7 +306,7 @@ pub fn import(project: &mut Project, source: &Path, opts: &ImportOptions, progre
     let reader = std::thread::Builder::new()
         .name("import-reader".into())
         .spawn(move || read_source(prepared, &reader_display, &reader_opts, &template, &tx))
-        .map_err(|source| ImportError::Io { path: display.clone(), source })?;
+        .map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
     let result = write_batch(project, &display, opts, &encoding, &rx, progress);
     drop(rx); // unblocks the reader if we stopped early
     let _ = reader.join();

@@ -304,8 +304,8 @@ pub enum TemplateError {
     #[error("{source_name}: {what} names field “{name}”, which the template does not have")]
     UnknownField { source_name: String, what: String, name: String },
     /// A condition does not parse.
-    #[error("{source_name}: {source}")]
-    Expr { source_name: String, source: ExprError },
+    #[error("{source_name}: {cause}")]
+    Expr { source_name: String, cause: ExprError },
     /// Unknown built-in template name.
     #[error("no built-in template “{0}” (choose grassland, forest or eco)")]
     UnknownBuiltin(String),
@@ -384,7 +384,7 @@ impl Template {
                 }
             }
         }
-        let parse = |text: &str| Expr::parse(text, &has).map_err(|source| TemplateError::Expr { source_name: sn(), source });
+        let parse = |text: &str| Expr::parse(text, &has).map_err(|source| TemplateError::Expr { source_name: sn(), cause: source });
         let mut rule_exprs = Vec::with_capacity(spec.rules.len());
         for rule in &spec.rules {
             for f in &rule.require {

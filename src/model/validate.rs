@@ -93,9 +93,10 @@ impl Template {
         changed
     }
 
-    /// True when nothing beyond the issued and computed fields has been entered.
+    /// True when none of the fields the analyst must fill (required, not issued) has a value:
+    /// delivered data often carries optional editable fields (village, sub-patch id) already.
     pub fn is_untouched(&self, values: &[Value]) -> bool {
-        self.spec.fields.iter().zip(values).all(|(f, v)| f.is_read_only() || f.fill.is_some() || v.is_empty())
+        self.spec.fields.iter().zip(values).all(|(f, v)| !f.required || f.is_read_only() || v.is_empty())
     }
 
     /// Checks `values` (aligned with [`Template::fields`]); required fields are only checked once

@@ -31,25 +31,25 @@ pub const MULTI_SEPARATOR: char = ';';
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValueError {
     /// Not a whole number.
-    #[error("“{text}” is not a whole number")]
+    #[error("“{text}” 不是整数 / is not a whole number")]
     NotInteger { text: String },
     /// Not a number.
-    #[error("“{text}” is not a number")]
+    #[error("“{text}” 不是数字 / is not a number")]
     NotNumber { text: String },
     /// A number with a unit that cannot be converted into the field's unit.
-    #[error("unit “{unit}” cannot be converted to {field_unit}")]
+    #[error("单位“{unit}”不能换算为 {field_unit} / unit “{unit}” cannot be converted to {field_unit}")]
     WrongUnit { unit: String, field_unit: String },
     /// Not a date.
-    #[error("“{text}” is not a date (use YYYY-MM-DD)")]
+    #[error("“{text}” 不是日期，请写成 YYYY-MM-DD / is not a date (use YYYY-MM-DD)")]
     NotDate { text: String },
     /// Not yes/no.
-    #[error("“{text}” is not yes/no (是/否)")]
+    #[error("“{text}” 应为 是/否 / is not yes/no")]
     NotBool { text: String },
     /// Not in the code list.
-    #[error("“{text}” is not in the code list ({allowed})")]
+    #[error("“{text}” 不在代码表中（{allowed}） / is not in the code list")]
     NotInCodeList { text: String, allowed: String },
     /// Longer than the field allows.
-    #[error("text is {len} bytes in GBK, longer than the field's {max}")]
+    #[error("文本 {len} 字节（GBK），超过字段长度 {max} / text is {len} GBK bytes, longer than the field's {max}")]
     TooLong { len: usize, max: usize },
 }
 

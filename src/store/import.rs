@@ -111,7 +111,7 @@ impl Project {
         let meta = self.meta().clone();
         let user = self.user().to_string();
         let known: HashMap<String, i64> = self.patches()?.into_iter().map(|p| (p.key, p.fid)).collect();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         let source_srs_id = register_srs(&tx, &batch.source_crs).map_err(sq)?;
         let now = now_utc();
@@ -158,7 +158,7 @@ fn register_srs(tx: &Transaction<'_>, crs: &SourceCrs) -> rusqlite::Result<i32> 
 
 impl ImportSession<'_> {
     fn sq(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sqlite { path: self.path.clone(), source }
+        move |source| StoreError::Sqlite { path: self.path.clone(), cause: source }
     }
 
     /// Counts and problems so far.
@@ -274,7 +274,7 @@ impl ImportSession<'_> {
         ];
         params.extend(vals.iter().map(to_sql));
         let sql = format!("INSERT INTO patches ({cols}) VALUES ({marks})");
-        let sq = |source| StoreError::Sqlite { path: self.path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
         self.tx.prepare_cached(&sql).map_err(sq)?.execute(params_from_iter(params)).map_err(sq)?;
         let fid = self.tx.last_insert_rowid();
         self.tx
@@ -287,7 +287,7 @@ impl ImportSession<'_> {
 
     fn update_known(&mut self, fid: i64, key: &str, p: &NewPatch, values: &[Option<Value>]) -> Result<()> {
         let path = self.path.clone();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let fields = self.template.fields().to_vec();
         let mut select = String::from("SELECT geom");
         for f in &fields {
@@ -374,7 +374,7 @@ impl ImportSession<'_> {
     /// Commits the batch and returns its summary.
     pub fn finish(self) -> Result<ImportSummary> {
         let path = self.path.clone();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let s = &self.summary;
         self.tx
             .execute(

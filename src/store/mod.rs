@@ -34,11 +34,11 @@ pub use stats::{ProjectSummary, Tally};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite failed.
-    #[error("{path}: 数据库错误 / database error: {source}")]
-    Sqlite { path: String, source: rusqlite::Error },
+    #[error("{path}: 数据库错误 / database error: {cause}")]
+    Sqlite { path: String, cause: rusqlite::Error },
     /// File-system failure.
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// The file does not exist.
     #[error("{path}: 文件不存在 / file not found")]
     NotFound { path: String },
@@ -73,11 +73,11 @@ pub enum StoreError {
     #[error("字段 {name} 为下发或自动计算字段，不能修改 / field {name} is issued or computed and cannot be edited")]
     FieldReadOnly { name: String },
     /// A value that does not fit its field.
-    #[error("字段 {name}: {source}")]
-    InvalidValue { name: String, source: ValueError },
+    #[error("字段 {name}: {cause}")]
+    InvalidValue { name: String, cause: ValueError },
     /// The stored template is broken.
-    #[error("{path}: 项目中的模板无效 / the project's template is invalid: {source}")]
-    Template { path: String, source: TemplateError },
+    #[error("{path}: 项目中的模板无效 / the project's template is invalid: {cause}")]
+    Template { path: String, cause: TemplateError },
     /// The job was cancelled; nothing was written.
     #[error("已取消，项目未改变 / cancelled; the project is unchanged")]
     Cancelled,
@@ -156,10 +156,10 @@ impl Project {
         let tmp = path.with_extension("gpkg.creating");
         let _ = std::fs::remove_file(&tmp);
         let result = (|| {
-            let conn = Connection::open(&tmp).map_err(|source| StoreError::Sqlite { path: p.clone(), source })?;
-            schema::create(&conn, template, meta, &current_user()).map_err(|source| StoreError::Sqlite { path: p.clone(), source })?;
-            conn.close().map_err(|(_, source)| StoreError::Sqlite { path: p.clone(), source })?;
-            std::fs::rename(&tmp, path).map_err(|source| StoreError::Io { path: p.clone(), source })
+            let conn = Connection::open(&tmp).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            schema::create(&conn, template, meta, &current_user()).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            conn.close().map_err(|(_, source)| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            std::fs::rename(&tmp, path).map_err(|source| StoreError::Io { path: p.clone(), cause: source })
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -183,7 +183,7 @@ impl Project {
             Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         };
-        let sq = |source| StoreError::Sqlite { path: p.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: p.clone(), cause: source };
         let conn = Connection::open_with_flags(path, flags).map_err(sq)?;
         // PRAGMA rather than `busy_timeout()`: rusqlite 0.43 implements that with sqlite3_set_clientdata (SQLite ≥ 3.44; Debian 12 has 3.40).
         conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
@@ -212,7 +212,7 @@ impl Project {
         }
         let meta = schema::read_meta(&conn).map_err(|e| classify_open_error(&p, e))?;
         let toml: String = conn.query_row("SELECT toml FROM tuban_template ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).map_err(|e| classify_open_error(&p, e))?;
-        let template = Template::from_toml(&toml, &format!("{p} (tuban_template)")).map_err(|source| StoreError::Template { path: p.clone(), source })?;
+        let template = Template::from_toml(&toml, &format!("{p} (tuban_template)")).map_err(|source| StoreError::Template { path: p.clone(), cause: source })?;
         let field_columns = template.fields().iter().map(|f| f.name.clone()).collect();
         Ok(Project { conn, _lock: lock, path: path.to_path_buf(), template, meta, access, user: current_user(), field_columns })
     }
@@ -252,7 +252,7 @@ impl Project {
     }
 
     pub(crate) fn sq(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sqlite { path: self.path_str(), source }
+        move |source| StoreError::Sqlite { path: self.path_str(), cause: source }
     }
 
     pub(crate) fn require_write(&self) -> Result<()> {
@@ -267,7 +267,7 @@ impl Project {
     /// the new template drops (their data stays in the file).
     pub fn replace_template(&mut self, template: Template) -> Result<Vec<String>> {
         self.require_write()?;
-        let sq = |source| StoreError::Sqlite { path: self.path.display().to_string(), source };
+        let sq = |source| StoreError::Sqlite { path: self.path.display().to_string(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         let existing: Vec<String> = {
             let mut st = tx.prepare("SELECT name FROM pragma_table_info('patches')").map_err(sq)?;
@@ -280,6 +280,7 @@ impl Project {
             }
         }
         let dropped = self.template.fields().iter().filter(|old| template.field(&old.name).is_none()).map(|f| f.name.clone()).collect();
+        schema::write_data_columns(&tx, &template).map_err(sq)?;
         tx.execute("INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)", rusqlite::params![template.to_toml(), now_utc(), self.user]).map_err(sq)?;
         tx.execute(
             "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, NULL, ?3, ?4, 'template')",
@@ -298,7 +299,7 @@ fn check_sqlite_header(path: &Path) -> Result<()> {
     use std::io::Read;
     let p = path.display().to_string();
     let mut f = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound { StoreError::NotFound { path: p.clone() } } else { StoreError::Io { path: p.clone(), source } }
+        if source.kind() == std::io::ErrorKind::NotFound { StoreError::NotFound { path: p.clone() } } else { StoreError::Io { path: p.clone(), cause: source } }
     })?;
     let mut header = [0u8; 16];
     match f.read_exact(&mut header) {
@@ -311,20 +312,20 @@ fn classify_open_error(path: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotSqlite { path: path.to_string() },
         Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path: path.to_string(), detail: e.to_string() },
-        _ => StoreError::Sqlite { path: path.to_string(), source: e },
+        _ => StoreError::Sqlite { path: path.to_string(), cause: e },
     }
 }
 
 fn take_lock(path: &Path) -> Result<File> {
     let p = path.display().to_string();
-    let file = File::options().read(true).write(true).open(path).map_err(|source| StoreError::Io { path: p.clone(), source })?;
+    let file = File::options().read(true).write(true).open(path).map_err(|source| StoreError::Io { path: p.clone(), cause: source })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = read_holder(path).unwrap_or_else(|| "另一个程序 / another program".into());
             Err(StoreError::Locked { path: p, holder })
         }
-        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path: p, source }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path: p, cause: source }),
     }
 }
 

@@ -228,7 +228,7 @@ impl Project {
         let mut parsed = Vec::with_capacity(edits.len());
         for (name, text) in edits {
             let field = self.template().field(name).ok_or_else(|| StoreError::NoSuchField { name: name.to_string() })?;
-            let value = Value::parse_for(field, text).map_err(|source| StoreError::InvalidValue { name: field.name.clone(), source })?;
+            let value = Value::parse_for(field, text).map_err(|source| StoreError::InvalidValue { name: field.name.clone(), cause: source })?;
             parsed.push((field.name.clone(), value));
         }
         self.set_values(fid, &parsed, EditSource::User)
@@ -254,16 +254,20 @@ impl Project {
         }
         template.apply_computed(&mut values);
         let problems = template.validate(&values);
-        let status = template.review_status(&values, &problems);
+        let mut status = template.review_status(&values, &problems);
         let changed: Vec<(usize, Value, Value)> =
             record.values.iter().zip(&values).enumerate().filter(|(_, (old, new))| old != new).map(|(i, (old, new))| (i, old.clone(), new.clone())).collect();
+        if status == ReviewStatus::Unreviewed && (record.status != ReviewStatus::Unreviewed || !changed.is_empty()) {
+            // The analyst has started on this patch, even if only a remark was typed.
+            status = ReviewStatus::InProgress;
+        }
         if changed.is_empty() && status == record.status {
             return Ok(EditOutcome { changed: vec![], status, problems });
         }
         let now = now_utc();
         let user = self.user().to_string();
         let path = self.path_str();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         {
             let mut sets = vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string()];
@@ -294,7 +298,7 @@ impl Project {
         let now = now_utc();
         let user = self.user().to_string();
         let path = self.path_str();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), source };
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         for r in records {
             let mut values = r.values.clone();

@@ -73,6 +73,17 @@ CREATE TABLE tuban_audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time DATETIME NOT NULL, user TEXT NOT NULL,
   patch_fid INTEGER, patch_key TEXT, field TEXT, old_value TEXT, new_value TEXT, action TEXT NOT NULL);
 CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
+CREATE TABLE gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+CREATE TABLE gpkg_data_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT,
+  CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name));
+CREATE TABLE gpkg_data_column_constraints (
+  constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value TEXT, min NUMERIC, min_is_inclusive BOOLEAN,
+  max NUMERIC, max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value));
+INSERT INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write');
+INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write');
 "#,
     )?;
     let srs = [
@@ -110,6 +121,7 @@ CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
             params![table, desc, now_utc()],
         )?;
     }
+    write_data_columns(conn, template)?;
     let programme = serde_json::to_value(meta.programme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     for (k, v) in [
         ("schema_version", SCHEMA_VERSION.to_string()),
@@ -130,6 +142,38 @@ CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
     Ok(())
 }
 
+/// Describes the template's columns in the GeoPackage schema extension: Chinese labels as column
+/// names for QGIS and GDAL, code lists as enum constraints (GDAL field domains, QGIS value maps).
+pub fn write_data_columns(conn: &Connection, template: &Template) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM gpkg_data_columns WHERE table_name = 'patches'", [])?;
+    conn.execute("DELETE FROM gpkg_data_column_constraints WHERE constraint_name LIKE 'tuban_%'", [])?;
+    let mut used_names = std::collections::HashSet::new();
+    for f in template.fields() {
+        let constraint = match &f.kind {
+            FieldKind::Code { codes, .. } => {
+                let name = format!("tuban_{}", f.name);
+                for c in codes {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO gpkg_data_column_constraints(constraint_name, constraint_type, value, description) VALUES (?1, 'enum', ?2, ?3)",
+                        params![name, c.code, c.label],
+                    )?;
+                }
+                Some(name)
+            }
+            _ => None,
+        };
+        // `name` must be unique per table: fall back to the column name on a repeated label.
+        let name = if used_names.insert(f.label.clone()) { f.label.clone() } else { f.name.clone() };
+        let title = if f.label_en.is_empty() { f.label.clone() } else { format!("{} / {}", f.label, f.label_en) };
+        let mime = None::<String>;
+        conn.execute(
+            "INSERT INTO gpkg_data_columns(table_name, column_name, name, title, description, mime_type, constraint_name) VALUES ('patches', ?1, ?2, ?3, ?4, ?5, ?6)",
+            params![f.name, name, title, f.help, mime, constraint],
+        )?;
+    }
+    Ok(())
+}
+
 /// The schema version recorded in the project.
 pub fn stored_version(conn: &Connection) -> rusqlite::Result<i64> {
     let v: String = conn.query_row("SELECT value FROM tuban_meta WHERE key = 'schema_version'", [], |r| r.get(0))?;
@@ -144,7 +188,7 @@ pub fn read_meta(conn: &Connection) -> rusqlite::Result<ProjectMeta> {
             e => Err(e),
         })
     };
-    let programme = serde_json::from_value(serde_json::Value::String(get("programme")?)).unwrap_or(Programme::Grassland);
+        let programme = serde_json::from_value(serde_json::Value::String(get("programme")?)).unwrap_or(Programme::Grassland);
     Ok(ProjectMeta {
         programme,
         county_code: get("county_code")?,
