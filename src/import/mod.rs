@@ -144,6 +144,14 @@ struct Prepared {
     _tmp: Option<tempfile::TempDir>,
 }
 
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if self.gdal_path.starts_with("/vsimem") {
+            let _ = gdal::vsi::unlink_mem_file(&self.gdal_path);
+        }
+    }
+}
+
 fn ext_of(p: &Path) -> String {
     p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
 }
@@ -164,7 +172,7 @@ fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError>
         let tmp = tempfile::tempdir().map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
         let file = std::fs::File::open(source).map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
         let mut zip = zip::ZipArchive::new(file).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
-        zip.extract(tmp.path()).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
+        extract_zip(&mut zip, tmp.path()).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
         let mut inner: Vec<PathBuf> = walk(tmp.path()).into_iter().filter(|p| PATCH_EXTS.contains(&ext_of(p).as_str()) && !p.to_string_lossy().contains("__MACOSX")).collect();
         inner.sort();
         let chosen = match (inner.len(), &opts.layer) {
@@ -190,6 +198,33 @@ fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError>
         return Ok(p);
     }
     prepare_file(source, &display, forced)
+}
+
+/// Extracts a zip, decoding entry names as UTF-8 or, as Chinese Windows writes them, GBK
+/// (the zip crate would read such names as CP437). Names that escape the folder are skipped.
+fn extract_zip(zip: &mut zip::ZipArchive<std::fs::File>, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        if entry.is_dir() {
+            continue;
+        }
+        let raw = entry.name_raw().to_vec();
+        let name = match std::str::from_utf8(&raw) {
+            Ok(s) => s.to_string(),
+            Err(_) => encoding_rs::GBK.decode(&raw).0.into_owned(),
+        };
+        let rel = Path::new(&name);
+        if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            continue;
+        }
+        let target = dir.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut out = std::fs::File::create(&target)?;
+        std::io::copy(&mut entry, &mut out)?;
+    }
+    Ok(())
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -234,7 +269,9 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
                 let coder = encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(encoding_rs::GBK);
                 let (text, _, _) = coder.decode(&bytes);
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("patches");
-                let mem = PathBuf::from(format!("/vsimem/tuban_{}_{stem}.csv", std::process::id()));
+                static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mem = PathBuf::from(format!("/vsimem/tuban_{n}_{stem}.csv"));
                 gdal::vsi::create_mem_file(&mem, text.into_owned().into_bytes()).map_err(|e| ImportError::CannotOpen { path: display.to_string(), detail: e.to_string() })?;
                 gdal_path = mem;
             }
@@ -251,7 +288,9 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
         }
         _ => EncodingChoice { name: "UTF-8".into(), how: EncodingHow::Format },
     };
-    Ok(Prepared { gdal_path, open_options, encoding, layer_hint: None, _tmp: None })
+    // A recoded CSV lives under a temporary name: keep the file's own name for the layer.
+    let layer_hint = (gdal_path != path).then(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_string)).flatten();
+    Ok(Prepared { gdal_path, open_options, encoding, layer_hint, _tmp: None })
 }
 
 fn open_dataset(p: &Prepared, display: &str) -> Result<Dataset, ImportError> {

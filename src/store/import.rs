@@ -229,7 +229,7 @@ impl ImportSession<'_> {
             self.append_issue(first, &format!("图斑编号重复 / duplicate patch id {key}"))?;
         } else if let Some(&fid) = self.known.get(&key) {
             self.seen_in_batch.insert(key.clone(), fid);
-            return self.update_known(fid, &key, &p, &values);
+            return self.update_known(fid, &key, &p, &values, &p.values);
         }
         let fid = self.insert(&p, &values, &issues)?;
         if !key.is_empty() {
@@ -285,7 +285,9 @@ impl ImportSession<'_> {
         Ok(fid)
     }
 
-    fn update_known(&mut self, fid: i64, key: &str, p: &NewPatch, values: &[Option<Value>]) -> Result<()> {
+    /// `values` are the delivered values plus filled ones; `delivered` only what the source carries:
+    /// a filled value (area, centre, ...) only fills a field that is still empty.
+    fn update_known(&mut self, fid: i64, key: &str, p: &NewPatch, values: &[Option<Value>], delivered: &[Option<Value>]) -> Result<()> {
         let path = self.path.clone();
         let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let fields = self.template.fields().to_vec();
@@ -309,6 +311,10 @@ impl ImportSession<'_> {
         let mut changed_fields = Vec::new();
         for (i, f) in fields.iter().enumerate() {
             if !f.issued {
+                continue;
+            }
+            let from_source = delivered.get(i).is_some_and(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
+            if !from_source && !current[i].is_empty() {
                 continue;
             }
             if let Some(Some(new)) = values.get(i) {

@@ -1,0 +1,106 @@
+//! End-to-end runs of the `tuban` binary: a whole workflow, exit codes and messages.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{fixture, sample_shp};
+
+fn tuban(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tuban")).args(args).current_dir(cwd).env("TUBAN_USER", "张三").output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn new_import_set_check_log_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = tuban(&["new", "示范 项目.gpkg", "--template", "grassland", "--county", "150999", "--year", "2025"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tuban(&["import", "示范 项目.gpkg", sample_shp().to_str().unwrap()], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("CP936") && out.contains("EPSG:4546") && out.contains("新增 30"), "{out}");
+
+    let o = tuban(&["set", "示范 项目.gpkg", "150999SJBG2025000007", "HCJG=违法", "WFMJ=30亩", "HSMJ=30000", "WFLX=非法占用草原", "DSR=某公司"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("HCJG:  → 违法") && out.contains("SFSX:  → 是"), "{out}");
+
+    let o = tuban(&["check", "示范 项目.gpkg"], d);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("150999SJBG2025000007\tQDL\t错误"), "{out}");
+    assert!(out.contains("未核查图斑 29"), "{out}");
+
+    let o = tuban(&["log", "示范 项目.gpkg", "150999SJBG2025000007"], d);
+    let out = stdout(&o);
+    assert!(out.contains("张三\tedit\t150999SJBG2025000007\tHCJG\t∅ → 违法"), "{out}");
+
+    let o = tuban(&["--lang", "en", "info", "示范 项目.gpkg"], d);
+    let out = stdout(&o);
+    assert!(out.contains("patches: 30") && out.contains("违法\t1"), "{out}");
+}
+
+#[test]
+fn errors_exit_1_and_name_the_file_usage_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = tuban(&["info", "missing.gpkg"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.gpkg"), "{}", stderr(&o));
+    let o = tuban(&["set", "p.gpkg"], d);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tuban(&["new", "p.gpkg"], d);
+    assert!(o.status.success());
+    let o = tuban(&["import", "p.gpkg", fixture("derived/gk_no_prj.shp").to_str().unwrap()], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--crs EPSG:"), "{}", stderr(&o));
+    let o = tuban(&["set", "p.gpkg", "NOPE", "BZ=1"], d);
+    assert_eq!(o.status.code(), Some(1));
+    let o = tuban(&["new", "p.gpkg"], d);
+    assert_eq!(o.status.code(), Some(1), "must not overwrite");
+    let o = tuban(&["info", fixture("tricky/gpkg_multilayer/multipleholes.gpkg").to_str().unwrap()], d);
+    assert!(stderr(&o).contains("tuban import"), "{}", stderr(&o));
+}
+
+#[test]
+fn template_round_trip_through_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(tuban(&["new", "p.gpkg", "--template", "eco"], d).status.success());
+    let o = tuban(&["template", "export", "p.gpkg", "--out", "eco.toml"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(d.join("eco.toml")).unwrap();
+    assert!(text.contains("线索来源"));
+    // A bureau adds a field and imports the template back.
+    let edited = format!("{text}\n[[field]]\nname = \"DCBZ\"\nlabel = \"督查备注\"\ntype = \"text\"\n");
+    std::fs::write(d.join("eco2.toml"), edited).unwrap();
+    let o = tuban(&["template", "import", "p.gpkg", "eco2.toml"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A broken template names the file and the field.
+    std::fs::write(d.join("bad.toml"), text.replace("name = \"DZ\"", "name = \"地址字段\"")).unwrap();
+    let o = tuban(&["template", "import", "p.gpkg", "bad.toml"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("地址字段"), "{}", stderr(&o));
+    let o = tuban(&["template", "export", "--builtin", "forest"], d);
+    assert!(stdout(&o).contains("森林督查"));
+}
+
+#[test]
+fn demo_imports_the_sample_county() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("sample.gpkg");
+    let o = tuban(&["demo", "--project", project.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("新增 30") && out.contains("未核查\t30") && out.contains("乌兰花镇"), "{out}");
+}

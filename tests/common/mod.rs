@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: fixture paths and fresh projects in temp dirs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use tuban::import::{self, ImportOptions, ImportReport};
+use tuban::jobs::Progress;
+use tuban::model::{Programme, Template};
+use tuban::store::{Project, ProjectMeta};
+
+/// A file under tests/fixtures.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+/// The sample county's delivered shapefile.
+pub fn sample_shp() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/patches/变化图斑.shp")
+}
+
+/// A new project in a fresh temp dir (kept alive by the returned guard).
+pub fn new_project(template: &str) -> (tempfile::TempDir, Project) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("项目 测试.gpkg");
+    let t = Template::builtin(template).unwrap();
+    let meta = ProjectMeta { programme: t.spec.programme, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: "测试单位".into() };
+    let mut p = Project::create(&path, &t, &meta).unwrap();
+    p.set_user("tester");
+    (dir, p)
+}
+
+/// Imports with default options.
+pub fn import(p: &mut Project, source: &Path) -> Result<ImportReport, import::ImportError> {
+    import::import(p, source, &ImportOptions::default(), &Progress::new())
+}
+
+/// Imports with options.
+pub fn import_with(p: &mut Project, source: &Path, opts: ImportOptions) -> Result<ImportReport, import::ImportError> {
+    import::import(p, source, &opts, &Progress::new())
+}
+
+/// The programme of the grassland template.
+pub fn grassland() -> Programme {
+    Programme::Grassland
+}

@@ -1,0 +1,174 @@
+//! The project file: GeoPackage validity, edits and their audit trail, locking, read-only access,
+//! recognising non-projects and damaged files, template replacement.
+
+mod common;
+
+use std::process::Command;
+
+use common::{fixture, import, new_project, sample_shp};
+use tuban::model::{ReviewStatus, Template, Value};
+use tuban::store::{Access, EditSource, Project, StoreError};
+
+#[test]
+fn the_project_is_a_valid_geopackage_that_gdal_reads() {
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000005").unwrap().unwrap();
+    p.set_text(fid, &[("HCJG", "违法"), ("DSR", "某某牧业公司")]).unwrap();
+    let path = p.path().to_path_buf();
+    drop(p);
+    // GDAL's own validator (python3-gdal): no output and exit 0 means no error.
+    let out = Command::new("/usr/bin/python3")
+        .arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
+        .arg(&path)
+        .output()
+        .expect("python3-gdal's validate_gpkg.py (apt-get install python3-gdal)");
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // ogrinfo sees a patches layer with the template's columns and the Chinese values.
+    let out = Command::new("ogrinfo").args(["-ro", "-q", "-where", "TBBH = '150999SJBG2025000005'"]).arg(&path).arg("patches").output().expect("ogrinfo (gdal-bin)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HCJG (String) = 违法"), "{text}");
+    assert!(text.contains("DSR (String) = 某某牧业公司"), "{text}");
+    assert!(text.contains("review_status (String) = problem"), "{text}");
+    assert!(text.contains("XZMC (String) = 乌兰花镇"), "{text}");
+    drop(dir);
+}
+
+#[test]
+fn edits_are_on_disk_when_the_call_returns_and_are_audited() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let out = p.set_text(fid, &[("HCJG", "违法"), ("WFMJ", "25亩"), ("HSMJ", "20000")]).unwrap();
+    // 25 亩 = 16,666.67 m² ≥ 20 亩: suspected crime is computed.
+    assert!(out.changed.iter().any(|(f, _, n)| f == "SFSX" && *n == Value::Bool(true)), "{:?}", out.changed);
+    assert_eq!(out.status, ReviewStatus::Problem);
+    // A second connection (read-only, another "process") sees it without closing the first.
+    let reader = Project::open(&path, Access::ReadOnly).unwrap();
+    let rec = reader.patch(fid).unwrap().unwrap();
+    assert_eq!(rec.value(reader.template(), "HCJG"), Some(&Value::Text("违法".into())));
+    let Some(Value::Real(wfmj)) = rec.value(reader.template(), "WFMJ") else { panic!() };
+    assert!((wfmj - 16_666.67).abs() < 0.01);
+    let log = reader.audit_log(Some(fid)).unwrap();
+    let fields: Vec<_> = log.iter().map(|e| (e.field.clone().unwrap_or_default(), e.action.clone(), e.user.clone())).collect();
+    assert!(fields.contains(&("HCJG".into(), "edit".into(), "tester".into())), "{fields:?}");
+    assert!(fields.contains(&("SFSX".into(), "computed".into(), "tester".into())), "{fields:?}");
+    // Undo through the same API restores the old value and is audited too.
+    p.set_values(fid, &[("HCJG".into(), Value::Null)], EditSource::Undo).unwrap();
+    let log = reader.audit_log(Some(fid)).unwrap();
+    assert_eq!(log.last().unwrap().action, "undo");
+    assert_eq!(log.last().unwrap().old_value.as_deref(), Some("违法"));
+}
+
+#[test]
+fn issued_and_computed_fields_and_bad_values_are_refused() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    for (field, value) in [("TBBH", "X"), ("QSX", "2020-01-01"), ("SFSX", "是")] {
+        let e = p.set_text(fid, &[(field, value)]).unwrap_err();
+        assert!(matches!(e, StoreError::FieldReadOnly { .. }), "{field}: {e}");
+    }
+    for (field, value) in [("HCJG", "大概合法"), ("HSMJ", "很大"), ("DCRQ", "昨天"), ("NOPE", "1")] {
+        assert!(p.set_text(fid, &[(field, value)]).is_err(), "{field}={value}");
+    }
+    assert!(p.audit_log(Some(fid)).unwrap().is_empty(), "refused edits must not be logged");
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_name_and_readers_still_work() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let e = match Project::open(&path, Access::ReadWrite) {
+        Err(e) => e,
+        Ok(_) => panic!("second writer was allowed"),
+    };
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Locked { .. }), "{msg}");
+    assert!(msg.contains("pid") && msg.contains(&std::process::id().to_string()), "{msg}");
+    let mut reader = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(reader.patch_count().unwrap(), 30);
+    let e = reader.set_text(1, &[("BZ", "x")]).unwrap_err();
+    assert!(matches!(e, StoreError::ReadOnly { .. }), "{e}");
+    drop(p);
+    Project::open(&path, Access::ReadWrite).unwrap();
+}
+
+#[test]
+fn other_files_are_recognised_and_named() {
+    let gpkg = fixture("tricky/gpkg_multilayer/multipleholes.gpkg");
+    let e = Project::open(&gpkg, Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotAProject { .. }) && e.to_string().contains("tuban import"), "{e}");
+    let e = Project::open(&fixture("tricky/self_intersection/senate_ma/senate.shp"), Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotSqlite { .. }) && e.to_string().contains("senate.shp"), "{e}");
+    let e = Project::open(&fixture("nope.gpkg"), Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+}
+
+#[test]
+fn a_truncated_project_gives_an_error_not_a_panic() {
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    drop(p);
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.gpkg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let result = Project::open(&cut, Access::ReadOnly).and_then(|p| p.patches().map(|v| v.len()));
+    let e = result.expect_err("a third of a project must not read as complete");
+    assert!(e.to_string().contains("cut.gpkg"), "{e}");
+}
+
+#[test]
+fn creating_over_an_existing_file_is_refused() {
+    let (_dir, p) = new_project("grassland");
+    let path = p.path().to_path_buf();
+    let t = p.template().clone();
+    let meta = p.meta().clone();
+    drop(p);
+    let e = Project::create(&path, &t, &meta).err().unwrap();
+    assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+}
+
+#[test]
+fn an_edited_template_adds_columns_and_keeps_data() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000002").unwrap().unwrap();
+    p.set_text(fid, &[("BZ", "保留")]).unwrap();
+    let mut spec = p.template().spec.clone();
+    spec.version = 2;
+    let mut extra = spec.fields.iter().find(|f| f.name == "BZ").unwrap().clone();
+    extra.name = "FXZT".into();
+    extra.label = "复核状态".into();
+    spec.fields.push(extra);
+    spec.fields.retain(|f| f.name != "DCDW");
+    let dropped = p.replace_template(Template::from_spec(spec, "edited.toml").unwrap()).unwrap();
+    assert_eq!(dropped, vec!["DCDW".to_string()]);
+    p.set_text(fid, &[("FXZT", "已复核")]).unwrap();
+    let rec = p.patch(fid).unwrap().unwrap();
+    assert_eq!(rec.value(p.template(), "BZ"), Some(&Value::Text("保留".into())));
+    assert_eq!(rec.value(p.template(), "FXZT"), Some(&Value::Text("已复核".into())));
+    let path = p.path().to_path_buf();
+    drop(p);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(p.template().spec.version, 2);
+}
+
+#[test]
+fn summary_counts_by_township_and_verdict() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    for key in ["150999SJBG2025000001", "150999SJBG2025000002"] {
+        let fid = p.find_patch(key).unwrap().unwrap();
+        p.set_text(fid, &[("HCJG", "伪变化")]).unwrap();
+    }
+    let s = p.summary().unwrap();
+    assert_eq!(s.total.count, 30);
+    assert_eq!(s.sub_patches, 2);
+    assert_eq!(s.by_verdict.get("伪变化").map(|t| t.count), Some(2));
+    assert_eq!(s.by_township.values().map(|t| t.count).sum::<usize>(), 30);
+    assert!((s.total.area_m2 - s.by_township.values().map(|t| t.area_m2).sum::<f64>()).abs() < 1e-6);
+}
