@@ -137,6 +137,11 @@ impl Tr {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`tuban info | head`) like other command-line tools.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

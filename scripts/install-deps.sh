@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tuban needs to build, run and test (as root, or with sudo).
+# Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+packages=(
+  gcc libc6-dev pkg-config   # C toolchain for gdal-sys and libsqlite3-sys
+  libgdal-dev                # GDAL 3.6 with PROJ, GEOS and the system SQLite
+  gdal-bin python3-gdal      # ogrinfo, ogr2ogr and validate_gpkg.py (used by the tests)
+  zip sqlite3                # fixtures script, inspecting project files
+)
+missing=()
+for p in "${packages[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
