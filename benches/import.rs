@@ -60,7 +60,7 @@ fn generate(path: &Path, n: usize) -> anyhow::Result<()> {
             f.create(&layer)?;
         }
     }
-    drop(layer);
+
     drop(ds);
     let _ = std::fs::remove_file(path.with_extension("cpg")); // as delivered: GBK, undeclared
     Ok(())

@@ -352,7 +352,7 @@ fn write_shapefile(dir: &Path, patches: &[Patch]) -> Result<PathBuf> {
         f.set_field_integer(idx("JCND")?, 2025)?;
         f.create(&layer)?;
     }
-    drop(layer);
+
     drop(ds);
     // As delivered in practice: GBK text, no .cpg and no code-page byte (tuban detects GBK).
     let _ = std::fs::remove_file(path.with_extension("cpg"));

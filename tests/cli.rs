@@ -1,5 +1,7 @@
 //! End-to-end runs of the `tuban` binary: a whole workflow, exit codes and messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
@@ -103,4 +105,20 @@ fn demo_imports_the_sample_county() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("新增 30") && out.contains("未核查\t30") && out.contains("乌兰花镇"), "{out}");
+}
+
+#[test]
+fn a_second_process_gets_the_holders_name() {
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let o = tuban(&["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=另一个进程"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("pid {}", std::process::id())) && err.contains("tester@"), "{err}");
+    // Reading works meanwhile, and after the holder closes, writing does.
+    assert!(tuban(&["info", path.to_str().unwrap()], dir.path()).status.success());
+    drop(p);
+    let o = tuban(&["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=另一个进程"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
 }

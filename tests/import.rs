@@ -1,6 +1,8 @@
 //! Import of delivered patch files: encodings, coordinate systems, formats, broken inputs and later
 //! batches, each on a real file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{fixture, import, import_with, new_project, sample_shp};

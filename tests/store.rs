@@ -1,6 +1,8 @@
 //! The project file: GeoPackage validity, edits and their audit trail, locking, read-only access,
 //! recognising non-projects and damaged files, template replacement.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

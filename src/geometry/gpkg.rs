@@ -207,7 +207,7 @@ impl Reader<'_> {
             }
             2 => Geometry::LineString(self.line(little, dims)?),
             3 => Geometry::Polygon(self.polygon(little, dims)?),
-            4 | 5 | 6 | 7 => {
+            4..=7 => {
                 let n = self.count(little, 5)?;
                 let parts = (0..n).map(|_| self.geometry()).collect::<Result<Vec<_>, _>>()?;
                 match base {

@@ -313,10 +313,7 @@ fn open_dataset(p: &Prepared, display: &str) -> Result<Dataset, ImportError> {
 /// The layers of a source, for choosing one.
 pub fn list_layers(source: &Path) -> Result<Vec<LayerInfo>, ImportError> {
     let display = source.display().to_string();
-    let prepared = prepare(source, &ImportOptions::default()).or_else(|e| match e {
-        ImportError::SeveralLayers { .. } => Err(e),
-        other => Err(other),
-    })?;
+    let prepared = prepare(source, &ImportOptions::default())?;
     let ds = open_dataset(&prepared, &display)?;
     Ok(ds
         .layers()

@@ -242,9 +242,14 @@ impl Project {
         &self.user
     }
 
-    /// Sets the user name recorded in the audit log from now on.
+    /// Sets the user name recorded in the audit log from now on (and shown to other processes
+    /// as the holder of the project).
     pub fn set_user(&mut self, user: &str) {
         self.user = user.to_string();
+        if self.access == Access::ReadWrite {
+            // Best effort: only the message another process shows depends on it.
+            let _ = self.conn.execute("UPDATE tuban_session SET user = ?1 WHERE id = 1", [user]);
+        }
     }
 
     pub(crate) fn path_str(&self) -> String {

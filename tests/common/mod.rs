@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: fixture paths and fresh projects in temp dirs.
 #![allow(dead_code)]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use tuban::import::{self, ImportOptions, ImportReport};
