@@ -2,6 +2,7 @@
 //! patches. The command line, the tests, the benchmarks and the desktop app all use this crate.
 
 pub mod geometry; // GeoPackage geometry blobs, ellipsoidal area, centre points
+pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
 pub mod jobs; // progress and cancel for long work, shared by CLI and app
 pub mod model; // templates, values, validation: plain data

@@ -174,3 +174,37 @@ fn summary_counts_by_township_and_verdict() {
     assert_eq!(s.by_township.values().map(|t| t.count).sum::<usize>(), 30);
     assert!((s.total.area_m2 - s.by_township.values().map(|t| t.area_m2).sum::<f64>()).abs() < 1e-6);
 }
+
+#[test]
+fn undo_and_redo_follow_the_audit_log_and_survive_a_restart() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let a = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let b = p.find_patch("150999SJBG2025000002").unwrap().unwrap();
+    p.set_text(a, &[("HCJG", "违法"), ("WFMJ", "25亩")]).unwrap();
+    p.set_text(b, &[("HCJG", "合法")]).unwrap();
+    let value = |p: &Project, fid, f: &str| p.patch(fid).unwrap().unwrap().value(p.template(), f).cloned().unwrap();
+    let (fid, _) = p.undo().unwrap().unwrap();
+    assert_eq!(fid, b);
+    assert_eq!(value(&p, b, "HCJG"), Value::Null);
+    // Restart: the undo history comes from the file.
+    let path = p.path().to_path_buf();
+    drop(p);
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    p.set_user("tester");
+    let (fid, _) = p.undo().unwrap().unwrap();
+    assert_eq!(fid, a);
+    assert_eq!(value(&p, a, "HCJG"), Value::Null);
+    assert_eq!(value(&p, a, "SFSX"), Value::Null, "computed field follows its input");
+    assert!(p.undo().unwrap().is_none());
+    let (fid, _) = p.redo().unwrap().unwrap();
+    assert_eq!(fid, a);
+    assert_eq!(value(&p, a, "HCJG"), Value::Text("违法".into()));
+    assert_eq!(value(&p, a, "SFSX"), Value::Bool(true));
+    // A new edit clears what could be redone.
+    p.set_text(a, &[("BZ", "新的修改")]).unwrap();
+    assert!(p.redo().unwrap().is_none());
+    // Another user's history is their own.
+    p.set_user("someone else");
+    assert!(p.undo().unwrap().is_none());
+}
