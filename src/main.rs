@@ -1,5 +1,5 @@
 //! The `tuban` command: batch work on project files through the headless core.
-//! Without a subcommand it will open the desktop app; until the app lands it prints help.
+//! Without a subcommand it opens the desktop app (on PROJECT.gpkg when given).
 //! Exit codes: 0 ok, 1 error, 2 usage.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ struct Cli {
     user: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
-    /// 项目文件（打开桌面程序） / project file to open in the desktop app
+    /// 项目文件（在桌面程序中打开） / project file to open in the desktop app
     project: Option<PathBuf>,
 }
 
@@ -94,7 +94,12 @@ enum Command {
         #[command(subcommand)]
         action: TemplateAction,
     },
-    /// 示例项目：导入 sample-data 并显示概况 / the sample project: import sample-data and show it
+    /// 影像目录：add/list/remove / the project's imagery catalogue
+    Imagery {
+        #[command(subcommand)]
+        action: ImageryAction,
+    },
+    /// 示例项目：导入 sample-data 并打开 / the sample project: import sample-data and open it
     Demo {
         /// 示例数据目录 / sample data folder
         #[arg(long)]
@@ -105,7 +110,32 @@ enum Command {
         /// 重新生成项目 / recreate the project
         #[arg(long)]
         fresh: bool,
+        /// 只显示概况，不打开窗口 / print the summary instead of opening the window
+        #[arg(long)]
+        no_window: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ImageryAction {
+    /// 登记影像 / register a raster
+    Add {
+        project: PathBuf,
+        source: PathBuf,
+        /// 成像日期 YYYY-MM-DD（省略则读元数据） / acquisition date (default: from metadata)
+        #[arg(long)]
+        date: Option<String>,
+        /// 说明 / label
+        #[arg(long, default_value = "")]
+        label: String,
+        /// 名称（默认文件名） / name (default: file name)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// 列出影像 / list registered imagery
+    List { project: PathBuf },
+    /// 删除登记 / unregister
+    Remove { project: PathBuf, name: String },
 }
 
 #[derive(Subcommand)]
@@ -170,12 +200,8 @@ fn run(cli: Cli) -> Result<()> {
     };
     let Some(command) = cli.command else {
         use clap::CommandFactory;
-        if let Some(p) = &cli.project {
-            println!("{}", tr.t("桌面程序尚未完成；以下是项目概况。", "The desktop app is not built yet; here is the project summary."));
-            return info(&open(p, Access::ReadOnly)?, &tr);
-        }
-        Cli::command().print_help()?;
-        return Ok(());
+        let _ = Cli::command;
+        return tuban::app::run(cli.project);
     };
     match command {
         Command::New { project, template, county, county_name, year, unit } => {
@@ -264,7 +290,21 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         },
-        Command::Demo { dir, project, fresh } => demo(dir, project, fresh, &tr)?,
+        Command::Imagery { action } => match action {
+            ImageryAction::Add { project, source, date, label, name } => {
+                let mut p = open(&project, Access::ReadWrite)?;
+                add_imagery(&mut p, &source, date.as_deref(), &label, name.as_deref(), &tr)?;
+            }
+            ImageryAction::List { project } => {
+                for s in open(&project, Access::ReadOnly)?.imagery()? {
+                    let date = s.acquired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+                    let exists = if s.path.exists() { "" } else { tr.t("  （文件不存在）", "  (file missing)") };
+                    println!("{}\t{date}\t{}\t{}{exists}", s.name, s.label, s.path.display());
+                }
+            }
+            ImageryAction::Remove { project, name } => open(&project, Access::ReadWrite)?.remove_imagery(&name)?,
+        },
+        Command::Demo { dir, project, fresh, no_window } => demo(dir, project, fresh, no_window, &tr)?,
     }
     Ok(())
 }
@@ -463,8 +503,21 @@ fn check(p: &Project, tr: &Tr) -> Result<()> {
     Ok(())
 }
 
-/// Imports the bundled sample data into a project (once) and shows it.
-fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, tr: &Tr) -> Result<()> {
+fn add_imagery(p: &mut Project, source: &Path, date: Option<&str>, label: &str, name: Option<&str>, tr: &Tr) -> Result<()> {
+    // Open it once now, so a broken file is refused with its reason instead of failing on the map.
+    tuban::imagery::RasterSource::open(source)?;
+    let acquired = match date {
+        Some(d) => Some(tuban::model::value::parse_date(d).with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?),
+        None => tuban::imagery::acquisition_date(source),
+    };
+    let name = name.map(str::to_string).unwrap_or_else(|| source.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default());
+    p.add_imagery(&name, source, acquired, label)?;
+    println!("{} {name} ({})", tr.t("已登记影像", "registered"), acquired.map(|d| d.to_string()).unwrap_or_else(|| tr.t("日期未知，请用 --date 指定", "date unknown; pass --date").into()));
+    Ok(())
+}
+
+/// Imports the bundled sample data into a project (once) and opens it.
+fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: bool, tr: &Tr) -> Result<()> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"));
     let patches = dir.join("patches").join("变化图斑.shp");
     if !patches.exists() {
@@ -483,7 +536,14 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, tr: &Tr) ->
         let mut p = Project::create(&project, &template, &meta)?;
         let report = with_progress(|progress| import::import(&mut p, &patches, &ImportOptions::default(), progress))?;
         print_import_report(&report, tr);
+        let imagery = dir.join("imagery");
+        for (file, label) in [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")] {
+            add_imagery(&mut p, &imagery.join(file), None, label, None, tr)?;
+        }
         println!();
     }
-    info(&Project::open(&project, Access::ReadOnly)?, tr)
+    if no_window {
+        return info(&Project::open(&project, Access::ReadOnly)?, tr);
+    }
+    tuban::app::run(Some(project))
 }

@@ -101,7 +101,7 @@ fn template_round_trip_through_files() {
 fn demo_imports_the_sample_county() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("sample.gpkg");
-    let o = tuban(&["demo", "--project", project.to_str().unwrap()], dir.path());
+    let o = tuban(&["demo", "--no-window", "--project", project.to_str().unwrap()], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("新增 30") && out.contains("未核查\t30") && out.contains("乌兰花镇"), "{out}");

@@ -176,3 +176,20 @@ mod tests {
         assert!(x.abs() < 1e-9 && y.abs() < 1e-9);
     }
 }
+
+/// The acquisition date recorded in a raster's metadata (`ACQUISITION_DATE`, `TIFFTAG_DATETIME`,
+/// `IMAGE_DATE`), if any.
+pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
+    use gdal::Metadata;
+    crate::import::init_gdal();
+    let ds = Dataset::open(path).ok()?;
+    for key in ["ACQUISITION_DATE", "IMAGE_DATE", "DATE", "TIFFTAG_DATETIME"] {
+        if let Some(v) = ds.metadata_item(key, "") {
+            let v = v.replace(':', "-");
+            if let Some(d) = crate::model::value::parse_date(v.get(..10).unwrap_or(&v)) {
+                return Some(d);
+            }
+        }
+    }
+    None
+}

@@ -11,6 +11,7 @@
 //! with the name of the holder.
 
 mod audit;
+mod imagery;
 mod import;
 mod patches;
 mod schema;
@@ -25,6 +26,7 @@ use crate::model::value::ValueError;
 use crate::model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
+pub use imagery::{nearest as nearest_imagery, ImagerySource};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use schema::SCHEMA_VERSION;

@@ -2,7 +2,7 @@
 //!
 //! Schema version 1 (first release): GeoPackage core tables, the `patches` feature table,
 //! `tuban_meta`, `tuban_template`, `tuban_session`, `tuban_batches`, `tuban_source_geom`,
-//! `tuban_audit`. A migration step upgrades version N to N+1 after copying the file to
+//! `tuban_audit`, `tuban_imagery`. A migration step upgrades version N to N+1 after copying the file to
 //! `NAME.gpkg.bak-vN`.
 
 use std::path::Path;
@@ -73,6 +73,9 @@ CREATE TABLE tuban_audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time DATETIME NOT NULL, user TEXT NOT NULL,
   patch_fid INTEGER, patch_key TEXT, field TEXT, old_value TEXT, new_value TEXT, action TEXT NOT NULL);
 CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
+CREATE TABLE tuban_imagery (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
+  acquired DATE, label TEXT NOT NULL DEFAULT '', added_at DATETIME NOT NULL);
 CREATE TABLE gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
   CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));

@@ -1,0 +1,445 @@
+//! The desktop app (eframe): the only module that uses egui, eframe, walkers and rfd.
+//!
+//! Each frame: keys and dropped files become [`Command`]s, the panels draw from the
+//! [`Workstation`] and push more commands, and the commands are applied in one place at the end
+//! of the frame. Every edit goes through the store at once; there is no save button.
+
+pub mod form;
+pub mod i18n;
+pub mod map;
+pub mod queue;
+pub mod start;
+pub mod state;
+pub mod theme;
+pub mod tiles;
+
+use std::path::{Path, PathBuf};
+
+use egui::{Key, Modifiers, RichText};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Programme, Template};
+use crate::store::{Access, Project, ProjectMeta};
+use i18n::{tr, Lang};
+pub use state::{Command, Period, Workstation};
+
+/// Preferences kept in eframe's storage (never project data).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    /// Interface language.
+    pub lang: Lang,
+    /// Recently opened projects, newest first.
+    pub recent: Vec<PathBuf>,
+}
+
+const PREFS_KEY: &str = "tuban_prefs";
+
+/// The whole app: start screen or workstation, plus the running import.
+pub struct TubanApp {
+    /// Preferences.
+    pub prefs: Prefs,
+    /// The open project, if any.
+    pub ws: Option<Workstation>,
+    start: start::StartState,
+    job: Option<start::ImportJob>,
+    report: Option<String>,
+    error: Option<String>,
+    map_memory: walkers::MapMemory,
+    tiles: Option<tiles::ImageryTiles>,
+    form: form::FormBuffers,
+    cmds: Vec<Command>,
+    show_help: bool,
+    focus_search: bool,
+    gk: crate::geometry::gk::GkProjector,
+}
+
+impl TubanApp {
+    /// A new app; opens `project` when given (errors are shown on the start screen).
+    pub fn new(ctx: &egui::Context, prefs: Prefs, project: Option<PathBuf>) -> TubanApp {
+        theme::apply(ctx);
+        let mut app = TubanApp {
+            prefs,
+            ws: None,
+            start: start::StartState::default(),
+            job: None,
+            report: None,
+            error: None,
+            map_memory: walkers::MapMemory::default(),
+            tiles: None,
+            form: form::FormBuffers::default(),
+            cmds: Vec::new(),
+            show_help: false,
+            focus_search: false,
+            gk: Default::default(),
+        };
+        if let Some(p) = project {
+            app.open_project(ctx, &p);
+        }
+        app
+    }
+
+    /// The interface language.
+    pub fn lang(&self) -> Lang {
+        self.prefs.lang
+    }
+
+    /// Opens a project for writing (closing the current one); errors are shown, not returned.
+    pub fn open_project(&mut self, ctx: &egui::Context, path: &Path) {
+        self.ws = None;
+        self.tiles = None;
+        match Project::open(path, Access::ReadWrite).and_then(Workstation::new) {
+            Ok(ws) => {
+                let sources: Vec<PathBuf> = ws.imagery.iter().map(|s| s.path.clone()).collect();
+                self.tiles = (!sources.is_empty()).then(|| tiles::ImageryTiles::new(ctx, sources));
+                self.ws = Some(ws);
+                self.error = None;
+                let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+                self.prefs.recent.retain(|p| p != &abs);
+                self.prefs.recent.insert(0, abs);
+                self.prefs.recent.truncate(8);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Queues a command (as a panel would).
+    pub fn send(&mut self, cmd: Command) {
+        self.cmds.push(cmd);
+    }
+
+    fn keys(&mut self, ctx: &egui::Context) {
+        let typing = ctx.egui_wants_keyboard_input();
+        let verdict_count = self.ws.as_ref().map_or(0, |ws| {
+            let t = ws.project.template();
+            t.field(&t.roles().verdict).map_or(0, |f| f.codes().len())
+        });
+        let cmds = &mut self.cmds;
+        let mut toggle_help = false;
+        let mut focus_search = false;
+        ctx.input_mut(|i| {
+            if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) {
+                cmds.push(Command::Redo);
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::Z) {
+                cmds.push(Command::Undo);
+            }
+            if typing {
+                return;
+            }
+            for (key, cmd) in [(Key::ArrowRight, Command::Next), (Key::J, Command::Next), (Key::ArrowLeft, Command::Prev), (Key::K, Command::Prev), (Key::N, Command::NextUnreviewed), (Key::Enter, Command::ConfirmNext), (Key::F, Command::Fit), (Key::B, Command::Show(Period::Before)), (Key::A, Command::Show(Period::After)), (Key::Space, Command::TogglePeriod)] {
+                if i.consume_key(Modifiers::NONE, key) {
+                    cmds.push(cmd);
+                }
+            }
+            let digits = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+            for (n, key) in digits.iter().enumerate().take(verdict_count) {
+                // Shift first: a plain-key match ignores Shift.
+                if i.consume_key(Modifiers::SHIFT, *key) {
+                    cmds.push(Command::Verdict { n: n + 1, advance: true });
+                } else if i.consume_key(Modifiers::NONE, *key) {
+                    cmds.push(Command::Verdict { n: n + 1, advance: false });
+                }
+            }
+            if i.consume_key(Modifiers::SHIFT, Key::Slash) || i.consume_key(Modifiers::SHIFT, Key::Questionmark) || i.consume_key(Modifiers::NONE, Key::Questionmark) {
+                toggle_help = true;
+            } else if i.consume_key(Modifiers::NONE, Key::Slash) {
+                focus_search = true;
+            }
+        });
+        if toggle_help {
+            self.show_help = !self.show_help;
+        }
+        if focus_search {
+            self.focus_search = true;
+        }
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        for path in dropped {
+            let is_project = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")) && Project::open(&path, Access::ReadOnly).is_ok();
+            if is_project {
+                self.open_project(ctx, &path);
+            } else if let Some(ws) = &self.ws {
+                // A patch file dropped on an open project: a later batch.
+                let project = ws.project.path().to_path_buf();
+                self.ws = None;
+                self.tiles = None;
+                self.job = Some(start::ImportJob::spawn(project, path, None, ctx.clone()));
+            } else {
+                self.start.patch_path = path.display().to_string();
+            }
+        }
+    }
+
+    fn start_action(&mut self, ctx: &egui::Context, action: start::StartAction) {
+        match action {
+            start::StartAction::Open(p) => self.open_project(ctx, &p),
+            start::StartAction::Create { patches, project, template, county, year } => match Template::builtin(&template) {
+                Ok(t) => {
+                    let meta = ProjectMeta { programme: t.spec.programme, county_code: county, county_name: String::new(), year, unit: String::new() };
+                    self.job = Some(start::ImportJob::spawn(project, patches, Some((t, meta)), ctx.clone()));
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            },
+        }
+    }
+
+    fn job_ui(&mut self, ctx: &egui::Context, ui: &mut egui::Ui) {
+        let lang = self.lang();
+        let Some(job) = &mut self.job else { return };
+        if let Some(result) = job.try_finish() {
+            self.job = None;
+            match result {
+                Ok((path, report)) => {
+                    let s = &report.summary;
+                    let mut text = format!(
+                        "{}: {} {}  {} {}  {} {}  {} {}  {} {}\n{}: {} ({})",
+                        tr(lang, "import_done"),
+                        tr(lang, "added"),
+                        s.added,
+                        tr(lang, "updated"),
+                        s.updated,
+                        tr(lang, "unchanged"),
+                        s.unchanged,
+                        tr(lang, "skipped"),
+                        s.skipped,
+                        tr(lang, "problems"),
+                        s.problems.len(),
+                        report.layer,
+                        report.encoding.name,
+                        report.crs.name
+                    );
+                    for w in report.warnings.iter().chain(s.problems.iter()).take(20) {
+                        text.push_str(&format!("\n· {w}"));
+                    }
+                    self.report = Some(text);
+                    self.open_project(ctx, &path);
+                }
+                Err(e) => self.error = Some(e),
+            }
+            return;
+        }
+        let (stage, done, total) = job.progress.snapshot();
+        egui::Modal::new(egui::Id::unique("import_job")).show(ui.ctx(), |ui| {
+            ui.heading(tr(lang, "importing"));
+            ui.label(stage);
+            let frac = if total > 0 { done as f32 / total as f32 } else { 0.0 };
+            ui.add(egui::ProgressBar::new(frac).text(format!("{done} / {total}")).desired_width(360.0));
+            if ui.button(tr(lang, "cancel")).clicked() {
+                job.progress.cancel();
+            }
+        });
+        ctx.request_repaint_after(std::time::Duration::from_millis(100));
+    }
+
+    fn menu_ui(&mut self, ctx: &egui::Context, ui: &mut egui::Ui) {
+        let lang = self.lang();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button(tr(lang, "menu_file"), |ui| {
+                if ui.button(tr(lang, "open_project")).clicked() {
+                    if let Some(p) = rfd::FileDialog::new().add_filter("GeoPackage", &["gpkg"]).pick_file() {
+                        self.open_project(ctx, &p);
+                    }
+                }
+                if self.ws.is_some() && ui.button(tr(lang, "import_batch")).clicked() {
+                    if let Some(p) = rfd::FileDialog::new().add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"]).pick_file() {
+                        if let Some(ws) = self.ws.take() {
+                            let project = ws.project.path().to_path_buf();
+                            drop(ws);
+                            self.tiles = None;
+                            self.job = Some(start::ImportJob::spawn(project, p, None, ctx.clone()));
+                        }
+                    }
+                }
+                if self.ws.is_some() && ui.button(tr(lang, "close_project")).clicked() {
+                    self.ws = None;
+                    self.tiles = None;
+                }
+                if ui.button(tr(lang, "quit")).clicked() {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button(tr(lang, "menu_language"), |ui| {
+                ui.radio_value(&mut self.prefs.lang, Lang::Zh, tr(lang, "language_zh"));
+                ui.radio_value(&mut self.prefs.lang, Lang::En, tr(lang, "language_en"));
+            });
+            ui.menu_button(tr(lang, "menu_help"), |ui| {
+                if ui.button(tr(lang, "keys_help")).clicked() {
+                    self.show_help = true;
+                }
+            });
+        });
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang();
+        let cursor = map::cursor_text(ui.ctx(), &mut self.gk);
+        let Some(ws) = &self.ws else { return };
+        ui.horizontal(|ui| {
+            ui.label(ws.project.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+            ui.separator();
+            match ws.queue_position() {
+                Some(p) => ui.label(format!("{} {} {} {}", tr(lang, "position"), p + 1, tr(lang, "of"), ws.queue.len())),
+                None => ui.label("—"),
+            };
+            ui.separator();
+            ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), ws.records.len()));
+            ui.separator();
+            match &ws.last_saved {
+                Some(t) => ui.label(format!("✔ {} {t}", tr(lang, "saved_at"))),
+                None => ui.label(tr(lang, "not_saved_yet")),
+            };
+            if let Some(t) = &self.tiles {
+                if let Some(e) = t.errors.get(&t.source) {
+                    ui.separator();
+                    ui.label(RichText::new(format!("{}: {e}", tr(lang, "imagery_error"))).color(theme::ERROR_TEXT));
+                }
+            }
+            if let Some(m) = &ws.message {
+                ui.separator();
+                ui.label(RichText::new(&m.text).color(if m.is_error { theme::ERROR_TEXT } else { ui.visuals().text_color() }));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(c) = cursor {
+                    ui.monospace(c);
+                }
+            });
+        });
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        if !self.show_help {
+            return;
+        }
+        let lang = self.lang();
+        let mut open = true;
+        egui::Window::new(tr(lang, "help_title")).open(&mut open).collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
+            egui::Grid::new("keys").num_columns(2).striped(true).show(ui, |ui| {
+                for (keys, what) in [
+                    ("→ / J", "key_next"),
+                    ("← / K", "key_prev"),
+                    ("N", "key_next_unreviewed"),
+                    ("1 … 9", "key_verdict"),
+                    ("Shift + 1 … 9", "key_verdict_next"),
+                    ("Enter", "key_confirm"),
+                    ("Ctrl + Z", "key_undo"),
+                    ("Ctrl + Shift + Z", "key_redo"),
+                    ("F", "key_fit"),
+                    ("/", "key_search"),
+                    ("B / A / Space", "key_before_after"),
+                    ("?", "key_help"),
+                ] {
+                    ui.monospace(keys);
+                    ui.label(tr(lang, what));
+                    ui.end_row();
+                }
+            });
+            if let Some(ws) = &self.ws {
+                let t = ws.project.template();
+                if let Some(f) = t.field(&t.roles().verdict) {
+                    ui.separator();
+                    for (n, c) in f.codes().iter().enumerate().take(9) {
+                        ui.label(format!("{} → {}", n + 1, c.display()));
+                    }
+                }
+            }
+        });
+        if !open || ctx.input(|i| i.key_pressed(Key::Escape)) {
+            self.show_help = false;
+        }
+    }
+
+    /// One frame: input, panels, then the commands they sent. Used by eframe and by the tests.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let lang = self.lang();
+        self.dropped_files(&ctx);
+        if self.ws.is_some() && self.job.is_none() {
+            self.keys(&ctx);
+        }
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(&ctx, ui));
+        if self.ws.is_some() {
+            egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        }
+        if let (Some(ws), Some(t)) = (&self.ws, &mut self.tiles) {
+            t.poll();
+            t.source = ws.imagery_for(ws.period).unwrap_or(0);
+        }
+        match &mut self.ws {
+            Some(ws) => {
+                let focus = std::mem::take(&mut self.focus_search);
+                egui::Panel::left("queue").default_size(theme::QUEUE_WIDTH).resizable(true).show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
+                egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds));
+                egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, lang, &mut self.cmds));
+                ws.fit_requested = false;
+            }
+            None => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    if let Some(e) = &self.error {
+                        ui.colored_label(theme::ERROR_TEXT, format!("{}: {e}", tr(lang, "error")));
+                    }
+                    if let Some(action) = start::start_ui(ui, &mut self.start, &self.prefs.recent, lang) {
+                        self.start_action(&ctx, action);
+                    }
+                });
+            }
+        }
+        self.job_ui(&ctx, ui);
+        if let Some(text) = self.report.clone() {
+            let mut open = true;
+            egui::Window::new(tr(lang, "import_done")).open(&mut open).collapsible(false).show(&ctx, |ui| {
+                ui.label(text);
+            });
+            if !open {
+                self.report = None;
+            }
+        }
+        self.help_ui(&ctx);
+        let cmds = std::mem::take(&mut self.cmds);
+        if let Some(ws) = &mut self.ws {
+            for c in cmds {
+                ws.apply(c, lang);
+            }
+        }
+    }
+}
+
+impl eframe::App for TubanApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, PREFS_KEY, &self.prefs);
+    }
+}
+
+/// Opens the window (on `project` when given) and runs until it closes.
+pub fn run(project: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title("图斑核查 tuban").with_inner_size([1600.0, 960.0]).with_drag_and_drop(true),
+        persist_window: true,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "tuban",
+        options,
+        Box::new(move |cc| {
+            let prefs: Prefs = cc.storage.and_then(|s| eframe::get_value(s, PREFS_KEY)).unwrap_or_default();
+            Ok(Box::new(TubanApp::new(&cc.egui_ctx, prefs, project)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("无法打开窗口 / cannot open the window: {e}"))
+}
+
+/// The programme label in the current language (menu titles, reports).
+pub fn programme_label(p: Programme, lang: Lang) -> &'static str {
+    match (p, lang) {
+        (p, Lang::Zh) => p.label(),
+        (Programme::Grassland, Lang::En) => "Grassland change-patch verification",
+        (Programme::Forest, Lang::En) => "Forest supervision",
+        (Programme::Eco, Lang::En) => "Ecological-damage screening",
+    }
+}

@@ -1,0 +1,183 @@
+//! The start screen (recent projects, new project from a patch file, open a project) and the
+//! import job that runs off the UI thread with progress and cancel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use egui::Ui;
+
+use super::i18n::{tr, Lang};
+use crate::import::{self, ImportOptions, ImportReport};
+use crate::jobs::Progress;
+use crate::model::Template;
+use crate::store::{Access, Project, ProjectMeta};
+
+/// What the start screen asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartAction {
+    /// Open this project.
+    Open(PathBuf),
+    /// Create a project from a patch file and import it.
+    Create { patches: PathBuf, project: PathBuf, template: String, county: String, year: i32 },
+}
+
+/// Fields of the start screen.
+pub struct StartState {
+    /// Typed path of a project to open.
+    pub open_path: String,
+    /// Typed path of a patch file.
+    pub patch_path: String,
+    /// Template id.
+    pub template: String,
+    /// County code.
+    pub county: String,
+    /// Monitoring year.
+    pub year: i32,
+}
+
+impl Default for StartState {
+    fn default() -> Self {
+        use chrono::Datelike;
+        StartState { open_path: String::new(), patch_path: String::new(), template: "grassland".into(), county: String::new(), year: chrono::Local::now().year() - 1 }
+    }
+}
+
+/// Where a new project for a patch file goes: beside it, named after it.
+pub fn project_path_for(patches: &Path) -> PathBuf {
+    let stem = patches.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "项目".into());
+    let dir = patches.parent().unwrap_or(Path::new("."));
+    let mut candidate = dir.join(format!("{stem}_核查.gpkg"));
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = dir.join(format!("{stem}_核查_{n}.gpkg"));
+        n += 1;
+    }
+    candidate
+}
+
+/// Draws the start screen.
+pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: Lang) -> Option<StartAction> {
+    let mut action = None;
+    ui.vertical_centered(|ui| {
+        ui.add_space(30.0);
+        ui.heading(egui::RichText::new(tr(lang, "start_title")).size(28.0));
+        ui.label(tr(lang, "start_subtitle"));
+        ui.add_space(20.0);
+    });
+    ui.columns(2, |cols| {
+        let ui = &mut cols[0];
+        ui.heading(tr(lang, "recent"));
+        if recent.is_empty() {
+            ui.label(tr(lang, "no_recent"));
+        }
+        for p in recent {
+            if ui.link(p.display().to_string()).clicked() {
+                action = Some(StartAction::Open(p.clone()));
+            }
+        }
+        ui.add_space(16.0);
+        ui.heading(tr(lang, "open_project"));
+        ui.label(tr(lang, "project_file"));
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut state.open_path).desired_width(360.0));
+            if ui.button(tr(lang, "browse")).clicked() {
+                if let Some(p) = rfd::FileDialog::new().add_filter("GeoPackage", &["gpkg"]).pick_file() {
+                    state.open_path = p.display().to_string();
+                }
+            }
+            if ui.button(tr(lang, "open")).clicked() && !state.open_path.trim().is_empty() {
+                action = Some(StartAction::Open(PathBuf::from(state.open_path.trim())));
+            }
+        });
+        let ui = &mut cols[1];
+        ui.heading(tr(lang, "new_project"));
+        ui.label(tr(lang, "patch_file"));
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut state.patch_path).desired_width(360.0));
+            if ui.button(tr(lang, "browse")).clicked() {
+                if let Some(p) = rfd::FileDialog::new().add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"]).pick_file() {
+                    state.patch_path = p.display().to_string();
+                }
+            }
+        });
+        egui::Grid::new("new_project").num_columns(2).show(ui, |ui| {
+            ui.label(tr(lang, "template"));
+            egui::ComboBox::from_id_salt("template").selected_text(template_name(&state.template)).show_ui(ui, |ui| {
+                for (id, _) in crate::model::template::BUILTIN {
+                    ui.selectable_value(&mut state.template, id.to_string(), template_name(id));
+                }
+            });
+            ui.end_row();
+            ui.label(tr(lang, "county_code"));
+            ui.add(egui::TextEdit::singleline(&mut state.county).desired_width(100.0));
+            ui.end_row();
+            ui.label(tr(lang, "year"));
+            ui.add(egui::DragValue::new(&mut state.year).range(2000..=2100));
+            ui.end_row();
+        });
+        if ui.button(tr(lang, "create_and_import")).clicked() && !state.patch_path.trim().is_empty() {
+            let patches = PathBuf::from(state.patch_path.trim());
+            action = Some(StartAction::Create { project: project_path_for(&patches), patches, template: state.template.clone(), county: state.county.clone(), year: state.year });
+        }
+    });
+    ui.add_space(20.0);
+    ui.vertical_centered(|ui| ui.label(egui::RichText::new(tr(lang, "drop_hint")).weak()));
+    action
+}
+
+fn template_name(id: &str) -> String {
+    Template::builtin(id).map(|t| t.spec.name).unwrap_or_else(|_| id.to_string())
+}
+
+/// An import running on its own thread; the project it writes is opened by the app afterwards.
+pub struct ImportJob {
+    /// Progress and cancel.
+    pub progress: Arc<Progress>,
+    handle: Option<JoinHandle<Result<(PathBuf, ImportReport), String>>>,
+}
+
+impl ImportJob {
+    /// Creates the project (when `create` is given) and imports `patches` into `project`.
+    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> ImportJob {
+        let progress = Progress::new();
+        let p = Arc::clone(&progress);
+        let handle = std::thread::Builder::new()
+            .name("import".into())
+            .spawn(move || {
+                let result = (|| {
+                    let mut proj = match &create {
+                        Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
+                        None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
+                    };
+                    match import::import(&mut proj, &patches, &ImportOptions::default(), &p) {
+                        Ok(r) => Ok((project.clone(), r)),
+                        Err(e) => {
+                            drop(proj);
+                            if create.is_some() {
+                                // A project that never received its patches is not worth keeping.
+                                let _ = std::fs::remove_file(&project);
+                            }
+                            Err(e.to_string())
+                        }
+                    }
+                })();
+                ctx.request_repaint();
+                result
+            })
+            .ok();
+        ImportJob { progress, handle }
+    }
+
+    /// The result once the thread has finished.
+    pub fn try_finish(&mut self) -> Option<Result<(PathBuf, ImportReport), String>> {
+        if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
+            let h = self.handle.take()?;
+            return Some(h.join().unwrap_or_else(|_| Err("import thread panicked".into())));
+        }
+        if self.handle.is_none() {
+            return Some(Err("import thread could not start".into()));
+        }
+        None
+    }
+}

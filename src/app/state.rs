@@ -1,0 +1,474 @@
+//! The open project as the window sees it, the commands the panels send, and the one place that
+//! applies them (rerun's logic/ui split: panels never change the project themselves).
+
+use std::collections::HashMap;
+
+use geo::TriangulateEarcut;
+
+use crate::model::{ReviewStatus, Value};
+use crate::store::{ImagerySource, PatchRecord, Project, StoreError};
+
+/// Which imagery period the map shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+pub enum Period {
+    /// 前时相.
+    Before,
+    /// 后时相.
+    #[default]
+    After,
+}
+
+/// What a panel or key asks for; applied once per frame by [`Workstation::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Make record `index` the current patch.
+    Select(usize),
+    /// Next patch in the queue.
+    Next,
+    /// Previous patch in the queue.
+    Prev,
+    /// Next unreviewed patch in the queue (wrapping).
+    NextUnreviewed,
+    /// Set a field of the current patch from typed text.
+    SetText { field: String, text: String },
+    /// Set a field of the current patch to a value.
+    SetValue { field: String, value: Value },
+    /// Set the verdict to option `n` (1-based) of the template's verdict field; then advance or not.
+    Verdict { n: usize, advance: bool },
+    /// Confirm the current patch and go to the next.
+    ConfirmNext,
+    /// Undo the last edit.
+    Undo,
+    /// Redo the last undone edit.
+    Redo,
+    /// Zoom the map to the current patch.
+    Fit,
+    /// Show the before or after imagery.
+    Show(Period),
+    /// Switch between before and after.
+    TogglePeriod,
+    /// Rebuild the queue after a filter or sort change.
+    Refilter,
+}
+
+/// Sort order of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SortBy {
+    /// Patch id.
+    #[default]
+    Id,
+    /// Township, then id.
+    Township,
+    /// Status, then id.
+    Status,
+    /// Largest first.
+    Area,
+}
+
+/// Filters of the queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFilter {
+    /// Only this status.
+    pub status: Option<ReviewStatus>,
+    /// Only this township.
+    pub township: Option<String>,
+    /// Only this verdict ("" = not set).
+    pub verdict: Option<String>,
+    /// Only patches with validation problems or import issues.
+    pub only_problems: bool,
+    /// Text in id, township or village.
+    pub text: String,
+    /// Sort order.
+    pub sort: SortBy,
+}
+
+/// A patch prepared for drawing: vertices in normalised Web Mercator (0..1), triangles, rings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatchShape {
+    /// Bounding box in normalised Mercator (min_x, min_y, max_x, max_y); y grows southwards.
+    pub bbox: [f64; 4],
+    /// Vertices of all rings.
+    pub verts: Vec<[f64; 2]>,
+    /// Triangles (indices into `verts`) covering the polygons, holes left out.
+    pub triangles: Vec<u32>,
+    /// Rings as ranges of `verts`.
+    pub rings: Vec<std::ops::Range<u32>>,
+    /// Point clue (no area).
+    pub is_point: bool,
+}
+
+/// Normalised Web-Mercator coordinates (0..1, y southwards) of a lon/lat point.
+pub fn merc01(lon: f64, lat: f64) -> [f64; 2] {
+    let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+    let x = (lon + 180.0) / 360.0;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    [x, y]
+}
+
+/// Lon/lat of normalised Web-Mercator coordinates.
+pub fn lonlat_of_merc01(m: [f64; 2]) -> (f64, f64) {
+    let lon = m[0] * 360.0 - 180.0;
+    let n = std::f64::consts::PI * (1.0 - 2.0 * m[1]);
+    (lon, n.sinh().atan().to_degrees())
+}
+
+impl PatchShape {
+    /// Prepares a lon/lat geometry: projection and triangulation happen once, not per frame.
+    pub fn new(geom: &geo::Geometry) -> PatchShape {
+        let mut s = PatchShape::default();
+        let polys: Vec<&geo::Polygon> = match geom {
+            geo::Geometry::Polygon(p) => vec![p],
+            geo::Geometry::MultiPolygon(mp) => mp.0.iter().collect(),
+            geo::Geometry::Point(p) => {
+                s.is_point = true;
+                s.verts.push(merc01(p.x(), p.y()));
+                let v = s.verts[0];
+                s.bbox = [v[0], v[1], v[0], v[1]];
+                return s;
+            }
+            _ => vec![],
+        };
+        let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for poly in polys {
+            let base = s.verts.len() as u32;
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                let start = s.verts.len() as u32;
+                let coords = &ring.0;
+                let n = if coords.len() > 1 && coords.first() == coords.last() { coords.len() - 1 } else { coords.len() };
+                for c in &coords[..n] {
+                    let m = merc01(c.x, c.y);
+                    bbox = [bbox[0].min(m[0]), bbox[1].min(m[1]), bbox[2].max(m[0]), bbox[3].max(m[1])];
+                    s.verts.push(m);
+                }
+                s.rings.push(start..s.verts.len() as u32);
+            }
+            // Earcut on the polygon in lon/lat (ring order as above, closing points dropped).
+            let raw = poly.earcut_triangles_raw();
+            let mut map = Vec::with_capacity(raw.vertices.len() / 2);
+            for v in &raw.vertices {
+                map.push(merc01(v[0], v[1]));
+            }
+            // earcut's vertices are the ring vertices without closing points, in the same order.
+            if map.len() as u32 == s.verts.len() as u32 - base {
+                s.triangles.extend(raw.triangle_indices.iter().map(|&i| base + i as u32));
+            } else {
+                let offset = s.verts.len() as u32;
+                s.verts.extend(map);
+                s.triangles.extend(raw.triangle_indices.iter().map(|&i| offset + i as u32));
+            }
+        }
+        s.bbox = bbox;
+        s
+    }
+
+    /// True when the normalised Mercator point lies inside the patch (even-odd over all rings).
+    pub fn contains(&self, p: [f64; 2]) -> bool {
+        if self.is_point || p[0] < self.bbox[0] || p[0] > self.bbox[2] || p[1] < self.bbox[1] || p[1] > self.bbox[3] {
+            return false;
+        }
+        let mut inside = false;
+        for ring in &self.rings {
+            let pts = &self.verts[ring.start as usize..ring.end as usize];
+            let mut j = pts.len().wrapping_sub(1);
+            for i in 0..pts.len() {
+                let (a, b) = (pts[i], pts[j]);
+                if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0] {
+                    inside = !inside;
+                }
+                j = i;
+            }
+        }
+        inside
+    }
+}
+
+/// A message for the status line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Text.
+    pub text: String,
+    /// An error (red) or information.
+    pub is_error: bool,
+}
+
+/// The open project and everything the window shows of it.
+pub struct Workstation {
+    /// The project (opened for writing).
+    pub project: Project,
+    /// Every patch, in row order.
+    pub records: Vec<PatchRecord>,
+    /// Drawing shapes, aligned with `records`.
+    pub shapes: Vec<PatchShape>,
+    /// Validation problems, aligned with `records`.
+    pub problems: Vec<Vec<crate::model::Problem>>,
+    /// Record index by row id.
+    pub index_of_fid: HashMap<i64, usize>,
+    /// Filtered and sorted record indices.
+    pub queue: Vec<usize>,
+    /// The current patch (record index).
+    pub current: Option<usize>,
+    /// Queue filters.
+    pub filter: QueueFilter,
+    /// Local time of the last save, shown in the status bar.
+    pub last_saved: Option<String>,
+    /// Status-line message.
+    pub message: Option<Message>,
+    /// Registered imagery, oldest first.
+    pub imagery: Vec<ImagerySource>,
+    /// Which period the map shows.
+    pub period: Period,
+    /// The map should zoom to the current patch on the next frame.
+    pub fit_requested: bool,
+    /// Bumped on every selection change (lets the form reset its buffers).
+    pub selection_serial: u64,
+}
+
+impl Workstation {
+    /// Loads every patch of an open project.
+    pub fn new(project: Project) -> Result<Workstation, StoreError> {
+        let records = project.patches()?;
+        let mut shapes = Vec::with_capacity(records.len());
+        for r in &records {
+            let g = project.patch_geometry(r.fid)?;
+            shapes.push(g.map(|g| PatchShape::new(&g)).unwrap_or_default());
+        }
+        let problems = records.iter().map(|r| project.problems(r)).collect();
+        let index_of_fid = records.iter().enumerate().map(|(i, r)| (r.fid, i)).collect();
+        let imagery = project.imagery()?;
+        let mut ws = Workstation {
+            project,
+            records,
+            shapes,
+            problems,
+            index_of_fid,
+            queue: Vec::new(),
+            current: None,
+            filter: QueueFilter::default(),
+            last_saved: None,
+            message: None,
+            imagery,
+            period: Period::After,
+            fit_requested: false,
+            selection_serial: 0,
+        };
+        ws.refilter();
+        if let Some(&first) = ws.queue.first() {
+            ws.select(first);
+        }
+        Ok(ws)
+    }
+
+    /// The text of a role field (township, village, verdict) of a record.
+    pub fn role_text(&self, index: usize, field: Option<&str>) -> String {
+        let Some(field) = field else { return String::new() };
+        self.records.get(index).and_then(|r| r.value(self.project.template(), field)).map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    /// Township of a record.
+    pub fn township(&self, index: usize) -> String {
+        self.role_text(index, self.project.template().roles().township.as_deref())
+    }
+
+    /// Verdict of a record.
+    pub fn verdict(&self, index: usize) -> String {
+        let v = self.project.template().roles().verdict.clone();
+        self.role_text(index, Some(&v))
+    }
+
+    /// True when a record has errors, warnings or import issues.
+    pub fn has_problems(&self, index: usize) -> bool {
+        !self.problems[index].is_empty() || !self.records[index].import_issues.is_empty()
+    }
+
+    /// Rebuilds the queue from the filters.
+    pub fn refilter(&mut self) {
+        let f = self.filter.clone();
+        let needle = f.text.trim().to_lowercase();
+        let village = self.project.template().roles().village.clone();
+        let mut q: Vec<usize> = (0..self.records.len())
+            .filter(|&i| {
+                let r = &self.records[i];
+                f.status.is_none_or(|s| r.status == s)
+                    && f.township.as_ref().is_none_or(|t| &self.township(i) == t)
+                    && f.verdict.as_ref().is_none_or(|v| &self.verdict(i) == v)
+                    && (!f.only_problems || self.has_problems(i))
+                    && (needle.is_empty()
+                        || r.key.to_lowercase().contains(&needle)
+                        || self.township(i).contains(&needle)
+                        || self.role_text(i, village.as_deref()).contains(&needle))
+            })
+            .collect();
+        match f.sort {
+            SortBy::Id => q.sort_by(|&a, &b| self.records[a].key.cmp(&self.records[b].key)),
+            SortBy::Township => q.sort_by(|&a, &b| self.township(a).cmp(&self.township(b)).then(self.records[a].key.cmp(&self.records[b].key))),
+            SortBy::Status => q.sort_by(|&a, &b| self.records[a].status.cmp(&self.records[b].status).then(self.records[a].key.cmp(&self.records[b].key))),
+            SortBy::Area => q.sort_by(|&a, &b| self.records[b].area_m2.total_cmp(&self.records[a].area_m2)),
+        }
+        self.queue = q;
+    }
+
+    /// Number of reviewed patches (done or with problems after a verdict).
+    pub fn reviewed_count(&self) -> usize {
+        self.records.iter().filter(|r| matches!(r.status, ReviewStatus::Done | ReviewStatus::Problem)).count()
+    }
+
+    /// Position of the current patch in the queue.
+    pub fn queue_position(&self) -> Option<usize> {
+        let c = self.current?;
+        self.queue.iter().position(|&i| i == c)
+    }
+
+    fn select(&mut self, index: usize) {
+        if index < self.records.len() {
+            self.current = Some(index);
+            self.fit_requested = true;
+            self.selection_serial += 1;
+        }
+    }
+
+    /// The imagery source index for a period of the current patch: nearest to its before/after date.
+    pub fn imagery_for(&self, period: Period) -> Option<usize> {
+        if self.imagery.is_empty() {
+            return None;
+        }
+        let roles = self.project.template().roles();
+        let field = match period {
+            Period::Before => roles.before_date.as_deref(),
+            Period::After => roles.after_date.as_deref(),
+        };
+        let date = self.current.and_then(|i| field.and_then(|f| self.records[i].value(self.project.template(), f))).and_then(|v| match v {
+            Value::Date(d) => Some(*d),
+            _ => None,
+        });
+        crate::store::nearest_imagery(&self.imagery, date).or(Some(match period {
+            Period::Before => 0,
+            Period::After => self.imagery.len() - 1,
+        }))
+    }
+
+    fn refresh(&mut self, fid: i64) -> Result<(), StoreError> {
+        let Some(&i) = self.index_of_fid.get(&fid) else { return Ok(()) };
+        if let Some(r) = self.project.patch(fid)? {
+            self.problems[i] = self.project.problems(&r);
+            self.records[i] = r;
+        }
+        self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
+        Ok(())
+    }
+
+    fn edit(&mut self, edits: Vec<(String, Value)>) -> Result<(), StoreError> {
+        let Some(i) = self.current else { return Ok(()) };
+        let fid = self.records[i].fid;
+        self.project.set_values(fid, &edits, crate::store::EditSource::User)?;
+        self.refresh(fid)
+    }
+
+    fn step(&mut self, delta: isize) {
+        let pos = self.queue_position();
+        let next = match pos {
+            Some(p) => p as isize + delta,
+            None => 0,
+        };
+        if next >= 0 && (next as usize) < self.queue.len() {
+            self.select(self.queue[next as usize]);
+        }
+    }
+
+    /// Applies one command; errors go to the status line, never a panic.
+    pub fn apply(&mut self, cmd: Command, lang: super::i18n::Lang) {
+        use super::i18n::tr;
+        let result: Result<(), StoreError> = match cmd {
+            Command::Select(i) => {
+                self.select(i);
+                Ok(())
+            }
+            Command::Next => {
+                self.step(1);
+                Ok(())
+            }
+            Command::Prev => {
+                self.step(-1);
+                Ok(())
+            }
+            Command::NextUnreviewed => {
+                let start = self.queue_position().map_or(0, |p| p + 1);
+                let n = self.queue.len();
+                let found = (0..n).map(|k| self.queue[(start + k) % n.max(1)]).find(|&i| self.records[i].status == ReviewStatus::Unreviewed);
+                if let Some(i) = found {
+                    self.select(i);
+                }
+                Ok(())
+            }
+            Command::SetText { field, text } => match self.project.template().field(&field) {
+                Some(f) => match Value::parse_for(f, &text) {
+                    Ok(v) => self.edit(vec![(f.name.clone(), v)]),
+                    Err(cause) => Err(StoreError::InvalidValue { name: f.name.clone(), cause }),
+                },
+                None => Err(StoreError::NoSuchField { name: field }),
+            },
+            Command::SetValue { field, value } => self.edit(vec![(field, value)]),
+            Command::Verdict { n, advance } => {
+                let t = self.project.template();
+                let verdict = t.roles().verdict.clone();
+                let code = t.field(&verdict).and_then(|f| f.codes().get(n.wrapping_sub(1))).map(|c| c.code.clone());
+                match code {
+                    Some(code) => {
+                        let r = self.edit(vec![(verdict, Value::Text(code))]);
+                        if r.is_ok() && advance {
+                            self.step(1);
+                        }
+                        r
+                    }
+                    None => Ok(()),
+                }
+            }
+            Command::ConfirmNext => {
+                self.step(1);
+                Ok(())
+            }
+            Command::Undo | Command::Redo => {
+                let undo = cmd == Command::Undo;
+                let r = if undo { self.project.undo() } else { self.project.redo() };
+                match r {
+                    Ok(Some((fid, _))) => {
+                        let r = self.refresh(fid);
+                        if let Some(&i) = self.index_of_fid.get(&fid) {
+                            if self.current != Some(i) {
+                                self.select(i);
+                            }
+                        }
+                        self.message = Some(Message { text: format!("{} {}", tr(lang, if undo { "undone" } else { "redone" }), self.records[self.index_of_fid[&fid]].key), is_error: false });
+                        r
+                    }
+                    Ok(None) => {
+                        self.message = Some(Message { text: tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into(), is_error: false });
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::Fit => {
+                self.fit_requested = true;
+                Ok(())
+            }
+            Command::Show(p) => {
+                self.period = p;
+                Ok(())
+            }
+            Command::TogglePeriod => {
+                self.period = match self.period {
+                    Period::Before => Period::After,
+                    Period::After => Period::Before,
+                };
+                Ok(())
+            }
+            Command::Refilter => {
+                self.refilter();
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.message = Some(Message { text: e.to_string(), is_error: true });
+        }
+    }
+}
