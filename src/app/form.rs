@@ -75,9 +75,9 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
                 if field.required && !field.is_read_only() {
                     label_text = label_text.strong();
                 }
-                ui.label(label_text).on_hover_text(&field.help);
+                let label_id = ui.label(label_text).on_hover_text(&field.help).id;
                 ui.vertical(|ui| {
-                    field_ui(ui, field, &value, buffers, lang, cmds);
+                    field_ui(ui, field, &value, buffers, lang, cmds, label_id);
                     for p in problems.iter().filter(|p| p.field == field.name) {
                         let color = if p.severity == Severity::Error { theme::ERROR_TEXT } else { theme::WARNING_TEXT };
                         let text = if lang == Lang::En { &p.message_en } else { &p.message };
@@ -105,7 +105,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
     });
 }
 
-fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>) {
+fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>, label_id: egui::Id) {
     if field.is_read_only() {
         let text = match (value, field.unit()) {
             (Value::Null, _) => "—".to_string(),
@@ -120,9 +120,9 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
         FieldKind::Code { codes, multiple: false } => {
             let current = value.to_string();
             let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| if current.is_empty() { tr(lang, "not_set").to_string() } else { current.clone() });
-            egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
+            let combo = egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
                 let filter = buffers.filter.entry(name.clone()).or_default();
-                let r = ui.add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0));
+                let r = ui.add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0)).labelled_by(label_id);
                 r.request_focus();
                 let needle = filter.trim().to_lowercase();
                 if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
@@ -139,6 +139,7 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
                     ui.close();
                 }
             });
+            combo.response.labelled_by(label_id);
         }
         FieldKind::Code { codes, multiple: true } => {
             let current = value.to_string();
@@ -146,7 +147,7 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
             ui.horizontal_wrapped(|ui| {
                 for c in codes {
                     let mut on = selected.contains(&c.code.as_str());
-                    if ui.checkbox(&mut on, c.display()).changed() {
+                    if ui.checkbox(&mut on, c.display()).labelled_by(label_id).changed() {
                         let mut next: Vec<&str> = codes.iter().map(|k| k.code.as_str()).filter(|k| if *k == c.code { on } else { selected.contains(k) }).collect();
                         next.dedup();
                         cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
@@ -162,7 +163,7 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
             };
             ui.horizontal(|ui| {
                 for (v, key) in [(Some(true), "yes"), (Some(false), "no"), (None, "not_set")] {
-                    if ui.selectable_label(current == v, tr(lang, key)).clicked() && current != v {
+                    if ui.selectable_label(current == v, tr(lang, key)).labelled_by(label_id).clicked() && current != v {
                         cmds.push(Command::SetValue { field: name.clone(), value: v.map_or(Value::Null, Value::Bool) });
                     }
                 }
@@ -173,19 +174,19 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
                 Value::Date(d) => {
                     if let Some(mut jd) = to_jiff(*d) {
                         let before = jd;
-                        ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d"));
+                        ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d")).labelled_by(label_id);
                         if jd != before {
                             if let Some(nd) = from_jiff(jd) {
                                 cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
                             }
                         }
                     }
-                    if ui.small_button("✕").on_hover_text(tr(lang, "clear")).clicked() {
+                    if ui.small_button("×").on_hover_text(tr(lang, "clear")).clicked() {
                         cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
                     }
                 }
                 _ => {
-                    text_field(ui, field, value, buffers, cmds, 110.0);
+                    text_field(ui, field, value, buffers, cmds, 110.0, label_id);
                     if ui.button(tr(lang, "set_date")).clicked() {
                         cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(chrono::Local::now().date_naive()) });
                     }
@@ -194,7 +195,7 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
         }
         FieldKind::Decimal { unit, .. } => {
             ui.horizontal(|ui| {
-                text_field(ui, field, value, buffers, cmds, 140.0);
+                text_field(ui, field, value, buffers, cmds, 140.0, label_id);
                 if let Some(u) = unit {
                     ui.label(u.symbol());
                     if let (Some(m2), Value::Real(v)) = (u.m2_factor(), value) {
@@ -204,19 +205,19 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
             });
         }
         FieldKind::Text { .. } | FieldKind::Integer => {
-            text_field(ui, field, value, buffers, cmds, 240.0);
+            text_field(ui, field, value, buffers, cmds, 240.0, label_id);
         }
     }
 }
 
 /// A text box whose content is committed on Enter or when it loses focus.
-fn text_field(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, cmds: &mut Vec<Command>, width: f32) {
+fn text_field(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, cmds: &mut Vec<Command>, width: f32, label_id: egui::Id) {
     let stored = match value {
         Value::Real(r) => crate::model::value::format_decimal(*r),
         v => v.to_string(),
     };
     let buffer = buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
-    let r = ui.add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name)));
+    let r = ui.add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name))).labelled_by(label_id);
     if r.lost_focus() {
         if *buffer != stored {
             cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });

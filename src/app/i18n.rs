@@ -106,7 +106,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("st_in_progress", "核查中", "In progress"),
     ("st_done", "已核查", "Done"),
     ("st_problem", "有问题", "Problem"),
-    ("confirm_next", "确认，下一个 ⏎", "Confirm, next ⏎"),
+    ("confirm_next", "确认，下一个（Enter）", "Confirm, next (Enter)"),
     ("fit", "缩放到图斑", "Fit patch"),
     ("language_zh", "中文", "中文"),
     ("language_en", "English", "English"),

@@ -140,7 +140,7 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
         if px_per_m > 0.0 {
             let target_m = 100.0 / px_per_m;
             let pow = 10f32.powf(target_m.log10().floor());
-            let nice = [1.0, 2.0, 5.0, 10.0].iter().map(|k| k * pow).filter(|v| *v <= target_m).last().unwrap_or(pow);
+            let nice = [1.0, 2.0, 5.0, 10.0].into_iter().map(|k: f32| k * pow).rfind(|v| *v <= target_m).unwrap_or(pow);
             let label = if nice >= 1000.0 { format!("{} km", nice / 1000.0) } else { format!("{nice} m") };
             scale_bar = Some((nice * px_per_m, label));
         }

@@ -52,13 +52,15 @@ pub struct TubanApp {
     show_help: bool,
     focus_search: bool,
     gk: crate::geometry::gk::GkProjector,
+    styled: bool,
 }
 
 impl TubanApp {
-    /// A new app; opens `project` when given (errors are shown on the start screen).
-    pub fn new(ctx: &egui::Context, prefs: Prefs, project: Option<PathBuf>) -> TubanApp {
-        theme::apply(ctx);
+    /// A new app; opens `project` when given (errors are shown on the start screen). Fonts and
+    /// style are installed on the first frame, so tests and eframe share this constructor.
+    pub fn new(prefs: Prefs, project: Option<PathBuf>) -> TubanApp {
         let mut app = TubanApp {
+            styled: false,
             prefs,
             ws: None,
             start: start::StartState::default(),
@@ -74,7 +76,7 @@ impl TubanApp {
             gk: Default::default(),
         };
         if let Some(p) = project {
-            app.open_project(ctx, &p);
+            app.open_project(&p);
         }
         app
     }
@@ -85,13 +87,11 @@ impl TubanApp {
     }
 
     /// Opens a project for writing (closing the current one); errors are shown, not returned.
-    pub fn open_project(&mut self, ctx: &egui::Context, path: &Path) {
+    pub fn open_project(&mut self, path: &Path) {
         self.ws = None;
         self.tiles = None;
         match Project::open(path, Access::ReadWrite).and_then(Workstation::new) {
             Ok(ws) => {
-                let sources: Vec<PathBuf> = ws.imagery.iter().map(|s| s.path.clone()).collect();
-                self.tiles = (!sources.is_empty()).then(|| tiles::ImageryTiles::new(ctx, sources));
                 self.ws = Some(ws);
                 self.error = None;
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -101,6 +101,11 @@ impl TubanApp {
             }
             Err(e) => self.error = Some(e.to_string()),
         }
+    }
+
+    /// Imagery tiles still rendering (tests wait for 0 before a snapshot).
+    pub fn tiles_pending(&self) -> usize {
+        self.tiles.as_ref().map_or(0, |t| t.pending())
     }
 
     /// Queues a command (as a panel would).
@@ -160,7 +165,7 @@ impl TubanApp {
         for path in dropped {
             let is_project = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")) && Project::open(&path, Access::ReadOnly).is_ok();
             if is_project {
-                self.open_project(ctx, &path);
+                self.open_project(&path);
             } else if let Some(ws) = &self.ws {
                 // A patch file dropped on an open project: a later batch.
                 let project = ws.project.path().to_path_buf();
@@ -175,7 +180,7 @@ impl TubanApp {
 
     fn start_action(&mut self, ctx: &egui::Context, action: start::StartAction) {
         match action {
-            start::StartAction::Open(p) => self.open_project(ctx, &p),
+            start::StartAction::Open(p) => self.open_project(&p),
             start::StartAction::Create { patches, project, template, county, year } => match Template::builtin(&template) {
                 Ok(t) => {
                     let meta = ProjectMeta { programme: t.spec.programme, county_code: county, county_name: String::new(), year, unit: String::new() };
@@ -215,7 +220,7 @@ impl TubanApp {
                         text.push_str(&format!("\n· {w}"));
                     }
                     self.report = Some(text);
-                    self.open_project(ctx, &path);
+                    self.open_project(&path);
                 }
                 Err(e) => self.error = Some(e),
             }
@@ -240,7 +245,7 @@ impl TubanApp {
             ui.menu_button(tr(lang, "menu_file"), |ui| {
                 if ui.button(tr(lang, "open_project")).clicked() {
                     if let Some(p) = rfd::FileDialog::new().add_filter("GeoPackage", &["gpkg"]).pick_file() {
-                        self.open_project(ctx, &p);
+                        self.open_project(&p);
                     }
                 }
                 if self.ws.is_some() && ui.button(tr(lang, "import_batch")).clicked() {
@@ -288,7 +293,7 @@ impl TubanApp {
             ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), ws.records.len()));
             ui.separator();
             match &ws.last_saved {
-                Some(t) => ui.label(format!("✔ {} {t}", tr(lang, "saved_at"))),
+                Some(t) => ui.label(format!("{} {t}", tr(lang, "saved_at"))),
                 None => ui.label(tr(lang, "not_saved_yet")),
             };
             if let Some(t) = &self.tiles {
@@ -354,6 +359,16 @@ impl TubanApp {
     /// One frame: input, panels, then the commands they sent. Used by eframe and by the tests.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        if !self.styled {
+            theme::apply(&ctx);
+            self.styled = true;
+        }
+        if let (Some(ws), None) = (&self.ws, &self.tiles) {
+            let sources: Vec<PathBuf> = ws.imagery.iter().map(|s| s.path.clone()).collect();
+            if !sources.is_empty() {
+                self.tiles = Some(tiles::ImageryTiles::new(&ctx, sources));
+            }
+        }
         let lang = self.lang();
         self.dropped_files(&ctx);
         if self.ws.is_some() && self.job.is_none() {
@@ -428,7 +443,7 @@ pub fn run(project: Option<PathBuf>) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let prefs: Prefs = cc.storage.and_then(|s| eframe::get_value(s, PREFS_KEY)).unwrap_or_default();
-            Ok(Box::new(TubanApp::new(&cc.egui_ctx, prefs, project)))
+            Ok(Box::new(TubanApp::new(prefs, project)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("无法打开窗口 / cannot open the window: {e}"))

@@ -78,9 +78,9 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         }
         ui.add_space(16.0);
         ui.heading(tr(lang, "open_project"));
-        ui.label(tr(lang, "project_file"));
+        let label = ui.label(tr(lang, "project_file")).id;
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut state.open_path).desired_width(360.0));
+            ui.add(egui::TextEdit::singleline(&mut state.open_path).desired_width(360.0)).labelled_by(label);
             if ui.button(tr(lang, "browse")).clicked() {
                 if let Some(p) = rfd::FileDialog::new().add_filter("GeoPackage", &["gpkg"]).pick_file() {
                     state.open_path = p.display().to_string();
@@ -92,9 +92,9 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         });
         let ui = &mut cols[1];
         ui.heading(tr(lang, "new_project"));
-        ui.label(tr(lang, "patch_file"));
+        let label = ui.label(tr(lang, "patch_file")).id;
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut state.patch_path).desired_width(360.0));
+            ui.add(egui::TextEdit::singleline(&mut state.patch_path).desired_width(360.0)).labelled_by(label);
             if ui.button(tr(lang, "browse")).clicked() {
                 if let Some(p) = rfd::FileDialog::new().add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"]).pick_file() {
                     state.patch_path = p.display().to_string();
@@ -102,18 +102,19 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
             }
         });
         egui::Grid::new("new_project").num_columns(2).show(ui, |ui| {
-            ui.label(tr(lang, "template"));
-            egui::ComboBox::from_id_salt("template").selected_text(template_name(&state.template)).show_ui(ui, |ui| {
+            let label = ui.label(tr(lang, "template")).id;
+            let r = egui::ComboBox::from_id_salt("template").selected_text(template_name(&state.template)).show_ui(ui, |ui| {
                 for (id, _) in crate::model::template::BUILTIN {
                     ui.selectable_value(&mut state.template, id.to_string(), template_name(id));
                 }
             });
+            r.response.labelled_by(label);
             ui.end_row();
-            ui.label(tr(lang, "county_code"));
-            ui.add(egui::TextEdit::singleline(&mut state.county).desired_width(100.0));
+            let label = ui.label(tr(lang, "county_code")).id;
+            ui.add(egui::TextEdit::singleline(&mut state.county).desired_width(100.0)).labelled_by(label);
             ui.end_row();
-            ui.label(tr(lang, "year"));
-            ui.add(egui::DragValue::new(&mut state.year).range(2000..=2100));
+            let label = ui.label(tr(lang, "year")).id;
+            ui.add(egui::DragValue::new(&mut state.year).range(2000..=2100)).labelled_by(label);
             ui.end_row();
         });
         if ui.button(tr(lang, "create_and_import")).clicked() && !state.patch_path.trim().is_empty() {

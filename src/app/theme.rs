@@ -40,7 +40,7 @@ pub const WARNING_TEXT: Color32 = Color32::from_rgb(203, 130, 0);
 /// Read-only values.
 pub const READ_ONLY_TEXT: Color32 = Color32::from_gray(140);
 /// Width of the queue panel, in points.
-pub const QUEUE_WIDTH: f32 = 330.0;
+pub const QUEUE_WIDTH: f32 = 410.0;
 /// Width of the form panel, in points.
 pub const FORM_WIDTH: f32 = 380.0;
 /// Margin around a fitted patch, as a share of the view.

@@ -148,7 +148,7 @@ fn warp_into(src: &Dataset, dst: &Dataset, args: &[&str]) -> Result<(), String> 
     // SAFETY: `list` outlives the options; GDALWarp borrows both datasets for the call only and
     // returns `dst`'s own handle, which stays owned by `dst` (not closed here).
     unsafe {
-        let opts = gdal_sys::GDALWarpAppOptionsNew(list.as_ptr() as *mut *mut std::ffi::c_char, std::ptr::null_mut());
+        let opts = gdal_sys::GDALWarpAppOptionsNew(list.as_ptr(), std::ptr::null_mut());
         if opts.is_null() {
             return Err("invalid warp options".into());
         }
@@ -162,19 +162,6 @@ fn warp_into(src: &Dataset, dst: &Dataset, args: &[&str]) -> Result<(), String> 
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tile_zero_covers_the_world() {
-        let e = tile_extent_merc(0, 0, 0);
-        assert!((e[0] + MERC_HALF_M).abs() < 1e-6 && (e[3] - MERC_HALF_M).abs() < 1e-6);
-        let (x, y) = lonlat_to_merc(0.0, 0.0);
-        assert!(x.abs() < 1e-9 && y.abs() < 1e-9);
-    }
 }
 
 /// The acquisition date recorded in a raster's metadata (`ACQUISITION_DATE`, `TIFFTAG_DATETIME`,
@@ -192,4 +179,17 @@ pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_zero_covers_the_world() {
+        let e = tile_extent_merc(0, 0, 0);
+        assert!((e[0] + MERC_HALF_M).abs() < 1e-6 && (e[3] - MERC_HALF_M).abs() < 1e-6);
+        let (x, y) = lonlat_to_merc(0.0, 0.0);
+        assert!(x.abs() < 1e-9 && y.abs() < 1e-9);
+    }
 }

@@ -257,7 +257,7 @@ impl Project {
         let mut status = template.review_status(&values, &problems);
         let changed: Vec<(usize, Value, Value)> =
             record.values.iter().zip(&values).enumerate().filter(|(_, (old, new))| old != new).map(|(i, (old, new))| (i, old.clone(), new.clone())).collect();
-        if status == ReviewStatus::Unreviewed && (record.status != ReviewStatus::Unreviewed || !changed.is_empty()) {
+        if source == EditSource::User && status == ReviewStatus::Unreviewed && (record.status != ReviewStatus::Unreviewed || !changed.is_empty()) {
             // The analyst has started on this patch, even if only a remark was typed.
             status = ReviewStatus::InProgress;
         }

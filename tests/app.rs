@@ -1,0 +1,180 @@
+//! The review workstation driven through egui_kittest: the real app state on the sample project,
+//! keys pressed as an analyst would, the store checked after each step; snapshots in Chinese and
+//! English.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use tuban::app::i18n::Lang;
+use tuban::app::{Prefs, TubanApp};
+use tuban::model::{ReviewStatus, Value};
+use tuban::store::{Access, Project};
+
+fn sample_project(with_imagery: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    if with_imagery {
+        let imagery = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/imagery");
+        let d = |s| tuban::model::value::parse_date(s);
+        p.add_imagery("before", &imagery.join("2024-08_前时相_GF2.tif"), d("2024-08-02"), "2024 GF-2").unwrap();
+        p.add_imagery("after", &imagery.join("2025-08_后时相_GF2.tif"), d("2025-08-09"), "2025 GF-2").unwrap();
+    }
+    let path = p.path().to_path_buf();
+    drop(p);
+    (dir, path)
+}
+
+fn harness(path: &std::path::Path, lang: Lang) -> Harness<'static, TubanApp> {
+    let app = TubanApp::new(Prefs { lang, recent: vec![] }, Some(path.to_path_buf()));
+    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 960.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    h.run_steps(3);
+    h
+}
+
+fn verdict_in_store(path: &std::path::Path, key: &str) -> Value {
+    let p = Project::open(path, Access::ReadOnly).unwrap();
+    let fid = p.find_patch(key).unwrap().unwrap();
+    p.patch(fid).unwrap().unwrap().value(p.template(), "HCJG").cloned().unwrap()
+}
+
+fn current_key(h: &Harness<'_, TubanApp>) -> String {
+    let ws = h.state().ws.as_ref().unwrap();
+    ws.records[ws.current.unwrap()].key.clone()
+}
+
+#[test]
+fn keys_move_set_verdict_advance_and_undo() {
+    let (_dir, path) = sample_project(true);
+    let mut h = harness(&path, Lang::Zh);
+    assert_eq!(current_key(&h), "150999SJBG2025000001");
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(current_key(&h), "150999SJBG2025000002");
+    h.key_press(Key::K);
+    h.run_steps(2);
+    assert_eq!(current_key(&h), "150999SJBG2025000001");
+    h.key_press(Key::J);
+    h.run_steps(2);
+    // One key press: verdict option 2 (违法) and advance.
+    h.key_press_modifiers(Modifiers::SHIFT, Key::Num2);
+    h.run_steps(2);
+    assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Text("违法".into()));
+    assert_eq!(current_key(&h), "150999SJBG2025000003");
+    // A plain digit sets the verdict and stays.
+    h.key_press(Key::Num3);
+    h.run_steps(2);
+    assert_eq!(verdict_in_store(&path, "150999SJBG2025000003"), Value::Text("伪变化".into()));
+    assert_eq!(current_key(&h), "150999SJBG2025000003");
+    // Undo takes back the last edit (patch 3), then the one before (patch 2).
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(verdict_in_store(&path, "150999SJBG2025000003"), Value::Null);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Null);
+    assert_eq!(current_key(&h), "150999SJBG2025000002", "undo shows the patch it changed");
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Text("违法".into()));
+    // N jumps to the next unreviewed patch; Enter confirms and moves on.
+    h.key_press(Key::N);
+    h.run_steps(2);
+    assert_eq!(current_key(&h), "150999SJBG2025000003");
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    assert_eq!(current_key(&h), "150999SJBG2025000004");
+    // B / A switch the imagery period.
+    h.key_press(Key::B);
+    h.run_steps(1);
+    assert_eq!(h.state().ws.as_ref().unwrap().period, tuban::app::Period::Before);
+    // The status bar says the edit is saved.
+    assert!(h.state().ws.as_ref().unwrap().last_saved.is_some());
+    assert!(h.query_by_label_contains("已保存").is_some());
+}
+
+#[test]
+fn clicking_a_queue_row_and_filtering() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    h.get_by_label("150999SJBG2025000012-2").click();
+    h.run_steps(2);
+    assert_eq!(current_key(&h), "150999SJBG2025000012-2");
+    // Filter by status through the state the panel edits, as its combo box does.
+    {
+        let app = h.state_mut();
+        let ws = app.ws.as_mut().unwrap();
+        ws.filter.status = Some(ReviewStatus::Problem);
+        ws.refilter();
+        assert!(ws.queue.is_empty());
+        ws.filter.status = None;
+        ws.filter.text = "乌兰花".into();
+        ws.refilter();
+        assert!(!ws.queue.is_empty() && ws.queue.iter().all(|&i| ws.township(i) == "乌兰花镇"));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn typing_into_the_form_saves_through_the_store() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    // Commit a value the way the form does (text committed on focus loss).
+    h.state_mut().send(tuban::app::Command::SetText { field: "WFMJ".into(), text: "25亩".into() });
+    h.run_steps(2);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let r = p.patch(fid).unwrap().unwrap();
+    let Some(Value::Real(wfmj)) = r.value(p.template(), "WFMJ") else { panic!() };
+    assert!((wfmj - 16_666.67).abs() < 0.01);
+    assert_eq!(r.value(p.template(), "SFSX"), Some(&Value::Bool(true)));
+    // A bad value is refused with a message, nothing written.
+    h.state_mut().send(tuban::app::Command::SetText { field: "HSMJ".into(), text: "很大".into() });
+    h.run_steps(2);
+    let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
+    assert!(msg.is_error && msg.text.contains("HSMJ"), "{msg:?}");
+}
+
+#[test]
+fn english_switch_translates_the_window() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::En);
+    assert!(h.query_by_label("Patches").is_some());
+    assert!(h.query_by_label("图斑列表").is_none());
+    h.state_mut().prefs.lang = Lang::Zh;
+    h.run_steps(2);
+    assert!(h.query_by_label("图斑列表").is_some());
+}
+
+#[test]
+fn start_screen_without_a_project_and_a_bad_project_file() {
+    let app = TubanApp::new(Prefs::default(), Some(common::fixture("tricky/gpkg_multilayer/multipleholes.gpkg")));
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    h.run_steps(2);
+    assert!(h.state().ws.is_none());
+    assert!(h.query_by_label_contains("tuban import").is_some(), "the error names what to do");
+    assert!(h.query_by_label("新建并导入").is_some());
+}
+
+fn snapshot(lang: Lang, name: &str) {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, lang);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(4);
+    h.snapshot(name);
+}
+
+/// Snapshot of the main window in Chinese (software wgpu). Regenerate with UPDATE_SNAPSHOTS=true.
+#[test]
+fn main_window_snapshot_zh() {
+    snapshot(Lang::Zh, "main_window_zh");
+}
+
+/// Snapshot of the main window in English.
+#[test]
+fn main_window_snapshot_en() {
+    snapshot(Lang::En, "main_window_en");
+}
