@@ -103,6 +103,11 @@ impl TubanApp {
         }
     }
 
+    /// The map's zoom and centre (benchmarks and tests move the view).
+    pub fn map_memory_mut(&mut self) -> &mut walkers::MapMemory {
+        &mut self.map_memory
+    }
+
     /// Imagery tiles still rendering (tests wait for 0 before a snapshot).
     pub fn tiles_pending(&self) -> usize {
         self.tiles.as_ref().map_or(0, |t| t.pending())
