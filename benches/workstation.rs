@@ -55,6 +55,9 @@ fn main() -> anyhow::Result<()> {
     let _ = app.map_memory_mut().set_zoom(10.5);
     app.map_memory_mut().center_at(walkers::lon_lat(111.0, 41.6));
     let full: Vec<f64> = (0..40).map(|_| frame(&ctx, &mut app, vec![])).collect();
+    // Township zoom (~8 km across): thousands of patches drawn as polygons.
+    let _ = app.map_memory_mut().set_zoom(13.5);
+    let mid: Vec<f64> = (0..40).map(|_| frame(&ctx, &mut app, vec![])).collect();
     // Patch zoom, panning a little every frame.
     frame(&ctx, &mut app, vec![key(Key::F)]);
     frame(&ctx, &mut app, vec![]);
@@ -74,10 +77,12 @@ fn main() -> anyhow::Result<()> {
     let (hwm, rss) = common::rss_mb();
     let (f50, f95) = stats(full);
     let (p50, p95) = stats(pan);
+    let (m50, m95) = stats(mid);
     let (n50, n95) = stats(next);
     println!("patches: {n}");
     println!("open (read + triangulate):        {open_s:.2} s   (target <= 1 s)");
     println!("frame at full extent (CPU):       p50 {f50:.1} ms  p95 {f95:.1} ms   (target <= 16 ms; QGIS ~700 ms)");
+    println!("frame at township zoom (13.5):    p50 {m50:.1} ms  p95 {m95:.1} ms");
     println!("frame at patch zoom, panning:     p50 {p50:.1} ms  p95 {p95:.1} ms");
     println!("key press -> next patch drawn:    p50 {n50:.1} ms  p95 {n95:.1} ms   (target <= 50 ms)");
     println!("memory: peak {hwm:.0} MB, now {rss:.0} MB   (target <= 500 MB)");

@@ -218,6 +218,12 @@ fn text_field(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffe
     };
     let buffer = buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
     let r = ui.add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name))).labelled_by(label_id);
+    if r.has_focus() && *buffer != stored {
+        // Checked as the analyst types; rules that involve other fields follow on commit.
+        if let Err(e) = Value::parse_for(field, buffer) {
+            ui.label(RichText::new(e.to_string()).color(theme::ERROR_TEXT).small());
+        }
+    }
     if r.lost_focus() {
         if *buffer != stored {
             cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });

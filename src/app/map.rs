@@ -68,6 +68,8 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
         let view_max = t.to_merc(clip.max);
         let painter = ui.painter().with_clip_rect(clip);
         let mut fill = Mesh::default();
+        let mut dots = Mesh::default();
+        let mut dots_seen = std::collections::HashSet::new();
         let mut outlines: Vec<Shape> = Vec::new();
         let mut labels = Vec::new();
         for (i, shape) in ws.shapes.iter().enumerate() {
@@ -80,10 +82,15 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
             let size_px = ((b[2] - b[0]).max(b[3] - b[1]) * t.scale) as f32;
             if shape.is_point || size_px < 3.0 {
                 let p = t.to_screen([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]);
-                let r = if shape.is_point { 6.0 } else { 2.5 };
-                outlines.push(Shape::circle_filled(p, r, theme::status_stroke(status)));
                 if current {
-                    outlines.push(Shape::circle_stroke(p, r + 4.0, Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE)));
+                    outlines.push(Shape::circle_stroke(p, 10.0, Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE)));
+                }
+                if shape.is_point {
+                    outlines.push(Shape::circle_filled(p, 6.0, theme::status_stroke(status)));
+                } else if dots_seen.insert(((p.x / 3.0) as i32, (p.y / 3.0) as i32)) {
+                    // Patches smaller than a few pixels: one small square per 3-pixel cell, all in
+                    // one mesh (100,000 patches at county zoom stay cheap).
+                    dots.add_colored_rect(egui::Rect::from_center_size(p, egui::vec2(3.0, 3.0)), theme::status_stroke(status));
                 }
                 continue;
             }
@@ -104,6 +111,7 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
             }
         }
         painter.add(Shape::mesh(fill));
+        painter.add(Shape::mesh(dots));
         painter.extend(outlines);
         for (pos, text, current) in labels {
             let font = egui::FontId::proportional(if current { 14.0 } else { 12.0 });

@@ -32,9 +32,7 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         }
         changed |= r.changed();
     });
-    let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
-    towns.sort();
-    towns.dedup();
+    let towns = ws.townships.clone();
     let verdict_field = ws.project.template().roles().verdict.clone();
     let codes: Vec<String> = ws.project.template().field(&verdict_field).map(|f| f.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default();
     let sort_label = |s: SortBy| match s {

@@ -221,6 +221,8 @@ pub struct Workstation {
     pub fit_requested: bool,
     /// Bumped on every selection change (lets the form reset its buffers).
     pub selection_serial: u64,
+    /// Distinct township names, sorted (issued data: computed once).
+    pub townships: Vec<String>,
 }
 
 impl Workstation {
@@ -250,7 +252,12 @@ impl Workstation {
             period: Period::After,
             fit_requested: false,
             selection_serial: 0,
+            townships: Vec::new(),
         };
+        let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
+        towns.sort();
+        towns.dedup();
+        ws.townships = towns;
         ws.refilter();
         if let Some(&first) = ws.queue.first() {
             ws.select(first);
