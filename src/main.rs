@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use tuban::imagery::SourceSpec;
 use tuban::import::{self, ImportOptions, ImportReport};
 use tuban::jobs::Progress;
 use tuban::model::units::{m2_to_ha, m2_to_mu};
@@ -118,10 +119,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImageryAction {
-    /// 登记影像 / register a raster
+    /// 登记影像：栅格文件、影像文件夹（拼接）、.mbtiles、瓦片目录或在线 URL 模板 / register a raster, a folder of rasters (mosaic), an .mbtiles, a tile folder or a URL template
     Add {
         project: PathBuf,
-        source: PathBuf,
+        source: String,
         /// 成像日期 YYYY-MM-DD（省略则读元数据） / acquisition date (default: from metadata)
         #[arg(long)]
         date: Option<String>,
@@ -131,6 +132,27 @@ enum ImageryAction {
         /// 名称（默认文件名） / name (default: file name)
         #[arg(long)]
         name: Option<String>,
+        /// 显示波段，如 4,3,2 / bands shown as R,G,B, e.g. 4,3,2
+        #[arg(long)]
+        bands: Option<String>,
+        /// 百分比拉伸，如 2,98 / percentile stretch, e.g. 2,98
+        #[arg(long)]
+        stretch: Option<String>,
+        /// 在线服务的密钥（天地图 tk） / key of an online service (Tianditu tk)
+        #[arg(long)]
+        key: Option<String>,
+        /// 叠加图层模板（如天地图 cia_w 注记） / overlay template (e.g. Tianditu cia_w annotation)
+        #[arg(long)]
+        overlay: Option<String>,
+        /// 瓦片目录按 TMS 行号 / the tile folder counts rows from the south (TMS)
+        #[arg(long)]
+        tms: bool,
+        /// 在线服务最大级别 / deepest zoom of the online service
+        #[arg(long)]
+        max_zoom: Option<u8>,
+        /// 缺少金字塔时建立 / build overviews when a large raster has none
+        #[arg(long)]
+        build_overviews: bool,
     },
     /// 列出影像 / list registered imagery
     List { project: PathBuf },
@@ -291,15 +313,41 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Imagery { action } => match action {
-            ImageryAction::Add { project, source, date, label, name } => {
+            ImageryAction::Add { project, source, date, label, name, bands, stretch, key, overlay, tms, max_zoom, build_overviews } => {
+                let mut spec = SourceSpec::detect(&source);
+                let pair = |text: &str| -> Result<Vec<f64>> { text.split(',').map(|v| v.trim().parse::<f64>().with_context(|| format!("“{text}”"))).collect() };
+                match &mut spec {
+                    SourceSpec::Raster { style, .. } | SourceSpec::Mosaic { style, .. } => {
+                        if let Some(b) = &bands {
+                            let v = pair(b)?;
+                            anyhow::ensure!(v.len() == 3, "--bands {}", tr.t("需要三个波段号，如 4,3,2", "needs three band numbers, e.g. 4,3,2"));
+                            style.bands = Some([v[0] as u32, v[1] as u32, v[2] as u32]);
+                        }
+                        if let Some(st) = &stretch {
+                            let v = pair(st)?;
+                            anyhow::ensure!(v.len() == 2 && v[0] < v[1], "--stretch {}", tr.t("需要两个百分数，如 2,98", "needs two percentiles, e.g. 2,98"));
+                            style.stretch = Some((v[0], v[1]));
+                        }
+                    }
+                    SourceSpec::Online(o) => {
+                        o.key = key.clone();
+                        o.overlay = overlay.clone();
+                        if let Some(z) = max_zoom {
+                            o.max_zoom = z;
+                        }
+                    }
+                    SourceSpec::TileDir { tms: t, .. } => *t = *t || tms,
+                    SourceSpec::MbTiles { .. } => {}
+                }
                 let mut p = open(&project, Access::ReadWrite)?;
-                add_imagery(&mut p, &source, date.as_deref(), &label, name.as_deref(), &tr)?;
+                add_imagery(&mut p, &spec, date.as_deref(), &label, name.as_deref(), build_overviews, &tr)?;
             }
             ImageryAction::List { project } => {
                 for s in open(&project, Access::ReadOnly)?.imagery()? {
                     let date = s.acquired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
-                    let exists = if s.path.exists() { "" } else { tr.t("  （文件不存在）", "  (file missing)") };
-                    println!("{}\t{date}\t{}\t{}{exists}", s.name, s.label, s.path.display());
+                    let missing = s.spec.files().iter().any(|f| !f.exists());
+                    let exists = if missing { tr.t("  （文件不存在）", "  (file missing)") } else { "" };
+                    println!("{}\t{date}\t{}\t{}{exists}", s.name, s.label, serde_json::to_string(&s.spec).unwrap_or_default());
                 }
             }
             ImageryAction::Remove { project, name } => open(&project, Access::ReadWrite)?.remove_imagery(&name)?,
@@ -503,15 +551,31 @@ fn check(p: &Project, tr: &Tr) -> Result<()> {
     Ok(())
 }
 
-fn add_imagery(p: &mut Project, source: &Path, date: Option<&str>, label: &str, name: Option<&str>, tr: &Tr) -> Result<()> {
-    // Open it once now, so a broken file is refused with its reason instead of failing on the map.
-    tuban::imagery::RasterSource::open(source)?;
+fn add_imagery(p: &mut Project, spec: &SourceSpec, date: Option<&str>, label: &str, name: Option<&str>, build_overviews: bool, tr: &Tr) -> Result<()> {
+    // Open it once now, so a broken source is refused with its reason instead of failing on the map.
+    if !spec.is_online() {
+        tuban::imagery::source::open(spec)?;
+    }
+    if let SourceSpec::Raster { path, .. } = spec {
+        let raster = tuban::imagery::RasterSource::open(path)?;
+        if raster.needs_overviews() {
+            if build_overviews {
+                drop(raster);
+                with_progress(|progress| tuban::imagery::build_overviews(path, progress))?;
+            } else {
+                println!("{}", tr.t("提示：影像较大且没有金字塔，缩小查看会很慢；可加 --build-overviews 建立", "note: a large raster without overviews is slow when zoomed out; add --build-overviews"));
+            }
+        }
+    }
     let acquired = match date {
         Some(d) => Some(tuban::model::value::parse_date(d).with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?),
-        None => tuban::imagery::acquisition_date(source),
+        None => spec.files().first().and_then(|f| tuban::imagery::acquisition_date(f)),
     };
-    let name = name.map(str::to_string).unwrap_or_else(|| source.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default());
-    p.add_imagery(&name, source, acquired, label)?;
+    let name = name.map(str::to_string).unwrap_or_else(|| match spec.files().first() {
+        Some(f) => f.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+        None => format!("online-{}", p.imagery().map(|v| v.len() + 1).unwrap_or(1)),
+    });
+    p.add_imagery(&name, spec, acquired, label)?;
     println!("{} {name} ({})", tr.t("已登记影像", "registered"), acquired.map(|d| d.to_string()).unwrap_or_else(|| tr.t("日期未知，请用 --date 指定", "date unknown; pass --date").into()));
     Ok(())
 }
@@ -538,7 +602,7 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
         print_import_report(&report, tr);
         let imagery = dir.join("imagery");
         for (file, label) in [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")] {
-            add_imagery(&mut p, &imagery.join(file), None, label, None, tr)?;
+            add_imagery(&mut p, &SourceSpec::detect(&imagery.join(file).to_string_lossy()), None, label, None, false, tr)?;
         }
         println!();
     }

@@ -122,3 +122,31 @@ fn a_second_process_gets_the_holders_name() {
     let o = tuban(&["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=另一个进程"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn imagery_catalogue_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(tuban(&["new", "p.gpkg"], d).status.success());
+    let tif = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/imagery/2024-08_前时相_GF2.tif");
+    let o = tuban(&["imagery", "add", "p.gpkg", tif.to_str().unwrap(), "--label", "2024 GF-2"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2024-08-02"), "date read from the GeoTIFF metadata: {}", stdout(&o));
+    let mb = fixture("tiles/geography-class-png.mbtiles");
+    let o = tuban(&["imagery", "add", "p.gpkg", mb.to_str().unwrap(), "--date", "2020-01-01"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = "https://t{0-7}.tianditu.gov.cn/img_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=img&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}";
+    let o = tuban(&["imagery", "add", "p.gpkg", url, "--key", "abc", "--name", "tianditu", "--date", "2025-01-01"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tuban(&["imagery", "list", "p.gpkg"], d);
+    let out = stdout(&o);
+    assert!(out.contains("2024-08_前时相_GF2\t2024-08-02\t2024 GF-2") && out.contains("\"kind\":\"mb_tiles\"") && out.contains("tianditu"), "{out}");
+    // Paths are stored relative to the project.
+    assert!(out.contains("sample-data/imagery") || out.contains("2024-08_前时相_GF2.tif"), "{out}");
+    // A broken source is refused with its name.
+    let o = tuban(&["imagery", "add", "p.gpkg", fixture("tiles/corrupt.mbtiles").to_str().unwrap()], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("corrupt.mbtiles"), "{}", stderr(&o));
+    assert!(tuban(&["imagery", "remove", "p.gpkg", "tianditu"], d).status.success());
+    assert!(!stdout(&tuban(&["imagery", "list", "p.gpkg"], d)).contains("tianditu"));
+}

@@ -369,7 +369,7 @@ impl TubanApp {
             self.styled = true;
         }
         if let (Some(ws), None) = (&self.ws, &self.tiles) {
-            let sources: Vec<PathBuf> = ws.imagery.iter().map(|s| s.path.clone()).collect();
+            let sources: Vec<crate::imagery::SourceSpec> = ws.imagery.iter().map(|s| s.spec.clone()).collect();
             if !sources.is_empty() {
                 self.tiles = Some(tiles::ImageryTiles::new(&ctx, sources));
             }

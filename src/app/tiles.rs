@@ -3,13 +3,12 @@
 //! on screen) is shown scaled up.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 
 use egui::{ColorImage, Rect, TextureHandle, TextureOptions};
 use walkers::sources::Attribution;
 use walkers::{Tile, TileId, TilePiece, Tiles};
 
-use crate::imagery::{TileKey, TileService, TILE_PX};
+use crate::imagery::{SourceSpec, TileKey, TileService, TILE_PX};
 
 /// Textures kept in memory (256 px RGBA: 256 KiB each, ~128 MiB).
 const MAX_TEXTURES: usize = 512;
@@ -28,7 +27,7 @@ pub struct ImageryTiles {
 
 impl ImageryTiles {
     /// Starts rendering workers for `sources`.
-    pub fn new(ctx: &egui::Context, sources: Vec<PathBuf>) -> ImageryTiles {
+    pub fn new(ctx: &egui::Context, sources: Vec<SourceSpec>) -> ImageryTiles {
         let wake_ctx = ctx.clone();
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
         let service = TileService::new(sources, threads, move || wake_ctx.request_repaint());
@@ -36,7 +35,7 @@ impl ImageryTiles {
     }
 
     /// The sources, in index order.
-    pub fn sources(&self) -> &[PathBuf] {
+    pub fn sources(&self) -> &[SourceSpec] {
         self.service.sources()
     }
 

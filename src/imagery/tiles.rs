@@ -1,12 +1,12 @@
 //! A pool of worker threads rendering map tiles from raster sources; newest requests first.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use super::{ImageryError, RasterSource};
+use super::source::{self, SourceSpec, TileSource};
+use super::ImageryError;
 
 /// One tile of one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +35,7 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
-    sources: Vec<PathBuf>,
+    sources: Vec<SourceSpec>,
     wake: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -50,7 +50,7 @@ pub struct TileService {
 impl TileService {
     /// Starts `threads` workers over `sources`; `wake` is called after each finished tile
     /// (the app asks for a repaint there).
-    pub fn new(sources: Vec<PathBuf>, threads: usize, wake: impl Fn() + Send + Sync + 'static) -> TileService {
+    pub fn new(sources: Vec<SourceSpec>, threads: usize, wake: impl Fn() + Send + Sync + 'static) -> TileService {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue { items: Vec::new(), stop: false }), ready: Condvar::new(), sources, wake: Box::new(wake) });
         let (tx, results) = channel();
         let workers = (0..threads.max(1))
@@ -64,7 +64,7 @@ impl TileService {
     }
 
     /// The sources, in index order.
-    pub fn sources(&self) -> &[PathBuf] {
+    pub fn sources(&self) -> &[SourceSpec] {
         &self.shared.sources
     }
 
@@ -137,7 +137,7 @@ impl Drop for TileService {
 
 fn worker(shared: &Shared, tx: &Sender<(TileKey, TileResult)>) {
     // Each worker opens its own datasets (a GDAL dataset stays on one thread).
-    let mut open: HashMap<usize, Result<RasterSource, ImageryError>> = HashMap::new();
+    let mut open: HashMap<usize, Result<Box<dyn TileSource>, ImageryError>> = HashMap::new();
     loop {
         let key = {
             let Ok(mut q) = shared.queue.lock() else { return };
@@ -154,9 +154,9 @@ fn worker(shared: &Shared, tx: &Sender<(TileKey, TileResult)>) {
                 };
             }
         };
-        let source = open.entry(key.source).or_insert_with(|| RasterSource::open(&shared.sources[key.source]));
+        let source = open.entry(key.source).or_insert_with(|| source::open(&shared.sources[key.source]));
         let result = match source {
-            Ok(s) => s.render_tile(key.z, key.x, key.y),
+            Ok(s) => s.render(key.z, key.x, key.y),
             Err(e) => Err(e.clone()),
         };
         if tx.send((key, result)).is_err() {

@@ -1,5 +1,5 @@
-//! The imagery catalogue of a project: raster sources with their acquisition date, stored with
-//! paths relative to the project file so a project folder can move as a whole.
+//! The imagery catalogue of a project: sources with their acquisition date and label. File paths
+//! are stored relative to the project file, so a project folder can move as a whole.
 
 use std::path::{Path, PathBuf};
 
@@ -7,25 +7,32 @@ use chrono::NaiveDate;
 use rusqlite::params;
 
 use super::{now_utc, Project, Result, StoreError};
+use crate::imagery::SourceSpec;
 
 /// One registered imagery source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImagerySource {
     /// Unique short name.
     pub name: String,
-    /// Absolute path (resolved against the project's folder).
-    pub path: PathBuf,
+    /// The source, file paths resolved against the project's folder.
+    pub spec: SourceSpec,
     /// Acquisition date.
     pub acquired: Option<NaiveDate>,
     /// Label shown to the analyst (e.g. 2021 GF-2 mosaic).
     pub label: String,
 }
 
-/// `path` relative to `base` when it lies below it; otherwise as given.
+impl ImagerySource {
+    /// The label, or the name when there is none.
+    pub fn title(&self) -> &str {
+        if self.label.is_empty() { &self.name } else { &self.label }
+    }
+}
+
+/// `path` relative to `base` when that is possible; otherwise absolute.
 fn relative_to(path: &Path, base: &Path) -> PathBuf {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    // Walk up from base until abs starts with it, adding "..".
     let mut up = PathBuf::new();
     let mut b = base.as_path();
     loop {
@@ -42,29 +49,44 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
     }
 }
 
+/// Applies `f` to every file path of a source.
+fn map_paths(spec: &SourceSpec, f: impl Fn(&Path) -> PathBuf) -> SourceSpec {
+    let mut s = spec.clone();
+    match &mut s {
+        SourceSpec::Raster { path, .. } | SourceSpec::MbTiles { path } | SourceSpec::TileDir { path, .. } => *path = f(path),
+        SourceSpec::Mosaic { paths, .. } => {
+            for p in paths.iter_mut() {
+                *p = f(p);
+            }
+        }
+        SourceSpec::Online(_) => {}
+    }
+    s
+}
+
 impl Project {
     fn project_dir(&self) -> PathBuf {
-        self.path().parent().map(Path::to_path_buf).unwrap_or_default()
+        let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
+        if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }
     }
 
-    /// Registers an imagery source (path stored relative to the project).
-    pub fn add_imagery(&mut self, name: &str, path: &Path, acquired: Option<NaiveDate>, label: &str) -> Result<()> {
+    /// Registers an imagery source (file paths stored relative to the project).
+    pub fn add_imagery(&mut self, name: &str, spec: &SourceSpec, acquired: Option<NaiveDate>, label: &str) -> Result<()> {
         self.require_write()?;
-        let rel = relative_to(path, &self.project_dir());
+        let dir = self.project_dir();
+        let stored = map_paths(spec, |p| relative_to(p, &dir));
+        let json = serde_json::to_string(&stored).unwrap_or_default();
         let now = now_utc();
         let user = self.user().to_string();
         let sq = self.sq();
         self.conn
             .execute(
-                "INSERT INTO tuban_imagery(name, path, acquired, label, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, rel.to_string_lossy(), acquired.map(|d| d.format("%Y-%m-%d").to_string()), label, now],
+                "INSERT INTO tuban_imagery(name, spec, acquired, label, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, json, acquired.map(|d| d.format("%Y-%m-%d").to_string()), label, now],
             )
             .map_err(&sq)?;
         self.conn
-            .execute(
-                "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, 'imagery', NULL, ?3, 'imagery')",
-                params![now, user, format!("{name}: {}", rel.display())],
-            )
+            .execute("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, 'imagery', NULL, ?3, 'imagery')", params![now, user, name])
             .map_err(&sq)?;
         Ok(())
     }
@@ -88,19 +110,27 @@ impl Project {
     /// The registered imagery, oldest acquisition first.
     pub fn imagery(&self) -> Result<Vec<ImagerySource>> {
         let dir = self.project_dir();
-        let mut st = self.conn.prepare("SELECT name, path, acquired, label FROM tuban_imagery ORDER BY acquired, id").map_err(self.sq())?;
+        let mut st = self.conn.prepare("SELECT name, spec, acquired, label FROM tuban_imagery ORDER BY acquired, id").map_err(self.sq())?;
         let rows = st
             .query_map([], |r| {
-                let rel: String = r.get(1)?;
+                let json: String = r.get(1)?;
                 let acquired: Option<String> = r.get(2)?;
-                Ok(ImagerySource { name: r.get(0)?, path: dir.join(rel), acquired: acquired.and_then(|d| crate::model::value::parse_date(&d)), label: r.get(3)? })
+                Ok((r.get::<_, String>(0)?, json, acquired, r.get::<_, String>(3)?))
             })
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sq())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+        let mut out = Vec::new();
+        for (name, json, acquired, label) in rows {
+            let Ok(spec) = serde_json::from_str::<SourceSpec>(&json) else { continue };
+            let spec = map_paths(&spec, |p| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) });
+            out.push(ImagerySource { name, spec, acquired: acquired.and_then(|d| crate::model::value::parse_date(&d)), label });
+        }
+        Ok(out)
     }
 }
 
-/// The source whose date is nearest to `date` (ties: the earlier one); sources without a date last.
+/// The source whose date is nearest to `date`; sources without a date are not chosen.
 pub fn nearest(sources: &[ImagerySource], date: Option<NaiveDate>) -> Option<usize> {
     let date = date?;
     sources.iter().enumerate().filter_map(|(i, s)| s.acquired.map(|a| (i, (a - date).num_days().abs()))).min_by_key(|(_, d)| *d).map(|(i, _)| i)

@@ -74,7 +74,7 @@ CREATE TABLE tuban_audit (
   patch_fid INTEGER, patch_key TEXT, field TEXT, old_value TEXT, new_value TEXT, action TEXT NOT NULL);
 CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
 CREATE TABLE tuban_imagery (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
   acquired DATE, label TEXT NOT NULL DEFAULT '', added_at DATETIME NOT NULL);
 CREATE TABLE gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
