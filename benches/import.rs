@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench import [-- N_PATCHES]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

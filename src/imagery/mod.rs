@@ -249,7 +249,7 @@ fn display_args(ds: &Dataset, style: &RasterStyle) -> Result<(Option<Vec<String>
 fn percentiles(ds: &Dataset, band: usize, lo: f64, hi: f64) -> Result<(f64, f64), String> {
     let b = ds.rasterband(band).map_err(|e| e.to_string())?;
     let mm = b.compute_raster_min_max(true).map_err(|e| e.to_string())?;
-    if !(mm.max > mm.min) {
+    if mm.max.partial_cmp(&mm.min) != Some(std::cmp::Ordering::Greater) {
         return Ok((mm.min, mm.min + 1.0));
     }
     let h = b.histogram(mm.min, mm.max, 1024, false, true).map_err(|e| e.to_string())?;
@@ -338,19 +338,6 @@ pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tile_zero_covers_the_world() {
-        let e = tile_extent_merc(0, 0, 0);
-        assert!((e[0] + MERC_HALF_M).abs() < 1e-6 && (e[3] - MERC_HALF_M).abs() < 1e-6);
-        let (x, y) = lonlat_to_merc(0.0, 0.0);
-        assert!(x.abs() < 1e-9 && y.abs() < 1e-9);
-    }
-}
-
 /// Builds overviews (pyramids) of a raster in place, with progress and cancel.
 pub fn build_overviews(path: &Path, progress: &crate::jobs::Progress) -> Result<(), ImageryError> {
     crate::import::init_gdal();
@@ -372,4 +359,17 @@ pub fn build_overviews(path: &Path, progress: &crate::jobs::Progress) -> Result<
     ds.build_overviews("AVERAGE", &levels, &[]).map_err(|e| ImageryError::Read { path: p.clone(), detail: e.to_string() })?;
     let _ = progress.set(100);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_zero_covers_the_world() {
+        let e = tile_extent_merc(0, 0, 0);
+        assert!((e[0] + MERC_HALF_M).abs() < 1e-6 && (e[3] - MERC_HALF_M).abs() < 1e-6);
+        let (x, y) = lonlat_to_merc(0.0, 0.0);
+        assert!(x.abs() < 1e-9 && y.abs() < 1e-9);
+    }
 }

@@ -145,7 +145,7 @@ impl OnlineSource {
 /// Keeps the cache under its size limit, removing the oldest tiles first (checked now and then).
 fn trim_cache(root: &std::path::Path) {
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    if WRITES.fetch_add(1, Ordering::Relaxed) % 200 != 0 {
+    if !WRITES.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
         return;
     }
     let mut files = Vec::new();
