@@ -20,8 +20,9 @@ fn sample_project(with_imagery: bool) -> (tempfile::TempDir, std::path::PathBuf)
     if with_imagery {
         let imagery = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/imagery");
         let d = |s| tuban::model::value::parse_date(s);
-        p.add_imagery("before", &imagery.join("2024-08_前时相_GF2.tif"), d("2024-08-02"), "2024 GF-2").unwrap();
-        p.add_imagery("after", &imagery.join("2025-08_后时相_GF2.tif"), d("2025-08-09"), "2025 GF-2").unwrap();
+        let spec = |f: &str| tuban::imagery::SourceSpec::detect(&imagery.join(f).to_string_lossy());
+        p.add_imagery("before", &spec("2024-08_前时相_GF2.tif"), d("2024-08-02"), "2024 GF-2").unwrap();
+        p.add_imagery("after", &spec("2025-08_后时相_GF2.tif"), d("2025-08-09"), "2025 GF-2").unwrap();
     }
     let path = p.path().to_path_buf();
     drop(p);

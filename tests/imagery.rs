@@ -75,7 +75,7 @@ fn web_mercator_cog_renders_at_low_and_high_zoom() {
 fn rgbn_bands_can_be_chosen() {
     let path = common::fixture("imagery/m_3607824_se_17_1_20160620_sub.tif");
     let natural = RasterSource::open(&path).unwrap();
-    let false_colour = RasterSource::open_styled(&[path.clone()], &RasterStyle { bands: Some([4, 1, 2]), stretch: None }).unwrap();
+    let false_colour = RasterSource::open_styled(std::slice::from_ref(&path), &RasterStyle { bands: Some([4, 1, 2]), stretch: None }).unwrap();
     let (x, y) = centre_tile(&natural, 16);
     let a = stats(&natural.render_tile(16, x, y).unwrap().unwrap()).2;
     let b = stats(&false_colour.render_tile(16, x, y).unwrap().unwrap()).2;
