@@ -7,4 +7,5 @@ pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
 pub mod jobs; // progress and cancel for long work, shared by CLI and app
 pub mod model; // templates, values, validation: plain data
+pub mod render; // map images without a window: chips for the report, thumbnails
 pub mod store; // the project file: a GeoPackage with tuban's own tables, audit log

@@ -95,6 +95,24 @@ enum Command {
         #[command(subcommand)]
         action: TemplateAction,
     },
+    /// 出图：图斑范围的影像截图（带边界、比例尺、指北针） / a map image of a patch (imagery, outline, scale bar, north arrow)
+    Render {
+        project: PathBuf,
+        /// 图斑编号 / patch id
+        patch: String,
+        /// before | after | 影像名称 / before, after or an imagery name
+        #[arg(long, default_value = "after")]
+        source: String,
+        /// 输出 PNG / output PNG
+        #[arg(long)]
+        out: PathBuf,
+        /// 尺寸，如 800x600 / size, e.g. 800x600
+        #[arg(long, default_value = "800x600")]
+        size: String,
+        /// 覆盖已有文件 / overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
     /// 影像目录：add/list/remove / the project's imagery catalogue
     Imagery {
         #[command(subcommand)]
@@ -312,6 +330,30 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         },
+        Command::Render { project, patch, source, out, size, force } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let record = p.patch(fid)?.with_context(|| format!("#{fid}"))?;
+            let geom = p.patch_geometry(fid)?.with_context(|| format!("{patch}: {}", tr.t("没有几何", "no geometry")))?;
+            let sources = p.imagery()?;
+            let index = match source.as_str() {
+                "before" => p.imagery_for(&record, &sources, tuban::store::Period::Before),
+                "after" => p.imagery_for(&record, &sources, tuban::store::Period::After),
+                name => Some(sources.iter().position(|s| s.name == name).with_context(|| format!("{}: {name}", tr.t("没有这个影像", "no such imagery")))?),
+            };
+            let (w, h) = size.split_once(['x', 'X', '×']).and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))).with_context(|| format!("--size {size}: {}", tr.t("应写成 800x600", "write it like 800x600")))?;
+            let caption = index.and_then(|i| sources.get(i)).map(|s| format!("{}  {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()));
+            let opts = tuban::render::RenderOptions { size_px: (w, h), caption, ..Default::default() };
+            let overlay = tuban::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
+            let img = tuban::render::render(index.and_then(|i| sources.get(i)).map(|s| &s.spec), &[overlay], &opts)?;
+            if out.exists() && !force {
+                bail!("{}: {}", out.display(), tr.t("文件已存在；加 --force 覆盖", "file exists; add --force to overwrite"));
+            }
+            let tmp = out.with_extension("tmp.png");
+            img.save(&tmp).with_context(|| format!("{}", tmp.display()))?;
+            std::fs::rename(&tmp, &out).with_context(|| format!("{}", out.display()))?;
+            println!("{} {} ({w}×{h})", tr.t("已输出", "wrote"), out.display());
+        }
         Command::Imagery { action } => match action {
             ImageryAction::Add { project, source, date, label, name, bands, stretch, key, overlay, tms, max_zoom, build_overviews } => {
                 let mut spec = SourceSpec::detect(&source);

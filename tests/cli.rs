@@ -150,3 +150,19 @@ fn imagery_catalogue_from_the_command_line() {
     assert!(tuban(&["imagery", "remove", "p.gpkg", "tianditu"], d).status.success());
     assert!(!stdout(&tuban(&["imagery", "list", "p.gpkg"], d)).contains("tianditu"));
 }
+
+#[test]
+fn render_writes_a_chip_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("sample.gpkg");
+    let o = tuban(&["demo", "--no-window", "--project", project.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = project.to_str().unwrap();
+    let o = tuban(&["render", p, "150999SJBG2025000003", "--source", "before", "--out", "chip.png", "--size", "320x240"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("chip.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (320, 240));
+    let o = tuban(&["render", p, "150999SJBG2025000003", "--out", "chip.png"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+}

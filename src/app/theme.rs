@@ -4,8 +4,8 @@ use egui::{Color32, FontData, FontDefinitions, FontFamily};
 
 use crate::model::ReviewStatus;
 
-/// The bundled CJK font (Noto Sans CJK SC subset; licence in assets/fonts/OFL.txt).
-pub const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-tuban.otf");
+/// The bundled CJK font (shared with the headless renderer).
+pub use crate::render::CJK_FONT;
 
 /// Fill colour of a patch by review status (translucent).
 pub fn status_fill(status: ReviewStatus) -> Color32 {

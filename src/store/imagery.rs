@@ -135,3 +135,36 @@ pub fn nearest(sources: &[ImagerySource], date: Option<NaiveDate>) -> Option<usi
     let date = date?;
     sources.iter().enumerate().filter_map(|(i, s)| s.acquired.map(|a| (i, (a - date).num_days().abs()))).min_by_key(|(_, d)| *d).map(|(i, _)| i)
 }
+
+/// Which date of a patch imagery is chosen for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Period {
+    /// 前时相 (QSX).
+    Before,
+    /// 后时相 (HSX).
+    #[default]
+    After,
+}
+
+impl Project {
+    /// The source nearest to a patch's before or after date (the earliest / latest source when
+    /// the patch has no date).
+    pub fn imagery_for(&self, record: &super::PatchRecord, sources: &[ImagerySource], period: Period) -> Option<usize> {
+        if sources.is_empty() {
+            return None;
+        }
+        let roles = self.template().roles();
+        let field = match period {
+            Period::Before => roles.before_date.as_deref(),
+            Period::After => roles.after_date.as_deref(),
+        };
+        let date = field.and_then(|f| record.value(self.template(), f)).and_then(|v| match v {
+            crate::model::Value::Date(d) => Some(*d),
+            _ => None,
+        });
+        nearest(sources, date).or(Some(match period {
+            Period::Before => 0,
+            Period::After => sources.len() - 1,
+        }))
+    }
+}

@@ -26,7 +26,7 @@ use crate::model::value::ValueError;
 use crate::model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
-pub use imagery::{nearest as nearest_imagery, ImagerySource};
+pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use schema::SCHEMA_VERSION;
@@ -124,6 +124,8 @@ pub struct Project {
     user: String,
     /// Column order of template fields in `patches` (same order as the template).
     pub(crate) field_columns: Vec<String>,
+    /// The imagery on screen, recorded with a verdict when it is set.
+    imagery_context: Option<String>,
 }
 
 /// The user name written to the audit log: `TUBAN_USER`, else the login name.
@@ -216,7 +218,7 @@ impl Project {
         let toml: String = conn.query_row("SELECT toml FROM tuban_template ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).map_err(|e| classify_open_error(&p, e))?;
         let template = Template::from_toml(&toml, &format!("{p} (tuban_template)")).map_err(|source| StoreError::Template { path: p.clone(), cause: source })?;
         let field_columns = template.fields().iter().map(|f| f.name.clone()).collect();
-        Ok(Project { conn, _lock: lock, path: path.to_path_buf(), template, meta, access, user: current_user(), field_columns })
+        Ok(Project { conn, _lock: lock, path: path.to_path_buf(), template, meta, access, user: current_user(), field_columns, imagery_context: None })
     }
 
     /// The project file.
@@ -252,6 +254,16 @@ impl Project {
             // Best effort: only the message another process shows depends on it.
             let _ = self.conn.execute("UPDATE tuban_session SET user = ?1 WHERE id = 1", [user]);
         }
+    }
+
+    /// Describes the imagery on screen (source and date); stored with the verdict whenever the
+    /// verdict changes, so a reviewer can later see what the decision was based on.
+    pub fn set_imagery_context(&mut self, text: Option<String>) {
+        self.imagery_context = text;
+    }
+
+    pub(crate) fn imagery_context(&self) -> Option<&str> {
+        self.imagery_context.as_deref()
     }
 
     pub(crate) fn path_str(&self) -> String {

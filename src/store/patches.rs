@@ -267,6 +267,7 @@ impl Project {
         let now = now_utc();
         let user = self.user().to_string();
         let path = self.path_str();
+        let context = self.imagery_context().map(str::to_string);
         let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         {
@@ -275,6 +276,11 @@ impl Project {
             for (i, _, new) in &changed {
                 params.push(to_sql(new));
                 sets.push(format!("\"{}\" = ?{}", template.fields()[*i].name, params.len()));
+            }
+            let verdict_changed = changed.iter().any(|(i, _, _)| template.fields()[*i].name == template.roles().verdict);
+            if let (true, Some(context)) = (verdict_changed, &context) {
+                params.push(SqlValue::Text(context.to_string()));
+                sets.push(format!("verdict_imagery = ?{}", params.len()));
             }
             params.push(SqlValue::Integer(fid));
             tx.execute(&format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()), params_from_iter(params)).map_err(sq)?;

@@ -101,7 +101,7 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
     let mut cols = String::from(
         "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom GEOMETRY, review_status TEXT NOT NULL DEFAULT 'unreviewed', \
          area_m2 DOUBLE, area_mu DOUBLE, area_ha DOUBLE, center_lon DOUBLE, center_lat DOUBLE, batch_id INTEGER, \
-         import_issues TEXT, extra_attrs TEXT, updated_at DATETIME",
+         import_issues TEXT, extra_attrs TEXT, updated_at DATETIME, verdict_imagery TEXT",
     );
     for f in template.fields() {
         cols.push_str(&format!(", \"{}\" {}", f.name, column_type(&f.kind)));
