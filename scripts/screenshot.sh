@@ -33,3 +33,7 @@ xdotool key a; xdotool key Left; shot 05_back_after
 xdotool key ctrl+z; shot 06_undo
 xdotool key question; shot 07_help
 xdotool key Escape
+xdotool key Right Right v; shot 08_side_by_side 2.5
+xdotool key v; shot 09_swipe 2
+xdotool mousemove 815 500 mousedown 1 mousemove 780 500 mousemove 700 500 mouseup 1; shot 10_swipe_dragged
+xdotool key v

@@ -30,7 +30,7 @@ fn sample_project(with_imagery: bool) -> (tempfile::TempDir, std::path::PathBuf)
 }
 
 fn harness(path: &std::path::Path, lang: Lang) -> Harness<'static, TubanApp> {
-    let app = TubanApp::new(Prefs { lang, recent: vec![] }, Some(path.to_path_buf()));
+    let app = TubanApp::new(Prefs { lang, ..Default::default() }, Some(path.to_path_buf()));
     let mut h = Harness::builder().with_size(egui::vec2(1600.0, 960.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
     h.run_steps(3);
     h
@@ -158,6 +158,36 @@ fn start_screen_without_a_project_and_a_bad_project_file() {
     assert!(h.state().ws.is_none());
     assert!(h.query_by_label_contains("tuban import").is_some(), "the error names what to do");
     assert!(h.query_by_label("新建并导入").is_some());
+}
+
+#[test]
+fn view_modes_and_the_imagery_recorded_with_the_verdict() {
+    let (_dir, path) = sample_project(true);
+    let mut h = harness(&path, Lang::Zh);
+    assert_eq!(h.state().prefs.view, tuban::app::ViewMode::Single);
+    h.key_press(Key::V);
+    h.run_steps(2);
+    assert_eq!(h.state().prefs.view, tuban::app::ViewMode::SideBySide);
+    assert!(h.query_by_label_contains("2024 GF-2").is_some() || h.state().ws.as_ref().unwrap().imagery.len() == 2);
+    h.key_press(Key::Num2);
+    h.run_steps(2);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    drop(p);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let recorded: String = conn.query_row("SELECT verdict_imagery FROM patches WHERE TBBH = '150999SJBG2025000001'", [], |r| r.get(0)).unwrap();
+    assert!(recorded.contains("2024 GF-2 2024-08-02") && recorded.contains("2025 GF-2 2025-08-09"), "{recorded}");
+    h.key_press(Key::V);
+    h.run_steps(2);
+    assert_eq!(h.state().prefs.view, tuban::app::ViewMode::Swipe);
+    // The source switcher overrides the date rule in the single view.
+    h.key_press(Key::V);
+    h.run_steps(1);
+    h.state_mut().ws.as_mut().unwrap().source_override = Some(0);
+    h.run_steps(2);
+    assert_eq!(h.state().ws.as_ref().unwrap().single_source(), Some(0));
+    h.key_press(Key::A);
+    h.run_steps(1);
+    assert_eq!(h.state().ws.as_ref().unwrap().source_override, None, "B/A return to the date rule");
 }
 
 fn snapshot(lang: Lang, name: &str) {

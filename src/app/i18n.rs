@@ -109,6 +109,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("confirm_next", "确认，下一个（Enter）", "Confirm, next (Enter)"),
     ("fit", "缩放到图斑", "Fit patch"),
     ("language_zh", "中文", "中文"),
+    ("view_single", "单视图", "Single"),
+    ("view_side", "并排", "Side by side"),
+    ("view_swipe", "卷帘", "Swipe"),
+    ("imagery", "影像", "Imagery"),
+    ("auto", "自动（按时相）", "Auto (by date)"),
+    ("time", "时间", "Time"),
+    ("offline", "离线模式（不访问网络）", "Offline (no network access)"),
+    ("key_view", "切换单视图/并排/卷帘", "Single / side by side / swipe"),
     ("language_en", "English", "English"),
 ];
 

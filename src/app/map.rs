@@ -4,8 +4,7 @@
 use egui::{Color32, Mesh, Pos2, Shape, Stroke, Ui};
 use walkers::{lon_lat, Map, MapMemory, Projector};
 
-use super::i18n::{tr, Lang};
-use super::state::{lonlat_of_merc01, merc01, Command, Period, Workstation};
+use super::state::{lonlat_of_merc01, merc01, Command, Workstation};
 use super::theme;
 use super::tiles::ImageryTiles;
 
@@ -43,8 +42,62 @@ pub fn fit_zoom(bbox: [f64; 4], size: egui::Vec2) -> (f64, [f64; 2]) {
     (zx.min(zy).clamp(2.0, 20.0), [(bbox[0] + bbox[2]) / 2.0, (bbox[1] + bbox[3]) / 2.0])
 }
 
-/// Draws the map panel.
-pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, memory: &mut MapMemory, lang: Lang, cmds: &mut Vec<Command>) {
+/// What one map widget shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MapSources {
+    /// One source over the whole map (or none).
+    Single(Option<usize>),
+    /// `left` left of the divider at `frac` of the width, `right` elsewhere.
+    Swipe { left: Option<usize>, right: Option<usize>, frac: f32 },
+}
+
+/// Draws the tiles of `source` covering the view, clipped to `clip`.
+fn paint_tiles(painter: &egui::Painter, tiles: &mut ImageryTiles, source: usize, t: ScreenTransform, zoom: f64, clip: egui::Rect) {
+    let z = zoom.round().clamp(0.0, 24.0) as u8;
+    let n = f64::from(1u32 << z);
+    let a = t.to_merc(clip.min);
+    let b = t.to_merc(clip.max);
+    let (x0, y0) = ((a[0] * n).floor().max(0.0) as u32, (a[1] * n).floor().max(0.0) as u32);
+    let (x1, y1) = (((b[0] * n).floor() as u32).min((1u32 << z) - 1), ((b[1] * n).floor() as u32).min((1u32 << z) - 1));
+    if x1 < x0 || y1 < y0 || (x1 - x0 + 1) * (y1 - y0 + 1) > 600 {
+        return;
+    }
+    let painter = painter.with_clip_rect(clip);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let id = walkers::TileId { x, y, zoom: z };
+            if let Some((tex, uv)) = tiles.texture(source, id) {
+                let min = t.to_screen([f64::from(x) / n, f64::from(y) / n]);
+                let max = t.to_screen([f64::from(x + 1) / n, f64::from(y + 1) / n]);
+                painter.image(tex, egui::Rect::from_min_max(min, max), uv, Color32::WHITE);
+            }
+        }
+    }
+}
+
+/// Asks for the tiles a patch will need when it is fitted in a view of `size` (prefetch).
+pub fn prefetch(tiles: &mut ImageryTiles, source: usize, bbox: [f64; 4], size: egui::Vec2) {
+    let (zoom, c) = fit_zoom(bbox, size);
+    let z = zoom.round().clamp(0.0, 24.0) as u8;
+    let n = f64::from(1u32 << z);
+    let scale = 256.0 * 2f64.powf(zoom);
+    let (hw, hh) = (f64::from(size.x) / 2.0 / scale, f64::from(size.y) / 2.0 / scale);
+    let (x0, y0) = (((c[0] - hw) * n).floor().max(0.0) as u32, ((c[1] - hh) * n).floor().max(0.0) as u32);
+    let (x1, y1) = (((c[0] + hw) * n).floor() as u32, ((c[1] + hh) * n).floor() as u32);
+    if (x1.saturating_sub(x0) + 1) * (y1.saturating_sub(y0) + 1) > 64 {
+        return;
+    }
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            tiles.prefetch(source, walkers::TileId { x, y, zoom: z });
+        }
+    }
+}
+
+/// Draws one map widget: imagery, patches, labels, scale bar, caption; `swipe` is updated when
+/// the analyst drags the divider.
+#[allow(clippy::too_many_arguments)]
+pub fn map_ui(ui: &mut Ui, ws: &Workstation, mut tiles: Option<&mut ImageryTiles>, memory: &mut MapMemory, sources: MapSources, caption: String, swipe: &mut f32, cmds: &mut Vec<Command>) {
     if ws.fit_requested {
         if let Some(shape) = ws.current.and_then(|i| ws.shapes.get(i)) {
             let (zoom, centre) = fit_zoom(shape.bbox, ui.available_size());
@@ -55,18 +108,29 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
         }
     }
     let start = ws.current.and_then(|i| ws.records[i].center_lonlat).unwrap_or((111.0, 35.0));
-    let tiles_dyn: Option<&mut dyn walkers::Tiles> = match tiles {
-        Some(t) => Some(t),
-        None => None,
-    };
     let mut hover_lonlat = None;
     let mut scale_bar: Option<(f32, String)> = None;
-    Map::new(tiles_dyn, memory, lon_lat(start.0, start.1)).double_click_to_zoom(true).show(ui, |ui, response, projector, _memory| {
+    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(true).show(ui, |ui, response, projector, _memory| {
         let t = ScreenTransform::from_projector(projector);
         let clip = projector.clip_rect();
         let view_min = t.to_merc(clip.min);
         let view_max = t.to_merc(clip.max);
         let painter = ui.painter().with_clip_rect(clip);
+        if let Some(tiles) = tiles.as_deref_mut() {
+            match sources {
+                MapSources::Single(Some(s)) => paint_tiles(&painter, tiles, s, t, projector.zoom(), clip),
+                MapSources::Single(None) => {}
+                MapSources::Swipe { left, right, frac } => {
+                    let x = clip.left() + clip.width() * frac;
+                    if let Some(r) = right {
+                        paint_tiles(&painter, tiles, r, t, projector.zoom(), egui::Rect::from_min_max(egui::pos2(x, clip.top()), clip.max));
+                    }
+                    if let Some(l) = left {
+                        paint_tiles(&painter, tiles, l, t, projector.zoom(), egui::Rect::from_min_max(clip.min, egui::pos2(x, clip.bottom())));
+                    }
+                }
+            }
+        }
         let mut fill = Mesh::default();
         let mut dots = Mesh::default();
         let mut dots_seen = std::collections::HashSet::new();
@@ -121,6 +185,19 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
             painter.rect_filled(rect, 3.0, Color32::from_black_alpha(150));
             painter.galley(rect.min + egui::vec2(2.0, 2.0), galley, color);
         }
+        if let MapSources::Swipe { frac, .. } = sources {
+            let x = clip.left() + clip.width() * frac;
+            let handle = egui::Rect::from_center_size(egui::pos2(x, clip.center().y), egui::vec2(16.0, clip.height()));
+            let r = ui.interact(handle, ui.scope_id().with("swipe_divider"), egui::Sense::drag());
+            if r.dragged() {
+                if let Some(p) = r.interact_pointer_pos() {
+                    *swipe = ((p.x - clip.left()) / clip.width()).clamp(0.02, 0.98);
+                }
+            }
+            painter.line_segment([egui::pos2(x, clip.top()), egui::pos2(x, clip.bottom())], Stroke::new(3.0, Color32::WHITE));
+            painter.circle_filled(egui::pos2(x, clip.center().y), 10.0, Color32::WHITE);
+            painter.text(egui::pos2(x, clip.center().y), egui::Align2::CENTER_CENTER, "⇔", egui::FontId::proportional(14.0), Color32::BLACK);
+        }
         if response.clicked() {
             if let Some(p) = response.interact_pointer_pos() {
                 let m = t.to_merc(p);
@@ -161,18 +238,8 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
             }
             painter.text(bar_origin + egui::vec2(w + 6.0, 0.0), egui::Align2::LEFT_BOTTOM, label, egui::FontId::proportional(12.0), Color32::WHITE);
         }
-        // Which imagery is on screen.
-        let period = match ws.period {
-            Period::Before => tr(lang, "before"),
-            Period::After => tr(lang, "after"),
-        };
-        let source = ws.imagery_for(ws.period).and_then(|i| ws.imagery.get(i));
-        let text = match source {
-            Some(s) => format!("{period}  {}  {}", s.acquired.map(|d| d.to_string()).unwrap_or_default(), if s.label.is_empty() { &s.name } else { &s.label }),
-            None => tr(lang, "no_imagery").to_string(),
-        };
         let pos = clip.left_top() + egui::vec2(10.0, 10.0);
-        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(15.0), Color32::WHITE);
+        let galley = painter.layout_no_wrap(caption, egui::FontId::proportional(15.0), Color32::WHITE);
         painter.rect_filled(egui::Rect::from_min_size(pos, galley.size()).expand(5.0), 4.0, Color32::from_black_alpha(160));
         painter.galley(pos, galley, Color32::WHITE);
     });

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Programme, Template};
 use crate::store::{Access, Project, ProjectMeta};
 use i18n::{tr, Lang};
-pub use state::{Command, Period, Workstation};
+pub use state::{Command, Period, ViewMode, Workstation};
 
 /// Preferences kept in eframe's storage (never project data).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -31,6 +31,10 @@ pub struct Prefs {
     pub lang: Lang,
     /// Recently opened projects, newest first.
     pub recent: Vec<PathBuf>,
+    /// How the map compares periods.
+    pub view: ViewMode,
+    /// Offline: no request leaves the machine, online imagery only from the cache.
+    pub offline: bool,
 }
 
 const PREFS_KEY: &str = "tuban_prefs";
@@ -53,6 +57,9 @@ pub struct TubanApp {
     focus_search: bool,
     gk: crate::geometry::gk::GkProjector,
     styled: bool,
+    swipe: f32,
+    prefetched: u64,
+    map_size: egui::Vec2,
 }
 
 impl TubanApp {
@@ -74,6 +81,9 @@ impl TubanApp {
             show_help: false,
             focus_search: false,
             gk: Default::default(),
+            swipe: 0.5,
+            prefetched: u64::MAX,
+            map_size: egui::vec2(1000.0, 800.0),
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -127,6 +137,7 @@ impl TubanApp {
         let cmds = &mut self.cmds;
         let mut toggle_help = false;
         let mut focus_search = false;
+        let mut cycle_view = false;
         ctx.input_mut(|i| {
             if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) {
                 cmds.push(Command::Redo);
@@ -136,6 +147,9 @@ impl TubanApp {
             }
             if typing {
                 return;
+            }
+            if i.consume_key(Modifiers::NONE, Key::V) {
+                cycle_view = true;
             }
             for (key, cmd) in [(Key::ArrowRight, Command::Next), (Key::J, Command::Next), (Key::ArrowLeft, Command::Prev), (Key::K, Command::Prev), (Key::N, Command::NextUnreviewed), (Key::Enter, Command::ConfirmNext), (Key::F, Command::Fit), (Key::B, Command::Show(Period::Before)), (Key::A, Command::Show(Period::After)), (Key::Space, Command::TogglePeriod)] {
                 if i.consume_key(Modifiers::NONE, key) {
@@ -159,6 +173,13 @@ impl TubanApp {
         });
         if toggle_help {
             self.show_help = !self.show_help;
+        }
+        if cycle_view {
+            self.prefs.view = match self.prefs.view {
+                ViewMode::Single => ViewMode::SideBySide,
+                ViewMode::SideBySide => ViewMode::Swipe,
+                ViewMode::Swipe => ViewMode::Single,
+            };
         }
         if focus_search {
             self.focus_search = true;
@@ -271,6 +292,9 @@ impl TubanApp {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
+            ui.menu_button(tr(lang, "menu_view"), |ui| {
+                ui.checkbox(&mut self.prefs.offline, tr(lang, "offline"));
+            });
             ui.menu_button(tr(lang, "menu_language"), |ui| {
                 ui.radio_value(&mut self.prefs.lang, Lang::Zh, tr(lang, "language_zh"));
                 ui.radio_value(&mut self.prefs.lang, Lang::En, tr(lang, "language_en"));
@@ -339,6 +363,7 @@ impl TubanApp {
                     ("F", "key_fit"),
                     ("/", "key_search"),
                     ("B / A / Space", "key_before_after"),
+                    ("V", "key_view"),
                     ("?", "key_help"),
                 ] {
                     ui.monospace(keys);
@@ -383,16 +408,63 @@ impl TubanApp {
         if self.ws.is_some() {
             egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         }
-        if let (Some(ws), Some(t)) = (&self.ws, &mut self.tiles) {
+        crate::imagery::online::set_offline(self.prefs.offline);
+        if let (Some(ws), Some(t)) = (&mut self.ws, &mut self.tiles) {
             t.poll();
-            t.source = ws.imagery_for(ws.period).unwrap_or(0);
+            t.source = ws.single_source().unwrap_or(0);
+            let description = ws.imagery_description(self.prefs.view);
+            ws.project.set_imagery_context(description);
+            // Prefetch the imagery of the next patches in the queue, both periods.
+            if self.prefetched != ws.selection_serial {
+                self.prefetched = ws.selection_serial;
+                if let Some(pos) = ws.queue_position() {
+                    for &next in ws.queue.iter().skip(pos + 1).take(2) {
+                        let Some(record) = ws.records.get(next) else { continue };
+                        for period in [Period::Before, Period::After] {
+                            if let Some(source) = ws.project.imagery_for(record, &ws.imagery, period) {
+                                map::prefetch(t, source, ws.shapes[next].bbox, self.map_size);
+                            }
+                        }
+                    }
+                }
+            }
         }
         match &mut self.ws {
             Some(ws) => {
                 let focus = std::mem::take(&mut self.focus_search);
                 egui::Panel::left("queue").default_size(theme::QUEUE_WIDTH).resizable(true).show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
                 egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds));
-                egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, lang, &mut self.cmds));
+                egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
+                    view_toolbar_ui(ui, ws, &mut self.prefs.view, lang);
+                    self.map_size = ui.available_size();
+                    let before = ws.imagery_for(Period::Before);
+                    let after = ws.imagery_for(Period::After);
+                    let caption = |period: Period, index: Option<usize>| {
+                        let name = match period {
+                            Period::Before => tr(lang, "before"),
+                            Period::After => tr(lang, "after"),
+                        };
+                        if ws.imagery.is_empty() { tr(lang, "no_imagery").to_string() } else { format!("{name}  {}", ws.source_caption(index)) }
+                    };
+                    match self.prefs.view {
+                        ViewMode::Single => {
+                            let source = ws.single_source();
+                            let period = if ws.source_override.is_some() { if source == before { Period::Before } else { Period::After } } else { ws.period };
+                            map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(source), caption(period, source), &mut self.swipe, &mut self.cmds);
+                        }
+                        ViewMode::SideBySide => {
+                            self.map_size = egui::vec2(self.map_size.x / 2.0, self.map_size.y);
+                            ui.columns(2, |cols| {
+                                map::map_ui(&mut cols[0], ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(before), caption(Period::Before, before), &mut self.swipe, &mut self.cmds);
+                                map::map_ui(&mut cols[1], ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(after), caption(Period::After, after), &mut self.swipe, &mut self.cmds);
+                            });
+                        }
+                        ViewMode::Swipe => {
+                            let text = format!("{}  |  {}", caption(Period::Before, before), caption(Period::After, after));
+                            map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Swipe { left: before, right: after, frac: self.swipe }, text, &mut self.swipe, &mut self.cmds);
+                        }
+                    }
+                });
                 ws.fit_requested = false;
             }
             None => {
@@ -434,6 +506,41 @@ impl eframe::App for TubanApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, PREFS_KEY, &self.prefs);
     }
+}
+
+/// The bar above the map: view mode, source switcher and, with more than two dates, a time slider.
+fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode, lang: Lang) {
+    egui::Frame::NONE.inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            for (mode, key) in [(ViewMode::Single, "view_single"), (ViewMode::SideBySide, "view_side"), (ViewMode::Swipe, "view_swipe")] {
+                ui.selectable_value(view, mode, tr(lang, key));
+            }
+            ui.separator();
+            if *view == ViewMode::Single && !ws.imagery.is_empty() {
+                let label = ui.label(tr(lang, "imagery")).id;
+                let shown = match ws.source_override {
+                    None => tr(lang, "auto").to_string(),
+                    Some(i) => ws.source_caption(Some(i)),
+                };
+                let r = egui::ComboBox::from_id_salt("source_switch").selected_text(shown).width(220.0).show_ui(ui, |ui| {
+                    ui.selectable_value(&mut ws.source_override, None, tr(lang, "auto"));
+                    for i in 0..ws.imagery.len() {
+                        let caption = ws.source_caption(Some(i));
+                        ui.selectable_value(&mut ws.source_override, Some(i), caption);
+                    }
+                });
+                r.response.labelled_by(label);
+                if ws.imagery.len() > 2 {
+                    let mut i = ws.single_source().unwrap_or(0);
+                    let label = ui.label(tr(lang, "time")).id;
+                    let date = ws.imagery.get(i).and_then(|s| s.acquired).map(|d| d.to_string()).unwrap_or_default();
+                    if ui.add(egui::Slider::new(&mut i, 0..=ws.imagery.len() - 1).show_value(false).text(date)).labelled_by(label).changed() {
+                        ws.source_override = Some(i);
+                    }
+                }
+            }
+        });
+    });
 }
 
 /// Opens the window (on `project` when given) and runs until it closes.

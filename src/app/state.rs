@@ -8,14 +8,18 @@ use geo::TriangulateEarcut;
 use crate::model::{ReviewStatus, Value};
 use crate::store::{ImagerySource, PatchRecord, Project, StoreError};
 
-/// Which imagery period the map shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-pub enum Period {
-    /// 前时相.
-    Before,
-    /// 后时相.
+pub use crate::store::Period;
+
+/// How the map compares the two periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ViewMode {
+    /// One map; B / A (or Space) switch the period.
     #[default]
-    After,
+    Single,
+    /// Before | after, side by side, moving together.
+    SideBySide,
+    /// After with the before imagery left of a divider the analyst drags.
+    Swipe,
 }
 
 /// What a panel or key asks for; applied once per frame by [`Workstation::apply`].
@@ -223,6 +227,8 @@ pub struct Workstation {
     pub selection_serial: u64,
     /// Distinct township names, sorted (issued data: computed once).
     pub townships: Vec<String>,
+    /// A source chosen by hand (source switcher, time slider) instead of the date rule.
+    pub source_override: Option<usize>,
 }
 
 impl Workstation {
@@ -253,6 +259,7 @@ impl Workstation {
             fit_requested: false,
             selection_serial: 0,
             townships: Vec::new(),
+            source_override: None,
         };
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();
@@ -333,24 +340,37 @@ impl Workstation {
         }
     }
 
-    /// The imagery source index for a period of the current patch: nearest to its before/after date.
+    /// The imagery source for a period of the current patch: nearest to its before/after date.
     pub fn imagery_for(&self, period: Period) -> Option<usize> {
+        let record = self.current.and_then(|i| self.records.get(i))?;
+        self.project.imagery_for(record, &self.imagery, period)
+    }
+
+    /// The source of the single map view: the one chosen by hand, else by the period's date.
+    pub fn single_source(&self) -> Option<usize> {
+        self.source_override.filter(|&i| i < self.imagery.len()).or_else(|| self.imagery_for(self.period))
+    }
+
+    /// Title and date of a source, for captions and the verdict record.
+    pub fn source_caption(&self, index: Option<usize>) -> String {
+        match index.and_then(|i| self.imagery.get(i)) {
+            Some(s) => format!("{} {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()).trim().to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// What is on screen, in words: stored with a verdict.
+    pub fn imagery_description(&self, mode: ViewMode) -> Option<String> {
         if self.imagery.is_empty() {
             return None;
         }
-        let roles = self.project.template().roles();
-        let field = match period {
-            Period::Before => roles.before_date.as_deref(),
-            Period::After => roles.after_date.as_deref(),
-        };
-        let date = self.current.and_then(|i| field.and_then(|f| self.records[i].value(self.project.template(), f))).and_then(|v| match v {
-            Value::Date(d) => Some(*d),
-            _ => None,
-        });
-        crate::store::nearest_imagery(&self.imagery, date).or(Some(match period {
-            Period::Before => 0,
-            Period::After => self.imagery.len() - 1,
-        }))
+        let before = self.source_caption(self.imagery_for(Period::Before));
+        let after = self.source_caption(self.imagery_for(Period::After));
+        Some(match mode {
+            ViewMode::Single => format!("单视图 / single: {}", self.source_caption(self.single_source())),
+            ViewMode::SideBySide => format!("并排 / side by side: 前 {before} | 后 {after}"),
+            ViewMode::Swipe => format!("卷帘 / swipe: 前 {before} | 后 {after}"),
+        })
     }
 
     fn refresh(&mut self, fid: i64) -> Result<(), StoreError> {
@@ -460,9 +480,11 @@ impl Workstation {
             }
             Command::Show(p) => {
                 self.period = p;
+                self.source_override = None;
                 Ok(())
             }
             Command::TogglePeriod => {
+                self.source_override = None;
                 self.period = match self.period {
                     Period::Before => Period::After,
                     Period::After => Period::Before,

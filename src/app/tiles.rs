@@ -77,9 +77,10 @@ impl ImageryTiles {
     }
 }
 
-impl Tiles for ImageryTiles {
-    fn at(&mut self, id: TileId) -> Option<TilePiece> {
-        let key = TileKey { source: self.source, z: id.zoom, x: id.x, y: id.y };
+impl ImageryTiles {
+    /// The tile of `source` at `id`, or its nearest parent at hand (scaled up) while it renders.
+    pub fn tile(&mut self, source: usize, id: TileId) -> Option<TilePiece> {
+        let key = TileKey { source, z: id.zoom, x: id.x, y: id.y };
         match self.textures.get(&key) {
             Some(Some(t)) => return Some(TilePiece::new(Tile::Raster(t.clone()), Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)))),
             Some(None) => return None,
@@ -87,11 +88,10 @@ impl Tiles for ImageryTiles {
                 self.service.request(key);
             }
         }
-        // While it renders, show the nearest parent already at hand, scaled up.
         for up in 1..=6u8 {
             let Some(z) = id.zoom.checked_sub(up) else { break };
             let d = 1u32 << up;
-            let parent = TileKey { source: self.source, z, x: id.x / d, y: id.y / d };
+            let parent = TileKey { source, z, x: id.x / d, y: id.y / d };
             if let Some(Some(t)) = self.textures.get(&parent) {
                 let (fx, fy) = ((id.x % d) as f32 / d as f32, (id.y % d) as f32 / d as f32);
                 let s = 1.0 / d as f32;
@@ -100,6 +100,49 @@ impl Tiles for ImageryTiles {
             }
         }
         None
+    }
+
+    /// Texture and UV of a tile, for painting a second source by hand (the swipe view).
+    pub fn texture(&mut self, source: usize, id: TileId) -> Option<(egui::TextureId, Rect)> {
+        let piece = self.tile(source, id)?;
+        match piece.tile {
+            Tile::Raster(t) => Some((t.id(), piece.uv)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// True when the tile of `source` at `id` is on screen-ready (rendered, or known empty).
+    pub fn is_ready(&self, source: usize, id: TileId) -> bool {
+        self.textures.contains_key(&TileKey { source, z: id.zoom, x: id.x, y: id.y })
+    }
+}
+
+/// One source of the shared tile cache, as walkers' tile layer.
+pub struct SourceView<'a> {
+    /// The cache.
+    pub tiles: &'a mut ImageryTiles,
+    /// The source drawn.
+    pub source: usize,
+}
+
+impl Tiles for SourceView<'_> {
+    fn at(&mut self, id: TileId) -> Option<TilePiece> {
+        self.tiles.tile(self.source, id)
+    }
+
+    fn attribution(&self) -> Attribution {
+        Attribution { text: "", url: "", logo_light: None, logo_dark: None }
+    }
+
+    fn tile_size(&self) -> u32 {
+        TILE_PX as u32
+    }
+}
+
+impl Tiles for ImageryTiles {
+    fn at(&mut self, id: TileId) -> Option<TilePiece> {
+        self.tile(self.source, id)
     }
 
     fn attribution(&self) -> Attribution {
