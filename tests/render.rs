@@ -35,7 +35,7 @@ fn a_chip_shows_the_change_between_periods() {
     assert_eq!((sources[before].name.as_str(), sources[after].name.as_str()), ("before", "after"));
     let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: record.key.clone() };
     let opts = RenderOptions { size_px: (400, 300), labels: false, ..Default::default() };
-    let a = render(Some(&sources[before].spec), &[overlay.clone()], &opts).unwrap();
+    let a = render(Some(&sources[before].spec), std::slice::from_ref(&overlay), &opts).unwrap();
     let b = render(Some(&sources[after].spec), &[overlay], &opts).unwrap();
     assert_eq!(a.dimensions(), (400, 300));
     assert!(yellow(&a) > 300, "outline drawn: {}", yellow(&a));

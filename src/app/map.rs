@@ -97,7 +97,7 @@ pub fn prefetch(tiles: &mut ImageryTiles, source: usize, bbox: [f64; 4], size: e
 /// Draws one map widget: imagery, patches, labels, scale bar, caption; `swipe` is updated when
 /// the analyst drags the divider.
 #[allow(clippy::too_many_arguments)]
-pub fn map_ui(ui: &mut Ui, ws: &Workstation, mut tiles: Option<&mut ImageryTiles>, memory: &mut MapMemory, sources: MapSources, caption: String, swipe: &mut f32, cmds: &mut Vec<Command>) {
+pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, memory: &mut MapMemory, sources: MapSources, caption: String, swipe: &mut f32, cmds: &mut Vec<Command>) {
     if ws.fit_requested {
         if let Some(shape) = ws.current.and_then(|i| ws.shapes.get(i)) {
             let (zoom, centre) = fit_zoom(shape.bbox, ui.available_size());
@@ -116,7 +116,7 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, mut tiles: Option<&mut ImageryTiles
         let view_min = t.to_merc(clip.min);
         let view_max = t.to_merc(clip.max);
         let painter = ui.painter().with_clip_rect(clip);
-        if let Some(tiles) = tiles.as_deref_mut() {
+        if let Some(tiles) = tiles {
             match sources {
                 MapSources::Single(Some(s)) => paint_tiles(&painter, tiles, s, t, projector.zoom(), clip),
                 MapSources::Single(None) => {}

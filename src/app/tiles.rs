@@ -49,6 +49,10 @@ impl ImageryTiles {
                 }
                 Ok(None) => None,
                 Err(e) => {
+                    // Logged once per source on stderr; the status line shows it too.
+                    if !self.errors.contains_key(&key.source) {
+                        eprintln!("tuban: imagery error: {e}");
+                    }
                     self.errors.insert(key.source, e.to_string());
                     None
                 }

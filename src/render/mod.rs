@@ -348,8 +348,8 @@ fn draw_text_once(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y
                 if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
                     let p = img.get_pixel_mut(px as u32, py as u32);
                     let a = cov * f32::from(rgba[3]) / 255.0;
-                    for i in 0..3 {
-                        p.0[i] = (f32::from(rgba[i]) * a + f32::from(p.0[i]) * (1.0 - a)) as u8;
+                    for (dst, src) in p.0.iter_mut().zip(rgba).take(3) {
+                        *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)) as u8;
                     }
                 }
             });
