@@ -1,6 +1,7 @@
 //! tuban (图斑核查): the headless core of a desktop tool for verifying remote-sensing change
 //! patches. The command line, the tests, the benchmarks and the desktop app all use this crate.
 
+pub mod crash; // panic hook: crash report, and the message that the data is safe
 pub mod app; // the desktop window (eframe): the only module that uses egui, walkers, rfd
 pub mod geometry; // GeoPackage geometry blobs, ellipsoidal area, centre points
 pub mod imagery; // raster sources rendered into map tiles on worker threads

@@ -212,6 +212,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    tuban::crash::install_hook();
+    if std::env::var_os("TUBAN_CRASH_TEST").is_some() {
+        // Lets the tests check the crash report end to end.
+        tuban::crash::set_report_dir(std::env::var_os("TUBAN_CRASH_TEST").map(PathBuf::from));
+        panic!("crash test requested by TUBAN_CRASH_TEST");
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -102,6 +102,7 @@ impl TubanApp {
         self.tiles = None;
         match Project::open(path, Access::ReadWrite).and_then(Workstation::new) {
             Ok(ws) => {
+                crate::crash::set_report_dir(path.parent().map(Path::to_path_buf));
                 self.ws = Some(ws);
                 self.error = None;
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
