@@ -113,6 +113,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// 封库：记录全部核查数据的摘要，之后拒绝修改 / seal: record a digest of all review data; edits are refused afterwards
+    Seal { project: PathBuf },
+    /// 解封（须写明原因） / unseal, with a written reason
+    Unseal {
+        project: PathBuf,
+        /// 原因 / reason
+        #[arg(long)]
+        reason: String,
+    },
+    /// 校验封库后是否被改动 / check what changed since the seal
+    Verify { project: PathBuf },
     /// 影像目录：add/list/remove / the project's imagery catalogue
     Imagery {
         #[command(subcommand)]
@@ -359,6 +370,32 @@ fn run(cli: Cli) -> Result<()> {
             img.save(&tmp).with_context(|| format!("{}", tmp.display()))?;
             std::fs::rename(&tmp, &out).with_context(|| format!("{}", out.display()))?;
             println!("{} {} ({w}×{h})", tr.t("已输出", "wrote"), out.display());
+        }
+        Command::Seal { project } => {
+            let s = open(&project, Access::ReadWrite)?.seal()?;
+            println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.sealed_at, s.user, s.digest);
+        }
+        Command::Unseal { project, reason } => {
+            open(&project, Access::ReadWrite)?.unseal(&reason)?;
+            println!("{}", tr.t("已解封，原因已记入修改记录", "unsealed; the reason is in the audit log"));
+        }
+        Command::Verify { project } => {
+            let r = open(&project, Access::ReadOnly)?.verify()?;
+            let Some(seal) = &r.seal else {
+                println!("{}", tr.t("项目尚未封库", "the project was never sealed"));
+                return Ok(());
+            };
+            println!("{} {} {} ({})", tr.t("封库", "sealed"), seal.sealed_at, seal.user, if r.in_force { tr.t("有效", "in force") } else { tr.t("已解封", "unsealed since") });
+            println!("{}: {}", tr.t("封库摘要", "sealed digest"), seal.digest);
+            println!("{}: {}", tr.t("当前摘要", "digest now"), r.digest_now);
+            for d in &r.differences {
+                println!("  {d}");
+            }
+            if r.differences.is_empty() {
+                println!("{}", tr.t("一致：封库后没有改动", "unchanged since the seal"));
+            } else {
+                bail!("{}: {} {}", project.display(), r.differences.len(), tr.t("处与封库时不一致", "differences since the seal"));
+            }
         }
         Command::Imagery { action } => match action {
             ImageryAction::Add { project, source, date, label, name, bands, stretch, key, overlay, tms, max_zoom, build_overviews } => {

@@ -105,7 +105,7 @@ pub struct ImportSession<'a> {
 impl Project {
     /// Starts an import batch (one transaction).
     pub fn begin_import(&mut self, batch: NewBatch) -> Result<ImportSession<'_>> {
-        self.require_write()?;
+        self.require_unsealed()?;
         let path = self.path_str();
         let template = self.template().clone();
         let meta = self.meta().clone();

@@ -15,6 +15,7 @@ mod imagery;
 mod import;
 mod patches;
 mod schema;
+mod seal;
 mod stats;
 
 use std::fs::File;
@@ -30,6 +31,7 @@ pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use schema::SCHEMA_VERSION;
+pub use seal::{SealInfo, VerifyReport};
 pub use stats::{ProjectSummary, Tally};
 
 /// Why a project could not be opened or changed.
@@ -80,6 +82,12 @@ pub enum StoreError {
     /// The stored template is broken.
     #[error("{path}: 项目中的模板无效 / the project's template is invalid: {cause}")]
     Template { path: String, cause: TemplateError },
+    /// The project is sealed.
+    #[error("{path}: 项目已于 {at} 由 {by} 封库，不能修改；如确需修改，请先用 `tuban unseal --reason 原因` 解封 / sealed by {by} at {at}; unseal with a written reason first")]
+    Sealed { path: String, by: String, at: String },
+    /// Unsealing needs a reason.
+    #[error("解封必须写明原因（至少 4 个字） / unsealing needs a written reason")]
+    ReasonRequired,
     /// The job was cancelled; nothing was written.
     #[error("已取消，项目未改变 / cancelled; the project is unchanged")]
     Cancelled,
@@ -285,7 +293,7 @@ impl Project {
     /// their data; statuses and computed fields are recomputed. Returns the names of fields that
     /// the new template drops (their data stays in the file).
     pub fn replace_template(&mut self, template: Template) -> Result<Vec<String>> {
-        self.require_write()?;
+        self.require_unsealed()?;
         let sq = |source| StoreError::Sqlite { path: self.path.display().to_string(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         let existing: Vec<String> = {

@@ -237,7 +237,7 @@ impl Project {
     /// Sets fields of one patch; refuses issued and computed fields. One transaction: the values,
     /// recomputed fields, the new status and one audit row per changed field.
     pub fn set_values(&mut self, fid: i64, edits: &[(String, Value)], source: EditSource) -> Result<EditOutcome> {
-        self.require_write()?;
+        self.require_unsealed()?;
         for (name, _) in edits {
             let field = self.template().field(name).ok_or_else(|| StoreError::NoSuchField { name: name.clone() })?;
             if field.is_read_only() {

@@ -2,7 +2,8 @@
 //!
 //! Schema version 1 (first release): GeoPackage core tables, the `patches` feature table,
 //! `tuban_meta`, `tuban_template`, `tuban_session`, `tuban_batches`, `tuban_source_geom`,
-//! `tuban_audit`, `tuban_imagery`. A migration step upgrades version N to N+1 after copying the file to
+//! `tuban_audit`, `tuban_imagery`, `tuban_seals`, `tuban_seal_items`, `tuban_photos`, `tuban_cases`,
+//! `tuban_case_patches`, `tuban_case_steps`. A migration step upgrades version N to N+1 after copying the file to
 //! `NAME.gpkg.bak-vN`.
 
 use std::path::Path;
@@ -76,6 +77,25 @@ CREATE INDEX tuban_audit_patch ON tuban_audit(patch_fid);
 CREATE TABLE tuban_imagery (
   id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
   acquired DATE, label TEXT NOT NULL DEFAULT '', added_at DATETIME NOT NULL);
+CREATE TABLE tuban_seals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, sealed_at DATETIME NOT NULL, user TEXT NOT NULL, digest TEXT NOT NULL,
+  unsealed_at DATETIME, unsealed_by TEXT, unseal_reason TEXT);
+CREATE TABLE tuban_seal_items (
+  seal_id INTEGER NOT NULL, kind TEXT NOT NULL, item TEXT NOT NULL, content TEXT NOT NULL, PRIMARY KEY (seal_id, kind, item));
+CREATE TABLE tuban_photos (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, patch_fid INTEGER, file_name TEXT NOT NULL, sha256 BLOB NOT NULL UNIQUE,
+  taken_at TEXT, lon DOUBLE, lat DOUBLE, altitude_m DOUBLE, bearing_deg DOUBLE, orientation INTEGER,
+  kind TEXT NOT NULL DEFAULT '其他', caption TEXT NOT NULL DEFAULT '', distance_m DOUBLE, width INTEGER, height INTEGER,
+  data BLOB NOT NULL, thumbnail BLOB, added_at DATETIME NOT NULL, added_by TEXT);
+CREATE INDEX tuban_photos_patch ON tuban_photos(patch_fid);
+CREATE TABLE tuban_cases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, number TEXT NOT NULL UNIQUE, party TEXT NOT NULL DEFAULT '', department TEXT NOT NULL DEFAULT '',
+  step TEXT NOT NULL DEFAULT '问题发现', investigation TEXT NOT NULL DEFAULT '未立案', rectification TEXT NOT NULL DEFAULT '未整改',
+  measures TEXT NOT NULL DEFAULT '', penalty_doc TEXT NOT NULL DEFAULT '', fine_yuan DOUBLE, deadline DATE, closed_on DATE,
+  referral TEXT, created_at DATETIME NOT NULL);
+CREATE TABLE tuban_case_patches (case_id INTEGER NOT NULL, patch_fid INTEGER NOT NULL UNIQUE, PRIMARY KEY (case_id, patch_fid));
+CREATE TABLE tuban_case_steps (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, step TEXT NOT NULL, date DATE, who TEXT, note TEXT, recorded_at DATETIME NOT NULL);
 CREATE TABLE gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
   CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
