@@ -113,6 +113,13 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// 案件台账 / the case ledger
+    Case {
+        #[command(subcommand)]
+        action: CaseAction,
+    },
+    /// 台账统计：各乡镇查处到位率、整改到位率、立案率、结案率，逾期、涉刑、拆分处罚 / ledger rates per township and the cases needing attention
+    Ledger { project: PathBuf },
     /// 封库：记录全部核查数据的摘要，之后拒绝修改 / seal: record a digest of all review data; edits are refused afterwards
     Seal { project: PathBuf },
     /// 解封（须写明原因） / unseal, with a written reason
@@ -143,6 +150,54 @@ enum Command {
         /// 只显示概况，不打开窗口 / print the summary instead of opening the window
         #[arg(long)]
         no_window: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseAction {
+    /// 立案（关联一个或多个图斑） / open a case for one or more patches
+    New {
+        project: PathBuf,
+        /// 图斑编号 / patch ids
+        #[arg(required = true)]
+        patches: Vec<String>,
+        /// 案件编号（省略自动生成） / case number (generated when omitted)
+        #[arg(long)]
+        number: Option<String>,
+        /// 当事人 / party
+        #[arg(long, default_value = "")]
+        party: String,
+        /// 牵头部门 / lead department
+        #[arg(long, default_value = "")]
+        department: String,
+    },
+    /// 为尚未立案的违法图斑各建一个案件 / open a case for every illegal patch without one
+    Propose { project: PathBuf },
+    /// 修改：party= department= investigation= rectification= measures= penalty_doc= fine= deadline= / change fields
+    Set {
+        project: PathBuf,
+        number: String,
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+    /// 记录流程步骤：问题发现 移交查处 督促整改 移送上报 销号 / record a workflow step
+    Step {
+        project: PathBuf,
+        number: String,
+        step: String,
+        /// 日期（默认今天） / date (default today)
+        #[arg(long)]
+        date: Option<String>,
+        /// 说明 / note
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// 列出案件 / list cases
+    List {
+        project: PathBuf,
+        /// 只列逾期未销号的 / only overdue cases
+        #[arg(long)]
+        overdue: bool,
     },
 }
 
@@ -371,6 +426,8 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::rename(&tmp, &out).with_context(|| format!("{}", out.display()))?;
             println!("{} {} ({w}×{h})", tr.t("已输出", "wrote"), out.display());
         }
+        Command::Case { action } => case_command(action, &open, &tr)?,
+        Command::Ledger { project } => print_ledger(&open(&project, Access::ReadOnly)?, &tr)?,
         Command::Seal { project } => {
             let s = open(&project, Access::ReadWrite)?.seal()?;
             println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.sealed_at, s.user, s.digest);
@@ -633,6 +690,109 @@ fn check(p: &Project, tr: &Tr) -> Result<()> {
         }
     }
     println!("{} {errors}  {} {warnings}  {} {unreviewed}", tr.t("错误", "errors"), tr.t("警告", "warnings"), tr.t("未核查图斑", "unreviewed patches"));
+    Ok(())
+}
+
+fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Project>, tr: &Tr) -> Result<()> {
+    match action {
+        CaseAction::New { project, patches, number, party, department } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            let mut fids = Vec::new();
+            for k in &patches {
+                fids.push(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?);
+            }
+            let n = p.create_case(number.as_deref(), &fids, &party, &department)?;
+            println!("{} {n}", tr.t("已立案", "case opened"));
+        }
+        CaseAction::Propose { project } => {
+            let created = open(&project, Access::ReadWrite)?.propose_cases()?;
+            println!("{} {}: {}", tr.t("新建案件", "cases opened"), created.len(), created.join(", "));
+        }
+        CaseAction::Set { project, number, assignments } => {
+            let mut u = tuban::store::CaseUpdate::default();
+            for a in &assignments {
+                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                let v = v.trim().to_string();
+                match k.trim() {
+                    "party" | "当事人" => u.party = Some(v),
+                    "department" | "牵头部门" => u.department = Some(v),
+                    "investigation" | "查处状态" => u.investigation = Some(v),
+                    "rectification" | "整改状态" => u.rectification = Some(v),
+                    "measures" | "措施" => u.measures = Some(v),
+                    "penalty_doc" | "处罚文书" => u.penalty_doc = Some(v),
+                    "fine" | "罚款" => u.fine_yuan = Some(tuban::model::value::parse_quantity(&v, None).with_context(|| format!("fine={v}"))?),
+                    "deadline" | "期限" => u.deadline = Some(tuban::model::value::parse_date(&v).with_context(|| format!("deadline={v}"))?),
+                    other => bail!("{}: {other} (party, department, investigation, rectification, measures, penalty_doc, fine, deadline)", tr.t("未知字段", "unknown field")),
+                }
+            }
+            open(&project, Access::ReadWrite)?.update_case(&number, &u)?;
+            println!("{} {number}", tr.t("已更新", "updated"));
+        }
+        CaseAction::Step { project, number, step, date, note } => {
+            let date = match date {
+                Some(d) => Some(tuban::model::value::parse_date(&d).with_context(|| format!("--date {d}"))?),
+                None => None,
+            };
+            open(&project, Access::ReadWrite)?.record_step(&number, &step, date, &note)?;
+            println!("{number}: {step}");
+        }
+        CaseAction::List { project, overdue } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let late: Vec<String> = p.ledger()?.overdue.into_iter().map(|(n, _)| n).collect();
+            for c in p.cases()? {
+                if overdue && !late.contains(&c.number) {
+                    continue;
+                }
+                let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    c.number,
+                    c.step,
+                    c.investigation,
+                    c.rectification,
+                    c.party,
+                    c.department,
+                    c.deadline.map(|d| d.to_string()).unwrap_or_default(),
+                    keys.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_ledger(p: &Project, tr: &Tr) -> Result<()> {
+    let l = p.ledger()?;
+    let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
+    println!("{}", tr.t("乡镇\t违法宗数\t违法面积(亩)\t立案\t结案\t非立案处理\t整改到位\t查处到位率\t整改到位率\t立案率\t结案率", "township\tcases\tarea (mu)\tfiled\tconcluded\twithout filing\trectified\tinvestigation rate\trectification rate\tfiling rate\tconclusion rate"));
+    let unset = tr.t("（未填）", "(not set)").to_string();
+    for (town, r) in l.by_township.iter().map(|(t, r)| (if t.is_empty() { unset.clone() } else { t.clone() }, r)).chain(std::iter::once((tr.t("合计", "total").to_string(), &l.total))) {
+        println!(
+            "{town}\t{}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.cases,
+            m2_to_mu(r.illegal_area_m2),
+            r.filed,
+            r.concluded,
+            r.handled_without_filing,
+            r.rectified,
+            pct(r.investigation_rate()),
+            pct(r.rectification_rate()),
+            pct(r.filing_rate()),
+            pct(r.conclusion_rate())
+        );
+    }
+    for (n, d) in &l.overdue {
+        println!("{}: {n} ({d})", tr.t("逾期未销号", "overdue"));
+    }
+    for (n, a) in &l.criminal {
+        println!("{}: {n} ({:.2} 亩)", tr.t("达到涉刑标准，应移送司法", "reaches the criminal threshold: refer to the judiciary"), m2_to_mu(*a));
+    }
+    for g in &l.split_penalties {
+        println!("{}: {}", tr.t("同一当事人相邻图斑分别处罚（疑似拆分处罚）", "one party, neighbouring patches, separate penalties (possible split penalty)"), g.join(", "));
+    }
+    if !l.illegal_without_case.is_empty() {
+        println!("{}: {}", tr.t("违法图斑尚未立案", "illegal patches without a case"), l.illegal_without_case.join(", "));
+    }
     Ok(())
 }
 

@@ -38,3 +38,69 @@ fn sealing_freezes_edits_and_verify_names_outside_changes() {
     assert!(log.iter().any(|e| e.action == "unseal" && e.new_value.as_deref() == Some("省级抽查后补充更正违法面积")));
     assert!(!p.verify().unwrap().in_force);
 }
+
+#[test]
+fn the_ledger_counts_rates_and_shows_what_needs_attention() {
+    let (_dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    // The two sample patches closest to each other: one party, two separate cases.
+    let recs = p.patches().unwrap();
+    let mut best = (f64::INFINITY, 0, 0);
+    for (i, a) in recs.iter().enumerate() {
+        for b in &recs[i + 1..] {
+            let (pa, pb) = (a.center_lonlat.unwrap(), b.center_lonlat.unwrap());
+            let d = ((pa.0 - pb.0) * 83_000.0).hypot((pa.1 - pb.1) * 111_000.0);
+            if d < best.0 {
+                best = (d, a.fid, b.fid);
+            }
+        }
+    }
+    assert!(best.0 < 500.0, "{}", best.0);
+    for fid in [best.1, best.2] {
+        p.set_text(fid, &[("HCJG", "违法"), ("WFMJ", "2亩"), ("HSMJ", "3亩"), ("DSR", "某某矿业有限公司")]).unwrap();
+    }
+    let big = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
+    p.set_text(big, &[("HCJG", "违法"), ("WFMJ", "25亩"), ("HSMJ", "26亩"), ("DSR", "某光伏公司")]).unwrap();
+    let before = p.ledger().unwrap();
+    assert_eq!(before.illegal_without_case.len(), 3);
+    let created = p.propose_cases().unwrap();
+    assert_eq!(created.len(), 3);
+    assert!(created[0].starts_with("150999-2025-AJ"), "{created:?}");
+    // A patch belongs to at most one case.
+    let e = p.create_case(Some("X-1"), &[big], "", "").unwrap_err();
+    assert!(e.to_string().contains("已属于案件"), "{e}");
+    let big_case = p.case_of_patch(big).unwrap().unwrap();
+    let l = p.ledger().unwrap();
+    assert!(l.illegal_without_case.is_empty());
+    assert_eq!(l.total.cases, 3);
+    assert!((l.total.illegal_area_m2 - 29.0 * 10_000.0 / 15.0).abs() < 1.0, "{}", l.total.illegal_area_m2);
+    assert_eq!(l.criminal.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec![big_case.as_str()]);
+    assert_eq!(l.split_penalties.len(), 1, "{:?}", l.split_penalties);
+    assert_eq!(l.total.investigation_rate(), Some(0.0));
+    // Work the cases through the statuses.
+    let small: Vec<String> = created.iter().filter(|n| **n != big_case).cloned().collect();
+    let upd = |inv: &str, rect: &str| tuban::store::CaseUpdate { investigation: Some(inv.into()), rectification: Some(rect.into()), ..Default::default() };
+    p.update_case(&small[0], &upd("已结案", "已整改到位")).unwrap();
+    p.update_case(&small[1], &upd("非立案处理", "整改中")).unwrap();
+    p.update_case(&big_case, &tuban::store::CaseUpdate { investigation: Some("移送司法".into()), deadline: tuban::model::value::parse_date("2025-01-31"), ..Default::default() }).unwrap();
+    let l = p.ledger().unwrap();
+    let t = &l.total;
+    assert_eq!((t.filed, t.concluded, t.handled_without_filing, t.rectified), (2, 1, 1, 2));
+    assert_eq!(t.investigation_rate(), Some(2.0 / 3.0));
+    assert_eq!(t.rectification_rate(), Some(2.0 / 3.0));
+    assert_eq!(t.filing_rate(), Some(2.0 / 3.0));
+    assert_eq!(t.conclusion_rate(), Some(0.5));
+    assert!(l.criminal.is_empty(), "referred to the judiciary");
+    assert_eq!(l.overdue.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), vec![big_case.clone()]);
+    assert_eq!(l.by_township.values().map(|r| r.cases).sum::<usize>(), 3);
+    // Closure (销号) only after rectification, and with evidence.
+    let e = p.record_step(&big_case, "销号", None, "").unwrap_err();
+    assert!(e.to_string().contains("整改到位"), "{e}");
+    let e = p.record_step(&small[0], "销号", None, "").unwrap_err();
+    assert!(e.to_string().contains("证据") || e.to_string().contains("evidence"), "{e}");
+    p.record_step(&big_case, "移交查处", tuban::model::value::parse_date("2025-10-10"), "移交自然资源局").unwrap();
+    let steps = p.case_steps(&big_case).unwrap();
+    assert_eq!(steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), vec!["问题发现", "移交查处"]);
+    assert!(p.update_case(&big_case, &tuban::store::CaseUpdate { investigation: Some("大概".into()), ..Default::default() }).is_err());
+    assert!(p.audit_log(None).unwrap().iter().any(|e| e.action == "case" && e.field.as_deref() == Some("investigation")));
+}

@@ -11,6 +11,7 @@
 //! with the name of the holder.
 
 mod audit;
+mod cases;
 mod imagery;
 mod import;
 mod patches;
@@ -27,6 +28,7 @@ use crate::model::value::ValueError;
 use crate::model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
+pub use cases::{Case, CaseStep, CaseUpdate, Ledger, Rates, CRIMINAL_THRESHOLD_M2, INVESTIGATION, RECTIFICATION, STEPS};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
@@ -85,6 +87,9 @@ pub enum StoreError {
     /// The project is sealed.
     #[error("{path}: 项目已于 {at} 由 {by} 封库，不能修改；如确需修改，请先用 `tuban unseal --reason 原因` 解封 / sealed by {by} at {at}; unseal with a written reason first")]
     Sealed { path: String, by: String, at: String },
+    /// A case operation that the ledger rules refuse.
+    #[error("{detail}")]
+    InvalidCase { detail: String },
     /// Unsealing needs a reason.
     #[error("解封必须写明原因（至少 4 个字） / unsealing needs a written reason")]
     ReasonRequired,

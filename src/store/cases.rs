@@ -1,0 +1,441 @@
+//! The case / problem ledger (案件台账 / 问题台账): cases linking illegal patches, their workflow
+//! steps 问题发现 → 移交查处 → 督促整改 → 移送上报 → 销号, investigation and rectification status,
+//! the rates of DOMAIN §5 per township, and the patterns the ledger must make visible: overdue
+//! cases, cases that reach the criminal threshold, and split penalties (拆分处罚).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use geo::{Distance, Euclidean};
+use rusqlite::{params, OptionalExtension};
+
+use super::{now_utc, Project, Result, StoreError};
+use crate::model::units::M2_PER_MU;
+use crate::model::Value;
+
+/// Workflow steps, in order.
+pub const STEPS: [&str; 5] = ["问题发现", "移交查处", "督促整改", "移送上报", "销号"];
+/// Investigation statuses (查处).
+pub const INVESTIGATION: [&str; 5] = ["未立案", "已立案未结案", "已结案", "非立案处理", "移送司法"];
+/// Rectification statuses (整改).
+pub const RECTIFICATION: [&str; 3] = ["未整改", "整改中", "已整改到位"];
+/// Illegal area from which a case is suspected of a crime (法释〔2012〕15号: 20 亩).
+pub const CRIMINAL_THRESHOLD_M2: f64 = 20.0 * M2_PER_MU;
+/// Cases of one party whose patches lie closer than this are checked for split penalties.
+pub const SPLIT_DISTANCE_M: f64 = 500.0;
+
+/// One case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Row id.
+    pub id: i64,
+    /// Case number.
+    pub number: String,
+    /// Party (当事人 / 用地单位).
+    pub party: String,
+    /// Lead department (牵头部门).
+    pub department: String,
+    /// Current workflow step.
+    pub step: String,
+    /// Investigation status.
+    pub investigation: String,
+    /// Rectification status.
+    pub rectification: String,
+    /// Measures taken.
+    pub measures: String,
+    /// Penalty document number.
+    pub penalty_doc: String,
+    /// Fine in yuan.
+    pub fine_yuan: Option<f64>,
+    /// Rectification deadline.
+    pub deadline: Option<NaiveDate>,
+    /// Date of closure (销号).
+    pub closed_on: Option<NaiveDate>,
+    /// Linked patches (row ids).
+    pub patch_fids: Vec<i64>,
+}
+
+/// A recorded workflow step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseStep {
+    /// Step name.
+    pub step: String,
+    /// Date of the step.
+    pub date: Option<NaiveDate>,
+    /// Who.
+    pub who: String,
+    /// Note.
+    pub note: String,
+}
+
+/// Counts and rates of one township (or the total).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates {
+    /// 违法宗数: cases.
+    pub cases: usize,
+    /// 违法面积 in m².
+    pub illegal_area_m2: f64,
+    /// 立案 (filed: 已立案未结案, 已结案, 移送司法).
+    pub filed: usize,
+    /// 已结案.
+    pub concluded: usize,
+    /// 非立案处理.
+    pub handled_without_filing: usize,
+    /// 已整改到位.
+    pub rectified: usize,
+}
+
+impl Rates {
+    fn ratio(a: usize, b: usize) -> Option<f64> {
+        (b > 0).then(|| a as f64 / b as f64)
+    }
+    /// 查处到位率 = (已结案 + 非立案处理) ÷ 违法宗数.
+    pub fn investigation_rate(&self) -> Option<f64> {
+        Self::ratio(self.concluded + self.handled_without_filing, self.cases)
+    }
+    /// 整改到位率 = (已整改到位 + 非立案处理) ÷ 违法宗数 (a case counted once).
+    pub fn rectification_rate(&self) -> Option<f64> {
+        Self::ratio(self.rectified, self.cases)
+    }
+    /// 立案率 = 立案 ÷ 违法宗数.
+    pub fn filing_rate(&self) -> Option<f64> {
+        Self::ratio(self.filed, self.cases)
+    }
+    /// 结案率 = 结案 ÷ 立案.
+    pub fn conclusion_rate(&self) -> Option<f64> {
+        Self::ratio(self.concluded, self.filed)
+    }
+}
+
+/// The ledger: rates per township and in total, and the cases needing attention.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Per township.
+    pub by_township: BTreeMap<String, Rates>,
+    /// All cases.
+    pub total: Rates,
+    /// Past the deadline and not closed: (case number, deadline).
+    pub overdue: Vec<(String, NaiveDate)>,
+    /// At or above the criminal threshold and not referred: (case number, illegal area m²).
+    pub criminal: Vec<(String, f64)>,
+    /// Groups of cases of one party on neighbouring patches (possible split penalties).
+    pub split_penalties: Vec<Vec<String>>,
+    /// Illegal patches not yet in any case.
+    pub illegal_without_case: Vec<String>,
+}
+
+/// What a case update may change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseUpdate {
+    /// Party.
+    pub party: Option<String>,
+    /// Lead department.
+    pub department: Option<String>,
+    /// Investigation status.
+    pub investigation: Option<String>,
+    /// Rectification status.
+    pub rectification: Option<String>,
+    /// Measures.
+    pub measures: Option<String>,
+    /// Penalty document.
+    pub penalty_doc: Option<String>,
+    /// Fine.
+    pub fine_yuan: Option<f64>,
+    /// Deadline.
+    pub deadline: Option<NaiveDate>,
+}
+
+fn bad(what: &str, value: &str, allowed: &[&str]) -> StoreError {
+    StoreError::InvalidCase { detail: format!("{what} “{value}” 无效，可选：{} / invalid; choose one of the list", allowed.join("、")) }
+}
+
+impl Project {
+    fn case_from_row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Case> {
+        let date = |s: Option<String>| s.and_then(|d| crate::model::value::parse_date(&d));
+        Ok(Case {
+            id: r.get(0)?,
+            number: r.get(1)?,
+            party: r.get(2)?,
+            department: r.get(3)?,
+            step: r.get(4)?,
+            investigation: r.get(5)?,
+            rectification: r.get(6)?,
+            measures: r.get(7)?,
+            penalty_doc: r.get(8)?,
+            fine_yuan: r.get(9)?,
+            deadline: date(r.get(10)?),
+            closed_on: date(r.get(11)?),
+            patch_fids: Vec::new(),
+        })
+    }
+
+    /// Every case with its patches, by number.
+    pub fn cases(&self) -> Result<Vec<Case>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, number, party, department, step, investigation, rectification, measures, penalty_doc, fine_yuan, deadline, closed_on FROM tuban_cases ORDER BY number")
+            .map_err(self.sq())?;
+        let mut cases = st.query_map([], |r| self.case_from_row(r)).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let mut st = self.conn.prepare("SELECT case_id, patch_fid FROM tuban_case_patches ORDER BY patch_fid").map_err(self.sq())?;
+        let links = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        for c in &mut cases {
+            c.patch_fids = links.iter().filter(|(cid, _)| *cid == c.id).map(|(_, f)| *f).collect();
+        }
+        Ok(cases)
+    }
+
+    /// A case by number.
+    pub fn case(&self, number: &str) -> Result<Option<Case>> {
+        Ok(self.cases()?.into_iter().find(|c| c.number == number))
+    }
+
+    /// The case a patch belongs to.
+    pub fn case_of_patch(&self, fid: i64) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT c.number FROM tuban_cases c JOIN tuban_case_patches l ON l.case_id = c.id WHERE l.patch_fid = ?1", [fid], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
+    }
+
+    /// The workflow steps recorded for a case, oldest first.
+    pub fn case_steps(&self, number: &str) -> Result<Vec<CaseStep>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT s.step, s.date, coalesce(s.who, ''), coalesce(s.note, '') FROM tuban_case_steps s JOIN tuban_cases c ON c.id = s.case_id WHERE c.number = ?1 ORDER BY s.id")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([number], |r| Ok(CaseStep { step: r.get(0)?, date: r.get::<_, Option<String>>(1)?.and_then(|d| crate::model::value::parse_date(&d)), who: r.get(2)?, note: r.get(3)? }))
+            .map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+    }
+
+    fn audit_case(&self, tx: &rusqlite::Transaction<'_>, number: &str, field: &str, old: Option<String>, new: Option<String>) -> rusqlite::Result<usize> {
+        tx.execute(
+            "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, 'case')",
+            params![now_utc(), self.user(), format!("案件 {number}"), field, old, new],
+        )
+    }
+
+    /// Opens a case for patches (a patch belongs to at most one case); number generated when
+    /// not given (`{county}-{year}-AJ{seq:03}`). The first step, 问题发现, is recorded.
+    pub fn create_case(&mut self, number: Option<&str>, patch_fids: &[i64], party: &str, department: &str) -> Result<String> {
+        self.require_unsealed()?;
+        if patch_fids.is_empty() {
+            return Err(StoreError::InvalidCase { detail: "案件至少要关联一个图斑 / a case needs at least one patch".into() });
+        }
+        for fid in patch_fids {
+            if self.patch(*fid)?.is_none() {
+                return Err(StoreError::NoSuchPatch { key: format!("#{fid}") });
+            }
+            if let Some(other) = self.case_of_patch(*fid)? {
+                let key = self.patch(*fid)?.map(|r| r.key).unwrap_or_default();
+                return Err(StoreError::InvalidCase { detail: format!("图斑 {key} 已属于案件 {other} / patch already belongs to case {other}") });
+            }
+        }
+        let number = match number {
+            Some(n) if !n.trim().is_empty() => n.trim().to_string(),
+            _ => {
+                let n: i64 = self.conn.query_row("SELECT count(*) FROM tuban_cases", [], |r| r.get(0)).map_err(self.sq())?;
+                format!("{}-{}-AJ{:03}", self.meta().county_code, self.meta().year, n + 1)
+            }
+        };
+        let now = now_utc();
+        let today = chrono::Local::now().date_naive().to_string();
+        let user = self.user().to_string();
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        tx.execute("INSERT INTO tuban_cases(number, party, department, created_at) VALUES (?1, ?2, ?3, ?4)", params![number, party, department, now]).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::InvalidCase { detail: format!("案件编号 {number} 已存在 / case number exists") },
+            _ => sq(e),
+        })?;
+        let id = tx.last_insert_rowid();
+        for fid in patch_fids {
+            tx.execute("INSERT INTO tuban_case_patches(case_id, patch_fid) VALUES (?1, ?2)", params![id, fid]).map_err(sq)?;
+        }
+        tx.execute("INSERT INTO tuban_case_steps(case_id, step, date, who, note, recorded_at) VALUES (?1, '问题发现', ?2, ?3, '', ?4)", params![id, today, user, now]).map_err(sq)?;
+        self.audit_case(&tx, &number, "case", None, Some(format!("patches {patch_fids:?} party {party}"))).map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(number)
+    }
+
+    /// Changes fields of a case; each change is audited.
+    pub fn update_case(&mut self, number: &str, u: &CaseUpdate) -> Result<()> {
+        self.require_unsealed()?;
+        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        if let Some(v) = &u.investigation {
+            if !INVESTIGATION.contains(&v.as_str()) {
+                return Err(bad("查处状态 / investigation", v, &INVESTIGATION));
+            }
+        }
+        if let Some(v) = &u.rectification {
+            if !RECTIFICATION.contains(&v.as_str()) {
+                return Err(bad("整改状态 / rectification", v, &RECTIFICATION));
+            }
+        }
+        let changes: Vec<(&str, String, Option<String>)> = [
+            ("party", case.party.clone(), u.party.clone()),
+            ("department", case.department.clone(), u.department.clone()),
+            ("investigation", case.investigation.clone(), u.investigation.clone()),
+            ("rectification", case.rectification.clone(), u.rectification.clone()),
+            ("measures", case.measures.clone(), u.measures.clone()),
+            ("penalty_doc", case.penalty_doc.clone(), u.penalty_doc.clone()),
+            ("fine_yuan", case.fine_yuan.map(|f| f.to_string()).unwrap_or_default(), u.fine_yuan.map(|f| f.to_string())),
+            ("deadline", case.deadline.map(|d| d.to_string()).unwrap_or_default(), u.deadline.map(|d| d.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(f, old, new)| new.filter(|n| *n != old).map(|n| (f, old, Some(n))))
+        .collect();
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        for (field, old, new) in &changes {
+            tx.execute(&format!("UPDATE tuban_cases SET {field} = ?1 WHERE id = ?2"), params![new, case.id]).map_err(sq)?;
+            self.audit_case(&tx, number, field, Some(old.clone()).filter(|o| !o.is_empty()), new.clone()).map_err(sq)?;
+        }
+        tx.commit().map_err(sq)
+    }
+
+    /// Records a workflow step with its date, who and a note. 销号 (closure) only after
+    /// 已整改到位 and with evidence: at least one photo of the case's patches.
+    pub fn record_step(&mut self, number: &str, step: &str, date: Option<NaiveDate>, note: &str) -> Result<()> {
+        self.require_unsealed()?;
+        if !STEPS.contains(&step) {
+            return Err(bad("步骤 / step", step, &STEPS));
+        }
+        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        let date = date.unwrap_or_else(|| chrono::Local::now().date_naive());
+        if step == "销号" {
+            if case.rectification != "已整改到位" {
+                return Err(StoreError::InvalidCase { detail: format!("案件 {number} 尚未整改到位（{}），不能销号 / not rectified, cannot be closed", case.rectification) });
+            }
+            let photos: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM tuban_photos WHERE patch_fid IN (SELECT patch_fid FROM tuban_case_patches WHERE case_id = ?1)", [case.id], |r| r.get(0))
+                .map_err(self.sq())?;
+            if photos == 0 {
+                return Err(StoreError::InvalidCase { detail: format!("案件 {number} 没有整改照片等证据，不能销号 / no evidence (photos) of rectification: cannot be closed") });
+            }
+        }
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_case_steps(case_id, step, date, who, note, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![case.id, step, date.to_string(), self.user(), note, now_utc()],
+        )
+        .map_err(sq)?;
+        tx.execute("UPDATE tuban_cases SET step = ?1 WHERE id = ?2", params![step, case.id]).map_err(sq)?;
+        if step == "销号" {
+            tx.execute("UPDATE tuban_cases SET closed_on = ?1 WHERE id = ?2", params![date.to_string(), case.id]).map_err(sq)?;
+        }
+        self.audit_case(&tx, number, "step", Some(case.step.clone()), Some(format!("{step} {date} {note}").trim().to_string())).map_err(sq)?;
+        tx.commit().map_err(sq)
+    }
+
+    /// Illegal area of a patch in m²: the template's WFMJ-like field when filled, else its area.
+    fn illegal_area_m2(&self, fid: i64) -> Result<f64> {
+        let Some(r) = self.patch(fid)? else { return Ok(0.0) };
+        let t = self.template();
+        let field = t.fields().iter().find(|f| f.name == "WFMJ");
+        if let Some(f) = field {
+            if let Some(Value::Real(v)) = r.value(t, &f.name) {
+                let unit = f.unit().unwrap_or(crate::model::units::Unit::M2);
+                return Ok(crate::model::units::convert(*v, unit, crate::model::units::Unit::M2).unwrap_or(*v));
+            }
+        }
+        Ok(r.area_m2)
+    }
+
+    /// The ledger: rates per township and in total, overdue cases, criminal threshold, split
+    /// penalties and illegal patches without a case.
+    pub fn ledger(&self) -> Result<Ledger> {
+        let cases = self.cases()?;
+        let records: BTreeMap<i64, super::PatchRecord> = self.patches()?.into_iter().map(|r| (r.fid, r)).collect();
+        let t = self.template();
+        let township_field = t.roles().township.clone();
+        let today = chrono::Local::now().date_naive();
+        let mut ledger = Ledger::default();
+        let mut area_of_case = BTreeMap::new();
+        for c in &cases {
+            let town = c.patch_fids.first().and_then(|f| records.get(f)).and_then(|r| township_field.as_deref().and_then(|tf| r.value(t, tf))).map(|v| v.to_string()).unwrap_or_default();
+            let mut area = 0.0;
+            for f in &c.patch_fids {
+                area += self.illegal_area_m2(*f)?;
+            }
+            area_of_case.insert(c.number.clone(), area);
+            for rates in [ledger.by_township.entry(town).or_default(), &mut ledger.total] {
+                rates.cases += 1;
+                rates.illegal_area_m2 += area;
+                if matches!(c.investigation.as_str(), "已立案未结案" | "已结案" | "移送司法") {
+                    rates.filed += 1;
+                }
+                if c.investigation == "已结案" {
+                    rates.concluded += 1;
+                }
+                if c.investigation == "非立案处理" {
+                    rates.handled_without_filing += 1;
+                }
+                if c.rectification == "已整改到位" || c.investigation == "非立案处理" {
+                    rates.rectified += 1;
+                }
+            }
+            if let Some(d) = c.deadline {
+                if d < today && c.step != "销号" {
+                    ledger.overdue.push((c.number.clone(), d));
+                }
+            }
+            if area >= CRIMINAL_THRESHOLD_M2 && c.investigation != "移送司法" {
+                ledger.criminal.push((c.number.clone(), area));
+            }
+        }
+        // Split penalties: cases of the same party whose patches are neighbours.
+        let centre_m = |fid: &i64| records.get(fid).and_then(|r| r.center_lonlat).map(|(lon, lat)| geo::Point::new(lon * 111_320.0 * lat.to_radians().cos(), lat * 110_574.0));
+        let mut by_party: BTreeMap<String, Vec<&Case>> = BTreeMap::new();
+        for c in &cases {
+            let party = c.party.trim().to_string();
+            if !party.is_empty() {
+                by_party.entry(party).or_default().push(c);
+            }
+        }
+        for group in by_party.values().filter(|g| g.len() > 1) {
+            let mut linked: Vec<String> = Vec::new();
+            for (i, a) in group.iter().enumerate() {
+                for b in &group[i + 1..] {
+                    let near = a.patch_fids.iter().filter_map(centre_m).any(|pa| b.patch_fids.iter().filter_map(centre_m).any(|pb| Euclidean.distance(pa, pb) < SPLIT_DISTANCE_M));
+                    if near {
+                        for n in [&a.number, &b.number] {
+                            if !linked.contains(n) {
+                                linked.push(n.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            if linked.len() > 1 {
+                ledger.split_penalties.push(linked);
+            }
+        }
+        let illegal = &t.roles().illegal_verdicts;
+        let in_case: std::collections::HashSet<i64> = cases.iter().flat_map(|c| c.patch_fids.iter().copied()).collect();
+        for r in records.values() {
+            let verdict = r.value(t, &t.roles().verdict).map(|v| v.to_string()).unwrap_or_default();
+            if illegal.contains(&verdict) && !in_case.contains(&r.fid) {
+                ledger.illegal_without_case.push(r.key.clone());
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Opens one case per illegal patch that has none (party from the template's DSR field).
+    pub fn propose_cases(&mut self) -> Result<Vec<String>> {
+        let ledger = self.ledger()?;
+        let mut created = Vec::new();
+        for key in ledger.illegal_without_case {
+            let Some(fid) = self.find_patch(&key)? else { continue };
+            let party = self.patch(fid)?.and_then(|r| r.value(self.template(), "DSR").map(|v| v.to_string())).unwrap_or_default();
+            created.push(self.create_case(None, &[fid], &party, "")?);
+        }
+        Ok(created)
+    }
+}
