@@ -113,6 +113,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// 外业照片 / field photos
+    Photos {
+        #[command(subcommand)]
+        action: PhotoAction,
+    },
     /// 案件台账 / the case ledger
     Case {
         #[command(subcommand)]
@@ -151,6 +156,26 @@ enum Command {
         #[arg(long)]
         no_window: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum PhotoAction {
+    /// 添加照片或照片文件夹，按 GPS 位置匹配图斑 / add photos or folders; matched to patches by GPS
+    Add {
+        project: PathBuf,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// 全部归入此图斑 / assign all to this patch
+        #[arg(long)]
+        patch: Option<String>,
+        /// 图斑外的最大匹配距离（米） / farthest match outside a patch, metres
+        #[arg(long, default_value_t = 100.0)]
+        max_distance: f64,
+    },
+    /// 列出照片及其问题 / list photos and their warnings
+    List { project: PathBuf, patch: Option<String> },
+    /// 指定图斑 / assign a photo to a patch
+    Assign { project: PathBuf, photo: i64, patch: String },
 }
 
 #[derive(Subcommand)]
@@ -426,6 +451,46 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::rename(&tmp, &out).with_context(|| format!("{}", out.display()))?;
             println!("{} {} ({w}×{h})", tr.t("已输出", "wrote"), out.display());
         }
+        Command::Photos { action } => match action {
+            PhotoAction::Add { project, paths, patch, max_distance } => {
+                let mut p = open(&project, Access::ReadWrite)?;
+                let fid = match &patch {
+                    Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                    None => None,
+                };
+                let r = with_progress(|progress| tuban::evidence::import_photos(&mut p, &paths, fid, max_distance, progress))?;
+                for (f, key, d) in &r.matched {
+                    println!("{f}\t→ {key}\t{d:.0} m");
+                }
+                for f in &r.unmatched {
+                    println!("{f}\t{}", tr.t("未匹配到图斑，请用 tuban photos assign 指定", "no patch matched; assign it with tuban photos assign"));
+                }
+                for e in &r.errors {
+                    eprintln!("{e}");
+                }
+                println!("{} {}  {} {}  {} {}", tr.t("已匹配", "matched"), r.matched.len(), tr.t("未匹配", "unmatched"), r.unmatched.len(), tr.t("出错", "errors"), r.errors.len());
+            }
+            PhotoAction::List { project, patch } => {
+                let p = open(&project, Access::ReadOnly)?;
+                let fid = match &patch {
+                    Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                    None => None,
+                };
+                for ph in p.photos(fid)? {
+                    let key = ph.patch_fid.and_then(|f| p.patch(f).ok().flatten()).map(|r| r.key).unwrap_or_else(|| "—".into());
+                    let pos = ph.lonlat.map(|(x, y)| format!("{x:.6},{y:.6}")).unwrap_or_default();
+                    println!("#{}\t{}\t{key}\t{}\t{pos}\t{}\t{}", ph.id, ph.file_name, ph.taken_at.clone().unwrap_or_default(), ph.kind, ph.caption);
+                    for w in p.photo_warnings(&ph, 100.0)? {
+                        println!("\t{}: {w}", tr.t("警告", "warning"));
+                    }
+                }
+            }
+            PhotoAction::Assign { project, photo, patch } => {
+                let mut p = open(&project, Access::ReadWrite)?;
+                let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+                p.assign_photo(photo, fid)?;
+            }
+        },
         Command::Case { action } => case_command(action, &open, &tr)?,
         Command::Ledger { project } => print_ledger(&open(&project, Access::ReadOnly)?, &tr)?,
         Command::Seal { project } => {
@@ -845,6 +910,8 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
         let mut p = Project::create(&project, &template, &meta)?;
         let report = with_progress(|progress| import::import(&mut p, &patches, &ImportOptions::default(), progress))?;
         print_import_report(&report, tr);
+        let photos = with_progress(|progress| tuban::evidence::import_photos(&mut p, &[dir.join("photos")], None, 100.0, progress))?;
+        println!("{} {}", tr.t("外业照片", "field photos"), photos.matched.len());
         let imagery = dir.join("imagery");
         for (file, label) in [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")] {
             add_imagery(&mut p, &SourceSpec::detect(&imagery.join(file).to_string_lossy()), None, label, None, false, tr)?;

@@ -208,3 +208,26 @@ fn undo_and_redo_follow_the_audit_log_and_survive_a_restart() {
     p.set_user("someone else");
     assert!(p.undo().unwrap().is_none());
 }
+
+#[test]
+fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
+    let (dir, p) = new_project("grassland");
+    let path = dir.path().join("旧项目.gpkg");
+    let t = p.template().clone();
+    let meta = p.meta().clone();
+    drop(p);
+    // Another database at the same path leaves a WAL full of frames behind (killed, then deleted).
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        c.execute_batch("CREATE TABLE junk(x BLOB); INSERT INTO junk VALUES (zeroblob(200000));").unwrap();
+        std::fs::copy(&wal, dir.path().join("saved-wal")).unwrap();
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::fs::copy(dir.path().join("saved-wal"), &wal).unwrap();
+    let mut p = Project::create(&path, &t, &meta).unwrap();
+    import(&mut p, &sample_shp()).unwrap();
+    assert_eq!(p.patch_count().unwrap(), 30);
+}

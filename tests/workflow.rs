@@ -104,3 +104,50 @@ fn the_ledger_counts_rates_and_shows_what_needs_attention() {
     assert!(p.update_case(&big_case, &tuban::store::CaseUpdate { investigation: Some("大概".into()), ..Default::default() }).is_err());
     assert!(p.audit_log(None).unwrap().iter().any(|e| e.action == "case" && e.field.as_deref() == Some("investigation")));
 }
+
+#[test]
+fn photos_are_matched_by_gps_and_checked_as_evidence() {
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    let photos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/photos");
+    let progress = tuban::jobs::Progress::new();
+    let r = tuban::evidence::import_photos(&mut p, &[photos], None, 100.0, &progress).unwrap();
+    assert_eq!(r.matched.len(), 3, "{r:?}");
+    for (file, key, d) in &r.matched {
+        // The sample photos are named 乡镇_村_图斑号_序号.jpg.
+        assert!(file.contains(key.as_str()), "{file} matched {key}");
+        assert_eq!(*d, 0.0, "taken inside the patch");
+    }
+    // Real camera photos from Italy: stored, unmatched, to be assigned by hand.
+    let r = tuban::evidence::import_photos(&mut p, &[common::fixture("exif/DSCN0010.jpg"), common::fixture("exif/exiftool_GPS.jpg")], None, 100.0, &progress).unwrap();
+    assert_eq!((r.matched.len(), r.unmatched.len()), (0, 2), "{r:?}");
+    let all = p.photos(None).unwrap();
+    let italy = all.iter().find(|ph| ph.file_name == "DSCN0010.jpg").unwrap();
+    let (lon, lat) = italy.lonlat.unwrap();
+    assert!((lon - 11.88).abs() < 0.05 && (lat - 43.46).abs() < 0.05, "{lon}, {lat}");
+    assert!(italy.taken_at.as_deref().unwrap().starts_with("2008-10-22"), "{:?}", italy.taken_at);
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    p.assign_photo(italy.id, fid).unwrap();
+    let italy = p.photos(Some(fid)).unwrap().into_iter().find(|ph| ph.file_name == "DSCN0010.jpg").unwrap();
+    let w = p.photo_warnings(&italy, 100.0).unwrap();
+    assert!(w.iter().any(|w| w.contains("km") || w.contains(" m")), "{w:?}");
+    assert!(w.iter().any(|w| w.contains("后时相")), "{w:?}");
+    // Thumbnails are small JPEGs; the original bytes are kept.
+    let thumb = image::load_from_memory(&p.photo_thumbnail(italy.id).unwrap().unwrap()).unwrap();
+    assert!(thumb.width() <= 320 && thumb.height() <= 320);
+    let original = p.photo_bytes(italy.id).unwrap().unwrap();
+    assert_eq!(original, std::fs::read(common::fixture("exif/DSCN0010.jpg")).unwrap());
+    // The same file twice, and a file that is not a photo, are refused by name.
+    let r = tuban::evidence::import_photos(&mut p, &[common::fixture("exif/DSCN0010.jpg")], None, 100.0, &progress).unwrap();
+    assert!(r.errors[0].contains("DSCN0010.jpg") && r.errors[0].contains("already"), "{r:?}");
+    let fake = dir.path().join("不是照片.jpg");
+    std::fs::write(&fake, b"plain text, not a JPEG").unwrap();
+    let r = tuban::evidence::import_photos(&mut p, &[fake], None, 100.0, &progress).unwrap();
+    assert!(r.errors[0].contains("不是照片.jpg"), "{r:?}");
+    // Evidence makes closure possible once rectified.
+    p.set_text(fid, &[("HCJG", "违法")]).unwrap();
+    let n = p.create_case(None, &[fid], "某公司", "林业和草原局").unwrap();
+    p.update_case(&n, &tuban::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() }).unwrap();
+    p.record_step(&n, "销号", None, "恢复植被").unwrap();
+    assert!(p.case(&n).unwrap().unwrap().closed_on.is_some());
+}

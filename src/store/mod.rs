@@ -15,6 +15,7 @@ mod cases;
 mod imagery;
 mod import;
 mod patches;
+mod photos;
 mod schema;
 mod seal;
 mod stats;
@@ -32,6 +33,7 @@ pub use cases::{Case, CaseStep, CaseUpdate, Ledger, Rates, CRIMINAL_THRESHOLD_M2
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
+pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use schema::SCHEMA_VERSION;
 pub use seal::{SealInfo, VerifyReport};
 pub use stats::{ProjectSummary, Tally};
@@ -168,6 +170,13 @@ impl Project {
         let p = path.display().to_string();
         if path.exists() {
             return Err(StoreError::Exists { path: p });
+        }
+        // A -wal or -shm left behind without its database (a deleted project) would be replayed
+        // into the new file and corrupt it.
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut orphan = path.as_os_str().to_owned();
+            orphan.push(suffix);
+            let _ = std::fs::remove_file(std::path::PathBuf::from(orphan));
         }
         // Build under a temporary name and rename, so a failure never leaves half a project.
         let tmp = path.with_extension("gpkg.creating");
