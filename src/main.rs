@@ -113,6 +113,46 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// 抽查复核：抽样、背对背复核、一致性 / spot-check: draw, blind second review, agreement
+    Spotcheck {
+        #[command(subcommand)]
+        action: SpotAction,
+    },
+    /// 手工添加线索（点位或经纬度/高斯坐标）/ add a clue by hand (lon/lat or Gauss-Krüger)
+    Clue {
+        project: PathBuf,
+        /// 经度,纬度 / lon,lat
+        #[arg(long, conflicts_with = "gk")]
+        lonlat: Option<String>,
+        /// 高斯坐标 X,Y（3 度带，按 --zone-epsg 或项目县代码） / Gauss-Krüger easting,northing
+        #[arg(long)]
+        gk: Option<String>,
+        /// 高斯坐标系，如 EPSG:4546 / GK CRS, e.g. EPSG:4546
+        #[arg(long, default_value = "EPSG:4546")]
+        gk_crs: String,
+        /// 监测年度 / monitoring year
+        #[arg(long)]
+        year: Option<i32>,
+        /// 线索来源（信访、举报、媒体…） / clue source
+        #[arg(long = "source")]
+        clue_source: Option<String>,
+        /// FIELD=VALUE（如 DZ=某村北 2 公里） / field values
+        assignments: Vec<String>,
+    },
+    /// 图斑备注、标记（需外业核实、影像不清）和把握程度 / a comment, flags and confidence on a patch
+    Note {
+        project: PathBuf,
+        patch: String,
+        /// 备注 / comment
+        #[arg(long)]
+        comment: Option<String>,
+        /// 标记：需外业核实、影像不清（可重复） / flag (repeatable)
+        #[arg(long)]
+        flag: Vec<String>,
+        /// 把握程度 1-5 / confidence 1-5
+        #[arg(long)]
+        confidence: Option<u8>,
+    },
     /// 外业照片 / field photos
     Photos {
         #[command(subcommand)]
@@ -156,6 +196,29 @@ enum Command {
         #[arg(long)]
         no_window: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SpotAction {
+    /// 分层随机抽样（按乡镇和结论），同一种子抽出同一样本 / stratified random sample, reproducible by seed
+    Draw {
+        project: PathBuf,
+        /// 抽查比例 0-1 / share
+        #[arg(long)]
+        share: Option<f64>,
+        /// 抽查数量 / count
+        #[arg(long)]
+        count: Option<usize>,
+        /// 随机种子 / seed
+        #[arg(long, default_value_t = 20251231)]
+        seed: u64,
+    },
+    /// 复核人看到的样本（不显示原结论） / the sample as the second reviewer sees it (no first verdict)
+    Blind { project: PathBuf, id: Option<i64> },
+    /// 记录复核结论 / record the second verdict
+    Review { project: PathBuf, patch: String, verdict: String, #[arg(long)] id: Option<i64> },
+    /// 一致性表、Kappa 和不一致清单 / agreement table, kappa, disagreements
+    Report { project: PathBuf, id: Option<i64> },
 }
 
 #[derive(Subcommand)]
@@ -450,6 +513,46 @@ fn run(cli: Cli) -> Result<()> {
             img.save(&tmp).with_context(|| format!("{}", tmp.display()))?;
             std::fs::rename(&tmp, &out).with_context(|| format!("{}", out.display()))?;
             println!("{} {} ({w}×{h})", tr.t("已输出", "wrote"), out.display());
+        }
+        Command::Spotcheck { action } => spot_command(action, &open, &tr)?,
+        Command::Clue { project, lonlat, gk, gk_crs, year, clue_source, assignments } => {
+            let pair = |s: &str| -> Result<(f64, f64)> {
+                let (a, b) = s.split_once(',').with_context(|| format!("“{s}”: {}", tr.t("应写成 x,y", "expected x,y")))?;
+                Ok((a.trim().parse().with_context(|| a.to_string())?, b.trim().parse().with_context(|| b.to_string())?))
+            };
+            let (lon, lat) = match (&lonlat, &gk) {
+                (Some(ll), _) => pair(ll)?,
+                (None, Some(xy)) => {
+                    let (x, y) = pair(xy)?;
+                    tuban::geometry::gk::to_lonlat(&gk_crs, x, y).with_context(|| format!("--gk {xy} --gk-crs {gk_crs}"))?
+                }
+                (None, None) => bail!("{}", tr.t("需要 --lonlat 或 --gk", "give --lonlat or --gk")),
+            };
+            anyhow::ensure!((73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat), "{lon}, {lat}: {}", tr.t("坐标不在中国范围内", "not in China"));
+            let mut pairs = Vec::new();
+            for a in &assignments {
+                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                pairs.push((k.trim(), v));
+            }
+            let mut p = open(&project, Access::ReadWrite)?;
+            let key = p.add_manual_clue(geo::Geometry::Point(geo::Point::new(lon, lat)), &pairs, year, clue_source.as_deref())?;
+            println!("{} {key} ({lon:.6}, {lat:.6})", tr.t("已添加线索", "clue added"));
+        }
+        Command::Note { project, patch, comment, flag, confidence } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            if let Some(c) = &comment {
+                p.add_comment(fid, c)?;
+            }
+            if !flag.is_empty() || confidence.is_some() {
+                let flags: Vec<&str> = flag.iter().map(String::as_str).collect();
+                p.set_review_aids(fid, &flags, confidence)?;
+            }
+            let (flags, conf) = p.review_aids(fid)?;
+            println!("{patch}: {} {}", flags.join("、"), conf.map(|c| format!("{} {c}/5", tr.t("把握", "confidence"))).unwrap_or_default());
+            for c in p.comments(fid)? {
+                println!("  {} {}: {}", c.time, c.user, c.text);
+            }
         }
         Command::Photos { action } => match action {
             PhotoAction::Add { project, paths, patch, max_distance } => {
@@ -754,6 +857,10 @@ fn check(p: &Project, tr: &Tr) -> Result<()> {
             println!("{}\t{}\t{}\t{}", r.key, pr.field, severity_label(pr.severity, tr), if tr.en { &pr.message_en } else { &pr.message });
         }
     }
+    for r in p.rebounds()? {
+        println!("{}\t-\t{}\t{} {} ({} {})", r.new_key, tr.t("反弹", "rebound"), tr.t("与已整改/销号的图斑重叠", "overlaps the closed or rectified patch"), r.old_key, tr.t("案件", "case"), r.case_number);
+        warnings += 1;
+    }
     println!("{} {errors}  {} {warnings}  {} {unreviewed}", tr.t("错误", "errors"), tr.t("警告", "warnings"), tr.t("未核查图斑", "unreviewed patches"));
     Ok(())
 }
@@ -820,6 +927,50 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
                     c.deadline.map(|d| d.to_string()).unwrap_or_default(),
                     keys.join(",")
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spot_command(action: SpotAction, open: &dyn Fn(&Path, Access) -> Result<Project>, tr: &Tr) -> Result<()> {
+    let latest = |p: &Project, id: Option<i64>| -> Result<i64> {
+        match id {
+            Some(i) => Ok(i),
+            None => p.latest_spot_check()?.with_context(|| tr.t("还没有抽查", "no spot-check yet").to_string()),
+        }
+    };
+    match action {
+        SpotAction::Draw { project, share, count, seed } => {
+            let s = open(&project, Access::ReadWrite)?.draw_spot_check(share, count, seed)?;
+            println!("{} #{} ({} {}, seed {})", tr.t("已抽样", "sample drawn"), s.id, s.patches.len(), tr.t("个图斑", "patches"), s.seed);
+            for (_, k) in &s.patches {
+                println!("  {k}");
+            }
+        }
+        SpotAction::Blind { project, id } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let id = latest(&p, id)?;
+            for (_, key, second) in p.spot_check_blind(id)? {
+                println!("{key}\t{}", second.unwrap_or_else(|| tr.t("（待复核）", "(to review)").into()));
+            }
+        }
+        SpotAction::Review { project, patch, verdict, id } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            let id = latest(&p, id)?;
+            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            p.record_second_verdict(id, fid, &verdict)?;
+        }
+        SpotAction::Report { project, id } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let id = latest(&p, id)?;
+            let r = p.spot_check_result(id)?;
+            println!("{} #{id}: {} {} / {}  {} {}  Kappa {}", tr.t("抽查", "spot-check"), tr.t("已复核", "reviewed"), r.reviewed, r.sampled, tr.t("一致", "agreed"), r.agreed, r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()));
+            for ((a, b), n) in &r.table {
+                println!("  {a} → {b}\t{n}");
+            }
+            for (k, a, b) in &r.disagreements {
+                println!("{}: {k} {a} ≠ {b}", tr.t("不一致", "disagreement"));
             }
         }
     }

@@ -151,3 +151,75 @@ fn photos_are_matched_by_gps_and_checked_as_evidence() {
     p.record_step(&n, "销号", None, "恢复植被").unwrap();
     assert!(p.case(&n).unwrap().unwrap().closed_on.is_some());
 }
+
+#[test]
+fn spot_check_is_reproducible_blind_and_measured_by_kappa() {
+    let (_dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    let recs = p.patches().unwrap();
+    for (i, r) in recs.iter().enumerate() {
+        let v = ["合法", "违法", "伪变化"][i % 3];
+        p.set_text(r.fid, &[("HCJG", v)]).unwrap();
+    }
+    let a = p.draw_spot_check(Some(0.3), None, 42).unwrap();
+    let b = p.draw_spot_check(Some(0.3), None, 42).unwrap();
+    let c = p.draw_spot_check(Some(0.3), None, 7).unwrap();
+    assert_eq!(a.patches, b.patches, "same seed, same sample");
+    assert_ne!(a.patches, c.patches);
+    assert!(a.patches.len() >= 9 && a.patches.len() <= 20, "{}", a.patches.len());
+    // Every stratum (township × verdict) is represented.
+    let towns_in_sample: std::collections::BTreeSet<String> = a.patches.iter().map(|(fid, _)| p.patch(*fid).unwrap().unwrap().value(p.template(), "XZMC").unwrap().to_string()).collect();
+    assert_eq!(towns_in_sample.len(), 5);
+    // The blind view carries no first verdict.
+    let blind = p.spot_check_blind(a.id).unwrap();
+    assert!(blind.iter().all(|(_, _, second)| second.is_none()));
+    // The second reviewer agrees on all but two.
+    for (k, (fid, _)) in a.patches.iter().enumerate() {
+        let first = p.patch(*fid).unwrap().unwrap().value(p.template(), "HCJG").unwrap().to_string();
+        let second = if k < 2 { if first == "违法" { "合法" } else { "违法" } } else { first.as_str() };
+        p.record_second_verdict(a.id, *fid, second).unwrap();
+    }
+    assert!(p.record_second_verdict(a.id, a.patches[0].0, "不存在").is_err());
+    let r = p.spot_check_result(a.id).unwrap();
+    assert_eq!((r.reviewed, r.agreed, r.disagreements.len()), (a.patches.len(), a.patches.len() - 2, 2));
+    let k = r.kappa.unwrap();
+    assert!(k > 0.6 && k < 1.0, "{k}");
+}
+
+#[test]
+fn manual_clues_comments_flags_and_rebounds() {
+    let (_dir, mut p) = common::new_project("eco");
+    // Earlier year: the sample as remote-sensing clues; one becomes a closed case.
+    common::import_with(&mut p, &common::sample_shp(), tuban::import::ImportOptions { year: Some(2024), clue_source: Some("遥感".into()), ..Default::default() }).unwrap();
+    let old = p.find_patch("150999SJBG2025000005").unwrap().unwrap();
+    p.set_text(old, &[("CHYJ", "属实")]).unwrap();
+    let n = p.create_case(None, &[old], "某养殖场", "生态环境局").unwrap();
+    p.update_case(&n, &tuban::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() }).unwrap();
+    // A petition this year, typed by hand at the old site (Gauss-Krüger, as a field team reads it).
+    let centre = p.patch(old).unwrap().unwrap().center_lonlat.unwrap();
+    let (x, y) = {
+        let mut gk = tuban::geometry::gk::GkProjector::default();
+        let (_, x, y) = gk.project(centre.0, centre.1).unwrap();
+        (x, y)
+    };
+    let (lon, lat) = tuban::geometry::gk::to_lonlat("EPSG:4546", x, y).unwrap();
+    assert!((lon - centre.0).abs() < 1e-7 && (lat - centre.1).abs() < 1e-7);
+    let key = p.add_manual_clue(geo::Geometry::Point(geo::Point::new(lon, lat)), &[("DZ", "乌兰花镇北 2 公里"), ("XSLY", "信访")], Some(2025), Some("信访")).unwrap();
+    let fid = p.find_patch(&key).unwrap().unwrap();
+    let rec = p.patch(fid).unwrap().unwrap();
+    assert_eq!(rec.value(p.template(), "DZ").unwrap().to_string(), "乌兰花镇北 2 公里");
+    assert_eq!(rec.value(p.template(), "JCND"), Some(&tuban::model::Value::Int(2025)));
+    let batches = p.batches().unwrap();
+    assert_eq!(batches.last().unwrap().clue_source.as_deref(), Some("信访"));
+    // The new clue sits on a rectified problem: a rebound, with the link.
+    let rebounds = p.rebounds().unwrap();
+    assert_eq!(rebounds.len(), 1, "{rebounds:?}");
+    assert_eq!((rebounds[0].new_key.as_str(), rebounds[0].old_key.as_str(), rebounds[0].case_number.as_str()), (key.as_str(), "150999SJBG2025000005", n.as_str()));
+    // Comments, flags and confidence are kept and audited.
+    p.add_comment(fid, "信访人称夜间仍有车辆进出").unwrap();
+    p.set_review_aids(fid, &["需外业核实"], Some(2)).unwrap();
+    assert_eq!(p.review_aids(fid).unwrap(), (vec!["需外业核实".to_string()], Some(2)));
+    assert_eq!(p.comments(fid).unwrap()[0].text, "信访人称夜间仍有车辆进出");
+    assert!(p.set_review_aids(fid, &["随便"], None).is_err());
+    assert!(p.set_review_aids(fid, &[], Some(9)).is_err());
+}

@@ -32,6 +32,16 @@ impl GkProjector {
     }
 }
 
+/// CGCS2000 lon/lat of Gauss-Krüger (or any projected) coordinates in `crs` (e.g. `EPSG:4546`).
+pub fn to_lonlat(crs: &str, x: f64, y: f64) -> Option<(f64, f64)> {
+    let from = crate::import::crs::parse_user_crs(crs).ok()?;
+    let to = crate::import::crs::cgcs2000().ok()?;
+    let ct = CoordTransform::new(&from, &to).ok()?;
+    let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
+    ct.transform_coords(&mut xs, &mut ys, &mut zs).ok()?;
+    Some((xs[0], ys[0]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,7 +288,7 @@ pub struct Template {
 /// Column names tuban itself uses in the `patches` table; no template field may take them.
 pub const RESERVED_NAMES: &[&str] = &[
     "fid", "geom", "review_status", "area_m2", "area_mu", "area_ha", "center_lon", "center_lat", "batch_id", "import_issues", "extra_attrs",
-    "updated_at", "verdict_imagery",
+    "updated_at", "verdict_imagery", "review_flags", "confidence",
 ];
 
 /// Why a template cannot be used.

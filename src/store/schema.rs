@@ -3,7 +3,8 @@
 //! Schema version 1 (first release): GeoPackage core tables, the `patches` feature table,
 //! `tuban_meta`, `tuban_template`, `tuban_session`, `tuban_batches`, `tuban_source_geom`,
 //! `tuban_audit`, `tuban_imagery`, `tuban_seals`, `tuban_seal_items`, `tuban_photos`, `tuban_cases`,
-//! `tuban_case_patches`, `tuban_case_steps`. A migration step upgrades version N to N+1 after copying the file to
+//! `tuban_case_patches`, `tuban_case_steps`, `tuban_comments`, `tuban_spotchecks`, `tuban_spotcheck_items`.
+//! A migration step upgrades version N to N+1 after copying the file to
 //! `NAME.gpkg.bak-vN`.
 
 use std::path::Path;
@@ -96,6 +97,11 @@ CREATE TABLE tuban_cases (
 CREATE TABLE tuban_case_patches (case_id INTEGER NOT NULL, patch_fid INTEGER NOT NULL UNIQUE, PRIMARY KEY (case_id, patch_fid));
 CREATE TABLE tuban_case_steps (
   id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, step TEXT NOT NULL, date DATE, who TEXT, note TEXT, recorded_at DATETIME NOT NULL);
+CREATE TABLE tuban_comments (id INTEGER PRIMARY KEY AUTOINCREMENT, patch_fid INTEGER NOT NULL, time DATETIME NOT NULL, user TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE tuban_spotchecks (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at DATETIME NOT NULL, user TEXT NOT NULL, seed INTEGER NOT NULL, share DOUBLE NOT NULL);
+CREATE TABLE tuban_spotcheck_items (
+  spotcheck_id INTEGER NOT NULL, patch_fid INTEGER NOT NULL, first_verdict TEXT NOT NULL, second_verdict TEXT, reviewer TEXT, reviewed_at DATETIME,
+  PRIMARY KEY (spotcheck_id, patch_fid));
 CREATE TABLE gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
   CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
@@ -121,7 +127,7 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
     let mut cols = String::from(
         "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom GEOMETRY, review_status TEXT NOT NULL DEFAULT 'unreviewed', \
          area_m2 DOUBLE, area_mu DOUBLE, area_ha DOUBLE, center_lon DOUBLE, center_lat DOUBLE, batch_id INTEGER, \
-         import_issues TEXT, extra_attrs TEXT, updated_at DATETIME, verdict_imagery TEXT",
+         import_issues TEXT, extra_attrs TEXT, updated_at DATETIME, verdict_imagery TEXT, review_flags TEXT, confidence INTEGER",
     );
     for f in template.fields() {
         cols.push_str(&format!(", \"{}\" {}", f.name, column_type(&f.kind)));
