@@ -209,3 +209,33 @@ fn main_window_snapshot_zh() {
 fn main_window_snapshot_en() {
     snapshot(Lang::En, "main_window_en");
 }
+
+#[test]
+fn workflow_panels_open_cases_flags_comments_and_seal() {
+    let (_dir, path) = sample_project(false);
+    // Tall enough that the whole form and its workflow sections are on screen.
+    let app = TubanApp::new(Prefs { lang: Lang::Zh, ..Default::default() }, Some(path.clone()));
+    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 2600.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    h.run_steps(3);
+    // Patch 1 illegal: the case section offers to open a case.
+    h.key_press(Key::Num2);
+    h.run_steps(3);
+    h.get_by_label("立案").click();
+    h.run_steps(3);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    assert!(p.case_of_patch(fid).unwrap().is_some());
+    drop(p);
+    h.get_by_label("需外业核实").click();
+    h.run_steps(3);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(p.review_aids(fid).unwrap().0, vec!["需外业核实".to_string()]);
+    drop(p);
+    // Seal through the command the menu sends; edits are then refused with a message.
+    h.state_mut().send(tuban::app::Command::Seal);
+    h.run_steps(2);
+    h.key_press(Key::Num1);
+    h.run_steps(2);
+    let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
+    assert!(msg.is_error && msg.text.contains("封库"), "{msg:?}");
+}

@@ -62,7 +62,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
     });
     ui.separator();
     let problems = &ws.problems[index];
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    {
         egui::Grid::new("form_grid").num_columns(2).spacing([10.0, 6.0]).striped(true).show(ui, |ui| {
             for (i, field) in template.fields().iter().enumerate() {
                 let value = record.values.get(i).cloned().unwrap_or(Value::Null);
@@ -102,7 +102,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
                 }
             });
         }
-    });
+    }
 }
 
 fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>, label_id: egui::Id) {

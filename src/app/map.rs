@@ -177,6 +177,16 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
         painter.add(Shape::mesh(fill));
         painter.add(Shape::mesh(dots));
         painter.extend(outlines);
+        // Field photos of the current patch: a marker with the direction the camera looked.
+        for (lon, lat, bearing) in &ws.photo_marks {
+            let p = t.to_screen(merc01(*lon, *lat));
+            if let Some(b) = bearing {
+                let a = (*b as f32).to_radians();
+                let tip = p + egui::vec2(a.sin(), -a.cos()) * 22.0;
+                painter.line_segment([p, tip], Stroke::new(3.0, Color32::from_rgb(255, 140, 0)));
+            }
+            painter.circle(p, 6.0, Color32::from_rgb(255, 140, 0), Stroke::new(2.0, Color32::WHITE));
+        }
         for (pos, text, current) in labels {
             let font = egui::FontId::proportional(if current { 14.0 } else { 12.0 });
             let color = if current { theme::CURRENT_STROKE } else { Color32::WHITE };

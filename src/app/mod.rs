@@ -7,6 +7,7 @@
 pub mod form;
 pub mod i18n;
 pub mod map;
+pub mod panels;
 pub mod queue;
 pub mod start;
 pub mod state;
@@ -60,6 +61,17 @@ pub struct TubanApp {
     swipe: f32,
     prefetched: u64,
     map_size: egui::Vec2,
+    side: panels::SideCache,
+    show_ledger: bool,
+    show_spot: bool,
+    spot_share: f64,
+    seal_dialog: Option<SealDialog>,
+}
+
+/// The seal and unseal dialogs.
+enum SealDialog {
+    Confirm,
+    Unseal(String),
 }
 
 impl TubanApp {
@@ -84,6 +96,11 @@ impl TubanApp {
             swipe: 0.5,
             prefetched: u64::MAX,
             map_size: egui::vec2(1000.0, 800.0),
+            side: panels::SideCache::default(),
+            show_ledger: false,
+            show_spot: false,
+            spot_share: 0.1,
+            seal_dialog: None,
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -191,7 +208,15 @@ impl TubanApp {
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
         for path in dropped {
             let is_project = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")) && Project::open(&path, Access::ReadOnly).is_ok();
-            if is_project {
+            let is_photo = path.extension().and_then(|e| e.to_str()).is_some_and(|e| ["jpg", "jpeg", "heic"].contains(&e.to_ascii_lowercase().as_str()));
+            if is_photo && self.ws.is_some() {
+                if let Some(ws) = self.ws.take() {
+                    let project = ws.project.path().to_path_buf();
+                    drop(ws);
+                    self.tiles = None;
+                    self.job = Some(start::ImportJob::spawn_photos(project, vec![path], ctx.clone()));
+                }
+            } else if is_project {
                 self.open_project(&path);
             } else if let Some(ws) = &self.ws {
                 // A patch file dropped on an open project: a later batch.
@@ -224,7 +249,11 @@ impl TubanApp {
         if let Some(result) = job.try_finish() {
             self.job = None;
             match result {
-                Ok((path, report)) => {
+                Ok((path, start::JobReport::Photos(text))) => {
+                    self.report = Some(text);
+                    self.open_project(&path);
+                }
+                Ok((path, start::JobReport::Import(report))) => {
                     let s = &report.summary;
                     let mut text = format!(
                         "{}: {} {}  {} {}  {} {}  {} {}  {} {}\n{}: {} ({})",
@@ -293,6 +322,34 @@ impl TubanApp {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
+            if self.ws.is_some() {
+                ui.menu_button(tr(lang, "menu_work"), |ui| {
+                    if ui.button(tr(lang, "ledger")).clicked() {
+                        self.show_ledger = true;
+                    }
+                    if ui.button(tr(lang, "spot_check")).clicked() {
+                        self.show_spot = true;
+                    }
+                    ui.separator();
+                    if ui.button(tr(lang, "seal")).clicked() {
+                        self.seal_dialog = Some(SealDialog::Confirm);
+                    }
+                    if ui.button(tr(lang, "unseal")).clicked() {
+                        self.seal_dialog = Some(SealDialog::Unseal(String::new()));
+                    }
+                    if ui.button(tr(lang, "verify")).clicked() {
+                        if let Some(ws) = &mut self.ws {
+                            let text = match ws.project.verify() {
+                                Ok(r) if r.seal.is_none() => "—".to_string(),
+                                Ok(r) if r.differences.is_empty() => format!("✓ {}", &r.digest_now[..16]),
+                                Ok(r) => r.differences.join("; "),
+                                Err(e) => e.to_string(),
+                            };
+                            ws.message = Some(state::Message { text, is_error: false });
+                        }
+                    }
+                });
+            }
             ui.menu_button(tr(lang, "menu_view"), |ui| {
                 ui.checkbox(&mut self.prefs.offline, tr(lang, "offline"));
             });
@@ -342,6 +399,42 @@ impl TubanApp {
                 }
             });
         });
+    }
+
+    fn seal_ui(&mut self, ctx: &egui::Context) {
+        let lang = self.lang();
+        let Some(dialog) = &mut self.seal_dialog else { return };
+        let mut close = false;
+        egui::Modal::new(egui::Id::unique("seal_dialog")).show(ctx, |ui| match dialog {
+            SealDialog::Confirm => {
+                ui.label(tr(lang, "seal_confirm"));
+                ui.horizontal(|ui| {
+                    if ui.button(tr(lang, "confirm")).clicked() {
+                        self.cmds.push(Command::Seal);
+                        close = true;
+                    }
+                    if ui.button(tr(lang, "cancel")).clicked() {
+                        close = true;
+                    }
+                });
+            }
+            SealDialog::Unseal(reason) => {
+                let label = ui.label(tr(lang, "reason")).id;
+                ui.add(egui::TextEdit::multiline(reason).desired_rows(2)).labelled_by(label);
+                ui.horizontal(|ui| {
+                    if ui.button(tr(lang, "confirm")).clicked() {
+                        self.cmds.push(Command::Unseal(reason.clone()));
+                        close = true;
+                    }
+                    if ui.button(tr(lang, "cancel")).clicked() {
+                        close = true;
+                    }
+                });
+            }
+        });
+        if close {
+            self.seal_dialog = None;
+        }
     }
 
     fn help_ui(&mut self, ctx: &egui::Context) {
@@ -434,7 +527,12 @@ impl TubanApp {
             Some(ws) => {
                 let focus = std::mem::take(&mut self.focus_search);
                 egui::Panel::left("queue").default_size(theme::QUEUE_WIDTH).resizable(true).show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
-                egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds));
+                egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| {
+                    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                        form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds);
+                        panels::evidence_ui(ui, ws, &mut self.side, lang, &mut self.cmds);
+                    });
+                });
                 egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
                     view_toolbar_ui(ui, ws, &mut self.prefs.view, lang);
                     self.map_size = ui.available_size();
@@ -490,6 +588,15 @@ impl TubanApp {
             }
         }
         self.help_ui(&ctx);
+        if let Some(ws) = &self.ws {
+            if self.show_ledger {
+                panels::ledger_window(&ctx, ws, &mut self.show_ledger, lang, &mut self.cmds);
+            }
+            if self.show_spot {
+                panels::spotcheck_window(&ctx, ws, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);
+            }
+        }
+        self.seal_ui(&ctx);
         let cmds = std::mem::take(&mut self.cmds);
         if let Some(ws) = &mut self.ws {
             for c in cmds {

@@ -131,11 +131,19 @@ fn template_name(id: &str) -> String {
     Template::builtin(id).map(|t| t.spec.name).unwrap_or_else(|_| id.to_string())
 }
 
+/// What a finished job reports.
+pub enum JobReport {
+    /// A patch import.
+    Import(ImportReport),
+    /// A photo import, as text.
+    Photos(String),
+}
+
 /// An import running on its own thread; the project it writes is opened by the app afterwards.
 pub struct ImportJob {
     /// Progress and cancel.
     pub progress: Arc<Progress>,
-    handle: Option<JoinHandle<Result<(PathBuf, ImportReport), String>>>,
+    handle: Option<JoinHandle<Result<(PathBuf, JobReport), String>>>,
 }
 
 impl ImportJob {
@@ -152,7 +160,7 @@ impl ImportJob {
                         None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
                     };
                     match import::import(&mut proj, &patches, &ImportOptions::default(), &p) {
-                        Ok(r) => Ok((project.clone(), r)),
+                        Ok(r) => Ok((project.clone(), JobReport::Import(r))),
                         Err(e) => {
                             drop(proj);
                             if create.is_some() {
@@ -170,8 +178,37 @@ impl ImportJob {
         ImportJob { progress, handle }
     }
 
+    /// Adds photos to a project (EXIF, thumbnails, matching) off the UI thread.
+    pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> ImportJob {
+        let progress = Progress::new();
+        let p = Arc::clone(&progress);
+        let handle = std::thread::Builder::new()
+            .name("photos".into())
+            .spawn(move || {
+                let result = (|| {
+                    let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
+                    let r = crate::evidence::import_photos(&mut proj, &paths, None, 100.0, &p).map_err(|e| e.to_string())?;
+                    let mut text = format!("✓ {}  ? {}  × {}", r.matched.len(), r.unmatched.len(), r.errors.len());
+                    for (f, k, d) in &r.matched {
+                        text.push_str(&format!("\n{f} → {k} ({d:.0} m)"));
+                    }
+                    for f in &r.unmatched {
+                        text.push_str(&format!("\n{f} → ?"));
+                    }
+                    for e in &r.errors {
+                        text.push_str(&format!("\n{e}"));
+                    }
+                    Ok((project.clone(), JobReport::Photos(text)))
+                })();
+                ctx.request_repaint();
+                result
+            })
+            .ok();
+        ImportJob { progress, handle }
+    }
+
     /// The result once the thread has finished.
-    pub fn try_finish(&mut self) -> Option<Result<(PathBuf, ImportReport), String>> {
+    pub fn try_finish(&mut self) -> Option<Result<(PathBuf, JobReport), String>> {
         if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
             let h = self.handle.take()?;
             return Some(h.join().unwrap_or_else(|_| Err("import thread panicked".into())));

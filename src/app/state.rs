@@ -53,6 +53,26 @@ pub enum Command {
     TogglePeriod,
     /// Rebuild the queue after a filter or sort change.
     Refilter,
+    /// Add a comment to the current patch.
+    AddComment(String),
+    /// Set flags and confidence of the current patch.
+    SetAids { flags: Vec<String>, confidence: Option<u8> },
+    /// Open a case for the current patch.
+    CreateCase,
+    /// Open a case for every illegal patch without one.
+    ProposeCases,
+    /// Set kind and caption of a photo.
+    DescribePhoto { id: i64, kind: String, caption: String },
+    /// Assign a photo to the current patch.
+    AssignPhoto(i64),
+    /// Seal the project.
+    Seal,
+    /// Unseal with a reason.
+    Unseal(String),
+    /// Draw a spot-check sample of this share.
+    DrawSpotCheck(f64),
+    /// Record a second verdict in the latest spot-check.
+    SecondVerdict { fid: i64, verdict: String },
 }
 
 /// Sort order of the queue.
@@ -229,6 +249,10 @@ pub struct Workstation {
     pub townships: Vec<String>,
     /// A source chosen by hand (source switcher, time slider) instead of the date rule.
     pub source_override: Option<usize>,
+    /// Bumped whenever photos, comments, cases or flags change (panels reload them).
+    pub side_serial: u64,
+    /// Photos of the current patch on the map: (lon, lat, bearing).
+    pub photo_marks: Vec<(f64, f64, Option<f64>)>,
 }
 
 impl Workstation {
@@ -260,6 +284,8 @@ impl Workstation {
             selection_serial: 0,
             townships: Vec::new(),
             source_override: None,
+            side_serial: 0,
+            photo_marks: Vec::new(),
         };
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();
@@ -380,7 +406,17 @@ impl Workstation {
             self.records[i] = r;
         }
         self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
+        self.side_serial += 1;
         Ok(())
+    }
+
+    fn current_fid(&self) -> Option<i64> {
+        self.current.and_then(|i| self.records.get(i)).map(|r| r.fid)
+    }
+
+    fn saved(&mut self) {
+        self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
+        self.side_serial += 1;
     }
 
     fn edit(&mut self, edits: Vec<(String, Value)>) -> Result<(), StoreError> {
@@ -495,6 +531,50 @@ impl Workstation {
                 self.refilter();
                 Ok(())
             }
+            Command::AddComment(text) => match self.current_fid() {
+                Some(fid) if !text.trim().is_empty() => self.project.add_comment(fid, text.trim()).map(|_| self.saved()),
+                _ => Ok(()),
+            },
+            Command::SetAids { flags, confidence } => match self.current_fid() {
+                Some(fid) => {
+                    let f: Vec<&str> = flags.iter().map(String::as_str).collect();
+                    self.project.set_review_aids(fid, &f, confidence).map(|_| self.saved())
+                }
+                None => Ok(()),
+            },
+            Command::CreateCase => match self.current_fid() {
+                Some(fid) => {
+                    let party = self.current.and_then(|i| self.records[i].value(self.project.template(), "DSR")).map(|v| v.to_string()).unwrap_or_default();
+                    self.project.create_case(None, &[fid], &party, "").map(|n| {
+                        self.message = Some(Message { text: format!("{} {n}", tr(lang, "case_opened")), is_error: false });
+                        self.saved();
+                    })
+                }
+                None => Ok(()),
+            },
+            Command::ProposeCases => self.project.propose_cases().map(|v| {
+                self.message = Some(Message { text: format!("{} {}", tr(lang, "case_opened"), v.len()), is_error: false });
+                self.saved();
+            }),
+            Command::DescribePhoto { id, kind, caption } => self.project.describe_photo(id, &kind, &caption).map(|_| self.saved()),
+            Command::AssignPhoto(id) => match self.current_fid() {
+                Some(fid) => self.project.assign_photo(id, fid).map(|_| self.saved()),
+                None => Ok(()),
+            },
+            Command::Seal => self.project.seal().map(|s| {
+                self.message = Some(Message { text: format!("{} {}", tr(lang, "sealed"), &s.digest[..16]), is_error: false });
+            }),
+            Command::Unseal(reason) => self.project.unseal(&reason).map(|_| {
+                self.message = Some(Message { text: tr(lang, "unsealed").into(), is_error: false });
+            }),
+            Command::DrawSpotCheck(share) => self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
+                self.message = Some(Message { text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()), is_error: false });
+            }),
+            Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
+                Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = result {
             self.message = Some(Message { text: e.to_string(), is_error: true });

@@ -1,0 +1,252 @@
+//! The workflow panels: evidence, comments, flags, case and history of the current patch (below
+//! the form); the case ledger and spot-check windows. They read through the store and send
+//! commands; nothing here writes.
+
+use std::collections::HashMap;
+
+use egui::{RichText, Ui};
+
+use super::i18n::{tr, Lang};
+use super::state::{Command, Workstation};
+use super::theme;
+use crate::store::{AuditEntry, Case, PhotoRecord, REVIEW_FLAGS};
+
+/// What the side panels show of the current patch, reloaded when it changes.
+#[derive(Default)]
+pub struct SideCache {
+    key: (u64, u64),
+    photos: Vec<(PhotoRecord, Vec<String>)>,
+    unassigned: Vec<PhotoRecord>,
+    comments: Vec<crate::store::Comment>,
+    flags: Vec<String>,
+    confidence: Option<u8>,
+    case: Option<Case>,
+    history: Vec<AuditEntry>,
+    thumbs: HashMap<i64, egui::TextureHandle>,
+    comment_text: String,
+    captions: HashMap<i64, String>,
+}
+
+impl SideCache {
+    fn reload(&mut self, ws: &mut Workstation) {
+        let key = (ws.selection_serial, ws.side_serial);
+        if self.key == key {
+            return;
+        }
+        self.key = key;
+        self.captions.clear();
+        let Some(fid) = ws.current.and_then(|i| ws.records.get(i)).map(|r| r.fid) else { return };
+        let p = &ws.project;
+        self.photos = p.photos(Some(fid)).unwrap_or_default().into_iter().map(|ph| {
+            let w = p.photo_warnings(&ph, 100.0).unwrap_or_default();
+            (ph, w)
+        }).collect();
+        self.unassigned = p.photos(None).unwrap_or_default().into_iter().filter(|ph| ph.patch_fid.is_none()).collect();
+        self.comments = p.comments(fid).unwrap_or_default();
+        (self.flags, self.confidence) = p.review_aids(fid).unwrap_or_default();
+        self.case = p.case_of_patch(fid).ok().flatten().and_then(|n| p.case(&n).ok().flatten());
+        self.history = p.audit_log(Some(fid)).unwrap_or_default();
+        ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
+    }
+
+    fn thumb(&mut self, ctx: &egui::Context, ws: &Workstation, id: i64) -> Option<egui::TextureHandle> {
+        if let Some(t) = self.thumbs.get(&id) {
+            return Some(t.clone());
+        }
+        let bytes = ws.project.photo_thumbnail(id).ok().flatten()?;
+        let img = image::load_from_memory(&bytes).ok()?.to_rgba8();
+        let ci = egui::ColorImage::from_rgba_unmultiplied([img.width() as usize, img.height() as usize], img.as_raw());
+        let t = ctx.load_texture(format!("photo-{id}"), ci, egui::TextureOptions::LINEAR);
+        self.thumbs.insert(id, t.clone());
+        Some(t)
+    }
+}
+
+/// Photos, comments and flags, case and history of the current patch.
+pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Vec<Command>) {
+    cache.reload(ws);
+    if ws.current.is_none() {
+        return;
+    }
+    ui.separator();
+    egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong()).default_open(true).show(ui, |ui| {
+        if cache.photos.is_empty() {
+            ui.label(RichText::new(tr(lang, "no_photos")).weak());
+        }
+        let photos = cache.photos.clone();
+        for (ph, warnings) in photos {
+            ui.horizontal(|ui| {
+                if let Some(t) = cache.thumb(ui.ctx(), ws, ph.id) {
+                    ui.add(egui::Image::new(&t).max_size(egui::vec2(120.0, 90.0)));
+                }
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(&ph.file_name).small());
+                    ui.label(RichText::new(format!("{} {}", ph.taken_at.clone().unwrap_or_default(), ph.bearing_deg.map(|b| format!("↑{b:.0}°")).unwrap_or_default())).small().weak());
+                    ui.horizontal(|ui| {
+                        for kind in crate::store::PHOTO_KINDS {
+                            if ui.selectable_label(ph.kind == kind, kind).clicked() && ph.kind != kind {
+                                cmds.push(Command::DescribePhoto { id: ph.id, kind: kind.to_string(), caption: ph.caption.clone() });
+                            }
+                        }
+                    });
+                    let caption = cache.captions.entry(ph.id).or_insert_with(|| ph.caption.clone());
+                    let r = ui.add(egui::TextEdit::singleline(caption).hint_text("说明 / caption").desired_width(180.0));
+                    if r.lost_focus() && *caption != ph.caption {
+                        cmds.push(Command::DescribePhoto { id: ph.id, kind: ph.kind.clone(), caption: caption.clone() });
+                    }
+                    for w in &warnings {
+                        ui.label(RichText::new(w).color(theme::WARNING_TEXT).small());
+                    }
+                });
+            });
+        }
+        if !cache.unassigned.is_empty() {
+            ui.label(RichText::new(tr(lang, "unassigned_photos")).strong());
+            for ph in cache.unassigned.clone() {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(&ph.file_name).small());
+                    if ui.small_button(tr(lang, "assign_here")).clicked() {
+                        cmds.push(Command::AssignPhoto(ph.id));
+                    }
+                });
+            }
+        }
+    });
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "notes")).strong()).default_open(true).show(ui, |ui| {
+        let mut flags = cache.flags.clone();
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            for f in REVIEW_FLAGS {
+                let mut on = flags.iter().any(|x| x == f);
+                if ui.checkbox(&mut on, f).changed() {
+                    changed = true;
+                    if on { flags.push(f.to_string()) } else { flags.retain(|x| x != f) }
+                }
+            }
+        });
+        let mut conf = cache.confidence.unwrap_or(0);
+        ui.horizontal(|ui| {
+            let label = ui.label(tr(lang, "confidence")).id;
+            if ui.add(egui::Slider::new(&mut conf, 0..=5).custom_formatter(|v, _| if v == 0.0 { "—".into() } else { format!("{v:.0}/5") })).labelled_by(label).changed() {
+                changed = true;
+            }
+        });
+        if changed {
+            cmds.push(Command::SetAids { flags, confidence: (conf > 0).then_some(conf) });
+        }
+        for c in &cache.comments {
+            ui.label(RichText::new(format!("{} {}: {}", &c.time[..16.min(c.time.len())], c.user, c.text)).small());
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label(tr(lang, "add_comment")).id;
+            let r = ui.add(egui::TextEdit::singleline(&mut cache.comment_text).desired_width(200.0)).labelled_by(label);
+            if (r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))) || ui.small_button("+").clicked() {
+                cmds.push(Command::AddComment(std::mem::take(&mut cache.comment_text)));
+            }
+        });
+    });
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(ui, |ui| match &cache.case {
+        Some(c) => {
+            ui.label(format!("{}  {} · {} · {}", c.number, c.step, c.investigation, c.rectification));
+            if !c.party.is_empty() {
+                ui.label(RichText::new(&c.party).weak());
+            }
+        }
+        None => {
+            ui.horizontal(|ui| {
+                ui.label(tr(lang, "no_case"));
+                let illegal = ws.current.map(|i| ws.verdict(i)).is_some_and(|v| ws.project.template().roles().illegal_verdicts.contains(&v));
+                if illegal && ui.button(tr(lang, "open_case")).clicked() {
+                    cmds.push(Command::CreateCase);
+                }
+            });
+        }
+    });
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(ui, |ui| {
+        for e in cache.history.iter().rev().take(50) {
+            ui.label(RichText::new(format!("{} {} {} {}: {} → {}", &e.time[..19.min(e.time.len())], e.user, e.action, e.field.clone().unwrap_or_default(), e.old_value.clone().unwrap_or_default(), e.new_value.clone().unwrap_or_default())).small());
+        }
+    });
+}
+
+/// The case ledger window: rates per township and what needs attention.
+pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, lang: Lang, cmds: &mut Vec<Command>) {
+    let Ok(l) = ws.project.ledger() else { return };
+    egui::Window::new(tr(lang, "ledger")).open(open).default_width(760.0).show(ctx, |ui| {
+        let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
+        egui::Grid::new("ledger_grid").striped(true).num_columns(7).show(ui, |ui| {
+            for h in ["township_col", "cases_col", "area_mu_col", "inv_rate", "rect_rate", "filing_rate", "conclusion_rate"] {
+                ui.strong(tr(lang, h));
+            }
+            ui.end_row();
+            let total = tr(lang, "total").to_string();
+            for (town, r) in l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once((total, &l.total))) {
+                ui.label(town);
+                ui.label(r.cases.to_string());
+                ui.label(format!("{:.2}", crate::model::units::m2_to_mu(r.illegal_area_m2)));
+                ui.label(pct(r.investigation_rate()));
+                ui.label(pct(r.rectification_rate()));
+                ui.label(pct(r.filing_rate()));
+                ui.label(pct(r.conclusion_rate()));
+                ui.end_row();
+            }
+        });
+        ui.separator();
+        for (n, d) in &l.overdue {
+            ui.colored_label(theme::ERROR_TEXT, format!("{}: {n} ({d})", tr(lang, "overdue")));
+        }
+        for (n, a) in &l.criminal {
+            ui.colored_label(theme::ERROR_TEXT, format!("{}: {n} ({:.2} 亩)", tr(lang, "criminal"), crate::model::units::m2_to_mu(*a)));
+        }
+        for g in &l.split_penalties {
+            ui.colored_label(theme::WARNING_TEXT, format!("{}: {}", tr(lang, "split"), g.join(", ")));
+        }
+        if !l.illegal_without_case.is_empty() {
+            ui.label(format!("{}: {}", tr(lang, "without_case"), l.illegal_without_case.len()));
+            if ui.button(tr(lang, "propose_cases")).clicked() {
+                cmds.push(Command::ProposeCases);
+            }
+        }
+    });
+}
+
+/// The spot-check window: draw a sample, review it blind, see the agreement.
+pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, share: &mut f64, lang: Lang, cmds: &mut Vec<Command>) {
+    egui::Window::new(tr(lang, "spot_check")).open(open).default_width(460.0).show(ctx, |ui| {
+        ui.horizontal(|ui| {
+            let label = ui.label(tr(lang, "share")).id;
+            ui.add(egui::Slider::new(share, 0.05..=0.5).fixed_decimals(2)).labelled_by(label);
+            if ui.button(tr(lang, "draw")).clicked() {
+                cmds.push(Command::DrawSpotCheck(*share));
+            }
+        });
+        let Ok(Some(id)) = ws.project.latest_spot_check() else { return };
+        let codes: Vec<String> = {
+            let t = ws.project.template();
+            t.field(&t.roles().verdict).map(|f| f.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default()
+        };
+        egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+            for (fid, key, second) in ws.project.spot_check_blind(id).unwrap_or_default() {
+                ui.horizontal(|ui| {
+                    if ui.link(&key).clicked() {
+                        if let Some(&i) = ws.index_of_fid.get(&fid) {
+                            cmds.push(Command::Select(i));
+                        }
+                    }
+                    for c in &codes {
+                        if ui.selectable_label(second.as_deref() == Some(c), c).clicked() {
+                            cmds.push(Command::SecondVerdict { fid, verdict: c.clone() });
+                        }
+                    }
+                });
+            }
+        });
+        if let Ok(r) = ws.project.spot_check_result(id) {
+            ui.separator();
+            ui.label(format!("#{id}: {} / {} · {} {} · {} {}", r.reviewed, r.sampled, tr(lang, "kappa"), r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()), "≠", r.disagreements.len()));
+            for (k, a, b) in &r.disagreements {
+                ui.colored_label(theme::WARNING_TEXT, format!("{k}: {a} ≠ {b}"));
+            }
+        }
+    });
+}
