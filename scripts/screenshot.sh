@@ -35,5 +35,5 @@ xdotool key question; shot 07_help
 xdotool key Escape
 xdotool key Right Right v; shot 08_side_by_side 2.5
 xdotool key v; shot 09_swipe 2
-xdotool mousemove 815 500 mousedown 1 mousemove 780 500 mousemove 700 500 mouseup 1; shot 10_swipe_dragged
+xdotool mousemove 815 500; sleep 0.3; xdotool mousedown 1; sleep 0.3; xdotool mousemove 790 500; sleep 0.3; xdotool mousemove 700 500; sleep 0.3; xdotool mouseup 1; shot 10_swipe_dragged
 xdotool key v

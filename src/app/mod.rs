@@ -598,8 +598,16 @@ impl TubanApp {
         }
         self.seal_ui(&ctx);
         let cmds = std::mem::take(&mut self.cmds);
-        if let Some(ws) = &mut self.ws {
-            for c in cmds {
+        for c in cmds {
+            if let Command::AddPhotos(files) = c {
+                // Decoding large photos must not block the window: a job, as for imports.
+                if let Some(ws) = self.ws.take() {
+                    let project = ws.project.path().to_path_buf();
+                    drop(ws);
+                    self.tiles = None;
+                    self.job = Some(start::ImportJob::spawn_photos(project, files, ctx.clone()));
+                }
+            } else if let Some(ws) = &mut self.ws {
                 ws.apply(c, lang);
             }
         }

@@ -22,6 +22,7 @@ pub struct SideCache {
     confidence: Option<u8>,
     case: Option<Case>,
     history: Vec<AuditEntry>,
+    rebound: Vec<String>,
     thumbs: HashMap<i64, egui::TextureHandle>,
     comment_text: String,
     captions: HashMap<i64, String>,
@@ -46,6 +47,8 @@ impl SideCache {
         (self.flags, self.confidence) = p.review_aids(fid).unwrap_or_default();
         self.case = p.case_of_patch(fid).ok().flatten().and_then(|n| p.case(&n).ok().flatten());
         self.history = p.audit_log(Some(fid)).unwrap_or_default();
+        let key = ws.records.iter().find(|r| r.fid == fid).map(|r| r.key.clone()).unwrap_or_default();
+        self.rebound = p.rebounds().unwrap_or_default().into_iter().filter(|r| r.new_key == key).map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
         ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
     }
 
@@ -72,6 +75,11 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
     egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong()).default_open(true).show(ui, |ui| {
         if cache.photos.is_empty() {
             ui.label(RichText::new(tr(lang, "no_photos")).weak());
+        }
+        if ui.button(tr(lang, "add_photos")).clicked() {
+            if let Some(files) = rfd::FileDialog::new().add_filter("JPEG", &["jpg", "jpeg"]).pick_files() {
+                cmds.push(Command::AddPhotos(files));
+            }
         }
         let photos = cache.photos.clone();
         for (ph, warnings) in photos {
@@ -147,10 +155,38 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
     });
     egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(ui, |ui| match &cache.case {
         Some(c) => {
-            ui.label(format!("{}  {} · {} · {}", c.number, c.step, c.investigation, c.rectification));
-            if !c.party.is_empty() {
-                ui.label(RichText::new(&c.party).weak());
-            }
+            ui.label(format!("{}  {}", c.number, c.party));
+            ui.horizontal(|ui| {
+                let label = ui.label(tr(lang, "investigation")).id;
+                let r = egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
+                    for v in crate::store::INVESTIGATION {
+                        if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
+                            cmds.push(Command::CaseStatus { number: c.number.clone(), investigation: Some(v.into()), rectification: None });
+                        }
+                    }
+                });
+                r.response.labelled_by(label);
+            });
+            ui.horizontal(|ui| {
+                let label = ui.label(tr(lang, "rectification")).id;
+                let r = egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
+                    for v in crate::store::RECTIFICATION {
+                        if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
+                            cmds.push(Command::CaseStatus { number: c.number.clone(), investigation: None, rectification: Some(v.into()) });
+                        }
+                    }
+                });
+                r.response.labelled_by(label);
+            });
+            ui.horizontal(|ui| {
+                ui.label(format!("{}: {}", tr(lang, "step"), c.step));
+                let next = crate::store::STEPS.iter().position(|s| *s == c.step).and_then(|i| crate::store::STEPS.get(i + 1));
+                if let Some(next) = next {
+                    if ui.button(format!("→ {next}")).clicked() {
+                        cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
+                    }
+                }
+            });
         }
         None => {
             ui.horizontal(|ui| {
@@ -162,6 +198,9 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             });
         }
     });
+    for r in &cache.rebound {
+        ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
+    }
     egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(ui, |ui| {
         for e in cache.history.iter().rev().take(50) {
             ui.label(RichText::new(format!("{} {} {} {}: {} → {}", &e.time[..19.min(e.time.len())], e.user, e.action, e.field.clone().unwrap_or_default(), e.old_value.clone().unwrap_or_default(), e.new_value.clone().unwrap_or_default())).small());

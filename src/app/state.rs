@@ -73,6 +73,12 @@ pub enum Command {
     DrawSpotCheck(f64),
     /// Record a second verdict in the latest spot-check.
     SecondVerdict { fid: i64, verdict: String },
+    /// Add photo files (handled by the app: a job off the UI thread).
+    AddPhotos(Vec<std::path::PathBuf>),
+    /// Record a workflow step of a case (today).
+    CaseStep { number: String, step: String },
+    /// Change the investigation or rectification status of a case.
+    CaseStatus { number: String, investigation: Option<String>, rectification: Option<String> },
 }
 
 /// Sort order of the queue.
@@ -570,6 +576,12 @@ impl Workstation {
             Command::DrawSpotCheck(share) => self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
                 self.message = Some(Message { text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()), is_error: false });
             }),
+            Command::AddPhotos(_) => Ok(()),
+            Command::CaseStep { number, step } => self.project.record_step(&number, &step, None, "").map(|_| self.saved()),
+            Command::CaseStatus { number, investigation, rectification } => self
+                .project
+                .update_case(&number, &crate::store::CaseUpdate { investigation, rectification, ..Default::default() })
+                .map(|_| self.saved()),
             Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
                 Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict),
                 Ok(None) => Ok(()),
