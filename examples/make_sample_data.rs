@@ -22,19 +22,12 @@ const SIZE_PX: usize = 2400;
 /// Upper-left corner (EPSG:4546 metres) of the imagery.
 const ORIGIN: (f64, f64) = (538_000.0, 4_612_000.0);
 
-/// Small deterministic generator (SplitMix64).
-struct Rng(u64);
+/// The core's deterministic generator, with a range helper.
+struct Rng(tuban::model::random::SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
     fn range(&mut self, a: f64, b: f64) -> f64 {
         a + (b - a) * self.f()
@@ -108,7 +101,7 @@ fn rect(cx: f64, cy: f64, w: f64, h: f64, angle: f64) -> Polygon {
 }
 
 fn make_patches() -> Vec<Patch> {
-    let mut rng = Rng(20_250_801);
+    let mut rng = Rng(tuban::model::random::SplitMix64(20_250_801));
     let changes = [
         Change::Building, Change::Road, Change::Mining, Change::Solar, Change::Reclaim, Change::Dump, Change::Seasonal, Change::Approved,
     ];

@@ -2,6 +2,7 @@
 //! area units. No I/O here: the store reads and writes these, the import fills them.
 
 pub mod expr;
+pub mod random;
 pub mod template;
 pub mod units;
 pub mod validate;

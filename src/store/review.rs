@@ -63,18 +63,6 @@ pub struct SpotCheckResult {
     pub disagreements: Vec<(String, String, String)>,
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Cohen's kappa of an agreement table.
 pub fn cohen_kappa(table: &BTreeMap<(String, String), usize>) -> Option<f64> {
     let n: usize = table.values().sum();
@@ -248,13 +236,13 @@ impl Project {
             let tw = town.as_deref().and_then(|f| r.value(&t, f)).map(|v| v.to_string()).unwrap_or_default();
             strata.entry((tw, self.verdict_text(r))).or_default().push(r);
         }
-        let mut rng = SplitMix(seed);
+        let mut rng = crate::model::random::SplitMix64(seed);
         let mut picked = Vec::new();
         for members in strata.values_mut() {
             members.sort_by_key(|r| r.fid);
             let n = ((members.len() as f64 * share).round() as usize).clamp(1, members.len());
             for i in (1..members.len()).rev() {
-                let j = (rng.next() % (i as u64 + 1)) as usize;
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
                 members.swap(i, j);
             }
             picked.extend(members[..n].iter().map(|r| (r.fid, r.key.clone(), self.verdict_text(r))));
