@@ -4,6 +4,7 @@
 pub mod crash; // panic hook: crash report, and the message that the data is safe
 pub mod app; // the desktop window (eframe): the only module that uses egui, walkers, rfd
 pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
+pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder
 pub mod geometry; // GeoPackage geometry blobs, ellipsoidal area, centre points
 pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)

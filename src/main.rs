@@ -165,6 +165,22 @@ enum Command {
     },
     /// 台账统计：各乡镇查处到位率、整改到位率、立案率、结案率，逾期、涉刑、拆分处罚 / ledger rates per township and the cases needing attention
     Ledger { project: PathBuf },
+    /// 导出上报成果：shp（GBK）、gpkg、xlsx 台账、csv、照片文件夹 / export: shp (GBK), gpkg, xlsx ledger, csv, photo folder
+    Export {
+        project: PathBuf,
+        /// shp | gpkg | xlsx | csv | photos
+        #[arg(long)]
+        format: String,
+        /// 输出文件夹 / output folder
+        #[arg(long)]
+        out: PathBuf,
+        /// 坐标系（默认为下发坐标系） / CRS (default: as delivered)
+        #[arg(long)]
+        crs: Option<String>,
+        /// 覆盖已有文件 / overwrite existing files
+        #[arg(long)]
+        force: bool,
+    },
     /// 封库：记录全部核查数据的摘要，之后拒绝修改 / seal: record a digest of all review data; edits are refused afterwards
     Seal { project: PathBuf },
     /// 解封（须写明原因） / unseal, with a written reason
@@ -596,6 +612,14 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Case { action } => case_command(action, &open, &tr)?,
         Command::Ledger { project } => print_ledger(&open(&project, Access::ReadOnly)?, &tr)?,
+        Command::Export { project, format, out, crs, force } => {
+            let f = tuban::export::Format::parse(&format).with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
+            let p = open(&project, Access::ReadOnly)?;
+            let files = with_progress(|progress| tuban::export::export(&p, f, &out, &tuban::export::ExportOptions { crs, force }, progress))?;
+            for f in files {
+                println!("{}", f.display());
+            }
+        }
         Command::Seal { project } => {
             let s = open(&project, Access::ReadWrite)?.seal()?;
             println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.sealed_at, s.user, s.digest);

@@ -467,3 +467,16 @@ impl Project {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 }
+
+impl Project {
+    /// The WKT of an SRS registered in `gpkg_spatial_ref_sys`.
+    pub fn srs_wkt(&self, srs_id: i32) -> Result<Option<String>> {
+        self.conn.query_row("SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| r.get(0)).optional().map_err(self.sq())
+    }
+
+    /// The EPSG code of an SRS registered in `gpkg_spatial_ref_sys`, if it has one.
+    pub fn srs_code(&self, srs_id: i32) -> Result<Option<i32>> {
+        let row: Option<(String, i32)> = self.conn.query_row("SELECT organization, organization_coordsys_id FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.sq())?;
+        Ok(row.filter(|(o, _)| o.eq_ignore_ascii_case("EPSG")).map(|(_, c)| c))
+    }
+}
