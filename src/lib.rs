@@ -11,4 +11,5 @@ pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry chec
 pub mod jobs; // progress and cancel for long work, shared by CLI and app
 pub mod model; // templates, values, validation: plain data
 pub mod render; // map images without a window: chips for the report, thumbnails
+pub mod report; // the PDF report: sections, tables, one verification sheet per patch
 pub mod store; // the project file: a GeoPackage with tuban's own tables, audit log

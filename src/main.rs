@@ -165,6 +165,31 @@ enum Command {
     },
     /// 台账统计：各乡镇查处到位率、整改到位率、立案率、结案率，逾期、涉刑、拆分处罚 / ledger rates per township and the cases needing attention
     Ledger { project: PathBuf },
+    /// 自查报告 PDF / the PDF report
+    Report {
+        project: PathBuf,
+        /// 输出 PDF / output PDF
+        #[arg(long)]
+        out: PathBuf,
+        /// 核查表：all | illegal | none / which patches get a sheet
+        #[arg(long, default_value = "all")]
+        sheets: String,
+        /// 影像截图分辨率 / chip resolution (150 or 300 dpi)
+        #[arg(long, default_value_t = 150)]
+        dpi: u32,
+        /// 页眉单位名称 / unit name
+        #[arg(long)]
+        unit: Option<String>,
+        /// “工作组织与方法”文字文件 / text file for section 2
+        #[arg(long)]
+        method: Option<PathBuf>,
+        /// “存在问题与建议”文字文件 / text file for section 6
+        #[arg(long)]
+        problems: Option<PathBuf>,
+        /// 覆盖已有文件 / overwrite
+        #[arg(long)]
+        force: bool,
+    },
     /// 导出上报成果：shp（GBK）、gpkg、xlsx 台账、csv、照片文件夹 / export: shp (GBK), gpkg, xlsx ledger, csv, photo folder
     Export {
         project: PathBuf,
@@ -612,6 +637,27 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Case { action } => case_command(action, &open, &tr)?,
         Command::Ledger { project } => print_ledger(&open(&project, Access::ReadOnly)?, &tr)?,
+        Command::Report { project, out, sheets, dpi, unit, method, problems, force } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let read = |f: &Option<PathBuf>| -> Result<Option<String>> {
+                match f {
+                    Some(f) => Ok(Some(std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?)),
+                    None => Ok(None),
+                }
+            };
+            let sheets = match sheets.as_str() {
+                "all" => tuban::report::Sheets::All,
+                "illegal" => tuban::report::Sheets::Illegal,
+                "none" => tuban::report::Sheets::None,
+                other => bail!("--sheets {other}: all, illegal, none"),
+            };
+            anyhow::ensure!((72..=600).contains(&dpi), "--dpi {dpi}: 72-600");
+            let opts = tuban::report::ReportOptions { sheets, dpi, unit, method_text: read(&method)?, problems_text: read(&problems)? };
+            let t = std::time::Instant::now();
+            with_progress(|progress| tuban::report::write(&p, &out, &opts, force, progress))?;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!("{} {} ({:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), out.display(), size as f64 / 1e6, t.elapsed().as_secs_f64());
+        }
         Command::Export { project, format, out, crs, force } => {
             let f = tuban::export::Format::parse(&format).with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
             let p = open(&project, Access::ReadOnly)?;
