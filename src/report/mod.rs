@@ -225,7 +225,7 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     pg.y = 90.0;
     pg.text_at(&f, MARGIN, pg.y, 22.0, &format!("{county}{}年度", meta.year));
     pg.y += 14.0;
-    pg.text_at(&f, MARGIN, pg.y, 22.0, &format!("{}", meta.programme.label()));
+    pg.text_at(&f, MARGIN, pg.y, 22.0, meta.programme.label());
     pg.y += 14.0;
     pg.text_at(&f, MARGIN, pg.y, 22.0, "自查报告");
     pg.y = 200.0;
