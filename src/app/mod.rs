@@ -66,6 +66,7 @@ pub struct TubanApp {
     show_spot: bool,
     spot_share: f64,
     seal_dialog: Option<SealDialog>,
+    ledger_cache: Option<(u64, crate::store::Ledger)>,
 }
 
 /// The seal and unseal dialogs.
@@ -101,6 +102,7 @@ impl TubanApp {
             show_spot: false,
             spot_share: 0.1,
             seal_dialog: None,
+            ledger_cache: None,
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -590,7 +592,7 @@ impl TubanApp {
         self.help_ui(&ctx);
         if let Some(ws) = &self.ws {
             if self.show_ledger {
-                panels::ledger_window(&ctx, ws, &mut self.show_ledger, lang, &mut self.cmds);
+                panels::ledger_window(&ctx, ws, &mut self.ledger_cache, &mut self.show_ledger, lang, &mut self.cmds);
             }
             if self.show_spot {
                 panels::spotcheck_window(&ctx, ws, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);

@@ -47,8 +47,7 @@ impl SideCache {
         (self.flags, self.confidence) = p.review_aids(fid).unwrap_or_default();
         self.case = p.case_of_patch(fid).ok().flatten().and_then(|n| p.case(&n).ok().flatten());
         self.history = p.audit_log(Some(fid)).unwrap_or_default();
-        let key = ws.records.iter().find(|r| r.fid == fid).map(|r| r.key.clone()).unwrap_or_default();
-        self.rebound = p.rebounds().unwrap_or_default().into_iter().filter(|r| r.new_key == key).map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
+        self.rebound = p.rebounds_of(fid).unwrap_or_default().into_iter().map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
         ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
     }
 
@@ -208,9 +207,13 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
     });
 }
 
-/// The case ledger window: rates per township and what needs attention.
-pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, lang: Lang, cmds: &mut Vec<Command>) {
-    let Ok(l) = ws.project.ledger() else { return };
+/// The case ledger window: rates per township and what needs attention (computed again only
+/// after a change, not every frame).
+pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(u64, crate::store::Ledger)>, open: &mut bool, lang: Lang, cmds: &mut Vec<Command>) {
+    if cache.as_ref().is_none_or(|(serial, _)| *serial != ws.side_serial) {
+        *cache = ws.project.ledger().ok().map(|l| (ws.side_serial, l));
+    }
+    let Some((_, l)) = cache.as_ref() else { return };
     egui::Window::new(tr(lang, "ledger")).open(open).default_width(760.0).show(ctx, |ui| {
         let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
         egui::Grid::new("ledger_grid").striped(true).num_columns(7).show(ui, |ui| {

@@ -180,6 +180,28 @@ impl Project {
         Ok(key)
     }
 
+    /// The rebounds of one patch (cheap: for the window, on each selection).
+    pub fn rebounds_of(&self, fid: i64) -> Result<Vec<Rebound>> {
+        let Some(r) = self.patch(fid)? else { return Ok(vec![]) };
+        let Some(g) = self.patch_geometry(fid)? else { return Ok(vec![]) };
+        let mut st = self
+            .conn
+            .prepare("SELECT l.patch_fid, c.number FROM tuban_case_patches l JOIN tuban_cases c ON c.id = l.case_id WHERE (c.step = '销号' OR c.rectification = '已整改到位') AND l.patch_fid != ?1")
+            .map_err(self.sq())?;
+        let closed: Vec<(i64, String)> = st.query_map([fid], |row| Ok((row.get(0)?, row.get(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let mut out = Vec::new();
+        for (ofid, number) in closed {
+            let Some(old) = self.patch(ofid)? else { continue };
+            if old.batch_id.unwrap_or(0) >= r.batch_id.unwrap_or(0) {
+                continue;
+            }
+            if self.patch_geometry(ofid)?.is_some_and(|og| og.intersects(&g)) {
+                out.push(Rebound { new_key: r.key.clone(), old_key: old.key, case_number: number });
+            }
+        }
+        Ok(out)
+    }
+
     /// New patches that overlap a patch of an earlier batch whose case is closed (销号) or
     /// rectified (已整改到位): the problem came back.
     pub fn rebounds(&self) -> Result<Vec<Rebound>> {
