@@ -231,3 +231,20 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
     import(&mut p, &sample_shp()).unwrap();
     assert_eq!(p.patch_count().unwrap(), 30);
 }
+
+/// Every released schema version opens (and would be migrated, after a backup copy).
+#[test]
+fn released_schema_versions_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for (version, file) in [(1, "schema/v1.gpkg")] {
+        let path = dir.path().join(format!("v{version}.gpkg"));
+        std::fs::copy(fixture(file), &path).unwrap();
+        let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+        assert_eq!(p.patch_count().unwrap(), 30, "v{version}");
+        let fid = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
+        assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some("150999-2025-AJ001"));
+        assert_eq!(p.comments(fid).unwrap()[0].text, "v1 fixture");
+        p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
+        assert!(version == tuban::store::SCHEMA_VERSION || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists());
+    }
+}
