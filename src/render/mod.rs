@@ -8,7 +8,7 @@ use geo::Geometry;
 use image::RgbaImage;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
-use crate::imagery::source::{self, SourceSpec};
+use crate::imagery::source::{self, SourceSpec, TileSource};
 use crate::imagery::{ImageryError, TILE_PX};
 
 /// The bundled CJK font (Noto Sans CJK SC subset; licence in assets/fonts/OFL.txt).
@@ -87,6 +87,16 @@ fn for_each_coord(g: &Geometry, f: &mut impl FnMut(f64, f64)) {
 
 /// Renders `overlays` over `source` (or a grey background), framed on the overlays' extent.
 pub fn render(source: Option<&SourceSpec>, overlays: &[Overlay], opts: &RenderOptions) -> Result<RgbaImage, RenderError> {
+    let mut opened = match source {
+        Some(spec) => Some(source::open(spec)?),
+        None => None,
+    };
+    render_from(opened.as_deref_mut(), overlays, opts)
+}
+
+/// Like [`render`], with a source already open on this thread (a report renders hundreds of
+/// chips from the same two sources).
+pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[Overlay], opts: &RenderOptions) -> Result<RgbaImage, RenderError> {
     let (w, h) = opts.size_px;
     if w == 0 || h == 0 || w > 10_000 || h > 10_000 {
         return Err(RenderError::BadSize(w, h));
@@ -110,8 +120,8 @@ pub fn render(source: Option<&SourceSpec>, overlays: &[Overlay], opts: &RenderOp
     if half_w / half_h < aspect { half_w = half_h * aspect } else { half_h = half_w / aspect }
     let view = [cx - half_w, cy - half_h, cx + half_w, cy + half_h];
     let mut img = RgbaImage::from_pixel(w, h, image::Rgba([58, 58, 58, 255]));
-    if let Some(spec) = source {
-        draw_imagery(&mut img, spec, view)?;
+    if let Some(src) = source {
+        draw_imagery(&mut img, src, view)?;
     }
     let to_px = |lon: f64, lat: f64| {
         let (x, y) = merc01(lon, lat);
@@ -196,7 +206,7 @@ pub fn render(source: Option<&SourceSpec>, overlays: &[Overlay], opts: &RenderOp
 }
 
 /// Fills `img` with the source's tiles covering `view` (normalised Mercator).
-fn draw_imagery(img: &mut RgbaImage, spec: &SourceSpec, view: [f64; 4]) -> Result<(), RenderError> {
+fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view: [f64; 4]) -> Result<(), RenderError> {
     let (w, h) = img.dimensions();
     let z = ((f64::from(w) / ((view[2] - view[0]) * TILE_PX as f64)).log2().ceil()).clamp(0.0, 22.0) as u8;
     let n = f64::from(1u32 << z);
@@ -205,7 +215,6 @@ fn draw_imagery(img: &mut RgbaImage, spec: &SourceSpec, view: [f64; 4]) -> Resul
     if (tx1 - tx0 + 1) * (ty1 - ty0 + 1) > 400 {
         return Ok(());
     }
-    let mut src = source::open(spec)?;
     let cw = (tx1 - tx0 + 1) * TILE_PX as u32;
     let ch = (ty1 - ty0 + 1) * TILE_PX as u32;
     let mut canvas = RgbaImage::new(cw, ch);

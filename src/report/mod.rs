@@ -352,6 +352,8 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let chip_px = ((chip_w_mm / 25.4) * opts.dpi as f32) as u32;
     let chip_size = (chip_px, chip_px * 3 / 4);
     let mut first_sheet = true;
+    // Sources stay open across sheets (opening and preparing a raster costs more than a chip).
+    let mut open_sources: BTreeMap<usize, Option<Box<dyn crate::imagery::source::TileSource>>> = BTreeMap::new();
     for (i, r) in sheet_records.iter().enumerate() {
         if progress.set(i as u64).is_err() {
             return Err(ReportError::Cancelled);
@@ -379,7 +381,11 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
                 let caption = source.and_then(|s| imagery.get(s)).map(|s| format!("{} {}", if period == Period::Before { "前时相" } else { "后时相" }, s.acquired.map(|d| d.to_string()).unwrap_or_default()));
                 let ro = RenderOptions { size_px: chip_size, caption, labels: false, ..Default::default() };
                 let overlay = Overlay { geom: g.clone(), rgba: [255, 255, 0, 255], label: String::new() };
-                let img = match render::render(source.and_then(|s| imagery.get(s)).map(|s| &s.spec), &[overlay], &ro) {
+                let src = match source {
+                    Some(i) => open_sources.entry(i).or_insert_with(|| imagery.get(i).and_then(|s| crate::imagery::source::open(&s.spec).ok())).as_deref_mut(),
+                    None => None,
+                };
+                let img = match render::render_from(src, &[overlay], &ro) {
                     Ok(img) => img,
                     Err(_) => image::RgbaImage::from_pixel(chip_size.0, chip_size.1, image::Rgba([200, 200, 200, 255])),
                 };
