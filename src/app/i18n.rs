@@ -141,6 +141,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reason", "原因", "Reason"),
     ("seal_confirm", "封库后不能再修改。确定封库？", "After sealing no edits are possible. Seal now?"),
     ("confirm", "确定", "OK"),
+    ("seal_ok", "与封库一致", "Unchanged since the seal"),
     ("history_of_patch", "本图斑修改记录", "History of this patch"),
     ("township_col", "乡镇", "Township"),
     ("cases_col", "违法宗数", "Cases"),

@@ -67,6 +67,7 @@ pub struct TubanApp {
     spot_share: f64,
     seal_dialog: Option<SealDialog>,
     ledger_cache: Option<(u64, crate::store::Ledger)>,
+    spot_cache: Option<panels::SpotView>,
 }
 
 /// The seal and unseal dialogs.
@@ -103,6 +104,7 @@ impl TubanApp {
             spot_share: 0.1,
             seal_dialog: None,
             ledger_cache: None,
+            spot_cache: None,
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -343,7 +345,7 @@ impl TubanApp {
                         if let Some(ws) = &mut self.ws {
                             let text = match ws.project.verify() {
                                 Ok(r) if r.seal.is_none() => "—".to_string(),
-                                Ok(r) if r.differences.is_empty() => format!("✓ {}", &r.digest_now[..16]),
+                                Ok(r) if r.differences.is_empty() => format!("{} {}", tr(lang, "seal_ok"), &r.digest_now[..16]),
                                 Ok(r) => r.differences.join("; "),
                                 Err(e) => e.to_string(),
                             };
@@ -595,7 +597,7 @@ impl TubanApp {
                 panels::ledger_window(&ctx, ws, &mut self.ledger_cache, &mut self.show_ledger, lang, &mut self.cmds);
             }
             if self.show_spot {
-                panels::spotcheck_window(&ctx, ws, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);
+                panels::spotcheck_window(&ctx, ws, &mut self.spot_cache, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);
             }
         }
         self.seal_ui(&ctx);

@@ -252,8 +252,22 @@ pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(
     });
 }
 
+/// What the spot-check window shows, read again only after a change.
+pub struct SpotView {
+    serial: u64,
+    id: i64,
+    blind: Vec<(i64, String, Option<String>)>,
+    result: Option<crate::store::SpotCheckResult>,
+}
+
 /// The spot-check window: draw a sample, review it blind, see the agreement.
-pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, share: &mut f64, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<SpotView>, open: &mut bool, share: &mut f64, lang: Lang, cmds: &mut Vec<Command>) {
+    if cache.as_ref().is_none_or(|c| c.serial != ws.side_serial) {
+        *cache = match ws.project.latest_spot_check() {
+            Ok(Some(id)) => Some(SpotView { serial: ws.side_serial, id, blind: ws.project.spot_check_blind(id).unwrap_or_default(), result: ws.project.spot_check_result(id).ok() }),
+            _ => None,
+        };
+    }
     egui::Window::new(tr(lang, "spot_check")).open(open).default_width(460.0).show(ctx, |ui| {
         ui.horizontal(|ui| {
             let label = ui.label(tr(lang, "share")).id;
@@ -262,15 +276,17 @@ pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, 
                 cmds.push(Command::DrawSpotCheck(*share));
             }
         });
-        let Ok(Some(id)) = ws.project.latest_spot_check() else { return };
+        let Some(view) = cache.as_ref() else { return };
+        let id = view.id;
         let codes: Vec<String> = {
             let t = ws.project.template();
             t.field(&t.roles().verdict).map(|f| f.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default()
         };
         egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-            for (fid, key, second) in ws.project.spot_check_blind(id).unwrap_or_default() {
+            for (fid, key, second) in &view.blind {
+                let (fid, second) = (*fid, second.clone());
                 ui.horizontal(|ui| {
-                    if ui.link(&key).clicked() {
+                    if ui.link(key).clicked() {
                         if let Some(&i) = ws.index_of_fid.get(&fid) {
                             cmds.push(Command::Select(i));
                         }
@@ -283,7 +299,7 @@ pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, open: &mut bool, 
                 });
             }
         });
-        if let Ok(r) = ws.project.spot_check_result(id) {
+        if let Some(r) = &view.result {
             ui.separator();
             ui.label(format!("#{id}: {} / {} · {} {} · {} {}", r.reviewed, r.sampled, tr(lang, "kappa"), r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()), "≠", r.disagreements.len()));
             for (k, a, b) in &r.disagreements {

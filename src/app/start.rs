@@ -147,30 +147,14 @@ pub struct ImportJob {
 }
 
 impl ImportJob {
-    /// Creates the project (when `create` is given) and imports `patches` into `project`.
-    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> ImportJob {
+    /// Runs `work` on a named thread with a fresh progress; asks for a repaint when done.
+    fn run(name: &str, ctx: egui::Context, work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static) -> ImportJob {
         let progress = Progress::new();
         let p = Arc::clone(&progress);
         let handle = std::thread::Builder::new()
-            .name("import".into())
+            .name(name.into())
             .spawn(move || {
-                let result = (|| {
-                    let mut proj = match &create {
-                        Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
-                        None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
-                    };
-                    match import::import(&mut proj, &patches, &ImportOptions::default(), &p) {
-                        Ok(r) => Ok((project.clone(), JobReport::Import(r))),
-                        Err(e) => {
-                            drop(proj);
-                            if create.is_some() {
-                                // A project that never received its patches is not worth keeping.
-                                let _ = std::fs::remove_file(&project);
-                            }
-                            Err(e.to_string())
-                        }
-                    }
-                })();
+                let result = work(&p);
                 ctx.request_repaint();
                 result
             })
@@ -178,33 +162,44 @@ impl ImportJob {
         ImportJob { progress, handle }
     }
 
+    /// Creates the project (when `create` is given) and imports `patches` into `project`.
+    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> ImportJob {
+        ImportJob::run("import", ctx, move |p| {
+            let mut proj = match &create {
+                Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
+                None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
+            };
+            match import::import(&mut proj, &patches, &ImportOptions::default(), p) {
+                Ok(r) => Ok((project.clone(), JobReport::Import(r))),
+                Err(e) => {
+                    drop(proj);
+                    if create.is_some() {
+                        // A project that never received its patches is not worth keeping.
+                        let _ = std::fs::remove_file(&project);
+                    }
+                    Err(e.to_string())
+                }
+            }
+        })
+    }
+
     /// Adds photos to a project (EXIF, thumbnails, matching) off the UI thread.
     pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> ImportJob {
-        let progress = Progress::new();
-        let p = Arc::clone(&progress);
-        let handle = std::thread::Builder::new()
-            .name("photos".into())
-            .spawn(move || {
-                let result = (|| {
-                    let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
-                    let r = crate::evidence::import_photos(&mut proj, &paths, None, 100.0, &p).map_err(|e| e.to_string())?;
-                    let mut text = format!("✓ {}  ? {}  × {}", r.matched.len(), r.unmatched.len(), r.errors.len());
-                    for (f, k, d) in &r.matched {
-                        text.push_str(&format!("\n{f} → {k} ({d:.0} m)"));
-                    }
-                    for f in &r.unmatched {
-                        text.push_str(&format!("\n{f} → ?"));
-                    }
-                    for e in &r.errors {
-                        text.push_str(&format!("\n{e}"));
-                    }
-                    Ok((project.clone(), JobReport::Photos(text)))
-                })();
-                ctx.request_repaint();
-                result
-            })
-            .ok();
-        ImportJob { progress, handle }
+        ImportJob::run("photos", ctx, move |p| {
+            let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
+            let r = crate::evidence::import_photos(&mut proj, &paths, None, 100.0, p).map_err(|e| e.to_string())?;
+            let mut text = format!("匹配 / matched {}  未匹配 / unmatched {}  出错 / errors {}", r.matched.len(), r.unmatched.len(), r.errors.len());
+            for (f, k, d) in &r.matched {
+                text.push_str(&format!("\n{f} → {k} ({d:.0} m)"));
+            }
+            for f in &r.unmatched {
+                text.push_str(&format!("\n{f} → ?"));
+            }
+            for e in &r.errors {
+                text.push_str(&format!("\n{e}"));
+            }
+            Ok((project.clone(), JobReport::Photos(text)))
+        })
     }
 
     /// The result once the thread has finished.

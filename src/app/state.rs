@@ -575,6 +575,7 @@ impl Workstation {
             }),
             Command::DrawSpotCheck(share) => self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
                 self.message = Some(Message { text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()), is_error: false });
+                self.side_serial += 1;
             }),
             Command::AddPhotos(_) => Ok(()),
             Command::CaseStep { number, step } => self.project.record_step(&number, &step, None, "").map(|_| self.saved()),
@@ -583,7 +584,7 @@ impl Workstation {
                 .update_case(&number, &crate::store::CaseUpdate { investigation, rectification, ..Default::default() })
                 .map(|_| self.saved()),
             Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
-                Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict),
+                Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict).map(|_| self.side_serial += 1),
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             },
