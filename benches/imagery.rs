@@ -11,37 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gdal::raster::{Buffer, RasterCreationOptions};
-use gdal::spatial_ref::SpatialRef;
-use gdal::DriverManager;
 use tuban::imagery::{tile_extent_merc, RasterSource, SourceSpec, TileKey, TileService};
-
-const SIZE: usize = 8000;
-const ORIGIN: (f64, f64) = (530_000.0, 4_615_000.0);
-const PIXEL_M: f64 = 1.0;
-
-fn generate(path: &Path) -> anyhow::Result<()> {
-    let drv = DriverManager::get_driver_by_name("GTiff")?;
-    let mut opts = RasterCreationOptions::new();
-    for (k, v) in [("COMPRESS", "JPEG"), ("PHOTOMETRIC", "YCBCR"), ("TILED", "YES"), ("BIGTIFF", "IF_SAFER")] {
-        opts.set_name_value(k, v)?;
-    }
-    let mut ds = drv.create_with_band_type_with_options::<u8, _>(path, SIZE, SIZE, 3, &opts)?;
-    ds.set_geo_transform(&[ORIGIN.0, PIXEL_M, 0.0, ORIGIN.1, 0.0, -PIXEL_M])?;
-    ds.set_spatial_ref(&SpatialRef::from_epsg(4546)?)?;
-    let rows = 500;
-    for b in 0..3 {
-        for r0 in (0..SIZE).step_by(rows) {
-            let data: Vec<u8> = (0..rows * SIZE).map(|i| {
-                let (x, y) = (i % SIZE, r0 + i / SIZE);
-                (((x / 37 + y / 53) * (b + 3) + (x ^ y) % 29) % 200 + 30) as u8
-            }).collect();
-            ds.rasterband(b + 1)?.write((0, r0 as isize), (SIZE, rows), &mut Buffer::new((SIZE, rows), data))?;
-        }
-    }
-    ds.build_overviews("AVERAGE", &[2, 4, 8, 16, 32], &[])?;
-    Ok(())
-}
 
 fn tiles_in(src: &RasterSource, z: u8, limit: usize) -> Vec<(u32, u32)> {
     let e = src.extent_merc();
@@ -68,14 +38,8 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-imagery");
-    std::fs::create_dir_all(&dir)?;
-    let tif = dir.join("gk_8000.tif");
-    if !tif.exists() {
-        let t = Instant::now();
-        generate(&tif)?;
-        println!("generated {} in {:.1} s", tif.display(), t.elapsed().as_secs_f64());
-    }
+    let tif = common::raster("bench-imagery", "gk_8000.tif", 0)?;
+    let dir = tif.parent().map(Path::to_path_buf).unwrap_or_default();
     let src = RasterSource::open(&tif)?;
     let mut report = Vec::new();
     for (name, z) in [("patch zoom (z17)", 17u8), ("county zoom (z12)", 12u8)] {

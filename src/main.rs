@@ -186,6 +186,9 @@ enum Command {
         /// “存在问题与建议”文字文件 / text file for section 6
         #[arg(long)]
         problems: Option<PathBuf>,
+        /// 把 --method、--problems 的文字存入项目，以后的报告沿用 / keep these texts in the project for later reports
+        #[arg(long)]
+        save_texts: bool,
         /// 覆盖已有文件 / overwrite
         #[arg(long)]
         force: bool,
@@ -302,7 +305,7 @@ enum CaseAction {
     },
     /// 为尚未立案的违法图斑各建一个案件 / open a case for every illegal patch without one
     Propose { project: PathBuf },
-    /// 修改：party= department= investigation= rectification= measures= penalty_doc= fine= deadline= / change fields
+    /// 修改：party= department= investigation= rectification= measures= penalty_doc= fine= deadline= prior_penalty=（三年内同类处罚文书号） / change fields
     Set {
         project: PathBuf,
         number: String,
@@ -327,6 +330,27 @@ enum CaseAction {
         /// 只列逾期未销号的 / only overdue cases
         #[arg(long)]
         overdue: bool,
+    },
+    /// 附上文书扫描件或照片（存入项目） / attach scanned documents or photos (kept in the project)
+    Attach {
+        project: PathBuf,
+        number: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// 立案决定书 行政处罚决定书 整改通知书 现场勘验笔录 整改照片 移送函 其他
+        #[arg(long, default_value = "其他")]
+        kind: String,
+    },
+    /// 列出案件附件 / list the attachments of a case
+    Attachments { project: PathBuf, number: String },
+    /// 取出附件到文件 / write an attachment to a file
+    Extract {
+        project: PathBuf,
+        /// 附件编号（见 attachments） / attachment id (see attachments)
+        id: i64,
+        /// 输出文件 / output file
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -637,14 +661,24 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Case { action } => case_command(action, &open, &tr)?,
         Command::Ledger { project } => print_ledger(&open(&project, Access::ReadOnly)?, &tr)?,
-        Command::Report { project, out, sheets, dpi, unit, method, problems, force } => {
-            let p = open(&project, Access::ReadOnly)?;
+        Command::Report { project, out, sheets, dpi, unit, method, problems, save_texts, force } => {
             let read = |f: &Option<PathBuf>| -> Result<Option<String>> {
                 match f {
-                    Some(f) => Ok(Some(std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?)),
+                    Some(f) => Ok(Some(std::fs::read_to_string(f).with_context(|| format!("{}: 无法读取文字文件（需 UTF-8） / cannot read the text file (UTF-8 expected)", f.display()))?)),
                     None => Ok(None),
                 }
             };
+            let (method_text, problems_text) = (read(&method)?, read(&problems)?);
+            if save_texts {
+                let mut p = open(&project, Access::ReadWrite)?;
+                for (which, text) in [(tuban::store::ReportText::Method, &method_text), (tuban::store::ReportText::Problems, &problems_text)] {
+                    if let Some(text) = text {
+                        p.set_report_text(which, text)?;
+                    }
+                }
+            }
+            let p = open(&project, Access::ReadOnly)?;
+            p.begin_snapshot()?;
             let sheets = match sheets.as_str() {
                 "all" => tuban::report::Sheets::All,
                 "illegal" => tuban::report::Sheets::Illegal,
@@ -652,7 +686,7 @@ fn run(cli: Cli) -> Result<()> {
                 other => bail!("--sheets {other}: all, illegal, none"),
             };
             anyhow::ensure!((72..=600).contains(&dpi), "--dpi {dpi}: 72-600");
-            let opts = tuban::report::ReportOptions { sheets, dpi, unit, method_text: read(&method)?, problems_text: read(&problems)? };
+            let opts = tuban::report::ReportOptions { sheets, dpi, unit, method_text, problems_text };
             let t = std::time::Instant::now();
             with_progress(|progress| tuban::report::write(&p, &out, &opts, force, progress))?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
@@ -964,7 +998,8 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
                     "penalty_doc" | "处罚文书" => u.penalty_doc = Some(v),
                     "fine" | "罚款" => u.fine_yuan = Some(tuban::model::value::parse_quantity(&v, None).with_context(|| format!("fine={v}"))?),
                     "deadline" | "期限" => u.deadline = Some(tuban::model::value::parse_date(&v).with_context(|| format!("deadline={v}"))?),
-                    other => bail!("{}: {other} (party, department, investigation, rectification, measures, penalty_doc, fine, deadline)", tr.t("未知字段", "unknown field")),
+                    "prior_penalty" | "前次处罚" => u.prior_penalty = Some(v),
+                    other => bail!("{}: {other} (party, department, investigation, rectification, measures, penalty_doc, fine, deadline, prior_penalty)", tr.t("未知字段", "unknown field")),
                 }
             }
             open(&project, Access::ReadWrite)?.update_case(&number, &u)?;
@@ -998,6 +1033,28 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
                     keys.join(",")
                 );
             }
+        }
+        CaseAction::Attach { project, number, files, kind } => {
+            let mut p = open(&project, Access::ReadWrite)?;
+            for f in &files {
+                let bytes = std::fs::read(f).with_context(|| format!("{}: {}", f.display(), tr.t("无法读取文件", "cannot read the file")))?;
+                let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let id = p.attach_to_case(&number, &name, &kind, &bytes).with_context(|| f.display().to_string())?;
+                println!("{number}: #{id} {kind} {name}");
+            }
+        }
+        CaseAction::Attachments { project, number } => {
+            let p = open(&project, Access::ReadOnly)?;
+            for a in p.case_attachments(&number)? {
+                println!("#{}\t{}\t{}\t{:.1} KB\t{}\t{}", a.id, a.kind, a.file_name, a.size_bytes as f64 / 1024.0, a.added_at, a.added_by);
+            }
+        }
+        CaseAction::Extract { project, id, out } => {
+            let p = open(&project, Access::ReadOnly)?;
+            let (name, bytes) = p.attachment_data(id)?.with_context(|| format!("{} #{id}", tr.t("没有附件", "no attachment")))?;
+            anyhow::ensure!(!out.exists(), "{}: {}", out.display(), tr.t("文件已存在", "file exists"));
+            std::fs::write(&out, bytes).with_context(|| out.display().to_string())?;
+            println!("{name} → {}", out.display());
         }
     }
     Ok(())
@@ -1070,8 +1127,9 @@ fn print_ledger(p: &Project, tr: &Tr) -> Result<()> {
     for (n, d) in &l.overdue {
         println!("{}: {n} ({d})", tr.t("逾期未销号", "overdue"));
     }
-    for (n, a) in &l.criminal {
-        println!("{}: {n} ({:.2} 亩)", tr.t("达到涉刑标准，应移送司法", "reaches the criminal threshold: refer to the judiciary"), m2_to_mu(*a));
+    for c in &l.criminal {
+        let prior = c.prior_penalty.as_ref().map(|d| format!("; {} {d}", tr.t("三年内曾受处罚", "penalised within three years"))).unwrap_or_default();
+        println!("{}: {} ({:.2} 亩{prior})", tr.t("达到涉刑标准，应移送司法", "reaches the criminal threshold: refer to the judiciary"), c.number, m2_to_mu(c.area_m2));
     }
     for g in &l.split_penalties {
         println!("{}: {}", tr.t("同一当事人相邻图斑分别处罚（疑似拆分处罚）", "one party, neighbouring patches, separate penalties (possible split penalty)"), g.join(", "));

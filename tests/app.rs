@@ -239,3 +239,41 @@ fn workflow_panels_open_cases_flags_comments_and_seal() {
     let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
     assert!(msg.is_error && msg.text.contains("封库"), "{msg:?}");
 }
+
+#[test]
+fn report_from_the_menu_runs_as_a_job_and_keeps_the_texts() {
+    let (dir, path) = sample_project(true);
+    let mut h = harness(&path, Lang::Zh);
+    h.get_by_label("业务").click();
+    h.run_steps(2);
+    h.get_by_label("成果输出（报告、导出）…").click();
+    h.run_steps(3);
+    let problems = h.get_by_label("六、存在问题与建议");
+    problems.click();
+    h.run_steps(1);
+    h.get_by_label("六、存在问题与建议").type_text("部分图斑影像云量较大，建议补充外业核实。");
+    h.run_steps(2);
+    h.get_by_label("仅违法图斑").click();
+    h.run_steps(1);
+    h.get_by_label("生成报告").click();
+    h.run_steps(2);
+    assert!(h.state().job_running(), "the report runs as a job");
+    // Wait for the job by frames (no wall-clock limit): it ends or the test harness times out.
+    while h.state().job_running() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    let result = h.state().job_result().unwrap_or_default().to_string();
+    assert!(result.contains(".pdf"), "{result}");
+    // The project stayed open and the text is kept in it for the next report.
+    assert!(h.state().ws.is_some());
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(p.report_text(tuban::store::ReportText::Problems).unwrap().as_deref(), Some("部分图斑影像云量较大，建议补充外业核实。"));
+    drop(p);
+    let pdf = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "pdf")).unwrap();
+    let text = std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("部分图斑影像云量较大"), "the problems text is in section 6");
+    // Only illegal patches get sheets: the sample has none judged illegal, so no sheet.
+    assert!(!text.contains("图斑核查表"), "no sheets for a project without illegal verdicts");
+}

@@ -232,21 +232,34 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
     assert_eq!(p.patch_count().unwrap(), 30);
 }
 
-/// Every released schema version opens (and would be migrated, after a backup copy).
-/// One entry per released version: the list grows with each schema change.
-#[allow(clippy::single_element_loop)]
+/// Every released schema version opens read-only without being changed, and opens for writing
+/// after migration (with a backup copy). One entry per released version.
 #[test]
 fn released_schema_versions_open() {
     let dir = tempfile::tempdir().unwrap();
-    for (version, file) in [(1, "schema/v1.gpkg")] {
+    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg")] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
+        let case = "150999-2025-AJ001";
+        // Read-only: the file is left as it is, and reads see the current schema.
+        let bytes_before = std::fs::read(&path).unwrap();
+        {
+            let p = Project::open(&path, Access::ReadOnly).unwrap();
+            assert_eq!(p.patch_count().unwrap(), 30, "v{version}");
+            let c = p.case(case).unwrap().unwrap();
+            assert_eq!(c.prior_penalty.is_empty(), version < 2, "v{version}");
+            assert_eq!(p.case_attachments(case).unwrap().len(), usize::from(version >= 2), "v{version}");
+            p.ledger().unwrap();
+            p.verify().unwrap();
+        }
+        assert!(std::fs::read(&path).unwrap() == bytes_before, "v{version}: a read-only open changed the file");
         let mut p = Project::open(&path, Access::ReadWrite).unwrap();
-        assert_eq!(p.patch_count().unwrap(), 30, "v{version}");
         let fid = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
-        assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some("150999-2025-AJ001"));
-        assert_eq!(p.comments(fid).unwrap()[0].text, "v1 fixture");
+        assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some(case));
+        assert_eq!(p.comments(fid).unwrap()[0].text, format!("v{version} fixture"));
         p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
+        // What the newest schema added works on the migrated file.
+        p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
         assert!(version == tuban::store::SCHEMA_VERSION || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists());
     }
 }

@@ -74,7 +74,7 @@ fn the_ledger_counts_rates_and_shows_what_needs_attention() {
     assert!(l.illegal_without_case.is_empty());
     assert_eq!(l.total.cases, 3);
     assert!((l.total.illegal_area_m2 - 29.0 * 10_000.0 / 15.0).abs() < 1.0, "{}", l.total.illegal_area_m2);
-    assert_eq!(l.criminal.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec![big_case.as_str()]);
+    assert_eq!(l.criminal.iter().map(|c| c.number.as_str()).collect::<Vec<_>>(), vec![big_case.as_str()]);
     assert_eq!(l.split_penalties.len(), 1, "{:?}", l.split_penalties);
     assert_eq!(l.total.investigation_rate(), Some(0.0));
     // Work the cases through the statuses.
@@ -222,4 +222,84 @@ fn manual_clues_comments_flags_and_rebounds() {
     assert_eq!(p.comments(fid).unwrap()[0].text, "信访人称夜间仍有车辆进出");
     assert!(p.set_review_aids(fid, &["随便"], None).is_err());
     assert!(p.set_review_aids(fid, &[], Some(9)).is_err());
+}
+
+#[test]
+fn ten_mu_is_criminal_after_a_penalty_for_the_same_within_three_years() {
+    let (_dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    let fid = |p: &Project, n: u32| p.find_patch(&format!("150999SJBG20250000{n:02}")).unwrap().unwrap();
+    let illegal = |p: &mut Project, f: i64, mu: &str, party: &str| p.set_text(f, &[("HCJG", "违法"), ("WFMJ", mu), ("HSMJ", "30亩"), ("DSR", party)]).unwrap();
+    let criminal = |p: &Project| p.ledger().unwrap().criminal.into_iter().map(|c| (c.number, c.prior_penalty)).collect::<Vec<_>>();
+    // Party A: 12 亩 now; an earlier case of A (3 亩) found two years before, penalised.
+    let (a_now, a_before) = (fid(&p, 3), fid(&p, 5));
+    illegal(&mut p, a_now, "12亩", "甲公司");
+    illegal(&mut p, a_before, "3亩", "甲公司");
+    let now = p.create_case(Some("A-2025"), &[a_now], "甲公司", "").unwrap();
+    let before = p.create_case(Some("A-2023"), &[a_before], "甲公司", "").unwrap();
+    let d = |s: &str| tuban::model::value::parse_date(s);
+    p.record_step(&now, "问题发现", d("2025-06-01"), "").unwrap();
+    p.record_step(&before, "问题发现", d("2023-09-01"), "").unwrap();
+    assert!(criminal(&p).is_empty(), "12 亩 without a penalty is below 20 亩");
+    p.update_case(&before, &tuban::store::CaseUpdate { penalty_doc: Some("示林罚〔2023〕5号".into()), fine_yuan: Some(3000.0), ..Default::default() }).unwrap();
+    assert_eq!(criminal(&p), vec![(now.clone(), Some("示林罚〔2023〕5号（A-2023）".into()))], "10 亩 threshold after a penalty within three years");
+    // Party B: the earlier penalty lies more than three years back: 20 亩 applies.
+    let (b_now, b_old) = (fid(&p, 7), fid(&p, 9));
+    illegal(&mut p, b_now, "15亩", "乙牧场");
+    illegal(&mut p, b_old, "2亩", "乙牧场");
+    let b = p.create_case(Some("B-2025"), &[b_now], "乙牧场", "").unwrap();
+    let b0 = p.create_case(Some("B-2020"), &[b_old], "乙牧场", "").unwrap();
+    p.record_step(&b, "问题发现", d("2025-06-01"), "").unwrap();
+    p.record_step(&b0, "问题发现", d("2021-05-31"), "").unwrap();
+    p.update_case(&b0, &tuban::store::CaseUpdate { penalty_doc: Some("示林罚〔2021〕1号".into()), ..Default::default() }).unwrap();
+    assert!(!criminal(&p).iter().any(|(n, _)| *n == b), "a penalty four years before does not count");
+    // A penalty outside the project, recorded by hand on the case.
+    p.update_case(&b, &tuban::store::CaseUpdate { prior_penalty: Some("邻县林罚〔2024〕9号".into()), ..Default::default() }).unwrap();
+    assert!(criminal(&p).contains(&(b.clone(), Some("邻县林罚〔2024〕9号".into()))));
+    // Below 10 亩 nothing, even with a penalty; referral clears the flag.
+    let c = fid(&p, 11);
+    illegal(&mut p, c, "9亩", "丙");
+    let cn = p.create_case(Some("C"), &[c], "丙", "").unwrap();
+    p.update_case(&cn, &tuban::store::CaseUpdate { prior_penalty: Some("x".into()), ..Default::default() }).unwrap();
+    assert!(!criminal(&p).iter().any(|(n, _)| *n == cn));
+    p.update_case(&now, &tuban::store::CaseUpdate { investigation: Some("移送司法".into()), ..Default::default() }).unwrap();
+    assert!(!criminal(&p).iter().any(|(n, _)| *n == now));
+}
+
+#[test]
+fn case_attachments_are_kept_in_the_project_and_count_as_evidence() {
+    let (_dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000004").unwrap().unwrap();
+    p.set_text(fid, &[("HCJG", "违法"), ("DSR", "某牧业公司")]).unwrap();
+    let n = p.create_case(None, &[fid], "某牧业公司", "").unwrap();
+    p.update_case(&n, &tuban::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() }).unwrap();
+    let e = p.record_step(&n, "销号", None, "").unwrap_err();
+    assert!(e.to_string().contains("证据"), "{e}");
+    // A real photo as the rectification evidence; its bytes come back unchanged.
+    let photo = std::fs::read(common::fixture("exif/DSCN0010.jpg")).unwrap();
+    let e = p.attach_to_case(&n, "x.jpg", "随便", &photo).unwrap_err();
+    assert!(e.to_string().contains("整改照片"), "the kinds are listed: {e}");
+    assert!(p.attach_to_case(&n, "空.pdf", "其他", &[]).unwrap_err().to_string().contains("空.pdf"));
+    let id = p.attach_to_case(&n, "DSCN0010.jpg", "整改照片", &photo).unwrap();
+    let list = p.case_attachments(&n).unwrap();
+    assert_eq!((list.len(), list[0].kind.as_str(), list[0].size_bytes), (1, "整改照片", photo.len() as i64));
+    assert_eq!(p.attachment_data(id).unwrap().unwrap(), ("DSCN0010.jpg".to_string(), photo.clone()));
+    p.record_step(&n, "销号", None, "整改到位，现场复核").unwrap();
+    // Sealed: attachments are part of the digest; adding or removing one is refused.
+    let seal = p.seal().unwrap();
+    assert!(matches!(p.attach_to_case(&n, "b.jpg", "其他", &photo).unwrap_err(), StoreError::Sealed { .. }));
+    assert!(matches!(p.remove_attachment(id).unwrap_err(), StoreError::Sealed { .. }));
+    let path = p.path().to_path_buf();
+    drop(p);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The bytes replaced, the stored digest left as it was.
+    conn.execute("UPDATE tuban_case_attachments SET data = x'00' WHERE id = ?1", [id]).unwrap();
+    drop(conn);
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    let v = p.verify().unwrap();
+    assert!(v.digest_now != seal.digest && v.differences.iter().any(|d| d.contains("DSCN0010.jpg") || d.contains("attachment")), "{v:?}");
+    p.unseal("更换附件").unwrap();
+    p.remove_attachment(id).unwrap();
+    assert!(p.case_attachments(&n).unwrap().is_empty());
 }

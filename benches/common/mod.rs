@@ -1,16 +1,24 @@
-//! Shared by the benchmarks: the 100,000-patch GBK shapefile of the benchmark data.
+//! Shared by the benchmarks: the GBK patch shapefiles and the Gauss-Krüger GeoTIFFs of the
+//! benchmark data.
 #![allow(dead_code)]
 
 use std::path::Path;
 
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use gdal::vector::{Feature, FieldDefn, Geometry, LayerOptions, OGRFieldType, OGRwkbGeometryType};
+use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::DriverManager;
 
 const TOWNS: [&str; 8] = ["乌兰花镇", "查干补力格苏木", "白音敖包镇", "吉生太镇", "巴音花乡", "红格尔苏木", "江岸苏木", "脑木更苏木"];
 
 /// Writes `n` random patches of a ~60 km county around CM 111°E as a GBK shapefile in EPSG:4546.
 pub fn generate(path: &Path, n: usize) -> anyhow::Result<()> {
+    generate_in(path, n, (470_000.0, 4_580_000.0), 60_000.0)
+}
+
+/// Writes `n` random patches with centres in the square of side `side_m` at `origin` (GK metres,
+/// lower left), as a GBK shapefile in EPSG:4546.
+pub fn generate_in(path: &Path, n: usize, origin: (f64, f64), side_m: f64) -> anyhow::Result<()> {
     let drv = DriverManager::get_driver_by_name("ESRI Shapefile")?;
     let mut ds = drv.create_vector_only(path)?;
     let mut srs = SpatialRef::from_epsg(4546)?;
@@ -31,8 +39,8 @@ pub fn generate(path: &Path, n: usize) -> anyhow::Result<()> {
     {
         for i in 0..n {
             // A county of ~60 km × 60 km around CM 111°E; patches of 10 vertices, 20-150 m across.
-            let cx = 470_000.0 + 60_000.0 * rnd();
-            let cy = 4_580_000.0 + 60_000.0 * rnd();
+            let cx = origin.0 + side_m * rnd();
+            let cy = origin.1 + side_m * rnd();
             let r = 10.0 + 65.0 * rnd();
             let mut ring = Geometry::empty(OGRwkbGeometryType::wkbLinearRing)?;
             for k in 0..10 {
@@ -81,4 +89,60 @@ pub fn rss_mb() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let get = |k: &str| s.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
     (get("VmHWM:"), get("VmRSS:"))
+}
+
+/// Side of the benchmark rasters in pixels (1 m each).
+pub const RASTER_PX: usize = 8000;
+/// Upper-left corner of the benchmark rasters (EPSG:4546 metres).
+pub const RASTER_ORIGIN: (f64, f64) = (530_000.0, 4_615_000.0);
+
+/// Writes an 8000×8000 JPEG-compressed, tiled RGB GeoTIFF in EPSG:4546 (1 m pixels) with
+/// overviews; `variant` changes the pattern (a "before" and an "after" image).
+pub fn generate_raster(path: &Path, variant: usize) -> anyhow::Result<()> {
+    let drv = DriverManager::get_driver_by_name("GTiff")?;
+    let mut opts = RasterCreationOptions::new();
+    for (k, v) in [("COMPRESS", "JPEG"), ("PHOTOMETRIC", "YCBCR"), ("TILED", "YES"), ("BIGTIFF", "IF_SAFER")] {
+        opts.set_name_value(k, v)?;
+    }
+    let size = RASTER_PX;
+    let mut ds = drv.create_with_band_type_with_options::<u8, _>(path, size, size, 3, &opts)?;
+    ds.set_geo_transform(&[RASTER_ORIGIN.0, 1.0, 0.0, RASTER_ORIGIN.1, 0.0, -1.0])?;
+    ds.set_spatial_ref(&SpatialRef::from_epsg(4546)?)?;
+    let rows = 500;
+    for b in 0..3 {
+        for r0 in (0..size).step_by(rows) {
+            let data: Vec<u8> = (0..rows * size)
+                .map(|i| {
+                    let (x, y) = (i % size, r0 + i / size);
+                    (((x / (37 + variant) + y / 53) * (b + 3 + variant) + (x ^ y) % 29) % 200 + 30) as u8
+                })
+                .collect();
+            ds.rasterband(b + 1)?.write((0, r0 as isize), (size, rows), &mut Buffer::new((size, rows), data))?;
+        }
+    }
+    ds.build_overviews("AVERAGE", &[2, 4, 8, 16, 32], &[])?;
+    Ok(())
+}
+
+/// A benchmark raster under `target/DIR/NAME`, generated once.
+pub fn raster(dir: &str, name: &str, variant: usize) -> anyhow::Result<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(dir);
+    std::fs::create_dir_all(&dir)?;
+    let tif = dir.join(name);
+    if !tif.exists() {
+        let t = std::time::Instant::now();
+        generate_raster(&tif, variant)?;
+        println!("generated {} in {:.1} s", tif.display(), t.elapsed().as_secs_f64());
+    }
+    Ok(tif)
+}
+
+/// CPU seconds (user + system) this process has used.
+pub fn cpu_s() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th there.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -4,6 +4,7 @@
 //! [`Workstation`] and push more commands, and the commands are applied in one place at the end
 //! of the frame. Every edit goes through the store at once; there is no save button.
 
+pub mod deliver;
 pub mod form;
 pub mod i18n;
 pub mod map;
@@ -47,7 +48,7 @@ pub struct TubanApp {
     /// The open project, if any.
     pub ws: Option<Workstation>,
     start: start::StartState,
-    job: Option<start::ImportJob>,
+    job: Option<start::Job>,
     report: Option<String>,
     error: Option<String>,
     map_memory: walkers::MapMemory,
@@ -68,6 +69,7 @@ pub struct TubanApp {
     seal_dialog: Option<SealDialog>,
     ledger_cache: Option<(u64, crate::store::Ledger)>,
     spot_cache: Option<panels::SpotView>,
+    deliver: Option<deliver::DeliverDialog>,
 }
 
 /// The seal and unseal dialogs.
@@ -105,6 +107,7 @@ impl TubanApp {
             seal_dialog: None,
             ledger_cache: None,
             spot_cache: None,
+            deliver: None,
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -143,6 +146,16 @@ impl TubanApp {
     /// Imagery tiles still rendering (tests wait for 0 before a snapshot).
     pub fn tiles_pending(&self) -> usize {
         self.tiles.as_ref().map_or(0, |t| t.pending())
+    }
+
+    /// True while an import, report or export runs.
+    pub fn job_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The message of the last finished job (its result window), if still shown.
+    pub fn job_result(&self) -> Option<&str> {
+        self.report.as_deref()
     }
 
     /// Queues a command (as a panel would).
@@ -218,7 +231,7 @@ impl TubanApp {
                     let project = ws.project.path().to_path_buf();
                     drop(ws);
                     self.tiles = None;
-                    self.job = Some(start::ImportJob::spawn_photos(project, vec![path], ctx.clone()));
+                    self.job = Some(start::Job::spawn_photos(project, vec![path], ctx.clone()));
                 }
             } else if is_project {
                 self.open_project(&path);
@@ -227,7 +240,7 @@ impl TubanApp {
                 let project = ws.project.path().to_path_buf();
                 self.ws = None;
                 self.tiles = None;
-                self.job = Some(start::ImportJob::spawn(project, path, None, ctx.clone()));
+                self.job = Some(start::Job::spawn(project, path, None, ctx.clone()));
             } else {
                 self.start.patch_path = path.display().to_string();
             }
@@ -240,7 +253,7 @@ impl TubanApp {
             start::StartAction::Create { patches, project, template, county, year } => match Template::builtin(&template) {
                 Ok(t) => {
                     let meta = ProjectMeta { programme: t.spec.programme, county_code: county, county_name: String::new(), year, unit: String::new() };
-                    self.job = Some(start::ImportJob::spawn(project, patches, Some((t, meta)), ctx.clone()));
+                    self.job = Some(start::Job::spawn(project, patches, Some((t, meta)), ctx.clone()));
                 }
                 Err(e) => self.error = Some(e.to_string()),
             },
@@ -253,6 +266,9 @@ impl TubanApp {
         if let Some(result) = job.try_finish() {
             self.job = None;
             match result {
+                Ok((_, start::JobReport::Written(text))) => {
+                    self.report = Some(format!("{}\n{text}", tr(lang, "written")));
+                }
                 Ok((path, start::JobReport::Photos(text))) => {
                     self.report = Some(text);
                     self.open_project(&path);
@@ -288,7 +304,7 @@ impl TubanApp {
         }
         let (stage, done, total) = job.progress.snapshot();
         egui::Modal::new(egui::Id::unique("import_job")).show(ui.ctx(), |ui| {
-            ui.heading(tr(lang, "importing"));
+            ui.heading(tr(lang, job.title));
             ui.label(stage);
             let frac = if total > 0 { done as f32 / total as f32 } else { 0.0 };
             ui.add(egui::ProgressBar::new(frac).text(format!("{done} / {total}")).desired_width(360.0));
@@ -314,7 +330,7 @@ impl TubanApp {
                             let project = ws.project.path().to_path_buf();
                             drop(ws);
                             self.tiles = None;
-                            self.job = Some(start::ImportJob::spawn(project, p, None, ctx.clone()));
+                            self.job = Some(start::Job::spawn(project, p, None, ctx.clone()));
                         }
                     }
                 }
@@ -333,6 +349,9 @@ impl TubanApp {
                     }
                     if ui.button(tr(lang, "spot_check")).clicked() {
                         self.show_spot = true;
+                    }
+                    if ui.button(tr(lang, "deliverables")).clicked() {
+                        self.deliver = self.ws.as_ref().map(deliver::DeliverDialog::new);
                     }
                     ui.separator();
                     if ui.button(tr(lang, "seal")).clicked() {
@@ -584,7 +603,7 @@ impl TubanApp {
         self.job_ui(&ctx, ui);
         if let Some(text) = self.report.clone() {
             let mut open = true;
-            egui::Window::new(tr(lang, "import_done")).open(&mut open).collapsible(false).show(&ctx, |ui| {
+            egui::Window::new(tr(lang, "job_result")).open(&mut open).collapsible(false).show(&ctx, |ui| {
                 ui.label(text);
             });
             if !open {
@@ -595,6 +614,19 @@ impl TubanApp {
         if let Some(ws) = &self.ws {
             if self.show_ledger {
                 panels::ledger_window(&ctx, ws, &mut self.ledger_cache, &mut self.show_ledger, lang, &mut self.cmds);
+            }
+            if let Some(dlg) = &mut self.deliver {
+                let mut open = true;
+                let action = deliver::deliver_window(&ctx, ws, dlg, &mut open, lang, &mut self.cmds);
+                if !open {
+                    self.deliver = None;
+                }
+                let project = ws.project.path().to_path_buf();
+                match action {
+                    Some(deliver::DeliverAction::Report { out, opts, force }) => self.job = Some(start::Job::spawn_report(project, out, opts, force, ctx.clone())),
+                    Some(deliver::DeliverAction::Export { out, format, force }) => self.job = Some(start::Job::spawn_export(project, out, format, force, ctx.clone())),
+                    None => {}
+                }
             }
             if self.show_spot {
                 panels::spotcheck_window(&ctx, ws, &mut self.spot_cache, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);
@@ -609,7 +641,7 @@ impl TubanApp {
                     let project = ws.project.path().to_path_buf();
                     drop(ws);
                     self.tiles = None;
-                    self.job = Some(start::ImportJob::spawn_photos(project, files, ctx.clone()));
+                    self.job = Some(start::Job::spawn_photos(project, files, ctx.clone()));
                 }
             } else if let Some(ws) = &mut self.ws {
                 ws.apply(c, lang);

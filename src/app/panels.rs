@@ -21,6 +21,9 @@ pub struct SideCache {
     flags: Vec<String>,
     confidence: Option<u8>,
     case: Option<Case>,
+    attachments: Vec<crate::store::Attachment>,
+    attach_kind: String,
+    prior_penalty: String,
     history: Vec<AuditEntry>,
     rebound: Vec<String>,
     thumbs: HashMap<i64, egui::TextureHandle>,
@@ -46,6 +49,8 @@ impl SideCache {
         self.comments = p.comments(fid).unwrap_or_default();
         (self.flags, self.confidence) = p.review_aids(fid).unwrap_or_default();
         self.case = p.case_of_patch(fid).ok().flatten().and_then(|n| p.case(&n).ok().flatten());
+        self.attachments = self.case.as_ref().and_then(|c| p.case_attachments(&c.number).ok()).unwrap_or_default();
+        self.prior_penalty = self.case.as_ref().map(|c| c.prior_penalty.clone()).unwrap_or_default();
         self.history = p.audit_log(Some(fid)).unwrap_or_default();
         self.rebound = p.rebounds_of(fid).unwrap_or_default().into_iter().map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
         ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
@@ -186,6 +191,40 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                     }
                 }
             });
+            ui.horizontal(|ui| {
+                let label = ui.label(tr(lang, "prior_penalty_doc")).id;
+                let r = ui.add(egui::TextEdit::singleline(&mut cache.prior_penalty).desired_width(180.0).hint_text(tr(lang, "prior_penalty_hint"))).labelled_by(label);
+                if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
+                    cmds.push(Command::CasePriorPenalty { number: c.number.clone(), text: cache.prior_penalty.trim().to_string() });
+                }
+            });
+            ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
+            for a in &cache.attachments {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("{} {} ({:.0} KB)", a.kind, a.file_name, a.size_bytes as f64 / 1024.0)).small());
+                    if ui.small_button(tr(lang, "save_as")).clicked() {
+                        if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
+                            cmds.push(Command::ExtractAttachment { id: a.id, out });
+                        }
+                    }
+                });
+            }
+            ui.horizontal(|ui| {
+                if cache.attach_kind.is_empty() {
+                    cache.attach_kind = "其他".into();
+                }
+                let label = ui.label(tr(lang, "attachment_kind")).id;
+                egui::ComboBox::from_id_salt("attach_kind").selected_text(&cache.attach_kind).show_ui(ui, |ui| {
+                    for k in crate::store::ATTACHMENT_KINDS {
+                        ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
+                    }
+                }).response.labelled_by(label);
+                if ui.button(tr(lang, "attach_files")).clicked() {
+                    if let Some(paths) = rfd::FileDialog::new().add_filter(tr(lang, "documents"), &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"]).pick_files() {
+                        cmds.push(Command::AttachToCase { number: c.number.clone(), paths, kind: cache.attach_kind.clone() });
+                    }
+                }
+            });
         }
         None => {
             ui.horizontal(|ui| {
@@ -237,8 +276,9 @@ pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(
         for (n, d) in &l.overdue {
             ui.colored_label(theme::ERROR_TEXT, format!("{}: {n} ({d})", tr(lang, "overdue")));
         }
-        for (n, a) in &l.criminal {
-            ui.colored_label(theme::ERROR_TEXT, format!("{}: {n} ({:.2} 亩)", tr(lang, "criminal"), crate::model::units::m2_to_mu(*a)));
+        for c in &l.criminal {
+            let prior = c.prior_penalty.as_ref().map(|d| format!("; {} {d}", tr(lang, "prior_penalty"))).unwrap_or_default();
+            ui.colored_label(theme::ERROR_TEXT, format!("{}: {} ({:.2} 亩{prior})", tr(lang, "criminal"), c.number, crate::model::units::m2_to_mu(c.area_m2)));
         }
         for g in &l.split_penalties {
             ui.colored_label(theme::WARNING_TEXT, format!("{}: {}", tr(lang, "split"), g.join(", ")));

@@ -133,22 +133,26 @@ fn template_name(id: &str) -> String {
 
 /// What a finished job reports.
 pub enum JobReport {
-    /// A patch import.
+    /// A patch import (the app opens the project again).
     Import(ImportReport),
-    /// A photo import, as text.
+    /// A photo import, as text (the app opens the project again).
     Photos(String),
+    /// A report or export, as text; the project stayed open.
+    Written(String),
 }
 
-/// An import running on its own thread; the project it writes is opened by the app afterwards.
-pub struct ImportJob {
+/// Long work (import, photos, report, export) running on its own thread.
+pub struct Job {
     /// Progress and cancel.
     pub progress: Arc<Progress>,
+    /// Title of the progress dialog (an i18n key).
+    pub title: &'static str,
     handle: Option<JoinHandle<Result<(PathBuf, JobReport), String>>>,
 }
 
-impl ImportJob {
+impl Job {
     /// Runs `work` on a named thread with a fresh progress; asks for a repaint when done.
-    fn run(name: &str, ctx: egui::Context, work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static) -> ImportJob {
+    fn run(name: &'static str, ctx: egui::Context, work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static) -> Job {
         let progress = Progress::new();
         let p = Arc::clone(&progress);
         let handle = std::thread::Builder::new()
@@ -159,12 +163,17 @@ impl ImportJob {
                 result
             })
             .ok();
-        ImportJob { progress, handle }
+        let title = match name {
+            "report" => "making_report",
+            "export" => "exporting",
+            _ => "importing",
+        };
+        Job { progress, title, handle }
     }
 
     /// Creates the project (when `create` is given) and imports `patches` into `project`.
-    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> ImportJob {
-        ImportJob::run("import", ctx, move |p| {
+    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> Job {
+        Job::run("import", ctx, move |p| {
             let mut proj = match &create {
                 Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
                 None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
@@ -184,8 +193,8 @@ impl ImportJob {
     }
 
     /// Adds photos to a project (EXIF, thumbnails, matching) off the UI thread.
-    pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> ImportJob {
-        ImportJob::run("photos", ctx, move |p| {
+    pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> Job {
+        Job::run("photos", ctx, move |p| {
             let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
             let r = crate::evidence::import_photos(&mut proj, &paths, None, 100.0, p).map_err(|e| e.to_string())?;
             let mut text = format!("匹配 / matched {}  未匹配 / unmatched {}  出错 / errors {}", r.matched.len(), r.unmatched.len(), r.errors.len());
@@ -202,14 +211,38 @@ impl ImportJob {
         })
     }
 
+    /// Writes the PDF report from a read-only connection (one consistent snapshot) while the
+    /// window keeps the project open.
+    pub fn spawn_report(project: PathBuf, out: PathBuf, opts: crate::report::ReportOptions, force: bool, ctx: egui::Context) -> Job {
+        Job::run("report", ctx, move |p| {
+            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
+            proj.begin_snapshot().map_err(|e| e.to_string())?;
+            let t = std::time::Instant::now();
+            crate::report::write(&proj, &out, &opts, force, p).map_err(|e| e.to_string())?;
+            let mb = std::fs::metadata(&out).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+            Ok((project.clone(), JobReport::Written(format!("{}\n{mb:.1} MB, {:.1} s", out.display(), t.elapsed().as_secs_f64()))))
+        })
+    }
+
+    /// Exports one format into a folder from a read-only connection.
+    pub fn spawn_export(project: PathBuf, out: PathBuf, format: crate::export::Format, force: bool, ctx: egui::Context) -> Job {
+        Job::run("export", ctx, move |p| {
+            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
+            proj.begin_snapshot().map_err(|e| e.to_string())?;
+            let files = crate::export::export(&proj, format, &out, &crate::export::ExportOptions { crs: None, force }, p).map_err(|e| e.to_string())?;
+            let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            Ok((project.clone(), JobReport::Written(list.join("\n"))))
+        })
+    }
+
     /// The result once the thread has finished.
     pub fn try_finish(&mut self) -> Option<Result<(PathBuf, JobReport), String>> {
         if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
             let h = self.handle.take()?;
-            return Some(h.join().unwrap_or_else(|_| Err("import thread panicked".into())));
+            return Some(h.join().unwrap_or_else(|_| Err("job thread panicked".into())));
         }
         if self.handle.is_none() {
-            return Some(Err("import thread could not start".into()));
+            return Some(Err("job thread could not start".into()));
         }
         None
     }

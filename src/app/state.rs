@@ -79,6 +79,14 @@ pub enum Command {
     CaseStep { number: String, step: String },
     /// Change the investigation or rectification status of a case.
     CaseStatus { number: String, investigation: Option<String>, rectification: Option<String> },
+    /// Attach files (scanned documents, photos) to a case.
+    AttachToCase { number: String, paths: Vec<std::path::PathBuf>, kind: String },
+    /// Write an attachment to a file.
+    ExtractAttachment { id: i64, out: std::path::PathBuf },
+    /// Record an earlier penalty of the party (document number) on a case.
+    CasePriorPenalty { number: String, text: String },
+    /// Store a text of the report (method, problems and suggestions).
+    SetReportText { which: crate::store::ReportText, text: String },
 }
 
 /// Sort order of the queue.
@@ -420,6 +428,31 @@ impl Workstation {
         self.current.and_then(|i| self.records.get(i)).map(|r| r.fid)
     }
 
+    /// Reads and attaches files to a case; a file that cannot be read is named in the message and
+    /// the others are still attached.
+    fn attach(&mut self, number: &str, paths: &[std::path::PathBuf], kind: &str) -> Result<(), StoreError> {
+        let mut problems = Vec::new();
+        let mut added = 0;
+        for path in paths {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            match std::fs::read(path) {
+                Ok(bytes) => match self.project.attach_to_case(number, &name, kind, &bytes) {
+                    Ok(_) => added += 1,
+                    Err(e @ StoreError::Sealed { .. }) => return Err(e),
+                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                },
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+        if added > 0 {
+            self.saved();
+        }
+        if !problems.is_empty() {
+            self.message = Some(Message { text: problems.join("; "), is_error: true });
+        }
+        Ok(())
+    }
+
     fn saved(&mut self) {
         self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
         self.side_serial += 1;
@@ -583,6 +616,23 @@ impl Workstation {
                 .project
                 .update_case(&number, &crate::store::CaseUpdate { investigation, rectification, ..Default::default() })
                 .map(|_| self.saved()),
+            Command::AttachToCase { number, paths, kind } => self.attach(&number, &paths, &kind),
+            Command::ExtractAttachment { id, out } => match self.project.attachment_data(id) {
+                Ok(Some((_, bytes))) => {
+                    match std::fs::write(&out, bytes) {
+                        Ok(()) => self.message = Some(Message { text: format!("{} {}", tr(lang, "written"), out.display()), is_error: false }),
+                        Err(e) => self.message = Some(Message { text: format!("{}: {e}", out.display()), is_error: true }),
+                    }
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Command::CasePriorPenalty { number, text } => self
+                .project
+                .update_case(&number, &crate::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() })
+                .map(|_| self.saved()),
+            Command::SetReportText { which, text } => self.project.set_report_text(which, &text).map(|_| self.saved()),
             Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
                 Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict).map(|_| self.side_serial += 1),
                 Ok(None) => Ok(()),

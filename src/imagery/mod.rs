@@ -21,7 +21,7 @@ pub use tiles::{TileKey, TileResult, TileService};
 /// Side of a map tile in pixels.
 pub const TILE_PX: usize = 256;
 /// Half the width of the Web-Mercator world in metres.
-const MERC_HALF_M: f64 = 20_037_508.342_789_244;
+pub const MERC_HALF_M: f64 = 20_037_508.342_789_244;
 
 /// Why imagery could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -47,6 +47,8 @@ pub struct RasterSource {
     extent_merc: [f64; 4],
     bands: usize,
     ramp: bool,
+    /// EPSG:3857 as WKT, looked up once (a lookup per tile reads PROJ's database).
+    merc_wkt: String,
 }
 
 /// The Web-Mercator extent (min_x, min_y, max_x, max_y) of tile `z/x/y`.
@@ -130,7 +132,8 @@ impl RasterSource {
             xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ];
-        Ok(RasterSource { path: first.clone(), dataset, _sources: sources, extent_merc, bands, ramp })
+        let merc_wkt = merc.to_wkt().map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
+        Ok(RasterSource { path: first.clone(), dataset, _sources: sources, extent_merc, bands, ramp, merc_wkt })
     }
 
     /// True when the raster is large and has no overviews (zoomed-out views will be slow).
@@ -147,28 +150,34 @@ impl RasterSource {
     /// Renders tile `z/x/y` as RGBA (256×256); `None` when the tile lies outside the raster or
     /// every pixel is transparent.
     pub fn render_tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError> {
-        let t = tile_extent_merc(z, x, y);
+        self.render_extent(tile_extent_merc(z, x, y), (TILE_PX, TILE_PX))
+    }
+
+    /// Renders a Web-Mercator extent (min_x, min_y, max_x, max_y in metres) as `size` RGBA pixels
+    /// in one warp (a report chip costs one call instead of one per tile); `None` when the extent
+    /// lies outside the raster or every pixel is transparent.
+    pub fn render_extent(&self, t: [f64; 4], size: (usize, usize)) -> Result<Option<Vec<u8>>, ImageryError> {
         let e = self.extent_merc;
-        if t[2] <= e[0] || t[0] >= e[2] || t[3] <= e[1] || t[1] >= e[3] {
+        if t[2] <= e[0] || t[0] >= e[2] || t[3] <= e[1] || t[1] >= e[3] || size.0 == 0 || size.1 == 0 {
             return Ok(None);
         }
+        let (w, h) = size;
         let p = self.path.display().to_string();
         let read_err = |detail: String| ImageryError::Read { path: p.clone(), detail };
         let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| read_err(e.to_string()))?;
-        let mut dst = mem.create_with_band_type::<u8, _>("", TILE_PX, TILE_PX, self.bands + 1).map_err(|e| read_err(e.to_string()))?;
-        let px = (t[2] - t[0]) / TILE_PX as f64;
-        dst.set_geo_transform(&[t[0], px, 0.0, t[3], 0.0, -px]).map_err(|e| read_err(e.to_string()))?;
-        let merc = SpatialRef::from_epsg(3857).map_err(|e| read_err(e.to_string()))?;
-        dst.set_spatial_ref(&merc).map_err(|e| read_err(e.to_string()))?;
+        let mut dst = mem.create_with_band_type::<u8, _>("", w, h, self.bands + 1).map_err(|e| read_err(e.to_string()))?;
+        let (px_x, px_y) = ((t[2] - t[0]) / w as f64, (t[3] - t[1]) / h as f64);
+        dst.set_geo_transform(&[t[0], px_x, 0.0, t[3], 0.0, -px_y]).map_err(|e| read_err(e.to_string()))?;
+        dst.set_projection(&self.merc_wkt).map_err(|e| read_err(e.to_string()))?;
         warp_into(&self.dataset, &dst, &["-r", "bilinear", "-dstalpha", "-q"]).map_err(read_err)?;
         let n = self.bands + 1;
         let mut planes = Vec::with_capacity(n);
         for b in 0..n {
             let band = dst.rasterband(b + 1).map_err(|e| read_err(e.to_string()))?;
-            let buf: Buffer<u8> = band.read_as((0, 0), (TILE_PX, TILE_PX), (TILE_PX, TILE_PX), None).map_err(|e| read_err(e.to_string()))?;
+            let buf: Buffer<u8> = band.read_as((0, 0), (w, h), (w, h), None).map_err(|e| read_err(e.to_string()))?;
             planes.push(buf.into_shape_and_vec().1);
         }
-        let mut rgba = vec![0u8; TILE_PX * TILE_PX * 4];
+        let mut rgba = vec![0u8; w * h * 4];
         for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
             if self.bands == 1 {
                 let v = planes[0][i];

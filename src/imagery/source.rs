@@ -124,11 +124,35 @@ impl SourceSpec {
 pub trait TileSource {
     /// Tile `z/x/y` as 256×256 RGBA; `None` where the source has nothing.
     fn render(&mut self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError>;
+
+    /// A Web-Mercator extent (metres) straight at `size` pixels, for sources that can resample
+    /// in one step (rasters); [`ViewRender::Tiles`] tells the caller to compose tiles instead.
+    fn render_view(&mut self, _extent_merc: [f64; 4], _size: (usize, usize)) -> Result<ViewRender, ImageryError> {
+        Ok(ViewRender::Tiles)
+    }
+}
+
+/// The answer of [`TileSource::render_view`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ViewRender {
+    /// RGBA pixels of the requested size.
+    Image(Vec<u8>),
+    /// Nothing there (outside the source or transparent).
+    Empty,
+    /// Not supported by this source: compose its tiles.
+    Tiles,
 }
 
 impl TileSource for RasterSource {
     fn render(&mut self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError> {
         self.render_tile(z, x, y)
+    }
+
+    fn render_view(&mut self, extent_merc: [f64; 4], size: (usize, usize)) -> Result<ViewRender, ImageryError> {
+        Ok(match self.render_extent(extent_merc, size)? {
+            Some(rgba) => ViewRender::Image(rgba),
+            None => ViewRender::Empty,
+        })
     }
 }
 

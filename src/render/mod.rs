@@ -8,7 +8,7 @@ use geo::Geometry;
 use image::RgbaImage;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
-use crate::imagery::source::{self, SourceSpec, TileSource};
+use crate::imagery::source::{self, SourceSpec, TileSource, ViewRender};
 use crate::imagery::{ImageryError, TILE_PX};
 
 /// The bundled CJK font (Noto Sans CJK SC subset; licence in assets/fonts/OFL.txt).
@@ -208,6 +208,22 @@ pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[
 /// Fills `img` with the source's tiles covering `view` (normalised Mercator).
 fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view: [f64; 4]) -> Result<(), RenderError> {
     let (w, h) = img.dimensions();
+    // Sources that resample in one step (rasters) render the view directly.
+    let span = 2.0 * crate::imagery::MERC_HALF_M;
+    let extent_m = [view[0] * span - span / 2.0, span / 2.0 - view[3] * span, view[2] * span - span / 2.0, span / 2.0 - view[1] * span];
+    match src.render_view(extent_m, (w as usize, h as usize))? {
+        ViewRender::Image(rgba) => {
+            for (out, p) in img.pixels_mut().zip(rgba.chunks_exact(4)) {
+                let a = u32::from(p[3]);
+                for c in 0..3 {
+                    out[c] = ((u32::from(p[c]) * a + u32::from(out[c]) * (255 - a)) / 255) as u8;
+                }
+            }
+            return Ok(());
+        }
+        ViewRender::Empty => return Ok(()),
+        ViewRender::Tiles => {}
+    }
     let z = ((f64::from(w) / ((view[2] - view[0]) * TILE_PX as f64)).log2().ceil()).clamp(0.0, 22.0) as u8;
     let n = f64::from(1u32 << z);
     let (tx0, ty0) = ((view[0] * n).floor().max(0.0) as u32, (view[1] * n).floor().max(0.0) as u32);

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use printpdf::{
-    Color, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, RawImage, RawImageData, RawImageFormat, Rgb, TextItem, WindingOrder,
+    Color, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, Rgb, TextItem, WindingOrder,
     XObjectTransform,
 };
 
@@ -37,9 +38,10 @@ pub struct ReportOptions {
     pub dpi: u32,
     /// Unit name in the header (default: the project's unit).
     pub unit: Option<String>,
-    /// Text of section 2 (staff, dates, method); a default is written when absent.
+    /// Text of section 2 (staff, dates, method) for this report only; else the project's stored
+    /// text; else a default written from the project.
     pub method_text: Option<String>,
-    /// Text of section 6 (problems and suggestions).
+    /// Text of section 6 (problems and suggestions) for this report only; else the project's.
     pub problems_text: Option<String>,
 }
 
@@ -178,9 +180,86 @@ impl PageBuilder {
     }
 }
 
-fn add_rgb(doc: &mut PdfDocument, img: &image::RgbaImage) -> printpdf::XObjectId {
-    let rgb: Vec<u8> = img.pixels().flat_map(|p| [p[0], p[1], p[2]]).collect();
-    doc.add_image(&RawImage { pixels: RawImageData::U8(rgb), width: img.width() as usize, height: img.height() as usize, data_format: RawImageFormat::RGB8, tag: Vec::new() })
+
+/// One sheet's chips: the patch outline and, before and after, the source and caption.
+struct ChipJob {
+    geom: Option<geo::Geometry>,
+    sides: [(Option<usize>, Option<String>); 2],
+}
+
+/// A JPEG image kept as its bytes: the PDF embeds it as it is (DCTDecode), so encoding happens on
+/// the chip workers and not in the single-threaded save.
+struct Jpeg {
+    bytes: Vec<u8>,
+    w: u32,
+    h: u32,
+}
+
+/// JPEG quality of the chips: 82 keeps outlines and field boundaries sharp at ~45 KB per chip.
+const CHIP_JPEG_QUALITY: u8 = 82;
+
+impl Jpeg {
+    /// Encodes with jpeg-encoder (AVX2 when the CPU has it; about 3× faster than the image
+    /// crate's encoder here) from the RGBA pixels as they are.
+    fn encode(img: &image::RgbaImage) -> Option<Jpeg> {
+        let (w, h) = (u16::try_from(img.width()).ok()?, u16::try_from(img.height()).ok()?);
+        let mut bytes = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut bytes, CHIP_JPEG_QUALITY);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgba).ok()?;
+        Some(Jpeg { bytes, w: img.width(), h: img.height() })
+    }
+
+    /// A JPEG made elsewhere (photo thumbnails); `None` unless it is an 8-bit RGB JPEG.
+    fn from_bytes(bytes: Vec<u8>) -> Option<Jpeg> {
+        let dec = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(&bytes)).ok()?;
+        use image::ImageDecoder;
+        if dec.color_type() != image::ColorType::Rgb8 {
+            return None;
+        }
+        let (w, h) = dec.dimensions();
+        Some(Jpeg { bytes, w, h })
+    }
+}
+
+/// Embeds a JPEG as an image XObject without decoding it.
+fn add_jpeg(doc: &mut PdfDocument, jpeg: Jpeg) -> printpdf::XObjectId {
+    use printpdf::{DictItem, ExternalStream, ExternalXObject, Px};
+    let name = |n: &str| DictItem::Name(n.as_bytes().to_vec());
+    let dict = BTreeMap::from([
+        ("Type".to_string(), name("XObject")),
+        ("Subtype".to_string(), name("Image")),
+        ("Width".to_string(), DictItem::Int(i64::from(jpeg.w))),
+        ("Height".to_string(), DictItem::Int(i64::from(jpeg.h))),
+        ("ColorSpace".to_string(), name("DeviceRGB")),
+        ("BitsPerComponent".to_string(), DictItem::Int(8)),
+        ("Filter".to_string(), name("DCTDecode")),
+    ]);
+    doc.add_xobject(&ExternalXObject {
+        stream: ExternalStream { dict, content: jpeg.bytes, compress: false },
+        width: Some(Px(jpeg.w as usize)),
+        height: Some(Px(jpeg.h as usize)),
+        dpi: None,
+    })
+}
+
+/// Renders and encodes the before and after chips of one sheet (on a worker thread).
+fn render_chips(
+    job: &ChipJob,
+    specs: &BTreeMap<usize, crate::imagery::source::SourceSpec>,
+    open: &mut BTreeMap<usize, Option<Box<dyn crate::imagery::source::TileSource>>>,
+    size: (u32, u32),
+) -> [Option<Jpeg>; 2] {
+    let Some(geom) = &job.geom else { return [None, None] };
+    job.sides.clone().map(|(source, caption)| {
+        let ro = RenderOptions { size_px: size, caption, labels: false, ..Default::default() };
+        let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
+        let src = match source {
+            Some(i) => open.entry(i).or_insert_with(|| specs.get(&i).and_then(|s| crate::imagery::source::open(s).ok())).as_deref_mut(),
+            None => None,
+        };
+        render::render_from(src, &[overlay], &ro).ok().and_then(|img| Jpeg::encode(&img))
+    })
 }
 
 fn counts_by<F: Fn(&crate::store::PatchRecord) -> String>(records: &[crate::store::PatchRecord], key: F) -> BTreeMap<String, (usize, f64)> {
@@ -264,7 +343,11 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
         "{unit}组织技术人员，采用前后时相高分辨率遥感影像对比判读（{}），结合审批档案、国土调查成果和保护地边界等资料开展内业核查；对内业无法确定的图斑开展外业核实并拍摄现场照片。核查成果经内部质量检查和抽查复核后封库上报。",
         imagery.iter().map(|s| format!("{} {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default())).collect::<Vec<_>>().join("、")
     );
-    pg.para(&f, 11.0, opts.method_text.as_deref().unwrap_or(&default_method));
+    let method = match &opts.method_text {
+        Some(t) => Some(t.clone()),
+        None => p.report_text(crate::store::ReportText::Method)?,
+    };
+    pg.para(&f, 11.0, method.as_deref().unwrap_or(&default_method));
     pg.y += 4.0;
     bookmarks.push(("三、核查结果".into(), pages.len() + 1));
     pg.text_at(&f, MARGIN, pg.y, 15.0, "三、核查结果");
@@ -335,7 +418,11 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     bookmarks.push(("六、存在问题与建议".into(), pages.len() + 1));
     pg.text_at(&f, MARGIN, pg.y, 15.0, "六、存在问题与建议");
     pg.y += 10.0;
-    pg.para(&f, 11.0, opts.problems_text.as_deref().unwrap_or("（请在此填写存在的问题与建议。）"));
+    let problems = match &opts.problems_text {
+        Some(t) => Some(t.clone()),
+        None => p.report_text(crate::store::ReportText::Problems)?,
+    };
+    pg.para(&f, 11.0, problems.as_deref().unwrap_or("（请在此填写存在的问题与建议。）"));
     pages.push(pg);
 
     // Appendix: one sheet per patch.
@@ -351,83 +438,129 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let chip_w_mm = 82.0;
     let chip_px = ((chip_w_mm / 25.4) * opts.dpi as f32) as u32;
     let chip_size = (chip_px, chip_px * 3 / 4);
-    let mut first_sheet = true;
-    // Sources stay open across sheets (opening and preparing a raster costs more than a chip).
-    let mut open_sources: BTreeMap<usize, Option<Box<dyn crate::imagery::source::TileSource>>> = BTreeMap::new();
-    for (i, r) in sheet_records.iter().enumerate() {
-        if progress.set(i as u64).is_err() {
-            return Err(ReportError::Cancelled);
-        }
-        let mut pg = PageBuilder::new();
-        if first_sheet {
-            bookmarks.push(("附件 核查表".into(), pages.len() + 1));
-            first_sheet = false;
-        }
-        bookmarks.push((r.key.clone(), pages.len() + 1));
-        pg.text_at(&f, MARGIN, pg.y, 14.0, &format!("图斑核查表  {}", r.key));
-        pg.y += 9.0;
-        let (lon, lat) = r.center_lonlat.unwrap_or_default();
-        let rows = vec![
-            vec!["乡镇/村".to_string(), format!("{} {}", value(r, roles.township.as_deref()), value(r, roles.village.as_deref())), "中心坐标".into(), format!("{lon:.6}°E, {lat:.6}°N")],
-            vec!["前时相".to_string(), value(r, roles.before_date.as_deref()), "后时相".into(), value(r, roles.after_date.as_deref())],
-            vec!["面积".to_string(), format!("{:.2} m²（{:.3} 亩）", r.area_m2, m2_to_mu(r.area_m2)), "核查结论".into(), value(r, Some(&roles.verdict))],
-        ];
-        pg.table(&f, &[22.0, 63.0, 22.0, 63.0], &rows);
+    // What each sheet's two chips show, read here (the project stays on this thread).
+    let mut jobs = Vec::with_capacity(sheet_records.len());
+    for r in &sheet_records {
         let geom = p.patch_geometry(r.fid)?;
-        let chip_top = pg.y;
-        if let Some(g) = geom {
-            for (k, period) in [Period::Before, Period::After].into_iter().enumerate() {
-                let source = p.imagery_for(r, &imagery, period);
-                let caption = source.and_then(|s| imagery.get(s)).map(|s| format!("{} {}", if period == Period::Before { "前时相" } else { "后时相" }, s.acquired.map(|d| d.to_string()).unwrap_or_default()));
-                let ro = RenderOptions { size_px: chip_size, caption, labels: false, ..Default::default() };
-                let overlay = Overlay { geom: g.clone(), rgba: [255, 255, 0, 255], label: String::new() };
-                let src = match source {
-                    Some(i) => open_sources.entry(i).or_insert_with(|| imagery.get(i).and_then(|s| crate::imagery::source::open(&s.spec).ok())).as_deref_mut(),
-                    None => None,
-                };
-                let img = match render::render_from(src, &[overlay], &ro) {
-                    Ok(img) => img,
-                    Err(_) => image::RgbaImage::from_pixel(chip_size.0, chip_size.1, image::Rgba([200, 200, 200, 255])),
-                };
-                let id = add_rgb(&mut doc, &img);
-                pg.image(&id, MARGIN + k as f32 * (chip_w_mm + 6.0), chip_top, chip_w_mm, chip_size);
-            }
-            pg.y = chip_top + chip_w_mm * 0.75 + 6.0;
-        }
-        // Field photos, up to four, with captions.
-        let photos = p.photos(Some(r.fid))?;
-        if !photos.is_empty() {
-            let w = 40.0;
-            let top = pg.y;
-            for (k, ph) in photos.iter().take(4).enumerate() {
-                let Some(thumb) = p.photo_thumbnail(ph.id)? else { continue };
-                let Ok(img) = image::load_from_memory(&thumb) else { continue };
-                let img = img.to_rgba8();
-                let id = add_rgb(&mut doc, &img);
-                let x = MARGIN + k as f32 * (w + 2.5);
-                pg.image(&id, x, top, w, img.dimensions());
-                let cap = format!("{} {}", ph.kind, ph.caption);
-                pg.text_at(&f, x, top + w * img.height() as f32 / img.width() as f32 + 1.0, 7.0, &cap);
-            }
-            pg.y = top + 40.0;
-        }
-        // Attributes that are filled.
-        let mut rows = vec![vec!["字段".to_string(), "值".into(), "字段".into(), "值".into()]];
-        let filled: Vec<(String, String)> = t.fields().iter().zip(&r.values).filter(|(_, v)| !v.is_empty()).map(|(fd, v)| (fd.label.clone(), v.to_string())).collect();
-        for pair in filled.chunks(2) {
-            let mut row = vec![pair[0].0.clone(), pair[0].1.clone()];
-            if let Some(b) = pair.get(1) {
-                row.extend([b.0.clone(), b.1.clone()]);
-            }
-            rows.push(row);
-        }
-        if pg.y + rows.len() as f32 * 6.5 > PAGE_H - MARGIN - 10.0 {
-            rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
-        }
-        pg.table(&f, &[28.0, 57.0, 28.0, 57.0], &rows);
-        pg.text_at(&f, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &format!("调查人：{}    调查日期：{}    核查单位：{unit}", value(r, Some("DCRY")), value(r, Some("DCRQ"))));
-        pages.push(pg);
+        let sides = [Period::Before, Period::After].map(|period| {
+            let source = p.imagery_for(r, &imagery, period);
+            let caption = source.and_then(|s| imagery.get(s)).map(|s| format!("{} {}", if period == Period::Before { "前时相" } else { "后时相" }, s.acquired.map(|d| d.to_string()).unwrap_or_default()));
+            (source, caption)
+        });
+        jobs.push(ChipJob { geom, sides });
     }
+    let specs: BTreeMap<usize, crate::imagery::source::SourceSpec> = imagery.iter().enumerate().map(|(i, s)| (i, s.spec.clone())).collect();
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let laid_out: Result<(), ReportError> = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, [Option<Jpeg>; 2])>(workers * 4);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (jobs, specs, next, stop) = (&jobs, &specs, &next, &stop);
+            scope.spawn(move || {
+                // Each worker opens the sources it needs once and keeps them for every chip.
+                let mut open: BTreeMap<usize, Option<Box<dyn crate::imagery::source::TileSource>>> = BTreeMap::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let chips = render_chips(&jobs[i], specs, &mut open, chip_size);
+                    if tx.send((i, chips)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready: BTreeMap<usize, [Option<Jpeg>; 2]> = BTreeMap::new();
+        for (i, r) in sheet_records.iter().enumerate() {
+            if progress.set(i as u64).is_err() {
+                stop.store(true, Ordering::Relaxed);
+                return Err(ReportError::Cancelled);
+            }
+            let chips = loop {
+                if let Some(c) = ready.remove(&i) {
+                    break c;
+                }
+                match rx.recv() {
+                    Ok((k, c)) => {
+                        ready.insert(k, c);
+                    }
+                    Err(_) => break [None, None],
+                }
+            };
+            let mut pg = PageBuilder::new();
+            if i == 0 {
+                bookmarks.push(("附件 核查表".into(), pages.len() + 1));
+            }
+            bookmarks.push((r.key.clone(), pages.len() + 1));
+            pg.text_at(&f, MARGIN, pg.y, 14.0, &format!("图斑核查表  {}", r.key));
+            pg.y += 9.0;
+            let (lon, lat) = r.center_lonlat.unwrap_or_default();
+            let rows = vec![
+                vec!["乡镇/村".to_string(), format!("{} {}", value(r, roles.township.as_deref()), value(r, roles.village.as_deref())), "中心坐标".into(), format!("{lon:.6}°E, {lat:.6}°N")],
+                vec!["前时相".to_string(), value(r, roles.before_date.as_deref()), "后时相".into(), value(r, roles.after_date.as_deref())],
+                vec!["面积".to_string(), format!("{:.2} m²（{:.3} 亩）", r.area_m2, m2_to_mu(r.area_m2)), "核查结论".into(), value(r, Some(&roles.verdict))],
+            ];
+            pg.table(&f, &[22.0, 63.0, 22.0, 63.0], &rows);
+            let chip_top = pg.y;
+            if jobs[i].geom.is_some() {
+                for (k, chip) in chips.into_iter().enumerate() {
+                    let x = MARGIN + k as f32 * (chip_w_mm + 6.0);
+                    match chip {
+                        Some(jpeg) => {
+                            let size = (jpeg.w, jpeg.h);
+                            let id = add_jpeg(&mut doc, jpeg);
+                            pg.image(&id, x, chip_top, chip_w_mm, size);
+                        }
+                        None => {
+                            pg.rect(x, chip_top, chip_w_mm, chip_w_mm * 0.75, Some(grey(0.8)));
+                            pg.text_at(&f, x + 3.0, chip_top + 3.0, 9.0, "影像无法生成 / no image");
+                        }
+                    }
+                }
+                pg.y = chip_top + chip_w_mm * 0.75 + 6.0;
+            }
+            // Field photos, up to four, with captions (their thumbnails are JPEG already).
+            let photos = p.photos(Some(r.fid))?;
+            if !photos.is_empty() {
+                let w = 40.0;
+                let top = pg.y;
+                for (k, ph) in photos.iter().take(4).enumerate() {
+                    let Some(thumb) = p.photo_thumbnail(ph.id)? else { continue };
+                    let Some(jpeg) = Jpeg::from_bytes(thumb) else { continue };
+                    let (jw, jh) = (jpeg.w, jpeg.h);
+                    let id = add_jpeg(&mut doc, jpeg);
+                    let x = MARGIN + k as f32 * (w + 2.5);
+                    pg.image(&id, x, top, w, (jw, jh));
+                    let cap = format!("{} {}", ph.kind, ph.caption);
+                    pg.text_at(&f, x, top + w * jh as f32 / jw as f32 + 1.0, 7.0, &cap);
+                }
+                pg.y = top + 40.0;
+            }
+            // Attributes that are filled.
+            let mut rows = vec![vec!["字段".to_string(), "值".into(), "字段".into(), "值".into()]];
+            let filled: Vec<(String, String)> = t.fields().iter().zip(&r.values).filter(|(_, v)| !v.is_empty()).map(|(fd, v)| (fd.label.clone(), v.to_string())).collect();
+            for pair in filled.chunks(2) {
+                let mut row = vec![pair[0].0.clone(), pair[0].1.clone()];
+                if let Some(b) = pair.get(1) {
+                    row.extend([b.0.clone(), b.1.clone()]);
+                }
+                rows.push(row);
+            }
+            if pg.y + rows.len() as f32 * 6.5 > PAGE_H - MARGIN - 10.0 {
+                rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
+            }
+            pg.table(&f, &[28.0, 57.0, 28.0, 57.0], &rows);
+            pg.text_at(&f, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &format!("调查人：{}    调查日期：{}    核查单位：{unit}", value(r, Some("DCRY")), value(r, Some("DCRQ"))));
+            pages.push(pg);
+        }
+        Ok(())
+    });
+    laid_out?;
+    progress.stage("写出 PDF / writing the PDF", 0);
     let total = pages.len();
     let pdf_pages: Vec<PdfPage> = pages
         .into_iter()

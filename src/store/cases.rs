@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use geo::{Distance, Euclidean};
 use rusqlite::{params, OptionalExtension};
 
@@ -21,6 +21,12 @@ pub const INVESTIGATION: [&str; 5] = ["未立案", "已立案未结案", "已结
 pub const RECTIFICATION: [&str; 3] = ["未整改", "整改中", "已整改到位"];
 /// Illegal area from which a case is suspected of a crime (法释〔2012〕15号: 20 亩).
 pub const CRIMINAL_THRESHOLD_M2: f64 = 20.0 * M2_PER_MU;
+/// The threshold when the party was penalised for the same conduct within three years: 10 亩.
+pub const CRIMINAL_THRESHOLD_REPEAT_M2: f64 = 10.0 * M2_PER_MU;
+/// Kinds of case attachments.
+pub const ATTACHMENT_KINDS: [&str; 7] = ["立案决定书", "行政处罚决定书", "整改通知书", "现场勘验笔录", "整改照片", "移送函", "其他"];
+/// Largest attachment kept in the project (a scanned document, a photo).
+pub const ATTACHMENT_MAX_BYTES: usize = 100 << 20;
 /// Cases of one party whose patches lie closer than this are checked for split penalties.
 pub const SPLIT_DISTANCE_M: f64 = 500.0;
 
@@ -51,8 +57,39 @@ pub struct Case {
     pub deadline: Option<NaiveDate>,
     /// Date of closure (销号).
     pub closed_on: Option<NaiveDate>,
+    /// An earlier penalty of the party for the same conduct (document number), recorded by hand
+    /// when it lies outside this project; empty when none is known.
+    pub prior_penalty: String,
     /// Linked patches (row ids).
     pub patch_fids: Vec<i64>,
+}
+
+/// A document or photo attached to a case, kept inside the project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// Row id.
+    pub id: i64,
+    /// Original file name.
+    pub file_name: String,
+    /// Kind (one of [`ATTACHMENT_KINDS`]).
+    pub kind: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// When and by whom it was added.
+    pub added_at: String,
+    /// Who added it.
+    pub added_by: String,
+}
+
+/// A case at the criminal threshold and not yet referred.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriminalFlag {
+    /// Case number.
+    pub number: String,
+    /// Illegal area in m².
+    pub area_m2: f64,
+    /// The penalty within three years that lowered the threshold to 10 亩 (document or case number).
+    pub prior_penalty: Option<String>,
 }
 
 /// A recorded workflow step.
@@ -116,8 +153,9 @@ pub struct Ledger {
     pub total: Rates,
     /// Past the deadline and not closed: (case number, deadline).
     pub overdue: Vec<(String, NaiveDate)>,
-    /// At or above the criminal threshold and not referred: (case number, illegal area m²).
-    pub criminal: Vec<(String, f64)>,
+    /// At or above the criminal threshold (20 亩, or 10 亩 after a penalty for the same within
+    /// three years) and not referred.
+    pub criminal: Vec<CriminalFlag>,
     /// Groups of cases of one party on neighbouring patches (possible split penalties).
     pub split_penalties: Vec<Vec<String>>,
     /// Illegal patches not yet in any case.
@@ -143,6 +181,8 @@ pub struct CaseUpdate {
     pub fine_yuan: Option<f64>,
     /// Deadline.
     pub deadline: Option<NaiveDate>,
+    /// Earlier penalty for the same conduct (document number).
+    pub prior_penalty: Option<String>,
 }
 
 fn bad(what: &str, value: &str, allowed: &[&str]) -> StoreError {
@@ -165,6 +205,7 @@ impl Project {
             fine_yuan: r.get(9)?,
             deadline: date(r.get(10)?),
             closed_on: date(r.get(11)?),
+            prior_penalty: r.get(12)?,
             patch_fids: Vec::new(),
         })
     }
@@ -173,7 +214,7 @@ impl Project {
     pub fn cases(&self) -> Result<Vec<Case>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, number, party, department, step, investigation, rectification, measures, penalty_doc, fine_yuan, deadline, closed_on FROM tuban_cases ORDER BY number")
+            .prepare("SELECT id, number, party, department, step, investigation, rectification, measures, penalty_doc, fine_yuan, deadline, closed_on, prior_penalty FROM tuban_cases ORDER BY number")
             .map_err(self.sq())?;
         let mut cases = st.query_map([], |r| self.case_from_row(r)).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
         let mut st = self.conn.prepare("SELECT case_id, patch_fid FROM tuban_case_patches ORDER BY patch_fid").map_err(self.sq())?;
@@ -282,6 +323,7 @@ impl Project {
             ("penalty_doc", case.penalty_doc.clone(), u.penalty_doc.clone()),
             ("fine_yuan", case.fine_yuan.map(|f| f.to_string()).unwrap_or_default(), u.fine_yuan.map(|f| f.to_string())),
             ("deadline", case.deadline.map(|d| d.to_string()).unwrap_or_default(), u.deadline.map(|d| d.to_string())),
+            ("prior_penalty", case.prior_penalty.clone(), u.prior_penalty.clone()),
         ]
         .into_iter()
         .filter_map(|(f, old, new)| new.filter(|n| *n != old).map(|n| (f, old, Some(n))))
@@ -309,12 +351,17 @@ impl Project {
             if case.rectification != "已整改到位" {
                 return Err(StoreError::InvalidCase { detail: format!("案件 {number} 尚未整改到位（{}），不能销号 / not rectified, cannot be closed", case.rectification) });
             }
-            let photos: i64 = self
+            let evidence: i64 = self
                 .conn
-                .query_row("SELECT count(*) FROM tuban_photos WHERE patch_fid IN (SELECT patch_fid FROM tuban_case_patches WHERE case_id = ?1)", [case.id], |r| r.get(0))
+                .query_row(
+                    "SELECT (SELECT count(*) FROM tuban_photos WHERE patch_fid IN (SELECT patch_fid FROM tuban_case_patches WHERE case_id = ?1))
+                          + (SELECT count(*) FROM tuban_case_attachments WHERE case_id = ?1)",
+                    [case.id],
+                    |r| r.get(0),
+                )
                 .map_err(self.sq())?;
-            if photos == 0 {
-                return Err(StoreError::InvalidCase { detail: format!("案件 {number} 没有整改照片等证据，不能销号 / no evidence (photos) of rectification: cannot be closed") });
+            if evidence == 0 {
+                return Err(StoreError::InvalidCase { detail: format!("案件 {number} 没有整改照片或附件等证据，不能销号 / no evidence (photos, attachments) of rectification: cannot be closed") });
             }
         }
         let path = self.path_str();
@@ -385,8 +432,11 @@ impl Project {
                     ledger.overdue.push((c.number.clone(), d));
                 }
             }
-            if area >= CRIMINAL_THRESHOLD_M2 && c.investigation != "移送司法" {
-                ledger.criminal.push((c.number.clone(), area));
+            if c.investigation != "移送司法" {
+                let prior = self.prior_penalty_of(c, &cases)?;
+                if area >= CRIMINAL_THRESHOLD_M2 || (area >= CRIMINAL_THRESHOLD_REPEAT_M2 && prior.is_some()) {
+                    ledger.criminal.push(CriminalFlag { number: c.number.clone(), area_m2: area, prior_penalty: prior });
+                }
             }
         }
         // Split penalties: cases of the same party whose patches are neighbours.
@@ -425,6 +475,107 @@ impl Project {
             }
         }
         Ok(ledger)
+    }
+
+    /// The date a case was found (its 问题发现 step), else when it was recorded.
+    fn found_on(&self, case_id: i64) -> Result<Option<NaiveDate>> {
+        let d: Option<String> = self
+            .conn
+            .query_row("SELECT coalesce(min(CASE WHEN step = '问题发现' THEN date END), min(date)) FROM tuban_case_steps WHERE case_id = ?1", [case_id], |r| r.get(0))
+            .map_err(self.sq())?;
+        Ok(d.and_then(|d| crate::model::value::parse_date(&d)))
+    }
+
+    /// A penalty of the same party for the same conduct within the three years before this case
+    /// was found: the one recorded by hand on the case, else another case of the party in this
+    /// project with a penalty document or a fine, found up to three years earlier.
+    fn prior_penalty_of(&self, c: &Case, cases: &[Case]) -> Result<Option<String>> {
+        if !c.prior_penalty.trim().is_empty() {
+            return Ok(Some(c.prior_penalty.trim().to_string()));
+        }
+        let party = c.party.trim();
+        if party.is_empty() {
+            return Ok(None);
+        }
+        let Some(found) = self.found_on(c.id)? else { return Ok(None) };
+        for other in cases.iter().filter(|o| o.id != c.id && o.party.trim() == party) {
+            let penalised = !other.penalty_doc.trim().is_empty() || other.fine_yuan.is_some_and(|f| f > 0.0);
+            if !penalised {
+                continue;
+            }
+            let Some(then) = self.found_on(other.id)? else { continue };
+            let three_years_before = found.with_year(found.year() - 3).unwrap_or(found);
+            if then < found && then >= three_years_before {
+                let doc = if other.penalty_doc.trim().is_empty() { other.number.clone() } else { format!("{}（{}）", other.penalty_doc.trim(), other.number) };
+                return Ok(Some(doc));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Attaches a document or photo (its bytes) to a case; audited, refused when sealed.
+    pub fn attach_to_case(&mut self, number: &str, file_name: &str, kind: &str, bytes: &[u8]) -> Result<i64> {
+        self.require_unsealed()?;
+        if !ATTACHMENT_KINDS.contains(&kind) {
+            return Err(bad("附件类型 / attachment kind", kind, &ATTACHMENT_KINDS));
+        }
+        if bytes.is_empty() {
+            return Err(StoreError::InvalidCase { detail: format!("{file_name}: 文件为空 / the file is empty") });
+        }
+        if bytes.len() > ATTACHMENT_MAX_BYTES {
+            return Err(StoreError::InvalidCase { detail: format!("{file_name}: 文件超过 {} MB，请压缩或拆分后再附上 / larger than {} MB: compress or split it", ATTACHMENT_MAX_BYTES >> 20, ATTACHMENT_MAX_BYTES >> 20) });
+        }
+        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        let sha = {
+            use sha2::Digest;
+            sha2::Sha256::digest(bytes).to_vec()
+        };
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_case_attachments(case_id, file_name, kind, sha256, data, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![case.id, file_name, kind, sha, bytes, now_utc(), self.user()],
+        )
+        .map_err(sq)?;
+        let id = tx.last_insert_rowid();
+        self.audit_case(&tx, number, "attachment", None, Some(format!("{kind} {file_name} ({} bytes)", bytes.len()))).map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(id)
+    }
+
+    /// The attachments of a case, oldest first.
+    pub fn case_attachments(&self, number: &str) -> Result<Vec<Attachment>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT a.id, a.file_name, a.kind, length(a.data), a.added_at, coalesce(a.added_by, '') FROM tuban_case_attachments a JOIN tuban_cases c ON c.id = a.case_id WHERE c.number = ?1 ORDER BY a.id")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([number], |r| Ok(Attachment { id: r.get(0)?, file_name: r.get(1)?, kind: r.get(2)?, size_bytes: r.get(3)?, added_at: r.get(4)?, added_by: r.get(5)? }))
+            .map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+    }
+
+    /// The file name and bytes of an attachment.
+    pub fn attachment_data(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+        self.conn.query_row("SELECT file_name, data FROM tuban_case_attachments WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.sq())
+    }
+
+    /// Removes an attachment; audited, refused when sealed.
+    pub fn remove_attachment(&mut self, id: i64) -> Result<()> {
+        self.require_unsealed()?;
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT c.number, a.file_name FROM tuban_case_attachments a JOIN tuban_cases c ON c.id = a.case_id WHERE a.id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.sq())?;
+        let Some((number, name)) = row else { return Ok(()) };
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        tx.execute("DELETE FROM tuban_case_attachments WHERE id = ?1", [id]).map_err(sq)?;
+        self.audit_case(&tx, &number, "attachment", Some(name), None).map_err(sq)?;
+        tx.commit().map_err(sq)
     }
 
     /// Opens one case per illegal patch that has none (party from the template's DSR field).

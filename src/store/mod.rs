@@ -20,6 +20,7 @@ mod review;
 mod schema;
 mod seal;
 mod stats;
+mod texts;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use crate::model::value::ValueError;
 use crate::model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
-pub use cases::{Case, CaseStep, CaseUpdate, Ledger, Rates, CRIMINAL_THRESHOLD_M2, INVESTIGATION, RECTIFICATION, STEPS};
+pub use cases::{Attachment, Case, CaseStep, CaseUpdate, CriminalFlag, Ledger, Rates, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES, CRIMINAL_THRESHOLD_M2, CRIMINAL_THRESHOLD_REPEAT_M2, INVESTIGATION, RECTIFICATION, STEPS};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
@@ -39,6 +40,7 @@ pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVI
 pub use schema::SCHEMA_VERSION;
 pub use seal::{SealInfo, VerifyReport};
 pub use stats::{ProjectSummary, Tally};
+pub use texts::ReportText;
 
 /// Why a project could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +239,8 @@ impl Project {
                 rusqlite::params![current_user(), host_name(), std::process::id(), now_utc()],
             )
             .map_err(sq)?;
+        } else if version < SCHEMA_VERSION {
+            schema::read_only_view(&conn, version).map_err(sq)?;
         }
         let meta = schema::read_meta(&conn).map_err(|e| classify_open_error(&p, e))?;
         let toml: String = conn.query_row("SELECT toml FROM tuban_template ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).map_err(|e| classify_open_error(&p, e))?;

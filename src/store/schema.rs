@@ -4,8 +4,15 @@
 //! `tuban_meta`, `tuban_template`, `tuban_session`, `tuban_batches`, `tuban_source_geom`,
 //! `tuban_audit`, `tuban_imagery`, `tuban_seals`, `tuban_seal_items`, `tuban_photos`, `tuban_cases`,
 //! `tuban_case_patches`, `tuban_case_steps`, `tuban_comments`, `tuban_spotchecks`, `tuban_spotcheck_items`.
-//! A migration step upgrades version N to N+1 after copying the file to
-//! `NAME.gpkg.bak-vN`.
+//! Schema version 2: `tuban_case_attachments` (scanned documents and photos of a case) and
+//! `tuban_cases.prior_penalty` (an earlier penalty of the party for the same conduct, for the
+//! 10 亩 criminal threshold).
+//!
+//! A new project is created at version 1 and taken through every step in the same transaction,
+//! so new and upgraded projects have the same tables. Opening an older project for writing
+//! upgrades it after copying the file to `NAME.gpkg.bak-vN`; opening it read-only leaves the file
+//! alone and lays temporary (connection-only) tables and views over it that look like the new
+//! schema.
 
 use std::path::Path;
 
@@ -15,7 +22,7 @@ use super::{now_utc, ProjectMeta};
 use crate::model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -166,6 +173,9 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
         conn.execute("INSERT INTO tuban_meta(key, value) VALUES (?1, ?2)", params![k, v])?;
     }
     conn.execute("INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)", params![template.to_toml(), now_utc(), user])?;
+    for step in STEPS {
+        (step.upgrade)(conn)?;
+    }
     conn.execute_batch("COMMIT")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     Ok(())
@@ -227,11 +237,34 @@ pub fn read_meta(conn: &Connection) -> rusqlite::Result<ProjectMeta> {
     })
 }
 
-/// One migration step: upgrades the schema from `version` to `version + 1`.
-type Step = fn(&Connection) -> rusqlite::Result<()>;
+/// One migration step from `version` to `version + 1`: the upgrade, and the read-only view of an
+/// old file (temporary tables and views on this connection only).
+struct Step {
+    upgrade: fn(&Connection) -> rusqlite::Result<()>,
+    read_only: fn(&Connection) -> rusqlite::Result<()>,
+}
 
-/// Migration steps; index 0 upgrades version 1 to 2, and so on. Empty in the first release.
-const STEPS: &[Step] = &[];
+/// Migration steps; index 0 upgrades version 1 to 2, and so on.
+const STEPS: &[Step] = &[Step { upgrade: v2_upgrade, read_only: v2_read_only }];
+
+const V2_ATTACHMENTS: &str = "(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, file_name TEXT NOT NULL, kind TEXT NOT NULL DEFAULT '其他',
+  sha256 BLOB NOT NULL, data BLOB NOT NULL, added_at DATETIME NOT NULL, added_by TEXT)";
+
+fn v2_upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE tuban_case_attachments {V2_ATTACHMENTS};
+         CREATE INDEX tuban_case_attachments_case ON tuban_case_attachments(case_id);
+         ALTER TABLE tuban_cases ADD COLUMN prior_penalty TEXT NOT NULL DEFAULT '';"
+    ))
+}
+
+fn v2_read_only(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TEMP TABLE tuban_case_attachments {V2_ATTACHMENTS};
+         CREATE TEMP VIEW tuban_cases AS SELECT *, '' AS prior_penalty FROM main.tuban_cases;"
+    ))
+}
 
 /// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`.
 pub fn migrate(conn: &Connection, path: &Path, from: i64) -> rusqlite::Result<()> {
@@ -240,9 +273,19 @@ pub fn migrate(conn: &Connection, path: &Path, from: i64) -> rusqlite::Result<()
     for version in from..SCHEMA_VERSION {
         let Some(step) = usize::try_from(version - 1).ok().and_then(|i| STEPS.get(i)) else { break };
         conn.execute_batch("BEGIN")?;
-        step(conn)?;
+        (step.upgrade)(conn)?;
         conn.execute("UPDATE tuban_meta SET value = ?1 WHERE key = 'schema_version'", [(version + 1).to_string()])?;
         conn.execute_batch("COMMIT")?;
+    }
+    Ok(())
+}
+
+/// Makes an older project readable as the current schema without changing the file.
+pub fn read_only_view(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for version in from..SCHEMA_VERSION {
+        if let Some(step) = usize::try_from(version - 1).ok().and_then(|i| STEPS.get(i)) {
+            (step.read_only)(conn)?;
+        }
     }
     Ok(())
 }

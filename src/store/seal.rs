@@ -55,15 +55,28 @@ fn snapshot(p: &Project) -> Result<BTreeMap<(String, String), String>> {
         items.insert(("patch".to_string(), format!("{} (#{})", r.key, r.fid)), serde_json::to_string(&fields).unwrap_or_default());
     }
     for (table, kind, sql) in [
-        ("tuban_photos", "photo", "SELECT id, coalesce(file_name, '') || ' ' || coalesce(patch_fid, '') || ' ' || coalesce(caption, '') || ' ' || coalesce(kind, '') || ' ' || hex(sha256) FROM tuban_photos"),
-        ("tuban_cases", "case", "SELECT id, json_object('number', number, 'party', party, 'department', department, 'investigation', investigation, 'rectification', rectification, 'measures', measures, 'penalty_doc', penalty_doc, 'fine_yuan', fine_yuan, 'deadline', deadline, 'closed_on', closed_on, 'patches', (SELECT group_concat(patch_fid) FROM tuban_case_patches WHERE case_id = tuban_cases.id)) FROM tuban_cases"),
+        ("tuban_photos", "photo", "SELECT id, coalesce(file_name, '') || ' ' || coalesce(patch_fid, '') || ' ' || coalesce(caption, '') || ' ' || coalesce(kind, '') || ' ', data FROM tuban_photos"),
+        // prior_penalty (schema 2) only when filled, so seals made under schema 1 still verify.
+        ("tuban_cases", "case", "SELECT id, json_patch(json_object('number', number, 'party', party, 'department', department, 'investigation', investigation, 'rectification', rectification, 'measures', measures, 'penalty_doc', penalty_doc, 'fine_yuan', fine_yuan, 'deadline', deadline, 'closed_on', closed_on, 'patches', (SELECT group_concat(patch_fid) FROM tuban_case_patches WHERE case_id = tuban_cases.id)), CASE WHEN prior_penalty <> '' THEN json_object('prior_penalty', prior_penalty) ELSE '{}' END) FROM tuban_cases"),
+        ("tuban_case_attachments", "attachment", "SELECT id, (SELECT number FROM tuban_cases WHERE id = case_id) || ' ' || file_name || ' ' || kind || ' ', data FROM tuban_case_attachments"),
     ] {
         let exists: bool = p.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get::<_, i64>(0)).map_err(p.sq())? > 0;
         if !exists {
             continue;
         }
         let mut st = p.conn.prepare(sql).map_err(p.sq())?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(p.sq())?;
+        // Photos and attachments: the digest of the bytes as they are now (not the stored one,
+        // which another program could leave unchanged while replacing the data).
+        let with_data = st.column_count() > 2;
+        let rows = st
+            .query_map([], |r| {
+                let mut text = r.get::<_, String>(1)?;
+                if with_data {
+                    text.push_str(&hex(&Sha256::digest(r.get::<_, Vec<u8>>(2)?)).to_uppercase());
+                }
+                Ok((r.get::<_, i64>(0)?, text))
+            })
+            .map_err(p.sq())?;
         for row in rows {
             let (id, text) = row.map_err(p.sq())?;
             items.insert((kind.to_string(), format!("#{id}")), text);
