@@ -277,3 +277,73 @@ fn report_from_the_menu_runs_as_a_job_and_keeps_the_texts() {
     // Only illegal patches get sheets: the sample has none judged illegal, so no sheet.
     assert!(!text.contains("图斑核查表"), "no sheets for a project without illegal verdicts");
 }
+
+/// Clicks the map at `pos` (screen points) as a mouse would.
+fn click_at(h: &mut Harness<'_, TubanApp>, pos: egui::Pos2) {
+    // Successive clicks lie far apart: never a double click.
+    h.event(egui::Event::PointerMoved(pos));
+    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: true, modifiers: Modifiers::NONE });
+    h.run_steps(1);
+    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: false, modifiers: Modifiers::NONE });
+    h.run_steps(1);
+}
+
+#[test]
+fn a_clue_drawn_on_the_map_becomes_a_patch() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    let before = h.state().ws.as_ref().unwrap().records.len();
+    h.get_by_label("画面线索").click();
+    h.run_steps(2);
+    assert!(h.state().ws.as_ref().unwrap().drawing.is_some());
+    // Three vertices in the map (the middle of the window); Backspace removes a fourth.
+    for p in [(600.0, 300.0), (800.0, 320.0), (760.0, 520.0), (650.0, 600.0)] {
+        click_at(&mut h, egui::pos2(p.0, p.1));
+    }
+    assert_eq!(h.state().ws.as_ref().unwrap().drawing.as_ref().unwrap().vertices.len(), 4);
+    h.key_press(Key::Backspace);
+    h.run_steps(2);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let d = h.state().ws.as_ref().unwrap().drawing.clone().unwrap();
+    assert!(d.finished && d.vertices.len() == 3, "{d:?}");
+    // The map click became lon/lat near the sample county (111.4°E, 41.6°N).
+    assert!(d.vertices.iter().all(|(lon, lat)| (lon - 111.46).abs() < 0.05 && (lat - 41.6).abs() < 0.05), "{:?}", d.vertices);
+    h.get_by_label("地址").click();
+    h.run_steps(1);
+    h.get_by_label("地址").type_text("大井村北 2 公里");
+    h.run_steps(1);
+    h.get_by_label("保存线索").click();
+    h.run_steps(3);
+    let ws = h.state().ws.as_ref().unwrap();
+    assert!(ws.drawing.is_none());
+    assert_eq!(ws.records.len(), before + 1);
+    let key = ws.records[ws.current.unwrap()].key.clone();
+    assert!(key.contains("SG"), "{key}");
+    // In the store: a polygon of its own batch, with the clue source.
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let fid = p.find_patch(&key).unwrap().unwrap();
+    let g = p.patch_geometry(fid).unwrap().unwrap();
+    assert!(matches!(g, geo::Geometry::Polygon(_)), "{g:?}");
+    let r = p.patch(fid).unwrap().unwrap();
+    assert!(r.area_m2 > 100.0);
+    // The grassland template has no address field: the address lands in the remarks.
+    assert_eq!(r.value(p.template(), "BZ").map(|v| v.to_string()).as_deref(), Some("大井村北 2 公里"));
+    let batch = p.batches().unwrap().pop().unwrap();
+    assert_eq!(batch.clue_source.as_deref(), Some("信访"));
+    // A point clue: one click completes it; Esc on a new drawing cancels without saving.
+    drop(p);
+    h.get_by_label("画点线索").click();
+    h.run_steps(2);
+    click_at(&mut h, egui::pos2(700.0, 400.0));
+    h.run_steps(2);
+    assert!(h.state().ws.as_ref().unwrap().drawing.as_ref().unwrap().finished);
+    h.get_by_label("保存线索").click();
+    h.run_steps(3);
+    assert_eq!(h.state().ws.as_ref().unwrap().records.len(), before + 2);
+    h.get_by_label("画面线索").click();
+    h.run_steps(2);
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().ws.as_ref().unwrap().drawing.is_none());
+}

@@ -65,7 +65,7 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
         dlg.texts_loaded = true;
     }
     let mut action = None;
-    egui::Window::new(tr(lang, "deliverables")).open(open).default_width(560.0).show(ctx, |ui| {
+    egui::Window::new(tr(lang, "deliverables_title")).open(open).default_width(560.0).show(ctx, |ui| {
         ui.heading(tr(lang, "report_pdf"));
         egui::Grid::new("report_opts").num_columns(2).show(ui, |ui| {
             ui.label(tr(lang, "report_sheets"));

@@ -110,7 +110,8 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
     let start = ws.current.and_then(|i| ws.records[i].center_lonlat).unwrap_or((111.0, 35.0));
     let mut hover_lonlat = None;
     let mut scale_bar: Option<(f32, String)> = None;
-    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(true).show(ui, |ui, response, projector, _memory| {
+    let drawing = ws.drawing.as_ref().filter(|d| !d.finished);
+    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(drawing.is_none()).show(ui, |ui, response, projector, _memory| {
         let t = ScreenTransform::from_projector(projector);
         let clip = projector.clip_rect();
         let view_min = t.to_merc(clip.min);
@@ -208,7 +209,36 @@ pub fn map_ui(ui: &mut Ui, ws: &Workstation, tiles: Option<&mut ImageryTiles>, m
             painter.circle_filled(egui::pos2(x, clip.center().y), 10.0, Color32::WHITE);
             painter.text(egui::pos2(x, clip.center().y), egui::Align2::CENTER_CENTER, "⇔", egui::FontId::proportional(14.0), Color32::BLACK);
         }
-        if response.clicked() {
+        // A clue being drawn: its vertices, edges and the edge to the cursor.
+        if let Some(d) = ws.drawing.as_ref() {
+            let pts: Vec<Pos2> = d.vertices.iter().map(|(lon, lat)| t.to_screen(merc01(*lon, *lat))).collect();
+            let pen = Stroke::new(2.5, theme::CLUE_STROKE);
+            for w in pts.windows(2) {
+                painter.line_segment([w[0], w[1]], pen);
+            }
+            if let (Some(last), Some(hover)) = (pts.last(), response.hover_pos().filter(|_| !d.finished && d.polygon)) {
+                painter.line_segment([*last, hover], Stroke::new(1.5, theme::CLUE_STROKE));
+                if let Some(first) = pts.first().filter(|_| pts.len() >= 2) {
+                    painter.add(Shape::dashed_line(&[hover, *first], Stroke::new(1.0, theme::CLUE_STROKE), 6.0, 4.0));
+                }
+            }
+            if d.finished && d.polygon && pts.len() >= 3 {
+                painter.line_segment([pts[pts.len() - 1], pts[0]], pen);
+            }
+            for p in &pts {
+                painter.circle(*p, 5.0, theme::CLUE_STROKE, Stroke::new(1.5, Color32::BLACK));
+            }
+        }
+        if drawing.is_some() {
+            if response.double_clicked() {
+                cmds.push(Command::FinishClue);
+            } else if response.clicked() {
+                if let Some(p) = response.interact_pointer_pos() {
+                    let (lon, lat) = lonlat_of_merc01(t.to_merc(p));
+                    cmds.push(Command::ClueVertex(lon, lat));
+                }
+            }
+        } else if response.clicked() {
             if let Some(p) = response.interact_pointer_pos() {
                 let m = t.to_merc(p);
                 let hit = ws.shapes.iter().position(|s| s.contains(m)).or_else(|| {

@@ -70,6 +70,7 @@ pub struct TubanApp {
     ledger_cache: Option<(u64, crate::store::Ledger)>,
     spot_cache: Option<panels::SpotView>,
     deliver: Option<deliver::DeliverDialog>,
+    clue_form: ClueForm,
 }
 
 /// The seal and unseal dialogs.
@@ -108,6 +109,7 @@ impl TubanApp {
             ledger_cache: None,
             spot_cache: None,
             deliver: None,
+            clue_form: ClueForm::default(),
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -169,6 +171,7 @@ impl TubanApp {
             let t = ws.project.template();
             t.field(&t.roles().verdict).map_or(0, |f| f.codes().len())
         });
+        let drawing = self.ws.as_ref().is_some_and(|ws| ws.drawing.as_ref().is_some_and(|d| !d.finished));
         let cmds = &mut self.cmds;
         let mut toggle_help = false;
         let mut focus_search = false;
@@ -182,6 +185,13 @@ impl TubanApp {
             }
             if typing {
                 return;
+            }
+            if drawing {
+                for (key, cmd) in [(Key::Enter, Command::FinishClue), (Key::Backspace, Command::ClueUndoVertex), (Key::Escape, Command::CancelClue)] {
+                    if i.consume_key(Modifiers::NONE, key) {
+                        cmds.push(cmd);
+                    }
+                }
             }
             if i.consume_key(Modifiers::NONE, Key::V) {
                 cycle_view = true;
@@ -481,6 +491,7 @@ impl TubanApp {
                     ("/", "key_search"),
                     ("B / A / Space", "key_before_after"),
                     ("V", "key_view"),
+                    ("Enter / Backspace / Esc", "key_clue"),
                     ("?", "key_help"),
                 ] {
                     ui.monospace(keys);
@@ -557,7 +568,7 @@ impl TubanApp {
                     });
                 });
                 egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
-                    view_toolbar_ui(ui, ws, &mut self.prefs.view, lang);
+                    view_toolbar_ui(ui, ws, &mut self.prefs.view, lang, &mut self.cmds);
                     self.map_size = ui.available_size();
                     let before = ws.imagery_for(Period::Before);
                     let after = ws.imagery_for(Period::After);
@@ -615,6 +626,9 @@ impl TubanApp {
             if self.show_ledger {
                 panels::ledger_window(&ctx, ws, &mut self.ledger_cache, &mut self.show_ledger, lang, &mut self.cmds);
             }
+            if ws.drawing.as_ref().is_some_and(|d| d.finished) {
+                clue_form_ui(&ctx, ws, &mut self.clue_form, lang, &mut self.cmds);
+            }
             if let Some(dlg) = &mut self.deliver {
                 let mut open = true;
                 let action = deliver::deliver_window(&ctx, ws, dlg, &mut open, lang, &mut self.cmds);
@@ -660,12 +674,90 @@ impl eframe::App for TubanApp {
     }
 }
 
+/// Address, source and year of a clue drawn on the map.
+#[derive(Default)]
+struct ClueForm {
+    address: String,
+    source: String,
+    year: Option<i32>,
+}
+
+/// Sources of clues (DOMAIN §1, ecological-damage screening).
+const CLUE_SOURCES: [&str; 6] = ["遥感", "绿盾", "信访", "举报", "媒体", "督察"];
+
+/// The form shown when a clue has been drawn: address, source, year; save or discard.
+fn clue_form_ui(ctx: &egui::Context, ws: &Workstation, form: &mut ClueForm, lang: Lang, cmds: &mut Vec<Command>) {
+    let Some(draft) = &ws.drawing else { return };
+    let year = form.year.get_or_insert(ws.project.meta().year);
+    if form.source.is_empty() {
+        form.source = "信访".into();
+    }
+    egui::Window::new(tr(lang, "new_clue")).collapsible(false).resizable(false).anchor(egui::Align2::RIGHT_TOP, [-(theme::FORM_WIDTH + 24.0), 64.0]).show(ctx, |ui| {
+        if let Some(g) = draft.geometry() {
+            let area = crate::geometry::area_m2(&g);
+            if let Some(c) = crate::geometry::centre(&g) {
+                ui.label(format!("{:.6}°E {:.6}°N", c.x(), c.y()));
+            }
+            if draft.polygon {
+                ui.label(format!("{:.1} m² · {:.3} 亩", area, crate::model::units::m2_to_mu(area)));
+            }
+        }
+        egui::Grid::new("clue_form").num_columns(2).show(ui, |ui| {
+            let l = ui.label(tr(lang, "address"));
+            ui.text_edit_singleline(&mut form.address).labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label(tr(lang, "clue_source"));
+            egui::ComboBox::from_id_salt("clue_source").selected_text(&form.source).show_ui(ui, |ui| {
+                for s in CLUE_SOURCES {
+                    ui.selectable_value(&mut form.source, s.to_string(), s);
+                }
+            }).response.labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label(tr(lang, "year"));
+            ui.add(egui::DragValue::new(year).range(2000..=2100)).labelled_by(l.id);
+            ui.end_row();
+        });
+        ui.horizontal(|ui| {
+            if ui.button(tr(lang, "save_clue")).clicked() {
+                cmds.push(Command::SaveClue { address: std::mem::take(&mut form.address), source: form.source.clone(), year: *year });
+            }
+            if ui.button(tr(lang, "cancel")).clicked() {
+                cmds.push(Command::CancelClue);
+            }
+        });
+    });
+}
+
 /// The bar above the map: view mode, source switcher and, with more than two dates, a time slider.
-fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode, lang: Lang) {
+fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode, lang: Lang, cmds: &mut Vec<Command>) {
     egui::Frame::NONE.inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
         ui.horizontal(|ui| {
             for (mode, key) in [(ViewMode::Single, "view_single"), (ViewMode::SideBySide, "view_side"), (ViewMode::Swipe, "view_swipe")] {
                 ui.selectable_value(view, mode, tr(lang, key));
+            }
+            ui.separator();
+            match &ws.drawing {
+                None => {
+                    if ui.button(tr(lang, "draw_point_clue")).on_hover_text(tr(lang, "draw_clue_help")).clicked() {
+                        cmds.push(Command::StartClue { polygon: false });
+                    }
+                    if ui.button(tr(lang, "draw_polygon_clue")).on_hover_text(tr(lang, "draw_clue_help")).clicked() {
+                        cmds.push(Command::StartClue { polygon: true });
+                    }
+                }
+                Some(d) if !d.finished => {
+                    ui.colored_label(theme::WARNING_TEXT, format!("{} ({})", tr(lang, if d.polygon { "drawing_polygon" } else { "drawing_point" }), d.vertices.len()));
+                    if d.polygon && ui.button(tr(lang, "finish_clue")).clicked() {
+                        cmds.push(Command::FinishClue);
+                    }
+                    if d.polygon && !d.vertices.is_empty() && ui.button(tr(lang, "undo_vertex")).clicked() {
+                        cmds.push(Command::ClueUndoVertex);
+                    }
+                    if ui.button(tr(lang, "cancel_clue")).clicked() {
+                        cmds.push(Command::CancelClue);
+                    }
+                }
+                Some(_) => {}
             }
             ui.separator();
             if *view == ViewMode::Single && !ws.imagery.is_empty() {

@@ -85,8 +85,45 @@ pub enum Command {
     ExtractAttachment { id: i64, out: std::path::PathBuf },
     /// Record an earlier penalty of the party (document number) on a case.
     CasePriorPenalty { number: String, text: String },
+    /// Start drawing a clue on the map (a point, or a polygon).
+    StartClue { polygon: bool },
+    /// Add a vertex (lon, lat) to the clue being drawn; a point clue is then complete.
+    ClueVertex(f64, f64),
+    /// Remove the last vertex of the clue being drawn.
+    ClueUndoVertex,
+    /// Close the polygon being drawn (three vertices at least); the clue form opens.
+    FinishClue,
+    /// Stop drawing; nothing is saved.
+    CancelClue,
+    /// Save the drawn clue as a new patch with an address, a source and a year.
+    SaveClue { address: String, source: String, year: i32 },
     /// Store a text of the report (method, problems and suggestions).
     SetReportText { which: crate::store::ReportText, text: String },
+}
+
+/// A clue being drawn on the map (eco programme: 手工添加线索).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClueDraft {
+    /// A polygon (else a point).
+    pub polygon: bool,
+    /// Vertices so far, CGCS2000 lon/lat.
+    pub vertices: Vec<(f64, f64)>,
+    /// Drawing is over: the form for address and source is shown.
+    pub finished: bool,
+}
+
+impl ClueDraft {
+    /// The geometry drawn: a point, or a closed polygon of three vertices at least.
+    pub fn geometry(&self) -> Option<geo::Geometry> {
+        if !self.polygon {
+            return self.vertices.first().map(|&(x, y)| geo::Geometry::Point(geo::Point::new(x, y)));
+        }
+        if self.vertices.len() < 3 {
+            return None;
+        }
+        let ring: Vec<geo::Coord> = self.vertices.iter().map(|&(x, y)| geo::Coord { x, y }).collect();
+        Some(geo::Geometry::Polygon(geo::Polygon::new(geo::LineString::new(ring), vec![])))
+    }
 }
 
 /// Sort order of the queue.
@@ -267,6 +304,8 @@ pub struct Workstation {
     pub side_serial: u64,
     /// Photos of the current patch on the map: (lon, lat, bearing).
     pub photo_marks: Vec<(f64, f64, Option<f64>)>,
+    /// A clue being drawn on the map.
+    pub drawing: Option<ClueDraft>,
 }
 
 impl Workstation {
@@ -300,6 +339,7 @@ impl Workstation {
             source_override: None,
             side_serial: 0,
             photo_marks: Vec::new(),
+            drawing: None,
         };
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();
@@ -426,6 +466,37 @@ impl Workstation {
 
     fn current_fid(&self) -> Option<i64> {
         self.current.and_then(|i| self.records.get(i)).map(|r| r.fid)
+    }
+
+    /// Saves the drawn clue as a new patch of its own batch, then shows it.
+    fn save_clue(&mut self, address: &str, source: &str, year: i32, lang: super::i18n::Lang) -> Result<(), StoreError> {
+        let Some(geom) = self.drawing.as_ref().and_then(ClueDraft::geometry) else { return Ok(()) };
+        let t = self.project.template();
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        // The address goes to the template's address field (eco: DZ), else to the remarks (BZ).
+        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty()) {
+            fields.push((f, address.trim()));
+        }
+        if !source.is_empty() && t.field("XSLY").is_some() {
+            fields.push(("XSLY", source));
+        }
+        let key = self.project.add_manual_clue(geom, &fields, Some(year), Some(source).filter(|s| !s.is_empty()))?;
+        self.drawing = None;
+        if let Some(fid) = self.project.find_patch(&key)? {
+            if let Some(r) = self.project.patch(fid)? {
+                let shape = self.project.patch_geometry(fid)?.map(|g| PatchShape::new(&g)).unwrap_or_default();
+                self.problems.push(self.project.problems(&r));
+                self.index_of_fid.insert(r.fid, self.records.len());
+                self.records.push(r);
+                self.shapes.push(shape);
+                self.refilter();
+                let i = self.records.len() - 1;
+                self.select(i);
+            }
+        }
+        self.message = Some(Message { text: format!("{} {key}", super::i18n::tr(lang, "clue_added")), is_error: false });
+        self.saved();
+        Ok(())
     }
 
     /// Reads and attaches files to a case; a file that cannot be read is named in the message and
@@ -632,7 +703,43 @@ impl Workstation {
                 .project
                 .update_case(&number, &crate::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() })
                 .map(|_| self.saved()),
-            Command::SetReportText { which, text } => self.project.set_report_text(which, &text).map(|_| self.saved()),
+            Command::StartClue { polygon } => {
+                self.drawing = Some(ClueDraft { polygon, ..Default::default() });
+                Ok(())
+            }
+            Command::ClueVertex(lon, lat) => {
+                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
+                    d.vertices.push((lon, lat));
+                    d.finished = !d.polygon;
+                }
+                Ok(())
+            }
+            Command::ClueUndoVertex => {
+                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
+                    d.vertices.pop();
+                }
+                Ok(())
+            }
+            Command::FinishClue => {
+                if let Some(d) = self.drawing.as_mut() {
+                    if d.geometry().is_some() {
+                        d.finished = true;
+                    } else {
+                        self.message = Some(Message { text: tr(lang, "clue_needs_three").into(), is_error: true });
+                    }
+                }
+                Ok(())
+            }
+            Command::CancelClue => {
+                self.drawing = None;
+                Ok(())
+            }
+            Command::SaveClue { address, source, year } => self.save_clue(&address, &source, year, lang),
+            Command::SetReportText { which, text } => self.project.set_report_text(which, &text).map(|changed| {
+                if changed {
+                    self.saved();
+                }
+            }),
             Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
                 Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict).map(|_| self.side_serial += 1),
                 Ok(None) => Ok(()),

@@ -29,6 +29,8 @@ pub fn status_stroke(status: ReviewStatus) -> Color32 {
 
 /// Outline of the current patch.
 pub const CURRENT_STROKE: Color32 = Color32::from_rgb(0, 255, 255);
+/// A clue being drawn (magenta: apart from every status colour and from the imagery).
+pub const CLUE_STROKE: Color32 = Color32::from_rgb(255, 64, 255);
 /// Width of ordinary outlines, in points.
 pub const OUTLINE_WIDTH: f32 = 1.5;
 /// Width of the current patch's outline, in points.

@@ -43,12 +43,13 @@ impl Project {
     }
 
     /// Stores a text (empty: back to the generated default); audited, refused when sealed.
-    pub fn set_report_text(&mut self, which: ReportText, text: &str) -> Result<()> {
-        self.require_unsealed()?;
+    /// Returns false when the text was already so (nothing written).
+    pub fn set_report_text(&mut self, which: ReportText, text: &str) -> Result<bool> {
         let old = self.report_text(which)?;
         if old.as_deref().unwrap_or("") == text.trim_end() {
-            return Ok(());
+            return Ok(false);
         }
+        self.require_unsealed()?;
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
@@ -58,7 +59,8 @@ impl Project {
             params![now_utc(), self.user(), which.key(), old, text.trim_end()],
         )
         .map_err(sq)?;
-        tx.commit().map_err(sq)
+        tx.commit().map_err(sq)?;
+        Ok(true)
     }
 
     /// Starts a read transaction: every later query sees the project as it is now, while another
