@@ -50,6 +50,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("save_as", "另存为…", "Save as…"),
     ("deliverables", "成果输出（报告、导出）…", "Deliverables (report, export)…"),
     ("deliverables_title", "成果输出", "Deliverables"),
+    ("read_only_badge", "只读", "Read-only"),
+    ("opened_read_only", "只读打开，修改不会保存", "Opened read-only; edits are not possible"),
     ("draw_point_clue", "画点线索", "Draw point clue"),
     ("key_clue", "画线索时：完成 / 撤销一点 / 取消", "While drawing a clue: finish / remove a vertex / cancel"),
     ("draw_polygon_clue", "画面线索", "Draw polygon clue"),

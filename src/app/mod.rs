@@ -126,9 +126,19 @@ impl TubanApp {
     pub fn open_project(&mut self, path: &Path) {
         self.ws = None;
         self.tiles = None;
-        match Project::open(path, Access::ReadWrite).and_then(Workstation::new) {
-            Ok(ws) => {
+        // Held by another analyst or on a read-only medium: open it for viewing, and say so.
+        let opened = match Project::open(path, Access::ReadWrite) {
+            Err(e @ (crate::store::StoreError::Locked { .. } | crate::store::StoreError::ReadOnlyMedium { .. })) => {
+                Project::open(path, Access::ReadOnly).map(|p| (p, Some(e.to_string())))
+            }
+            other => other.map(|p| (p, None)),
+        };
+        match opened.and_then(|(p, why)| Workstation::new(p).map(|ws| (ws, why))) {
+            Ok((mut ws, why)) => {
                 crate::crash::set_report_dir(path.parent().map(Path::to_path_buf));
+                if let Some(why) = why {
+                    ws.message = Some(state::Message { text: format!("{}：{why}", tr(self.lang(), "opened_read_only")), is_error: true });
+                }
                 self.ws = Some(ws);
                 self.error = None;
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -412,10 +422,14 @@ impl TubanApp {
             ui.separator();
             ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), ws.records.len()));
             ui.separator();
-            match &ws.last_saved {
-                Some(t) => ui.label(format!("{} {t}", tr(lang, "saved_at"))),
-                None => ui.label(tr(lang, "not_saved_yet")),
-            };
+            if ws.project.access() == Access::ReadOnly {
+                ui.label(RichText::new(tr(lang, "read_only_badge")).color(theme::ERROR_TEXT).strong());
+            } else {
+                match &ws.last_saved {
+                    Some(t) => ui.label(format!("{} {t}", tr(lang, "saved_at"))),
+                    None => ui.label(tr(lang, "not_saved_yet")),
+                };
+            }
             if let Some(t) = &self.tiles {
                 if let Some(e) = t.errors.get(&t.source) {
                     ui.separator();

@@ -88,11 +88,7 @@ pub fn read_photo(bytes: &[u8], name: &str) -> Result<PhotoInfo, PhotoError> {
         info.bearing_deg = rational(get(exif::Tag::GPSImgDirection)).and_then(|v| v.first().copied());
         info.orientation = get(exif::Tag::Orientation).and_then(|f| f.value.get_uint(0)).filter(|o| (1..=8).contains(o)).unwrap_or(1);
     }
-    let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| PhotoError::NotAnImage { path: name.to_string(), detail: e.to_string() })?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(512 << 20);
-    reader.limits(limits);
-    let img = reader.decode().map_err(|e| PhotoError::NotAnImage { path: name.to_string(), detail: e.to_string() })?;
+    let img = decode_for_thumbnail(bytes, name)?;
     let thumb = img.thumbnail(THUMB_PX, THUMB_PX);
     drop(img);
     let thumb = match info.orientation {
@@ -115,6 +111,51 @@ pub fn read_photo(bytes: &[u8], name: &str) -> Result<PhotoInfo, PhotoError> {
     thumb.to_rgb8().write_to(&mut out, image::ImageFormat::Jpeg).map_err(|e| PhotoError::NotAnImage { path: name.to_string(), detail: e.to_string() })?;
     info.thumbnail_jpeg = out.into_inner();
     Ok(info)
+}
+
+/// Largest photo accepted, in pixels: 150 MP covers medium-format cameras; a header claiming more
+/// is damaged or hostile.
+const MAX_PHOTO_PIXELS: u64 = 150_000_000;
+
+/// Decodes a photo at no more than twice the thumbnail size where the format allows: a JPEG is
+/// decoded with DCT scaling (1/2 … 1/8, as libjpeg's scale_denom) by jpeg-decoder, so a 50 MP
+/// photo needs ~5 MB instead of ~600 MB and decodes several times faster. Other formats go
+/// through the image crate with a 512 MB allocation cap.
+fn decode_for_thumbnail(bytes: &[u8], name: &str) -> Result<image::DynamicImage, PhotoError> {
+    let bad = |detail: String| PhotoError::NotAnImage { path: name.to_string(), detail };
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+        // Even scaled 1/8, a header claiming 65535×65535 would need 200 MB: refuse over 64 MB.
+        d.set_max_decoding_buffer_size(64 << 20);
+        d.read_info().map_err(|e| bad(e.to_string()))?;
+        let (full_w, full_h) = d.info().map(|i| (u64::from(i.width), u64::from(i.height))).unwrap_or_default();
+        if full_w * full_h > MAX_PHOTO_PIXELS {
+            return Err(bad(format!("{full_w}×{full_h} 像素，超过 {} 百万像素 / pixels, more than {} megapixels", MAX_PHOTO_PIXELS / 1_000_000, MAX_PHOTO_PIXELS / 1_000_000)));
+        }
+        let side = u16::try_from(THUMB_PX * 2).unwrap_or(u16::MAX);
+        let (w, h) = d.scale(side, side).map_err(|e| bad(e.to_string()))?;
+        let pixels = d.decode().map_err(|e| bad(e.to_string()))?;
+        let format = d.info().map(|i| i.pixel_format).ok_or_else(|| bad("no image information".into()))?;
+        let (w, h) = (u32::from(w), u32::from(h));
+        let img = match format {
+            jpeg_decoder::PixelFormat::RGB24 => image::RgbImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageRgb8),
+            jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageLuma8),
+            jpeg_decoder::PixelFormat::CMYK32 => {
+                let rgb: Vec<u8> = pixels.chunks_exact(4).flat_map(|p| {
+                    let k = 255 - u32::from(p[3]);
+                    [0, 1, 2].map(|c| ((255 - u32::from(p[c])) * k / 255) as u8)
+                }).collect();
+                image::RgbImage::from_raw(w, h, rgb).map(image::DynamicImage::ImageRgb8)
+            }
+            jpeg_decoder::PixelFormat::L16 => None,
+        };
+        return img.ok_or_else(|| bad(format!("unsupported JPEG pixel format {format:?}")));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    reader.decode().map_err(|e| bad(e.to_string()))
 }
 
 fn reader_size(bytes: &[u8]) -> Option<(u32, u32)> {

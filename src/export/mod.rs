@@ -65,7 +65,7 @@ pub enum ExportError {
     #[error("{path}: 文件已存在；加 --force 覆盖 / file exists; add --force to overwrite")]
     Exists { path: String },
     /// Writing failed.
-    #[error("{path}: 写出失败（{detail}） / cannot write ({detail})")]
+    #[error("{path}: 写出失败 / cannot write: {detail}")]
     Write { path: String, detail: String },
     /// The CRS is not understood.
     #[error("坐标系 “{crs}” 无法识别 / CRS not understood: {detail}")]
@@ -79,6 +79,11 @@ fn werr(path: &Path, detail: impl ToString) -> ExportError {
     ExportError::Write { path: path.display().to_string(), detail: detail.to_string() }
 }
 
+/// A file-system error, with what to do about it (a full disk, a read-only place).
+fn werr_io(path: &Path, e: std::io::Error) -> ExportError {
+    werr(path, format!("{e}{}", crate::store::advice_io(&e)))
+}
+
 /// The stem of the output files: `{county}_{year}_图斑核查`.
 fn stem(p: &Project) -> String {
     let m = p.meta();
@@ -88,10 +93,16 @@ fn stem(p: &Project) -> String {
 
 /// Writes `files` (built under a temporary folder by `build`) into `out_dir`.
 fn write_atomically(out_dir: &Path, force: bool, build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(out_dir).map_err(|e| werr(out_dir, e))?;
+    let created_dir = !out_dir.exists();
+    std::fs::create_dir_all(out_dir).map_err(|e| werr_io(out_dir, e))?;
     let tmp = out_dir.join(format!(".tuban-export-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| werr(&tmp, e))?;
+    if let Err(e) = std::fs::create_dir_all(&tmp) {
+        if created_dir {
+            let _ = std::fs::remove_dir(out_dir);
+        }
+        return Err(werr_io(&tmp, e));
+    }
     let result = build(&tmp).and_then(|files| {
         let mut out = Vec::new();
         for f in &files {
@@ -103,14 +114,18 @@ fn write_atomically(out_dir: &Path, force: bool, build: impl FnOnce(&Path) -> Re
         for f in files {
             let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(&f));
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+                std::fs::create_dir_all(parent).map_err(|e| werr_io(parent, e))?;
             }
-            std::fs::rename(&f, &target).map_err(|e| werr(&target, e))?;
+            std::fs::rename(&f, &target).map_err(|e| werr_io(&target, e))?;
             out.push(target);
         }
         Ok(out)
     });
     let _ = std::fs::remove_dir_all(&tmp);
+    if result.is_err() && created_dir {
+        // Only removed when empty: a folder we made for nothing.
+        let _ = std::fs::remove_dir(out_dir);
+    }
     result
 }
 
@@ -353,7 +368,10 @@ fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
         }
         ws.set_freeze_panes(1, 0).map_err(|e| werr(&path, e))?;
     }
-    wb.save(&path).map_err(|e| werr(&path, e))?;
+    // Into memory first: the file is then written by one call whose error says what happened
+    // (saving straight to a file reports a full disk only as "i/o error").
+    let bytes = wb.save_to_buffer().map_err(|e| werr(&path, e))?;
+    std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;
     Ok(vec![path])
 }
 
@@ -371,7 +389,7 @@ fn csv(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
             text.push_str(&row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","));
             text.push_str("\r\n");
         }
-        std::fs::write(&path, text).map_err(|e| werr(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| werr_io(&path, e))?;
         out.push(path);
     }
     Ok(out)
@@ -403,7 +421,7 @@ fn photos(p: &Project, tmp: &Path, progress: &Progress) -> Result<Vec<PathBuf>, 
         let name = format!("{}_{}_{}_{n}.{ext}", safe(&get(roles.township.as_ref())), safe(&get(roles.village.as_ref())), safe(&r.key));
         let path = dir.join(name);
         let bytes = p.photo_bytes(ph.id)?.unwrap_or_default();
-        std::fs::write(&path, bytes).map_err(|e| werr(&path, e))?;
+        std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;
         out.push(path);
     }
     Ok(out)

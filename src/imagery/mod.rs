@@ -35,7 +35,15 @@ pub enum ImageryError {
     /// Reading pixels failed (a damaged file).
     #[error("{path}: 读取影像失败（{detail}），文件可能已损坏 / reading failed ({detail}); the file may be damaged")]
     Read { path: String, detail: String },
+    /// This view of a large raster without overviews would read too many pixels.
+    #[error("{path}: 影像很大且没有金字塔，这个比例尺需要读取 {mpx:.0} 百万像素；请放大，或运行 tuban imagery add --build-overviews 建金字塔 / a large raster without overviews: this view would read {mpx:.0} megapixels; zoom in, or build overviews (tuban imagery add --build-overviews)")]
+    NeedsOverviews { path: String, mpx: f64 },
 }
+
+/// The most source pixels one view may read at the overview GDAL will use (64 Mpx, ~200 MB of
+/// RGB): a county-wide view of a huge raster without overviews would otherwise read gigabytes
+/// and stall its worker.
+const MAX_SOURCE_PX: f64 = 64e6;
 
 /// A raster (or a mosaic of rasters) open on the current thread, prepared for display: chosen
 /// bands, 16-bit data stretched to 8 bits, with its extent in Web Mercator.
@@ -49,6 +57,8 @@ pub struct RasterSource {
     ramp: bool,
     /// EPSG:3857 as WKT, looked up once (a lookup per tile reads PROJ's database).
     merc_wkt: String,
+    /// Reduction factors of the overviews (2, 4, 8…), ascending.
+    overview_factors: Vec<f64>,
 }
 
 /// The Web-Mercator extent (min_x, min_y, max_x, max_y) of tile `z/x/y`.
@@ -133,7 +143,12 @@ impl RasterSource {
             ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ];
         let merc_wkt = merc.to_wkt().map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
-        Ok(RasterSource { path: first.clone(), dataset, _sources: sources, extent_merc, bands, ramp, merc_wkt })
+        let mut overview_factors: Vec<f64> = match dataset.rasterband(1) {
+            Ok(b) => (0..b.overview_count().unwrap_or(0)).filter_map(|i| b.overview(i as usize).ok()).map(|o| w as f64 / o.size().0.max(1) as f64).collect(),
+            Err(_) => Vec::new(),
+        };
+        overview_factors.sort_by(f64::total_cmp);
+        Ok(RasterSource { path: first.clone(), dataset, _sources: sources, extent_merc, bands, ramp, merc_wkt, overview_factors })
     }
 
     /// True when the raster is large and has no overviews (zoomed-out views will be slow).
@@ -145,6 +160,22 @@ impl RasterSource {
     /// The extent in Web-Mercator metres.
     pub fn extent_merc(&self) -> [f64; 4] {
         self.extent_merc
+    }
+
+    /// Refuses a view that would read more than [`MAX_SOURCE_PX`] source pixels at the overview
+    /// GDAL picks (the finest one no finer than the view needs).
+    fn check_read_size(&self, t: [f64; 4], w: usize) -> Result<(), ImageryError> {
+        let e = self.extent_merc;
+        let (rw, rh) = self.dataset.raster_size();
+        let (native_x, native_y) = ((e[2] - e[0]) / rw.max(1) as f64, (e[3] - e[1]) / rh.max(1) as f64);
+        let wanted = ((t[2] - t[0]) / w.max(1) as f64) / native_x;
+        let factor = self.overview_factors.iter().copied().filter(|f| *f <= wanted * 1.2).fold(1.0, f64::max);
+        let (cw, ch) = ((t[2].min(e[2]) - t[0].max(e[0])).max(0.0), (t[3].min(e[3]) - t[1].max(e[1])).max(0.0));
+        let px = (cw / native_x / factor) * (ch / native_y / factor);
+        if px > MAX_SOURCE_PX {
+            return Err(ImageryError::NeedsOverviews { path: self.path.display().to_string(), mpx: px / 1e6 });
+        }
+        Ok(())
     }
 
     /// Renders tile `z/x/y` as RGBA (256×256); `None` when the tile lies outside the raster or
@@ -163,6 +194,7 @@ impl RasterSource {
         }
         let (w, h) = size;
         let p = self.path.display().to_string();
+        self.check_read_size(t, w)?;
         let read_err = |detail: String| ImageryError::Read { path: p.clone(), detail };
         let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| read_err(e.to_string()))?;
         let mut dst = mem.create_with_band_type::<u8, _>("", w, h, self.bands + 1).map_err(|e| read_err(e.to_string()))?;

@@ -61,7 +61,7 @@ pub enum ReportError {
     #[error("字体无法加载 / the font cannot be loaded: {0}")]
     Font(String),
     /// Writing failed.
-    #[error("{path}: 写出失败（{detail}） / cannot write ({detail})")]
+    #[error("{path}: 写出失败 / cannot write: {detail}")]
     Write { path: String, detail: String },
     /// Exists and not forced.
     #[error("{path}: 文件已存在；加 --force 覆盖 / file exists; add --force to overwrite")]
@@ -279,8 +279,13 @@ pub fn write(p: &Project, out: &Path, opts: &ReportOptions, force: bool, progres
     }
     let bytes = build(p, opts, progress)?;
     let tmp = out.with_extension("pdf.part");
-    std::fs::write(&tmp, &bytes).map_err(|e| ReportError::Write { path: tmp.display().to_string(), detail: e.to_string() })?;
-    std::fs::rename(&tmp, out).map_err(|e| ReportError::Write { path: out.display().to_string(), detail: e.to_string() })
+    let failed = |path: &Path, e: std::io::Error| {
+        // A partial file is never left behind.
+        let _ = std::fs::remove_file(&tmp);
+        ReportError::Write { path: path.display().to_string(), detail: format!("{e}{}", crate::store::advice_io(&e)) }
+    };
+    std::fs::write(&tmp, &bytes).map_err(|e| failed(&tmp, e))?;
+    std::fs::rename(&tmp, out).map_err(|e| failed(out, e))
 }
 
 /// Builds the report and returns the PDF bytes.

@@ -45,11 +45,11 @@ pub use texts::ReportText;
 /// Why a project could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("{path}: 数据库错误 / database error: {cause}")]
+    /// SQLite failed (the advice names the usual causes: a full disk, a damaged file).
+    #[error("{path}: 数据库错误 / database error: {cause}{}", advice_sqlite(cause))]
     Sqlite { path: String, cause: rusqlite::Error },
     /// File-system failure.
-    #[error("{path}: {cause}")]
+    #[error("{path}: {cause}{}", advice_io(cause))]
     Io { path: String, cause: std::io::Error },
     /// The file does not exist.
     #[error("{path}: 文件不存在 / file not found")]
@@ -72,6 +72,9 @@ pub enum StoreError {
     /// The project was opened read-only.
     #[error("{path}: 项目以只读方式打开，不能修改 / opened read-only; cannot change it")]
     ReadOnly { path: String },
+    /// The project lies on a read-only medium or in a folder without write permission.
+    #[error("{path}: 项目位于只读位置（光盘、写保护U盘或无写权限的文件夹），只能查看；要修改请先复制到可写磁盘 / the project is on a read-only medium or folder: it can be viewed; copy it to a writable disk to edit it")]
+    ReadOnlyMedium { path: String },
     /// Creating over an existing file.
     #[error("{path}: 文件已存在，不会覆盖 / file exists; will not overwrite")]
     Exists { path: String },
@@ -214,7 +217,13 @@ impl Project {
             Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         };
         let sq = |source| StoreError::Sqlite { path: p.clone(), cause: source };
-        let conn = Connection::open_with_flags(path, flags).map_err(sq)?;
+        let conn = if access == Access::ReadOnly && !writable_folder(path) && !has_wal(path) {
+            // A read-only medium: SQLite cannot create the -shm file a WAL project needs, so the
+            // file is opened as immutable (nothing can change it there anyway).
+            Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI).map_err(sq)?
+        } else {
+            Connection::open_with_flags(path, flags).map_err(|e| if writable_folder(path) { sq(e) } else { StoreError::ReadOnlyMedium { path: p.clone() } })?
+        };
         // PRAGMA rather than `busy_timeout()`: rusqlite 0.43 implements that with sqlite3_set_clientdata (SQLite ≥ 3.44; Debian 12 has 3.40).
         conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
         let is_project: bool = conn
@@ -355,6 +364,28 @@ fn check_sqlite_header(path: &Path) -> Result<()> {
     }
 }
 
+/// What to do about an SQLite error, when there is something to say.
+fn advice_sqlite(e: &rusqlite::Error) -> &'static str {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => "。磁盘已满：请腾出空间后重试，已保存的内容没有丢失 / the disk is full: free some space and try again; nothing saved was lost",
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => "。文件已损坏：请用备份（.bak-v*）或上次交付的副本 / the file is damaged: use a backup copy",
+        Some(rusqlite::ErrorCode::ReadOnly) => "。文件只读：请复制到可写磁盘 / the file is read-only: copy it to a writable disk",
+        Some(rusqlite::ErrorCode::SystemIoFailure) => "。读写出错：请检查磁盘或U盘是否已拔出 / input/output error: check the disk or USB drive",
+        _ => "",
+    }
+}
+
+/// What to do about a file-system error, when there is something to say (also used by the
+/// exports and the report).
+pub fn advice_io(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => "。磁盘已满：请腾出空间后重试 / the disk is full: free some space and try again",
+        std::io::ErrorKind::ReadOnlyFilesystem => "。位置只读：请换一个可写的位置 / read-only location: choose a writable one",
+        std::io::ErrorKind::PermissionDenied => "。没有权限：请换一个位置或检查文件权限 / permission denied: choose another place or check the permissions",
+        _ => "",
+    }
+}
+
 fn classify_open_error(path: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotSqlite { path: path.to_string() },
@@ -363,9 +394,51 @@ fn classify_open_error(path: &str, e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// True when files can be created beside `path` (SQLite's -wal and -shm files).
+fn writable_folder(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// True when a non-empty write-ahead log lies beside the project (committed data not yet
+/// copied into the file).
+fn has_wal(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|m| m.len() > 0)
+}
+
+/// A `file:` URI opening `path` as immutable (percent-encoded: spaces, Chinese names, `?`, `#`).
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for &b in abs.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 fn take_lock(path: &Path) -> Result<File> {
     let p = path.display().to_string();
-    let file = File::options().read(true).write(true).open(path).map_err(|source| StoreError::Io { path: p.clone(), cause: source })?;
+    if !writable_folder(path) {
+        return Err(StoreError::ReadOnlyMedium { path: p });
+    }
+    let file = File::options().read(true).write(true).open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => StoreError::ReadOnlyMedium { path: p.clone() },
+        _ => StoreError::Io { path: p.clone(), cause: source },
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
