@@ -171,7 +171,7 @@ enum Command {
         /// 输出 PDF / output PDF
         #[arg(long)]
         out: PathBuf,
-        /// 核查表：all | illegal | none / which patches get a sheet
+        /// 核查表：all | illegal | none | 条件如 "XZMC = 乌兰花镇 and HCJG = 违法" / which patches get a sheet: all, illegal, none or a condition
         #[arg(long, default_value = "all")]
         sheets: String,
         /// 影像截图分辨率 / chip resolution (150 or 300 dpi)
@@ -683,7 +683,7 @@ fn run(cli: Cli) -> Result<()> {
                 "all" => tuban::report::Sheets::All,
                 "illegal" => tuban::report::Sheets::Illegal,
                 "none" => tuban::report::Sheets::None,
-                other => bail!("--sheets {other}: all, illegal, none"),
+                condition => tuban::report::Sheets::Filter(condition.to_string()),
             };
             anyhow::ensure!((72..=600).contains(&dpi), "--dpi {dpi}: 72-600");
             let opts = tuban::report::ReportOptions { sheets, dpi, unit, method_text, problems_text };

@@ -41,6 +41,24 @@ fn the_report_reads_as_a_report() {
     }
     let check = Command::new("qpdf").arg("--check").arg(&out).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    // The chips are JPEG images embedded as they are (DCTDecode), before and after per sheet.
+    let images = String::from_utf8_lossy(&Command::new("pdfimages").arg("-list").arg(&out).output().unwrap().stdout).to_string();
+    let jpegs: Vec<&str> = images.lines().skip(2).filter(|l| l.split_whitespace().nth(8) == Some("jpeg")).collect();
+    assert_eq!(jpegs.len(), 4, "{images}");
+    assert!(jpegs.iter().all(|l| l.split_whitespace().nth(3) == Some("484")), "484 px wide at 150 dpi: {images}");
     // Not overwritten without force.
     assert!(write(&p, &out, &opts, false, &tuban::jobs::Progress::new()).is_err());
+    // Sheets for the patches matching a condition; a condition that cannot be read is refused.
+    let town = p.patches().unwrap().iter().filter(|r| r.value(p.template(), "XZMC").is_some_and(|v| v.to_string() == "乌兰花镇")).count();
+    assert!(town > 0);
+    let filtered = dir.path().join("乌兰花镇.pdf");
+    let opts = ReportOptions { sheets: Sheets::Filter("XZMC = 乌兰花镇".into()), ..Default::default() };
+    write(&p, &filtered, &opts, false, &tuban::jobs::Progress::new()).unwrap();
+    let info = String::from_utf8_lossy(&Command::new("pdfinfo").arg(&filtered).output().unwrap().stdout).to_string();
+    let pages: usize = info.lines().find(|l| l.starts_with("Pages:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    assert_eq!(pages, 3 + town, "{town} sheets expected");
+    let opts = ReportOptions { sheets: Sheets::Filter("XZMC ==".into()), ..Default::default() };
+    let e = write(&p, &dir.path().join("x.pdf"), &opts, false, &tuban::jobs::Progress::new()).unwrap_err();
+    assert!(e.to_string().contains("筛选条件"), "{e}");
+    assert!(!dir.path().join("x.pdf").exists());
 }

@@ -22,6 +22,7 @@ pub enum DeliverAction {
 /// The dialog's fields (kept while it is open).
 pub struct DeliverDialog {
     sheets: Sheets,
+    filter: String,
     dpi: u32,
     unit: String,
     method: String,
@@ -42,6 +43,7 @@ impl DeliverDialog {
         let county = if meta.county_name.is_empty() { meta.county_code.clone() } else { meta.county_name.clone() };
         DeliverDialog {
             sheets: Sheets::All,
+            filter: String::new(),
             dpi: 150,
             unit: meta.unit.clone(),
             method: String::new(),
@@ -73,7 +75,19 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
                 ui.radio_value(&mut dlg.sheets, Sheets::All, tr(lang, "sheets_all"));
                 ui.radio_value(&mut dlg.sheets, Sheets::Illegal, tr(lang, "sheets_illegal"));
                 ui.radio_value(&mut dlg.sheets, Sheets::None, tr(lang, "sheets_none"));
+                let filtering = matches!(dlg.sheets, Sheets::Filter(_));
+                if ui.radio(filtering, tr(lang, "sheets_filter")).clicked() && !filtering {
+                    dlg.sheets = Sheets::Filter(dlg.filter.clone());
+                }
             });
+            ui.end_row();
+            if let Sheets::Filter(text) = &mut dlg.sheets {
+                let l = ui.label(tr(lang, "sheets_condition"));
+                if ui.add(egui::TextEdit::singleline(text).hint_text("XZMC = 乌兰花镇 and HCJG = 违法").desired_width(360.0)).labelled_by(l.id).changed() {
+                    dlg.filter = text.clone();
+                }
+                ui.end_row();
+            }
             ui.end_row();
             ui.label(tr(lang, "report_dpi"));
             ui.horizontal(|ui| {

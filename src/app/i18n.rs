@@ -72,6 +72,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("sheets_all", "全部图斑", "all patches"),
     ("sheets_illegal", "仅违法图斑", "illegal only"),
     ("sheets_none", "不附核查表", "none"),
+    ("sheets_filter", "按条件", "by condition"),
+    ("sheets_condition", "条件", "Condition"),
     ("report_dpi", "影像截图分辨率", "Chip resolution"),
     ("report_unit", "编制单位", "Unit"),
     ("output_file", "输出文件", "Output file"),

@@ -72,6 +72,17 @@ impl Template {
         }
     }
 
+    /// Parses a condition over this template's fields (`HCJG = 违法 and XZMC = 乌兰花镇`).
+    pub fn parse_condition(&self, text: &str) -> Result<super::expr::Expr, super::expr::ExprError> {
+        let is_field = |n: &str| self.spec.fields.iter().any(|f| f.name == n);
+        super::expr::Expr::parse(text, &is_field)
+    }
+
+    /// Whether `values` satisfy a condition (`None`: unknown, as a field is not filled).
+    pub fn matches(&self, condition: &super::expr::Expr, values: &[Value]) -> Option<bool> {
+        condition.eval(&self.getter(values))
+    }
+
     /// Recomputes the computed fields of `values` (aligned with [`Template::fields`]) in place.
     ///
     /// Returns the indices of the fields whose value changed.

@@ -27,6 +27,8 @@ pub enum Sheets {
     Illegal,
     /// None.
     None,
+    /// Patches matching a condition over the template's fields (`XZMC = 乌兰花镇`).
+    Filter(String),
 }
 
 /// Report options.
@@ -69,6 +71,9 @@ pub enum ReportError {
     /// Cancelled.
     #[error("已取消，没有写出报告 / cancelled; no report written")]
     Cancelled,
+    /// The sheet filter cannot be read.
+    #[error("核查表筛选条件无法识别：{0}（例：HCJG = 违法 and XZMC = 乌兰花镇） / the sheet filter cannot be read")]
+    BadFilter(String),
 }
 
 const PAGE_W: f32 = 210.0;
@@ -431,12 +436,17 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     pages.push(pg);
 
     // Appendix: one sheet per patch.
+    let filter = match &opts.sheets {
+        Sheets::Filter(text) => Some(t.parse_condition(text).map_err(|e| ReportError::BadFilter(e.to_string()))?),
+        _ => None,
+    };
     let sheet_records: Vec<&crate::store::PatchRecord> = records
         .iter()
-        .filter(|r| match opts.sheets {
+        .filter(|r| match &opts.sheets {
             Sheets::All => true,
             Sheets::Illegal => roles.illegal_verdicts.contains(&value(r, Some(&roles.verdict))),
             Sheets::None => false,
+            Sheets::Filter(_) => filter.as_ref().is_some_and(|f| t.matches(f, &r.values) == Some(true)),
         })
         .collect();
     progress.stage("核查表 / sheets", sheet_records.len() as u64);
