@@ -272,6 +272,13 @@ fn a_50_megapixel_photo_is_stored_with_bounded_memory() {
     assert!(children_peak_rss_mb() < 300.0);
 }
 
+/// The Web-Mercator tile holding a lon/lat point at zoom `z`.
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
+    let n = f64::from(1u32 << z);
+    let y = (1.0 - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+    (z, ((lon + 180.0) / 360.0 * n) as u32, y as u32)
+}
+
 /// Rasters whose headers claim huge sizes: a view that would read gigabytes is refused with
 /// advice (build overviews, zoom in) instead of stalling; a close view still renders; a header
 /// that lies about its size gives a read error naming the file.
@@ -282,27 +289,19 @@ fn huge_raster_headers_are_refused_by_view_not_read() {
     let src = RasterSource::open(&huge).unwrap();
     assert!(src.needs_overviews());
     let (lon, lat) = tuban::geometry::gk::to_lonlat("EPSG:4546", 600_000.0, 4_600_000.0).unwrap();
-    let tile = |z: u8| {
-        let n = f64::from(1u32 << z);
-        let x = (lon + 180.0) / 360.0 * n;
-        let y = (1.0 - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI) / 2.0 * n;
-        (z, x as u32, y as u32)
-    };
-    let (z, x, y) = tile(8);
+    let (z, x, y) = tile_of(lon, lat, 8);
     match src.render_tile(z, x, y) {
         Err(e @ ImageryError::NeedsOverviews { .. }) => assert!(e.to_string().contains("huge_sparse_120gb.tif") && e.to_string().contains("--build-overviews"), "{e}"),
         other => panic!("county view of a 120 GB raster without overviews: {other:?}"),
     }
-    let (z, x, y) = tile(17);
+    let (z, x, y) = tile_of(lon, lat, 17);
     src.render_tile(z, x, y).unwrap();
     let lying = common::fixture("derived/header_claims_60000px.tif");
     match RasterSource::open(&lying) {
         Ok(src) => {
+            let (lon, lat) = tuban::geometry::gk::to_lonlat("EPSG:4546", 530_050.0, 4_614_950.0).unwrap();
             for z in [12, 17] {
-                let n = f64::from(1u32 << z);
-                let (lon, lat) = tuban::geometry::gk::to_lonlat("EPSG:4546", 530_050.0, 4_614_950.0).unwrap();
-                let x = ((lon + 180.0) / 360.0 * n) as u32;
-                let y = ((1.0 - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
+                let (z, x, y) = tile_of(lon, lat, z);
                 if let Err(e) = src.render_tile(z, x, y) {
                     assert!(e.to_string().contains("header_claims_60000px.tif"), "{e}");
                 }
