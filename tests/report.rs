@@ -61,4 +61,10 @@ fn the_report_reads_as_a_report() {
     let e = write(&p, &dir.path().join("x.pdf"), &opts, false, &tuban::jobs::Progress::new()).unwrap_err();
     assert!(e.to_string().contains("筛选条件"), "{e}");
     assert!(!dir.path().join("x.pdf").exists());
+    // Cancelled (the app's button, Ctrl+C in the CLI): an error saying so and no file.
+    let progress = tuban::jobs::Progress::new();
+    progress.cancel();
+    let e = write(&p, &dir.path().join("取消.pdf"), &ReportOptions::default(), false, &progress).unwrap_err();
+    assert!(matches!(e, tuban::report::ReportError::Cancelled), "{e}");
+    assert!(!dir.path().join("取消.pdf").exists() && !dir.path().join("取消.pdf.part").exists());
 }
