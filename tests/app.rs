@@ -347,3 +347,32 @@ fn a_clue_drawn_on_the_map_becomes_a_patch() {
     h.run_steps(2);
     assert!(h.state().ws.as_ref().unwrap().drawing.is_none());
 }
+
+#[test]
+fn a_typed_value_is_saved_after_a_pause_while_the_field_keeps_the_focus() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    let stored = |path: &std::path::Path| {
+        let p = Project::open(path, Access::ReadOnly).unwrap();
+        let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+        p.patch(fid).unwrap().unwrap().value(p.template(), "HSMJ").cloned()
+    };
+    h.get_by_label("核实面积  HSMJ").click();
+    h.run_steps(1);
+    h.get_by_label("核实面积  HSMJ").type_text("5");
+    h.run_steps(1);
+    // Kittest advances a quarter of a second a frame: one frame is shorter than the pause.
+    assert_eq!(stored(&path), Some(Value::Null), "saved while still typing");
+    h.run_steps(4);
+    let Some(Value::Real(m2)) = stored(&path) else { panic!("not saved after the pause: {:?}", stored(&path)) };
+    assert!((m2 - 5.0).abs() < 1e-9, "{m2}");
+    // Typing on saves again after the next pause; nothing is saved twice.
+    h.get_by_label("核实面积  HSMJ").type_text("0");
+    h.run_steps(5);
+    let Some(Value::Real(m2)) = stored(&path) else { panic!() };
+    assert!((m2 - 50.0).abs() < 1e-9, "{m2}");
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let edits = p.audit_log(Some(fid)).unwrap().into_iter().filter(|e| e.field.as_deref() == Some("HSMJ")).count();
+    assert_eq!(edits, 2, "one audited edit per pause");
+}

@@ -28,6 +28,8 @@ pub struct DeliverDialog {
     method: String,
     problems: String,
     texts_loaded: bool,
+    /// When each text was last typed in and not yet saved.
+    typed_at: [Option<f64>; 2],
     report_out: String,
     export_dir: String,
     format: Format,
@@ -49,6 +51,7 @@ impl DeliverDialog {
             method: String::new(),
             problems: String::new(),
             texts_loaded: false,
+            typed_at: [None, None],
             report_out: dir.join(format!("{county}{}年度自查报告.pdf", meta.year)).display().to_string(),
             export_dir: dir.join("成果").display().to_string(),
             format: Format::Shp,
@@ -109,11 +112,21 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
             });
             ui.end_row();
         });
-        for (which, label, text) in [(ReportText::Method, "report_method", &mut dlg.method), (ReportText::Problems, "report_problems", &mut dlg.problems)] {
+        let now = ui.input(|i| i.time);
+        for (k, (which, label, text)) in [(ReportText::Method, "report_method", &mut dlg.method), (ReportText::Problems, "report_problems", &mut dlg.problems)].into_iter().enumerate() {
             let l = ui.label(tr(lang, label));
             let r = ui.add(egui::TextEdit::multiline(text).desired_rows(4).desired_width(f32::INFINITY).hint_text(tr(lang, "report_text_hint"))).labelled_by(l.id);
-            if r.lost_focus() {
-                cmds.push(Command::SetReportText { which, text: text.clone() });
+            if r.changed() {
+                dlg.typed_at[k] = Some(now);
+            }
+            // Saved after a short pause in typing, as the form's fields are.
+            if let Some(t) = dlg.typed_at[k] {
+                if r.lost_focus() || now - t >= super::form::AUTOSAVE_AFTER_S {
+                    cmds.push(Command::SetReportText { which, text: text.clone() });
+                    dlg.typed_at[k] = None;
+                } else {
+                    ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(super::form::AUTOSAVE_AFTER_S - (now - t)));
+                }
             }
         }
         ui.checkbox(&mut dlg.force, tr(lang, "overwrite"));

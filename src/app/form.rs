@@ -17,7 +17,15 @@ pub struct FormBuffers {
     serial: u64,
     text: HashMap<String, String>,
     filter: HashMap<String, String>,
+    /// When each field was last typed in (egui input time, seconds).
+    typed_at: HashMap<String, f64>,
+    /// The text last saved while the field kept the focus.
+    autosaved: HashMap<String, String>,
 }
+
+/// A valid value typed in a field that keeps the focus is saved after this pause, so killing the
+/// program loses at most the last second of typing.
+pub const AUTOSAVE_AFTER_S: f64 = 0.8;
 
 fn to_jiff(d: chrono::NaiveDate) -> Option<jiff::civil::Date> {
     use chrono::Datelike;
@@ -38,6 +46,8 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
         buffers.serial = ws.selection_serial;
         buffers.text.clear();
         buffers.filter.clear();
+        buffers.typed_at.clear();
+        buffers.autosaved.clear();
     }
     let record = &ws.records[index];
     let template = ws.project.template();
@@ -218,14 +228,32 @@ fn text_field(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffe
     };
     let buffer = buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
     let r = ui.add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name))).labelled_by(label_id);
+    let now = ui.input(|i| i.time);
+    if r.changed() {
+        buffers.typed_at.insert(field.name.clone(), now);
+    }
     if r.has_focus() && *buffer != stored {
         // Checked as the analyst types; rules that involve other fields follow on commit.
-        if let Err(e) = Value::parse_for(field, buffer) {
-            ui.label(RichText::new(e.to_string()).color(theme::ERROR_TEXT).small());
+        match Value::parse_for(field, buffer) {
+            Err(e) => {
+                ui.label(RichText::new(e.to_string()).color(theme::ERROR_TEXT).small());
+            }
+            Ok(_) if buffers.autosaved.get(&field.name) != Some(buffer) => {
+                // A valid value is saved after a short pause even while the field keeps the focus.
+                let since = buffers.typed_at.get(&field.name).map_or(f64::INFINITY, |t| now - t);
+                if since >= AUTOSAVE_AFTER_S {
+                    cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
+                    buffers.autosaved.insert(field.name.clone(), buffer.clone());
+                } else {
+                    ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(AUTOSAVE_AFTER_S - since));
+                }
+            }
+            Ok(_) => {}
         }
     }
     if r.lost_focus() {
-        if *buffer != stored {
+        let autosaved = buffers.autosaved.remove(&field.name);
+        if *buffer != stored && autosaved.as_ref() != Some(buffer) {
             cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
         }
         // Show the stored form (e.g. 20亩 → 13333.33) once committed.
