@@ -262,8 +262,15 @@ fn ten_mu_is_criminal_after_a_penalty_for_the_same_within_three_years() {
     let cn = p.create_case(Some("C"), &[c], "丙", "").unwrap();
     p.update_case(&cn, &tuban::store::CaseUpdate { prior_penalty: Some("x".into()), ..Default::default() }).unwrap();
     assert!(!criminal(&p).iter().any(|(n, _)| *n == cn));
+    // The delivered SFSX (涉嫌刑事) follows the case, not only the patch's own 20 亩 rule.
+    let sfsx = |p: &Project, fid: i64| p.patches_delivered().unwrap().into_iter().find(|r| r.fid == fid).unwrap().value(p.template(), "SFSX").cloned();
+    assert_eq!(p.patch(a_now).unwrap().unwrap().value(p.template(), "SFSX"), Some(&tuban::model::Value::Bool(false)), "12 亩 alone is below 20 亩");
+    assert_eq!(sfsx(&p, a_now), Some(tuban::model::Value::Bool(true)));
+    assert_eq!(sfsx(&p, c), Some(tuban::model::Value::Bool(false)));
+    assert_eq!(p.criminal_flag_of(&now).unwrap().unwrap().prior_penalty.as_deref(), Some("示林罚〔2023〕5号（A-2023）"));
     p.update_case(&now, &tuban::store::CaseUpdate { investigation: Some("移送司法".into()), ..Default::default() }).unwrap();
     assert!(!criminal(&p).iter().any(|(n, _)| *n == now));
+    assert_eq!(sfsx(&p, a_now), Some(tuban::model::Value::Bool(true)), "still 涉嫌刑事 once referred");
 }
 
 #[test]

@@ -41,6 +41,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("drop_hint", "也可以把图斑文件或项目文件拖到窗口中。", "You can also drop a patch file or a project file on the window."),
     ("importing", "正在导入", "Importing"),
     ("prior_penalty", "三年内曾受处罚", "penalised within three years"),
+    ("criminal_reached", "达到涉刑标准，应移送司法：", "Criminal threshold reached, refer to the judiciary:"),
     ("prior_penalty_doc", "三年内同类处罚", "Penalty within 3 years"),
     ("prior_penalty_hint", "处罚决定书文号（项目外的）", "document number (outside this project)"),
     ("attachments", "附件", "Attachments"),

@@ -22,6 +22,7 @@ pub struct SideCache {
     confidence: Option<u8>,
     case: Option<Case>,
     attachments: Vec<crate::store::Attachment>,
+    criminal: Option<crate::store::CriminalFlag>,
     attach_kind: String,
     prior_penalty: String,
     history: Vec<AuditEntry>,
@@ -51,6 +52,7 @@ impl SideCache {
         self.case = p.case_of_patch(fid).ok().flatten().and_then(|n| p.case(&n).ok().flatten());
         self.attachments = self.case.as_ref().and_then(|c| p.case_attachments(&c.number).ok()).unwrap_or_default();
         self.prior_penalty = self.case.as_ref().map(|c| c.prior_penalty.clone()).unwrap_or_default();
+        self.criminal = self.case.as_ref().and_then(|c| p.criminal_flag_of(&c.number).ok().flatten());
         self.history = p.audit_log(Some(fid)).unwrap_or_default();
         self.rebound = p.rebounds_of(fid).unwrap_or_default().into_iter().map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
         ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
@@ -191,6 +193,11 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                     }
                 }
             });
+            if let Some(flag) = &cache.criminal {
+                let basis = flag.prior_penalty.as_ref().map(|d| format!("（{} {d}）", tr(lang, "prior_penalty"))).unwrap_or_default();
+                let text = format!("{} {:.2} 亩{basis}", tr(lang, "criminal_reached"), crate::model::units::m2_to_mu(flag.area_m2));
+                ui.colored_label(theme::ERROR_TEXT, text);
+            }
             ui.horizontal(|ui| {
                 let label = ui.label(tr(lang, "prior_penalty_doc")).id;
                 let r = ui.add(egui::TextEdit::singleline(&mut cache.prior_penalty).desired_width(180.0).hint_text(tr(lang, "prior_penalty_hint"))).labelled_by(label);

@@ -170,7 +170,7 @@ fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progres
     let display = crate::import::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
     let to_target = CoordTransform::new(&display, &srs).map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
     let target_code = crate::import::crs::epsg_code(&srs);
-    let records = p.patches()?;
+    let records = p.patches_delivered()?;
     let t = p.template();
     let (points, polys): (Vec<&PatchRecord>, Vec<&PatchRecord>) = records.iter().partition(|r| r.area_m2 == 0.0);
     let mut groups: Vec<(&str, Vec<&PatchRecord>, OGRwkbGeometryType::Type)> = Vec::new();
@@ -279,7 +279,7 @@ fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportErro
     let mut header: Vec<String> = t.fields().iter().map(|f| format!("{}({})", f.label, f.name)).collect();
     header.extend(["核查状态".to_string(), "面积(平方米)".into(), "面积(亩)".into(), "案件编号".into(), "照片数".into()]);
     let mut rows = Vec::new();
-    for r in p.patches()? {
+    for r in p.patches_delivered()? {
         let mut row: Vec<String> = r.values.iter().map(text_of).collect();
         row.push(r.status.label().to_string());
         row.push(format!("{:.2}", r.area_m2));
@@ -292,10 +292,11 @@ fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportErro
 }
 
 fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
-    let header = ["案件编号", "图斑编号", "当事人", "牵头部门", "流程", "查处状态", "整改状态", "整改措施", "处罚文书", "罚款(元)", "整改期限", "销号日期"].map(str::to_string).to_vec();
+    let header = ["案件编号", "图斑编号", "当事人", "牵头部门", "流程", "查处状态", "整改状态", "整改措施", "处罚文书", "罚款(元)", "整改期限", "销号日期", "三年内同类处罚", "附件数"].map(str::to_string).to_vec();
     let mut rows = Vec::new();
     for c in p.cases()? {
         let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
+        let attachments = p.case_attachments(&c.number)?.len().to_string();
         rows.push(vec![
             c.number,
             keys.join(";"),
@@ -309,6 +310,8 @@ fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError
             c.fine_yuan.map(|f| format!("{f:.2}")).unwrap_or_default(),
             c.deadline.map(|d| d.to_string()).unwrap_or_default(),
             c.closed_on.map(|d| d.to_string()).unwrap_or_default(),
+            c.prior_penalty,
+            attachments,
         ]);
     }
     Ok((header, rows))

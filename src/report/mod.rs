@@ -298,7 +298,7 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let t = p.template();
     let roles = t.roles().clone();
     let meta = p.meta().clone();
-    let records = p.patches()?;
+    let records = p.patches_delivered()?;
     let unit = opts.unit.clone().unwrap_or_else(|| meta.unit.clone());
     let county = if meta.county_name.is_empty() { meta.county_code.clone() } else { meta.county_name.clone() };
     let title = format!("{county}{}年度{}自查报告", meta.year, meta.programme.label());

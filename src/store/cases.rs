@@ -433,9 +433,8 @@ impl Project {
                 }
             }
             if c.investigation != "移送司法" {
-                let prior = self.prior_penalty_of(c, &cases)?;
-                if area >= CRIMINAL_THRESHOLD_M2 || (area >= CRIMINAL_THRESHOLD_REPEAT_M2 && prior.is_some()) {
-                    ledger.criminal.push(CriminalFlag { number: c.number.clone(), area_m2: area, prior_penalty: prior });
+                if let Some(flag) = self.criminal_flag(c, area, &cases)? {
+                    ledger.criminal.push(flag);
                 }
             }
         }
@@ -475,6 +474,54 @@ impl Project {
             }
         }
         Ok(ledger)
+    }
+
+    /// The criminal threshold check of one case with its illegal area: 20 亩, or 10 亩 after a
+    /// penalty for the same within three years.
+    fn criminal_flag(&self, c: &Case, area_m2: f64, cases: &[Case]) -> Result<Option<CriminalFlag>> {
+        if area_m2 < CRIMINAL_THRESHOLD_REPEAT_M2 {
+            return Ok(None);
+        }
+        let prior = self.prior_penalty_of(c, cases)?;
+        let reached = area_m2 >= CRIMINAL_THRESHOLD_M2 || prior.is_some();
+        Ok(reached.then(|| CriminalFlag { number: c.number.clone(), area_m2, prior_penalty: prior }))
+    }
+
+    /// The criminal threshold check of one case (for the window; the ledger checks them all).
+    pub fn criminal_flag_of(&self, number: &str) -> Result<Option<CriminalFlag>> {
+        let cases = self.cases()?;
+        let Some(c) = cases.iter().find(|c| c.number == number) else { return Ok(None) };
+        let mut area = 0.0;
+        for f in &c.patch_fids {
+            area += self.illegal_area_m2(*f)?;
+        }
+        self.criminal_flag(c, area, &cases)
+    }
+
+    /// Every patch as delivered: the template's SFSX (涉嫌刑事), which a patch computes from its
+    /// own WFMJ (≥ 20 亩), is also set on the patches of a case that reaches the threshold
+    /// through an earlier penalty (≥ 10 亩) — referred or not.
+    pub fn patches_delivered(&self) -> Result<Vec<super::PatchRecord>> {
+        let mut records = self.patches()?;
+        let t = self.template();
+        let Some(i) = t.fields().iter().position(|f| f.name == "SFSX" && matches!(f.kind, crate::model::FieldKind::Boolean)) else { return Ok(records) };
+        let cases = self.cases()?;
+        let mut flagged = std::collections::HashSet::new();
+        for c in &cases {
+            let mut area = 0.0;
+            for f in &c.patch_fids {
+                area += self.illegal_area_m2(*f)?;
+            }
+            if self.criminal_flag(c, area, &cases)?.is_some() {
+                flagged.extend(c.patch_fids.iter().copied());
+            }
+        }
+        for r in records.iter_mut().filter(|r| flagged.contains(&r.fid)) {
+            if let Some(v) = r.values.get_mut(i) {
+                *v = Value::Bool(true);
+            }
+        }
+        Ok(records)
     }
 
     /// The date a case was found (its 问题发现 step), else when it was recorded.
