@@ -376,3 +376,38 @@ fn a_typed_value_is_saved_after_a_pause_while_the_field_keeps_the_focus() {
     let edits = p.audit_log(Some(fid)).unwrap().into_iter().filter(|e| e.field.as_deref() == Some("HSMJ")).count();
     assert_eq!(edits, 2, "one audited edit per pause");
 }
+
+#[test]
+fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
+    let (dir, path) = sample_project(false);
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    p.set_text(fid, &[("HCJG", "违法"), ("DSR", "某公司")]).unwrap();
+    let case = p.create_case(None, &[fid], "某公司", "").unwrap();
+    drop(p);
+    let mut h = harness(&path, Lang::Zh);
+    let wait = |h: &mut Harness<'_, TubanApp>| {
+        while h.state().job_running() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            h.run_steps(1);
+        }
+    };
+    let photo = common::fixture("exif/DSCN0010.jpg");
+    let missing = dir.path().join("不存在.pdf");
+    h.state_mut().send(tuban::app::Command::AttachToCase { number: case.clone(), paths: vec![photo.clone(), missing], kind: "整改照片".into() });
+    h.run_steps(1);
+    assert!(h.state().job_running() && h.state().ws.is_none(), "the window lets go of the project while the job writes it");
+    wait(&mut h);
+    let result = h.state().job_result().unwrap_or_default().to_string();
+    assert!(result.contains("DSCN0010.jpg") && result.contains("不存在.pdf"), "each file is reported: {result}");
+    assert!(h.state().ws.is_some(), "the project is open again");
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let list = p.case_attachments(&case).unwrap();
+    assert_eq!(list.len(), 1);
+    drop(p);
+    let out = dir.path().join("取出.jpg");
+    h.state_mut().send(tuban::app::Command::ExtractAttachment { id: list[0].id, out: out.clone() });
+    h.run_steps(1);
+    wait(&mut h);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
+}

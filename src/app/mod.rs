@@ -289,7 +289,7 @@ impl TubanApp {
                 Ok((_, start::JobReport::Written(text))) => {
                     self.report = Some(format!("{}\n{text}", tr(lang, "written")));
                 }
-                Ok((path, start::JobReport::Photos(text))) => {
+                Ok((path, start::JobReport::Changed(text))) => {
                     self.report = Some(text);
                     self.open_project(&path);
                 }
@@ -663,16 +663,31 @@ impl TubanApp {
         self.seal_ui(&ctx);
         let cmds = std::mem::take(&mut self.cmds);
         for c in cmds {
-            if let Command::AddPhotos(files) = c {
-                // Decoding large photos must not block the window: a job, as for imports.
-                if let Some(ws) = self.ws.take() {
-                    let project = ws.project.path().to_path_buf();
-                    drop(ws);
-                    self.tiles = None;
-                    self.job = Some(start::Job::spawn_photos(project, files, ctx.clone()));
+            match c {
+                // Reading photos and documents must not block the window: jobs, as for imports.
+                // They write the project, so the window lets go of it until they are done.
+                Command::AddPhotos(_) | Command::AttachToCase { .. } => {
+                    if let Some(ws) = self.ws.take() {
+                        let project = ws.project.path().to_path_buf();
+                        drop(ws);
+                        self.tiles = None;
+                        self.job = Some(match c {
+                            Command::AttachToCase { number, paths, kind } => start::Job::spawn_attach(project, number, paths, kind, ctx.clone()),
+                            Command::AddPhotos(files) => start::Job::spawn_photos(project, files, ctx.clone()),
+                            _ => continue,
+                        });
+                    }
                 }
-            } else if let Some(ws) = &mut self.ws {
-                ws.apply(c, lang);
+                Command::ExtractAttachment { id, out } => {
+                    if let Some(ws) = &self.ws {
+                        self.job = Some(start::Job::spawn_extract(ws.project.path().to_path_buf(), id, out, ctx.clone()));
+                    }
+                }
+                c => {
+                    if let Some(ws) = &mut self.ws {
+                        ws.apply(c, lang);
+                    }
+                }
             }
         }
     }

@@ -135,8 +135,8 @@ fn template_name(id: &str) -> String {
 pub enum JobReport {
     /// A patch import (the app opens the project again).
     Import(ImportReport),
-    /// A photo import, as text (the app opens the project again).
-    Photos(String),
+    /// Photos or attachments added, as text (the app opens the project again).
+    Changed(String),
     /// A report or export, as text; the project stayed open.
     Written(String),
 }
@@ -165,7 +165,7 @@ impl Job {
             .ok();
         let title = match name {
             "report" => "making_report",
-            "export" => "exporting",
+            "export" | "extract" => "exporting",
             _ => "importing",
         };
         Job { progress, title, handle }
@@ -207,7 +207,40 @@ impl Job {
             for e in &r.errors {
                 text.push_str(&format!("\n{e}"));
             }
-            Ok((project.clone(), JobReport::Photos(text)))
+            Ok((project.clone(), JobReport::Changed(text)))
+        })
+    }
+
+    /// Reads files (scanned documents, photos) and attaches them to a case; a file that cannot be
+    /// read or is refused is named in the result and the others are still attached.
+    pub fn spawn_attach(project: PathBuf, number: String, paths: Vec<PathBuf>, kind: String, ctx: egui::Context) -> Job {
+        Job::run("attach", ctx, move |p| {
+            let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
+            p.stage("附件 / attachments", paths.len() as u64);
+            let mut lines = Vec::new();
+            for (i, path) in paths.iter().enumerate() {
+                if p.set(i as u64).is_err() {
+                    lines.push("已取消 / cancelled".to_string());
+                    break;
+                }
+                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let result = std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| proj.attach_to_case(&number, &name, &kind, &bytes).map_err(|e| e.to_string()));
+                lines.push(match result {
+                    Ok(id) => format!("{number}: #{id} {kind} {name}"),
+                    Err(e) => format!("{}: {e}", path.display()),
+                });
+            }
+            Ok((project.clone(), JobReport::Changed(lines.join("\n"))))
+        })
+    }
+
+    /// Writes an attachment to a file, from a read-only connection.
+    pub fn spawn_extract(project: PathBuf, id: i64, out: PathBuf, ctx: egui::Context) -> Job {
+        Job::run("extract", ctx, move |_| {
+            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
+            let (_, bytes) = proj.attachment_data(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("#{id}: 没有附件 / no attachment"))?;
+            std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}{}", out.display(), crate::store::advice_io(&e)))?;
+            Ok((project.clone(), JobReport::Written(out.display().to_string())))
         })
     }
 

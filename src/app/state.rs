@@ -79,9 +79,9 @@ pub enum Command {
     CaseStep { number: String, step: String },
     /// Change the investigation or rectification status of a case.
     CaseStatus { number: String, investigation: Option<String>, rectification: Option<String> },
-    /// Attach files (scanned documents, photos) to a case.
+    /// Attach files (scanned documents, photos) to a case (handled by the app: a job).
     AttachToCase { number: String, paths: Vec<std::path::PathBuf>, kind: String },
-    /// Write an attachment to a file.
+    /// Write an attachment to a file (handled by the app: a job).
     ExtractAttachment { id: i64, out: std::path::PathBuf },
     /// Record an earlier penalty of the party (document number) on a case.
     CasePriorPenalty { number: String, text: String },
@@ -499,31 +499,6 @@ impl Workstation {
         Ok(())
     }
 
-    /// Reads and attaches files to a case; a file that cannot be read is named in the message and
-    /// the others are still attached.
-    fn attach(&mut self, number: &str, paths: &[std::path::PathBuf], kind: &str) -> Result<(), StoreError> {
-        let mut problems = Vec::new();
-        let mut added = 0;
-        for path in paths {
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            match std::fs::read(path) {
-                Ok(bytes) => match self.project.attach_to_case(number, &name, kind, &bytes) {
-                    Ok(_) => added += 1,
-                    Err(e @ StoreError::Sealed { .. }) => return Err(e),
-                    Err(e) => problems.push(format!("{}: {e}", path.display())),
-                },
-                Err(e) => problems.push(format!("{}: {e}", path.display())),
-            }
-        }
-        if added > 0 {
-            self.saved();
-        }
-        if !problems.is_empty() {
-            self.message = Some(Message { text: problems.join("; "), is_error: true });
-        }
-        Ok(())
-    }
-
     fn saved(&mut self) {
         self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
         self.side_serial += 1;
@@ -687,18 +662,8 @@ impl Workstation {
                 .project
                 .update_case(&number, &crate::store::CaseUpdate { investigation, rectification, ..Default::default() })
                 .map(|_| self.saved()),
-            Command::AttachToCase { number, paths, kind } => self.attach(&number, &paths, &kind),
-            Command::ExtractAttachment { id, out } => match self.project.attachment_data(id) {
-                Ok(Some((_, bytes))) => {
-                    match std::fs::write(&out, bytes) {
-                        Ok(()) => self.message = Some(Message { text: format!("{} {}", tr(lang, "written"), out.display()), is_error: false }),
-                        Err(e) => self.message = Some(Message { text: format!("{}: {e}", out.display()), is_error: true }),
-                    }
-                    Ok(())
-                }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            },
+            // Handled by the app: jobs off the UI thread (they read or write files).
+            Command::AttachToCase { .. } | Command::ExtractAttachment { .. } => Ok(()),
             Command::CasePriorPenalty { number, text } => self
                 .project
                 .update_case(&number, &crate::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() })

@@ -394,6 +394,11 @@ impl Project {
         Ok(r.area_m2)
     }
 
+    /// Illegal area of a case in m²: the sum over its patches.
+    fn case_area_m2(&self, c: &Case) -> Result<f64> {
+        c.patch_fids.iter().map(|f| self.illegal_area_m2(*f)).sum()
+    }
+
     /// The ledger: rates per township and in total, overdue cases, criminal threshold, split
     /// penalties and illegal patches without a case.
     pub fn ledger(&self) -> Result<Ledger> {
@@ -403,14 +408,9 @@ impl Project {
         let township_field = t.roles().township.clone();
         let today = chrono::Local::now().date_naive();
         let mut ledger = Ledger::default();
-        let mut area_of_case = BTreeMap::new();
         for c in &cases {
             let town = c.patch_fids.first().and_then(|f| records.get(f)).and_then(|r| township_field.as_deref().and_then(|tf| r.value(t, tf))).map(|v| v.to_string()).unwrap_or_default();
-            let mut area = 0.0;
-            for f in &c.patch_fids {
-                area += self.illegal_area_m2(*f)?;
-            }
-            area_of_case.insert(c.number.clone(), area);
+            let area = self.case_area_m2(c)?;
             for rates in [ledger.by_township.entry(town).or_default(), &mut ledger.total] {
                 rates.cases += 1;
                 rates.illegal_area_m2 += area;
@@ -491,11 +491,7 @@ impl Project {
     pub fn criminal_flag_of(&self, number: &str) -> Result<Option<CriminalFlag>> {
         let cases = self.cases()?;
         let Some(c) = cases.iter().find(|c| c.number == number) else { return Ok(None) };
-        let mut area = 0.0;
-        for f in &c.patch_fids {
-            area += self.illegal_area_m2(*f)?;
-        }
-        self.criminal_flag(c, area, &cases)
+        self.criminal_flag(c, self.case_area_m2(c)?, &cases)
     }
 
     /// Every patch as delivered: the template's SFSX (涉嫌刑事), which a patch computes from its
@@ -508,11 +504,7 @@ impl Project {
         let cases = self.cases()?;
         let mut flagged = std::collections::HashSet::new();
         for c in &cases {
-            let mut area = 0.0;
-            for f in &c.patch_fids {
-                area += self.illegal_area_m2(*f)?;
-            }
-            if self.criminal_flag(c, area, &cases)?.is_some() {
+            if self.criminal_flag(c, self.case_area_m2(c)?, &cases)?.is_some() {
                 flagged.extend(c.patch_fids.iter().copied());
             }
         }
