@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tuban::imagery::{tile_extent_merc, RasterSource, SourceSpec, TileKey, TileService};
+use tuban_core::imagery::{tile_extent_merc, RasterSource, SourceSpec, TileKey, TileService};
 
 fn tiles_in(src: &RasterSource, z: u8, limit: usize) -> Vec<(u32, u32)> {
     let e = src.extent_merc();

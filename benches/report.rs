@@ -10,17 +10,17 @@ mod common;
 
 use std::time::Instant;
 
-use tuban::imagery::{RasterStyle, SourceSpec};
-use tuban::jobs::Progress;
-use tuban::model::{Programme, Template, Value};
-use tuban::report::{ReportOptions, Sheets};
-use tuban::store::{EditSource, Project, ProjectMeta};
+use tuban_core::imagery::{RasterStyle, SourceSpec};
+use tuban_model::progress::Progress;
+use tuban_model::{Programme, Template, Value};
+use tuban_core::report::{ReportOptions, Sheets};
+use tuban_core::store::{EditSource, Project, ProjectMeta};
 
 const ATLAS: [(u32, f64, f64); 2] = [(150, 0.065, 0.25), (300, 0.2, 0.6)];
 
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2000);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report");
+    let dir = common::target_dir().join("bench-report");
     std::fs::create_dir_all(&dir)?;
     let before = common::raster("bench-report", "before.tif", 0)?;
     let after = common::raster("bench-report", "after.tif", 5)?;
@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     let t = Template::builtin("grassland")?;
     let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "基准旗".into(), year: 2025, unit: "基准旗林业和草原局".into() };
     let mut p = Project::create(&project, &t, &meta)?;
-    tuban::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
+    tuban_core::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
     for (name, path, date) in [("前时相", &before, "2024-08-02"), ("后时相", &after, "2025-08-09")] {
         let spec = SourceSpec::Raster { path: path.clone(), style: RasterStyle::default() };
         p.add_imagery(name, &spec, date.parse().ok(), "")?;
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     for (dpi, atlas_s, atlas_mb) in ATLAS {
         let opts = ReportOptions { sheets: Sheets::All, dpi, ..Default::default() };
         let (cpu0, t0) = (common::cpu_s(), Instant::now());
-        let bytes = tuban::report::build(&p, &opts, &Progress::new())?;
+        let bytes = tuban_core::report::build(&p, &opts, &Progress::new())?;
         let (wall, cpu) = (t0.elapsed().as_secs_f64(), common::cpu_s() - cpu0);
         let pages = n + 3;
         let (s_page, mb_page) = (wall / pages as f64, bytes.len() as f64 / 1e6 / pages as f64);

@@ -23,7 +23,7 @@ const SIZE_PX: usize = 2400;
 const ORIGIN: (f64, f64) = (538_000.0, 4_612_000.0);
 
 /// The core's deterministic generator, with a range helper.
-struct Rng(tuban::model::random::SplitMix64);
+struct Rng(tuban_model::random::SplitMix64);
 
 impl Rng {
     fn f(&mut self) -> f64 {
@@ -101,7 +101,7 @@ fn rect(cx: f64, cy: f64, w: f64, h: f64, angle: f64) -> Polygon {
 }
 
 fn make_patches() -> Vec<Patch> {
-    let mut rng = Rng(tuban::model::random::SplitMix64(20_250_801));
+    let mut rng = Rng(tuban_model::random::SplitMix64(20_250_801));
     let changes = [
         Change::Building, Change::Road, Change::Mining, Change::Solar, Change::Reclaim, Change::Dump, Change::Seasonal, Change::Approved,
     ];

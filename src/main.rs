@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use tuban::imagery::SourceSpec;
-use tuban::import::{self, ImportOptions, ImportReport};
-use tuban::jobs::Progress;
-use tuban::model::units::{m2_to_ha, m2_to_mu};
-use tuban::model::{Programme, ReviewStatus, Severity, Template};
-use tuban::store::{Access, Project, ProjectMeta};
+use tuban_core::imagery::SourceSpec;
+use tuban_core::import::{self, ImportOptions, ImportReport};
+use tuban_model::progress::Progress;
+use tuban_model::units::{m2_to_ha, m2_to_mu};
+use tuban_model::{Programme, ReviewStatus, Severity, Template};
+use tuban_core::store::{Access, Project, ProjectMeta};
 
 #[derive(Parser)]
 #[command(name = "tuban", version, about = "图斑核查 — 变化图斑核查、台账与成果（离线） / verification of remote-sensing change patches, offline")]
@@ -431,10 +431,10 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    tuban::crash::install_hook();
+    tuban_core::crash::install_hook();
     if std::env::var_os("TUBAN_CRASH_TEST").is_some() {
         // Lets the tests check the crash report end to end.
-        tuban::crash::set_report_dir(std::env::var_os("TUBAN_CRASH_TEST").map(PathBuf::from));
+        tuban_core::crash::set_report_dir(std::env::var_os("TUBAN_CRASH_TEST").map(PathBuf::from));
         panic!("crash test requested by TUBAN_CRASH_TEST");
     }
     let cli = match Cli::try_parse() {
@@ -466,7 +466,7 @@ fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         let _ = Cli::command;
-        return tuban::app::run(cli.project);
+        return tuban_app::run(cli.project);
     };
     match command {
         Command::New { project, template, county, county_name, year, unit } => {
@@ -562,15 +562,15 @@ fn run(cli: Cli) -> Result<()> {
             let geom = p.patch_geometry(fid)?.with_context(|| format!("{patch}: {}", tr.t("没有几何", "no geometry")))?;
             let sources = p.imagery()?;
             let index = match source.as_str() {
-                "before" => p.imagery_for(&record, &sources, tuban::store::Period::Before),
-                "after" => p.imagery_for(&record, &sources, tuban::store::Period::After),
+                "before" => p.imagery_for(&record, &sources, tuban_core::store::Period::Before),
+                "after" => p.imagery_for(&record, &sources, tuban_core::store::Period::After),
                 name => Some(sources.iter().position(|s| s.name == name).with_context(|| format!("{}: {name}", tr.t("没有这个影像", "no such imagery")))?),
             };
             let (w, h) = size.split_once(['x', 'X', '×']).and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))).with_context(|| format!("--size {size}: {}", tr.t("应写成 800x600", "write it like 800x600")))?;
             let caption = index.and_then(|i| sources.get(i)).map(|s| format!("{}  {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()));
-            let opts = tuban::render::RenderOptions { size_px: (w, h), caption, ..Default::default() };
-            let overlay = tuban::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
-            let img = tuban::render::render(index.and_then(|i| sources.get(i)).map(|s| &s.spec), &[overlay], &opts)?;
+            let opts = tuban_core::render::RenderOptions { size_px: (w, h), caption, ..Default::default() };
+            let overlay = tuban_core::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
+            let img = tuban_core::render::render(index.and_then(|i| sources.get(i)).map(|s| &s.spec), &[overlay], &opts)?;
             if out.exists() && !force {
                 bail!("{}: {}", out.display(), tr.t("文件已存在；加 --force 覆盖", "file exists; add --force to overwrite"));
             }
@@ -589,7 +589,7 @@ fn run(cli: Cli) -> Result<()> {
                 (Some(ll), _) => pair(ll)?,
                 (None, Some(xy)) => {
                     let (x, y) = pair(xy)?;
-                    tuban::geometry::gk::to_lonlat(&gk_crs, x, y).with_context(|| format!("--gk {xy} --gk-crs {gk_crs}"))?
+                    tuban_core::gk::to_lonlat(&gk_crs, x, y).with_context(|| format!("--gk {xy} --gk-crs {gk_crs}"))?
                 }
                 (None, None) => bail!("{}", tr.t("需要 --lonlat 或 --gk", "give --lonlat or --gk")),
             };
@@ -626,7 +626,7 @@ fn run(cli: Cli) -> Result<()> {
                     Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
                     None => None,
                 };
-                let r = with_progress(|progress| tuban::evidence::import_photos(&mut p, &paths, fid, max_distance, progress))?;
+                let r = with_progress(|progress| tuban_core::evidence::import_photos(&mut p, &paths, fid, max_distance, progress))?;
                 for (f, key, d) in &r.matched {
                     println!("{f}\t→ {key}\t{d:.0} m");
                 }
@@ -671,7 +671,7 @@ fn run(cli: Cli) -> Result<()> {
             let (method_text, problems_text) = (read(&method)?, read(&problems)?);
             if save_texts {
                 let mut p = open(&project, Access::ReadWrite)?;
-                for (which, text) in [(tuban::store::ReportText::Method, &method_text), (tuban::store::ReportText::Problems, &problems_text)] {
+                for (which, text) in [(tuban_core::store::ReportText::Method, &method_text), (tuban_core::store::ReportText::Problems, &problems_text)] {
                     if let Some(text) = text {
                         p.set_report_text(which, text)?;
                     }
@@ -680,22 +680,22 @@ fn run(cli: Cli) -> Result<()> {
             let p = open(&project, Access::ReadOnly)?;
             p.begin_snapshot()?;
             let sheets = match sheets.as_str() {
-                "all" => tuban::report::Sheets::All,
-                "illegal" => tuban::report::Sheets::Illegal,
-                "none" => tuban::report::Sheets::None,
-                condition => tuban::report::Sheets::Filter(condition.to_string()),
+                "all" => tuban_core::report::Sheets::All,
+                "illegal" => tuban_core::report::Sheets::Illegal,
+                "none" => tuban_core::report::Sheets::None,
+                condition => tuban_core::report::Sheets::Filter(condition.to_string()),
             };
             anyhow::ensure!((72..=600).contains(&dpi), "--dpi {dpi}: 72-600");
-            let opts = tuban::report::ReportOptions { sheets, dpi, unit, method_text, problems_text };
+            let opts = tuban_core::report::ReportOptions { sheets, dpi, unit, method_text, problems_text };
             let t = std::time::Instant::now();
-            with_progress(|progress| tuban::report::write(&p, &out, &opts, force, progress))?;
+            with_progress(|progress| tuban_core::report::write(&p, &out, &opts, force, progress))?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             println!("{} {} ({:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), out.display(), size as f64 / 1e6, t.elapsed().as_secs_f64());
         }
         Command::Export { project, format, out, crs, force } => {
-            let f = tuban::export::Format::parse(&format).with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
+            let f = tuban_core::export::Format::parse(&format).with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
             let p = open(&project, Access::ReadOnly)?;
-            let files = with_progress(|progress| tuban::export::export(&p, f, &out, &tuban::export::ExportOptions { crs, force }, progress))?;
+            let files = with_progress(|progress| tuban_core::export::export(&p, f, &out, &tuban_core::export::ExportOptions { crs, force }, progress))?;
             for f in files {
                 println!("{}", f.display());
             }
@@ -985,7 +985,7 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
             println!("{} {}: {}", tr.t("新建案件", "cases opened"), created.len(), created.join(", "));
         }
         CaseAction::Set { project, number, assignments } => {
-            let mut u = tuban::store::CaseUpdate::default();
+            let mut u = tuban_core::store::CaseUpdate::default();
             for a in &assignments {
                 let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
                 let v = v.trim().to_string();
@@ -996,8 +996,8 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
                     "rectification" | "整改状态" => u.rectification = Some(v),
                     "measures" | "措施" => u.measures = Some(v),
                     "penalty_doc" | "处罚文书" => u.penalty_doc = Some(v),
-                    "fine" | "罚款" => u.fine_yuan = Some(tuban::model::value::parse_quantity(&v, None).with_context(|| format!("fine={v}"))?),
-                    "deadline" | "期限" => u.deadline = Some(tuban::model::value::parse_date(&v).with_context(|| format!("deadline={v}"))?),
+                    "fine" | "罚款" => u.fine_yuan = Some(tuban_model::value::parse_quantity(&v, None).with_context(|| format!("fine={v}"))?),
+                    "deadline" | "期限" => u.deadline = Some(tuban_model::value::parse_date(&v).with_context(|| format!("deadline={v}"))?),
                     "prior_penalty" | "前次处罚" => u.prior_penalty = Some(v),
                     other => bail!("{}: {other} (party, department, investigation, rectification, measures, penalty_doc, fine, deadline, prior_penalty)", tr.t("未知字段", "unknown field")),
                 }
@@ -1007,7 +1007,7 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
         }
         CaseAction::Step { project, number, step, date, note } => {
             let date = match date {
-                Some(d) => Some(tuban::model::value::parse_date(&d).with_context(|| format!("--date {d}"))?),
+                Some(d) => Some(tuban_model::value::parse_date(&d).with_context(|| format!("--date {d}"))?),
                 None => None,
             };
             open(&project, Access::ReadWrite)?.record_step(&number, &step, date, &note)?;
@@ -1143,22 +1143,22 @@ fn print_ledger(p: &Project, tr: &Tr) -> Result<()> {
 fn add_imagery(p: &mut Project, spec: &SourceSpec, date: Option<&str>, label: &str, name: Option<&str>, build_overviews: bool, tr: &Tr) -> Result<()> {
     // Open it once now, so a broken source is refused with its reason instead of failing on the map.
     if !spec.is_online() {
-        tuban::imagery::source::open(spec)?;
+        tuban_core::imagery::source::open(spec)?;
     }
     if let SourceSpec::Raster { path, .. } = spec {
-        let raster = tuban::imagery::RasterSource::open(path)?;
+        let raster = tuban_core::imagery::RasterSource::open(path)?;
         if raster.needs_overviews() {
             if build_overviews {
                 drop(raster);
-                with_progress(|progress| tuban::imagery::build_overviews(path, progress))?;
+                with_progress(|progress| tuban_core::imagery::build_overviews(path, progress))?;
             } else {
                 println!("{}", tr.t("提示：影像较大且没有金字塔，缩小查看会很慢；可加 --build-overviews 建立", "note: a large raster without overviews is slow when zoomed out; add --build-overviews"));
             }
         }
     }
     let acquired = match date {
-        Some(d) => Some(tuban::model::value::parse_date(d).with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?),
-        None => spec.files().first().and_then(|f| tuban::imagery::acquisition_date(f)),
+        Some(d) => Some(tuban_model::value::parse_date(d).with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?),
+        None => spec.files().first().and_then(|f| tuban_core::imagery::acquisition_date(f)),
     };
     let name = name.map(str::to_string).unwrap_or_else(|| match spec.files().first() {
         Some(f) => f.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
@@ -1189,7 +1189,7 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
         let mut p = Project::create(&project, &template, &meta)?;
         let report = with_progress(|progress| import::import(&mut p, &patches, &ImportOptions::default(), progress))?;
         print_import_report(&report, tr);
-        let photos = with_progress(|progress| tuban::evidence::import_photos(&mut p, &[dir.join("photos")], None, 100.0, progress))?;
+        let photos = with_progress(|progress| tuban_core::evidence::import_photos(&mut p, &[dir.join("photos")], None, 100.0, progress))?;
         println!("{} {}", tr.t("外业照片", "field photos"), photos.matched.len());
         let imagery = dir.join("imagery");
         for (file, label) in [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")] {
@@ -1200,5 +1200,5 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
     if no_window {
         return info(&Project::open(&project, Access::ReadOnly)?, tr);
     }
-    tuban::app::run(Some(project))
+    tuban_app::run(Some(project))
 }

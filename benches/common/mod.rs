@@ -11,6 +11,12 @@ use gdal::DriverManager;
 
 const TOWNS: [&str; 8] = ["乌兰花镇", "查干补力格苏木", "白音敖包镇", "吉生太镇", "巴音花乡", "红格尔苏木", "江岸苏木", "脑木更苏木"];
 
+/// The workspace's target folder (benchmarks of every crate share it).
+pub fn target_dir() -> std::path::PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().find(|d| d.join("Cargo.lock").is_file()).unwrap_or(here).join("target")
+}
+
 /// Writes `n` random patches of a ~60 km county around CM 111°E as a GBK shapefile in EPSG:4546.
 pub fn generate(path: &Path, n: usize) -> anyhow::Result<()> {
     generate_in(path, n, (470_000.0, 4_580_000.0), 60_000.0)
@@ -73,7 +79,7 @@ pub fn generate_in(path: &Path, n: usize, origin: (f64, f64), side_m: f64) -> an
 
 /// The benchmark shapefile with `n` patches under target/, generated once.
 pub fn shapefile(n: usize) -> anyhow::Result<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-import");
+    let dir = target_dir().join("bench-import");
     std::fs::create_dir_all(&dir)?;
     let shp = dir.join(format!("patches_{n}.shp"));
     if !shp.exists() {
@@ -126,7 +132,7 @@ pub fn generate_raster(path: &Path, variant: usize) -> anyhow::Result<()> {
 
 /// A benchmark raster under `target/DIR/NAME`, generated once.
 pub fn raster(dir: &str, name: &str, variant: usize) -> anyhow::Result<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(dir);
+    let dir = target_dir().join(dir);
     std::fs::create_dir_all(&dir)?;
     let tif = dir.join(name);
     if !tif.exists() {

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = tuban::evidence::read_photo(data, "fuzz.jpg");
+    let _ = tuban_core::evidence::read_photo(data, "fuzz.jpg");
 });

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tuban::store::{Access, Project};
+use tuban_core::store::{Access, Project};
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("tuban-fuzz-{}", std::process::id()));

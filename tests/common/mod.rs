@@ -1,23 +1,36 @@
-//! Helpers shared by the integration tests: fixture paths and fresh projects in temp dirs.
+//! Helpers shared by the integration tests of every crate (each includes this file with
+//! `#[path]`): fixture paths and fresh projects in temp dirs.
 #![allow(dead_code)]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
-use tuban::import::{self, ImportOptions, ImportReport};
-use tuban::jobs::Progress;
-use tuban::model::{Programme, Template};
-use tuban::store::{Project, ProjectMeta};
+use tuban_core::import::{self, ImportOptions, ImportReport};
+use tuban_core::store::{Project, ProjectMeta};
+use tuban_model::progress::Progress;
+use tuban_model::{Programme, Template};
+
+/// The top of the workspace (where `sample-data/` and `tests/fixtures/` are), found from the
+/// manifest folder of the crate whose tests run.
+pub fn root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().find(|d| d.join("sample-data").is_dir() && d.join("tests/fixtures").is_dir()).unwrap_or(here).to_path_buf()
+}
 
 /// A file under tests/fixtures.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    root().join("tests/fixtures").join(rel)
+}
+
+/// A file or folder under sample-data.
+pub fn sample(rel: &str) -> PathBuf {
+    root().join("sample-data").join(rel)
 }
 
 /// The sample county's delivered shapefile.
 pub fn sample_shp() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/patches/变化图斑.shp")
+    sample("patches/变化图斑.shp")
 }
 
 /// A new project in a fresh temp dir (kept alive by the returned guard).

@@ -1,0 +1,91 @@
+//! Workstation benchmark (not a test): a project of 100,000 patches (the import benchmark's data):
+//! time to open, CPU frame time at 1920×1080 (UI + tessellation) at full extent and at patch zoom
+//! while panning, time from a key press to the next patch drawn, and resident memory.
+//!
+//! Run: `cargo bench --bench workstation [-- N_PATCHES]`.
+
+#[path = "../../../benches/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use egui::{Event, Key, Pos2, RawInput, Rect};
+use tuban_app::{Prefs, TubanApp};
+use tuban_model::progress::Progress;
+use tuban_model::{Programme, Template};
+use tuban_core::store::{Project, ProjectMeta};
+
+fn frame(ctx: &egui::Context, app: &mut TubanApp, events: Vec<Event>) -> f64 {
+    let raw = RawInput { screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(1920.0, 1080.0))), events, ..Default::default() };
+    let t = Instant::now();
+    let out = ctx.run_ui(raw, |ui| app.frame_ui(ui));
+    let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
+    std::hint::black_box(prims);
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)])
+}
+
+fn key(k: Key) -> Event {
+    Event::Key { key: k, physical_key: None, pressed: true, repeat: false, modifiers: egui::Modifiers::NONE }
+}
+
+fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let shp = common::shapefile(n)?;
+    let project = shp.with_file_name(format!("workstation_{n}.gpkg"));
+    if !project.exists() {
+        let t = Template::builtin("grassland")?;
+        let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "bench".into(), year: 2025, unit: String::new() };
+        let mut p = Project::create(&project, &t, &meta)?;
+        tuban_core::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
+    }
+    let t = Instant::now();
+    let mut app = TubanApp::new(Prefs::default(), Some(project.clone()));
+    let open_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(app.ws.is_some(), "project did not open");
+    let ctx = egui::Context::default();
+    // Warm-up: fonts, first layout.
+    for _ in 0..3 {
+        frame(&ctx, &mut app, vec![]);
+    }
+    // Full extent: the whole county (~60 km) in view.
+    let _ = app.map_memory_mut().set_zoom(10.5);
+    app.map_memory_mut().center_at(walkers::lon_lat(111.0, 41.6));
+    let full: Vec<f64> = (0..40).map(|_| frame(&ctx, &mut app, vec![])).collect();
+    // Township zoom (~8 km across): thousands of patches drawn as polygons.
+    let _ = app.map_memory_mut().set_zoom(13.5);
+    let mid: Vec<f64> = (0..40).map(|_| frame(&ctx, &mut app, vec![])).collect();
+    // Patch zoom, panning a little every frame.
+    frame(&ctx, &mut app, vec![key(Key::F)]);
+    frame(&ctx, &mut app, vec![]);
+    let mut pan = Vec::new();
+    for i in 0..60 {
+        let ws = app.ws.as_ref().and_then(|w| w.current.map(|c| w.records[c].center_lonlat)).flatten().unwrap_or((111.0, 41.6));
+        app.map_memory_mut().center_at(walkers::lon_lat(ws.0 + f64::from(i) * 0.00005, ws.1));
+        pan.push(frame(&ctx, &mut app, vec![]));
+    }
+    // Key press to the next patch drawn: the frame that applies the key and the frame that draws it.
+    let mut next = Vec::new();
+    for _ in 0..30 {
+        let a = frame(&ctx, &mut app, vec![key(Key::ArrowRight)]);
+        let b = frame(&ctx, &mut app, vec![]);
+        next.push(a + b);
+    }
+    let (hwm, rss) = common::rss_mb();
+    let (f50, f95) = stats(full);
+    let (p50, p95) = stats(pan);
+    let (m50, m95) = stats(mid);
+    let (n50, n95) = stats(next);
+    println!("patches: {n}");
+    println!("open (read + triangulate):        {open_s:.2} s   (target <= 1 s)");
+    println!("frame at full extent (CPU):       p50 {f50:.1} ms  p95 {f95:.1} ms   (target <= 16 ms; QGIS ~700 ms)");
+    println!("frame at township zoom (13.5):    p50 {m50:.1} ms  p95 {m95:.1} ms");
+    println!("frame at patch zoom, panning:     p50 {p50:.1} ms  p95 {p95:.1} ms");
+    println!("key press -> next patch drawn:    p50 {n50:.1} ms  p95 {n95:.1} ms   (target <= 50 ms)");
+    println!("memory: peak {hwm:.0} MB, now {rss:.0} MB   (target <= 500 MB)");
+    Ok(())
+}

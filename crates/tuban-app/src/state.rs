@@ -1,0 +1,718 @@
+//! The open project as the window sees it, the commands the panels send, and the one place that
+//! applies them (rerun's logic/ui split: panels never change the project themselves).
+
+use std::collections::HashMap;
+
+use geo::TriangulateEarcut;
+
+use tuban_model::{ReviewStatus, Value};
+use tuban_core::store::{ImagerySource, PatchRecord, Project, StoreError};
+
+pub use tuban_core::store::Period;
+
+/// How the map compares the two periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ViewMode {
+    /// One map; B / A (or Space) switch the period.
+    #[default]
+    Single,
+    /// Before | after, side by side, moving together.
+    SideBySide,
+    /// After with the before imagery left of a divider the analyst drags.
+    Swipe,
+}
+
+/// What a panel or key asks for; applied once per frame by [`Workstation::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Make record `index` the current patch.
+    Select(usize),
+    /// Next patch in the queue.
+    Next,
+    /// Previous patch in the queue.
+    Prev,
+    /// Next unreviewed patch in the queue (wrapping).
+    NextUnreviewed,
+    /// Set a field of the current patch from typed text.
+    SetText { field: String, text: String },
+    /// Set a field of the current patch to a value.
+    SetValue { field: String, value: Value },
+    /// Set the verdict to option `n` (1-based) of the template's verdict field; then advance or not.
+    Verdict { n: usize, advance: bool },
+    /// Confirm the current patch and go to the next.
+    ConfirmNext,
+    /// Undo the last edit.
+    Undo,
+    /// Redo the last undone edit.
+    Redo,
+    /// Zoom the map to the current patch.
+    Fit,
+    /// Show the before or after imagery.
+    Show(Period),
+    /// Switch between before and after.
+    TogglePeriod,
+    /// Rebuild the queue after a filter or sort change.
+    Refilter,
+    /// Add a comment to the current patch.
+    AddComment(String),
+    /// Set flags and confidence of the current patch.
+    SetAids { flags: Vec<String>, confidence: Option<u8> },
+    /// Open a case for the current patch.
+    CreateCase,
+    /// Open a case for every illegal patch without one.
+    ProposeCases,
+    /// Set kind and caption of a photo.
+    DescribePhoto { id: i64, kind: String, caption: String },
+    /// Assign a photo to the current patch.
+    AssignPhoto(i64),
+    /// Seal the project.
+    Seal,
+    /// Unseal with a reason.
+    Unseal(String),
+    /// Draw a spot-check sample of this share.
+    DrawSpotCheck(f64),
+    /// Record a second verdict in the latest spot-check.
+    SecondVerdict { fid: i64, verdict: String },
+    /// Add photo files (handled by the app: a job off the UI thread).
+    AddPhotos(Vec<std::path::PathBuf>),
+    /// Record a workflow step of a case (today).
+    CaseStep { number: String, step: String },
+    /// Change the investigation or rectification status of a case.
+    CaseStatus { number: String, investigation: Option<String>, rectification: Option<String> },
+    /// Attach files (scanned documents, photos) to a case (handled by the app: a job).
+    AttachToCase { number: String, paths: Vec<std::path::PathBuf>, kind: String },
+    /// Write an attachment to a file (handled by the app: a job).
+    ExtractAttachment { id: i64, out: std::path::PathBuf },
+    /// Record an earlier penalty of the party (document number) on a case.
+    CasePriorPenalty { number: String, text: String },
+    /// Start drawing a clue on the map (a point, or a polygon).
+    StartClue { polygon: bool },
+    /// Add a vertex (lon, lat) to the clue being drawn; a point clue is then complete.
+    ClueVertex(f64, f64),
+    /// Remove the last vertex of the clue being drawn.
+    ClueUndoVertex,
+    /// Close the polygon being drawn (three vertices at least); the clue form opens.
+    FinishClue,
+    /// Stop drawing; nothing is saved.
+    CancelClue,
+    /// Save the drawn clue as a new patch with an address, a source and a year.
+    SaveClue { address: String, source: String, year: i32 },
+    /// Store a text of the report (method, problems and suggestions).
+    SetReportText { which: tuban_core::store::ReportText, text: String },
+}
+
+/// A clue being drawn on the map (eco programme: 手工添加线索).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClueDraft {
+    /// A polygon (else a point).
+    pub polygon: bool,
+    /// Vertices so far, CGCS2000 lon/lat.
+    pub vertices: Vec<(f64, f64)>,
+    /// Drawing is over: the form for address and source is shown.
+    pub finished: bool,
+}
+
+impl ClueDraft {
+    /// The geometry drawn: a point, or a closed polygon of three vertices at least.
+    pub fn geometry(&self) -> Option<geo::Geometry> {
+        if !self.polygon {
+            return self.vertices.first().map(|&(x, y)| geo::Geometry::Point(geo::Point::new(x, y)));
+        }
+        if self.vertices.len() < 3 {
+            return None;
+        }
+        let ring: Vec<geo::Coord> = self.vertices.iter().map(|&(x, y)| geo::Coord { x, y }).collect();
+        Some(geo::Geometry::Polygon(geo::Polygon::new(geo::LineString::new(ring), vec![])))
+    }
+}
+
+/// Sort order of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SortBy {
+    /// Patch id.
+    #[default]
+    Id,
+    /// Township, then id.
+    Township,
+    /// Status, then id.
+    Status,
+    /// Largest first.
+    Area,
+}
+
+/// Filters of the queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFilter {
+    /// Only this status.
+    pub status: Option<ReviewStatus>,
+    /// Only this township.
+    pub township: Option<String>,
+    /// Only this verdict ("" = not set).
+    pub verdict: Option<String>,
+    /// Only patches with validation problems or import issues.
+    pub only_problems: bool,
+    /// Text in id, township or village.
+    pub text: String,
+    /// Sort order.
+    pub sort: SortBy,
+}
+
+/// A patch prepared for drawing: vertices in normalised Web Mercator (0..1), triangles, rings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatchShape {
+    /// Bounding box in normalised Mercator (min_x, min_y, max_x, max_y); y grows southwards.
+    pub bbox: [f64; 4],
+    /// Vertices of all rings.
+    pub verts: Vec<[f64; 2]>,
+    /// Triangles (indices into `verts`) covering the polygons, holes left out.
+    pub triangles: Vec<u32>,
+    /// Rings as ranges of `verts`.
+    pub rings: Vec<std::ops::Range<u32>>,
+    /// Point clue (no area).
+    pub is_point: bool,
+}
+
+/// Normalised Web-Mercator coordinates (0..1, y southwards) of a lon/lat point.
+pub fn merc01(lon: f64, lat: f64) -> [f64; 2] {
+    let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+    let x = (lon + 180.0) / 360.0;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    [x, y]
+}
+
+/// Lon/lat of normalised Web-Mercator coordinates.
+pub fn lonlat_of_merc01(m: [f64; 2]) -> (f64, f64) {
+    let lon = m[0] * 360.0 - 180.0;
+    let n = std::f64::consts::PI * (1.0 - 2.0 * m[1]);
+    (lon, n.sinh().atan().to_degrees())
+}
+
+impl PatchShape {
+    /// Prepares a lon/lat geometry: projection and triangulation happen once, not per frame.
+    pub fn new(geom: &geo::Geometry) -> PatchShape {
+        let mut s = PatchShape::default();
+        let polys: Vec<&geo::Polygon> = match geom {
+            geo::Geometry::Polygon(p) => vec![p],
+            geo::Geometry::MultiPolygon(mp) => mp.0.iter().collect(),
+            geo::Geometry::Point(p) => {
+                s.is_point = true;
+                s.verts.push(merc01(p.x(), p.y()));
+                let v = s.verts[0];
+                s.bbox = [v[0], v[1], v[0], v[1]];
+                return s;
+            }
+            _ => vec![],
+        };
+        let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for poly in polys {
+            let base = s.verts.len() as u32;
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                let start = s.verts.len() as u32;
+                let coords = &ring.0;
+                let n = if coords.len() > 1 && coords.first() == coords.last() { coords.len() - 1 } else { coords.len() };
+                for c in &coords[..n] {
+                    let m = merc01(c.x, c.y);
+                    bbox = [bbox[0].min(m[0]), bbox[1].min(m[1]), bbox[2].max(m[0]), bbox[3].max(m[1])];
+                    s.verts.push(m);
+                }
+                s.rings.push(start..s.verts.len() as u32);
+            }
+            // Earcut on the polygon in lon/lat (ring order as above, closing points dropped).
+            let raw = poly.earcut_triangles_raw();
+            let mut map = Vec::with_capacity(raw.vertices.len() / 2);
+            for v in &raw.vertices {
+                map.push(merc01(v[0], v[1]));
+            }
+            // earcut's vertices are the ring vertices without closing points, in the same order.
+            if map.len() as u32 == s.verts.len() as u32 - base {
+                s.triangles.extend(raw.triangle_indices.iter().map(|&i| base + i as u32));
+            } else {
+                let offset = s.verts.len() as u32;
+                s.verts.extend(map);
+                s.triangles.extend(raw.triangle_indices.iter().map(|&i| offset + i as u32));
+            }
+        }
+        s.bbox = bbox;
+        s
+    }
+
+    /// True when the normalised Mercator point lies inside the patch (even-odd over all rings).
+    pub fn contains(&self, p: [f64; 2]) -> bool {
+        if self.is_point || p[0] < self.bbox[0] || p[0] > self.bbox[2] || p[1] < self.bbox[1] || p[1] > self.bbox[3] {
+            return false;
+        }
+        let mut inside = false;
+        for ring in &self.rings {
+            let pts = &self.verts[ring.start as usize..ring.end as usize];
+            let mut j = pts.len().wrapping_sub(1);
+            for i in 0..pts.len() {
+                let (a, b) = (pts[i], pts[j]);
+                if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0] {
+                    inside = !inside;
+                }
+                j = i;
+            }
+        }
+        inside
+    }
+}
+
+/// A message for the status line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Text.
+    pub text: String,
+    /// An error (red) or information.
+    pub is_error: bool,
+}
+
+/// The open project and everything the window shows of it.
+pub struct Workstation {
+    /// The project (opened for writing).
+    pub project: Project,
+    /// Every patch, in row order.
+    pub records: Vec<PatchRecord>,
+    /// Drawing shapes, aligned with `records`.
+    pub shapes: Vec<PatchShape>,
+    /// Validation problems, aligned with `records`.
+    pub problems: Vec<Vec<tuban_model::Problem>>,
+    /// Record index by row id.
+    pub index_of_fid: HashMap<i64, usize>,
+    /// Filtered and sorted record indices.
+    pub queue: Vec<usize>,
+    /// The current patch (record index).
+    pub current: Option<usize>,
+    /// Queue filters.
+    pub filter: QueueFilter,
+    /// Local time of the last save, shown in the status bar.
+    pub last_saved: Option<String>,
+    /// Status-line message.
+    pub message: Option<Message>,
+    /// Registered imagery, oldest first.
+    pub imagery: Vec<ImagerySource>,
+    /// Which period the map shows.
+    pub period: Period,
+    /// The map should zoom to the current patch on the next frame.
+    pub fit_requested: bool,
+    /// Bumped on every selection change (lets the form reset its buffers).
+    pub selection_serial: u64,
+    /// Distinct township names, sorted (issued data: computed once).
+    pub townships: Vec<String>,
+    /// A source chosen by hand (source switcher, time slider) instead of the date rule.
+    pub source_override: Option<usize>,
+    /// Bumped whenever photos, comments, cases or flags change (panels reload them).
+    pub side_serial: u64,
+    /// Photos of the current patch on the map: (lon, lat, bearing).
+    pub photo_marks: Vec<(f64, f64, Option<f64>)>,
+    /// A clue being drawn on the map.
+    pub drawing: Option<ClueDraft>,
+}
+
+impl Workstation {
+    /// Loads every patch of an open project.
+    pub fn new(project: Project) -> Result<Workstation, StoreError> {
+        let records = project.patches()?;
+        let mut shapes = Vec::with_capacity(records.len());
+        for r in &records {
+            let g = project.patch_geometry(r.fid)?;
+            shapes.push(g.map(|g| PatchShape::new(&g)).unwrap_or_default());
+        }
+        let problems = records.iter().map(|r| project.problems(r)).collect();
+        let index_of_fid = records.iter().enumerate().map(|(i, r)| (r.fid, i)).collect();
+        let imagery = project.imagery()?;
+        let mut ws = Workstation {
+            project,
+            records,
+            shapes,
+            problems,
+            index_of_fid,
+            queue: Vec::new(),
+            current: None,
+            filter: QueueFilter::default(),
+            last_saved: None,
+            message: None,
+            imagery,
+            period: Period::After,
+            fit_requested: false,
+            selection_serial: 0,
+            townships: Vec::new(),
+            source_override: None,
+            side_serial: 0,
+            photo_marks: Vec::new(),
+            drawing: None,
+        };
+        let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
+        towns.sort();
+        towns.dedup();
+        ws.townships = towns;
+        ws.refilter();
+        if let Some(&first) = ws.queue.first() {
+            ws.select(first);
+        }
+        Ok(ws)
+    }
+
+    /// The text of a role field (township, village, verdict) of a record.
+    pub fn role_text(&self, index: usize, field: Option<&str>) -> String {
+        let Some(field) = field else { return String::new() };
+        self.records.get(index).and_then(|r| r.value(self.project.template(), field)).map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    /// Township of a record.
+    pub fn township(&self, index: usize) -> String {
+        self.role_text(index, self.project.template().roles().township.as_deref())
+    }
+
+    /// Verdict of a record.
+    pub fn verdict(&self, index: usize) -> String {
+        let v = self.project.template().roles().verdict.clone();
+        self.role_text(index, Some(&v))
+    }
+
+    /// True when a record has errors, warnings or import issues.
+    pub fn has_problems(&self, index: usize) -> bool {
+        !self.problems[index].is_empty() || !self.records[index].import_issues.is_empty()
+    }
+
+    /// Rebuilds the queue from the filters.
+    pub fn refilter(&mut self) {
+        let f = self.filter.clone();
+        let needle = f.text.trim().to_lowercase();
+        let village = self.project.template().roles().village.clone();
+        let mut q: Vec<usize> = (0..self.records.len())
+            .filter(|&i| {
+                let r = &self.records[i];
+                f.status.is_none_or(|s| r.status == s)
+                    && f.township.as_ref().is_none_or(|t| &self.township(i) == t)
+                    && f.verdict.as_ref().is_none_or(|v| &self.verdict(i) == v)
+                    && (!f.only_problems || self.has_problems(i))
+                    && (needle.is_empty()
+                        || r.key.to_lowercase().contains(&needle)
+                        || self.township(i).contains(&needle)
+                        || self.role_text(i, village.as_deref()).contains(&needle))
+            })
+            .collect();
+        match f.sort {
+            SortBy::Id => q.sort_by(|&a, &b| self.records[a].key.cmp(&self.records[b].key)),
+            SortBy::Township => q.sort_by(|&a, &b| self.township(a).cmp(&self.township(b)).then(self.records[a].key.cmp(&self.records[b].key))),
+            SortBy::Status => q.sort_by(|&a, &b| self.records[a].status.cmp(&self.records[b].status).then(self.records[a].key.cmp(&self.records[b].key))),
+            SortBy::Area => q.sort_by(|&a, &b| self.records[b].area_m2.total_cmp(&self.records[a].area_m2)),
+        }
+        self.queue = q;
+    }
+
+    /// Number of reviewed patches (done or with problems after a verdict).
+    pub fn reviewed_count(&self) -> usize {
+        self.records.iter().filter(|r| matches!(r.status, ReviewStatus::Done | ReviewStatus::Problem)).count()
+    }
+
+    /// Position of the current patch in the queue.
+    pub fn queue_position(&self) -> Option<usize> {
+        let c = self.current?;
+        self.queue.iter().position(|&i| i == c)
+    }
+
+    fn select(&mut self, index: usize) {
+        if index < self.records.len() {
+            self.current = Some(index);
+            self.fit_requested = true;
+            self.selection_serial += 1;
+        }
+    }
+
+    /// The imagery source for a period of the current patch: nearest to its before/after date.
+    pub fn imagery_for(&self, period: Period) -> Option<usize> {
+        let record = self.current.and_then(|i| self.records.get(i))?;
+        self.project.imagery_for(record, &self.imagery, period)
+    }
+
+    /// The source of the single map view: the one chosen by hand, else by the period's date.
+    pub fn single_source(&self) -> Option<usize> {
+        self.source_override.filter(|&i| i < self.imagery.len()).or_else(|| self.imagery_for(self.period))
+    }
+
+    /// Title and date of a source, for captions and the verdict record.
+    pub fn source_caption(&self, index: Option<usize>) -> String {
+        match index.and_then(|i| self.imagery.get(i)) {
+            Some(s) => format!("{} {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()).trim().to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// What is on screen, in words: stored with a verdict.
+    pub fn imagery_description(&self, mode: ViewMode) -> Option<String> {
+        if self.imagery.is_empty() {
+            return None;
+        }
+        let before = self.source_caption(self.imagery_for(Period::Before));
+        let after = self.source_caption(self.imagery_for(Period::After));
+        Some(match mode {
+            ViewMode::Single => format!("单视图 / single: {}", self.source_caption(self.single_source())),
+            ViewMode::SideBySide => format!("并排 / side by side: 前 {before} | 后 {after}"),
+            ViewMode::Swipe => format!("卷帘 / swipe: 前 {before} | 后 {after}"),
+        })
+    }
+
+    fn refresh(&mut self, fid: i64) -> Result<(), StoreError> {
+        let Some(&i) = self.index_of_fid.get(&fid) else { return Ok(()) };
+        if let Some(r) = self.project.patch(fid)? {
+            self.problems[i] = self.project.problems(&r);
+            self.records[i] = r;
+        }
+        self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
+        self.side_serial += 1;
+        Ok(())
+    }
+
+    fn current_fid(&self) -> Option<i64> {
+        self.current.and_then(|i| self.records.get(i)).map(|r| r.fid)
+    }
+
+    /// Saves the drawn clue as a new patch of its own batch, then shows it.
+    fn save_clue(&mut self, address: &str, source: &str, year: i32, lang: super::i18n::Lang) -> Result<(), StoreError> {
+        let Some(geom) = self.drawing.as_ref().and_then(ClueDraft::geometry) else { return Ok(()) };
+        let t = self.project.template();
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        // The address goes to the template's address field (eco: DZ), else to the remarks (BZ).
+        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty()) {
+            fields.push((f, address.trim()));
+        }
+        if !source.is_empty() && t.field("XSLY").is_some() {
+            fields.push(("XSLY", source));
+        }
+        let key = self.project.add_manual_clue(geom, &fields, Some(year), Some(source).filter(|s| !s.is_empty()))?;
+        self.drawing = None;
+        if let Some(fid) = self.project.find_patch(&key)? {
+            if let Some(r) = self.project.patch(fid)? {
+                let shape = self.project.patch_geometry(fid)?.map(|g| PatchShape::new(&g)).unwrap_or_default();
+                self.problems.push(self.project.problems(&r));
+                self.index_of_fid.insert(r.fid, self.records.len());
+                self.records.push(r);
+                self.shapes.push(shape);
+                self.refilter();
+                let i = self.records.len() - 1;
+                self.select(i);
+            }
+        }
+        self.message = Some(Message { text: format!("{} {key}", super::i18n::tr(lang, "clue_added")), is_error: false });
+        self.saved();
+        Ok(())
+    }
+
+    fn saved(&mut self) {
+        self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
+        self.side_serial += 1;
+    }
+
+    fn edit(&mut self, edits: Vec<(String, Value)>) -> Result<(), StoreError> {
+        let Some(i) = self.current else { return Ok(()) };
+        let fid = self.records[i].fid;
+        self.project.set_values(fid, &edits, tuban_core::store::EditSource::User)?;
+        self.refresh(fid)
+    }
+
+    fn step(&mut self, delta: isize) {
+        let pos = self.queue_position();
+        let next = match pos {
+            Some(p) => p as isize + delta,
+            None => 0,
+        };
+        if next >= 0 && (next as usize) < self.queue.len() {
+            self.select(self.queue[next as usize]);
+        }
+    }
+
+    /// Applies one command; errors go to the status line, never a panic.
+    pub fn apply(&mut self, cmd: Command, lang: super::i18n::Lang) {
+        use super::i18n::tr;
+        let result: Result<(), StoreError> = match cmd {
+            Command::Select(i) => {
+                self.select(i);
+                Ok(())
+            }
+            Command::Next => {
+                self.step(1);
+                Ok(())
+            }
+            Command::Prev => {
+                self.step(-1);
+                Ok(())
+            }
+            Command::NextUnreviewed => {
+                let start = self.queue_position().map_or(0, |p| p + 1);
+                let n = self.queue.len();
+                let found = (0..n).map(|k| self.queue[(start + k) % n.max(1)]).find(|&i| self.records[i].status == ReviewStatus::Unreviewed);
+                if let Some(i) = found {
+                    self.select(i);
+                }
+                Ok(())
+            }
+            Command::SetText { field, text } => match self.project.template().field(&field) {
+                Some(f) => match Value::parse_for(f, &text) {
+                    Ok(v) => self.edit(vec![(f.name.clone(), v)]),
+                    Err(cause) => Err(StoreError::InvalidValue { name: f.name.clone(), cause }),
+                },
+                None => Err(StoreError::NoSuchField { name: field }),
+            },
+            Command::SetValue { field, value } => self.edit(vec![(field, value)]),
+            Command::Verdict { n, advance } => {
+                let t = self.project.template();
+                let verdict = t.roles().verdict.clone();
+                let code = t.field(&verdict).and_then(|f| f.codes().get(n.wrapping_sub(1))).map(|c| c.code.clone());
+                match code {
+                    Some(code) => {
+                        let r = self.edit(vec![(verdict, Value::Text(code))]);
+                        if r.is_ok() && advance {
+                            self.step(1);
+                        }
+                        r
+                    }
+                    None => Ok(()),
+                }
+            }
+            Command::ConfirmNext => {
+                self.step(1);
+                Ok(())
+            }
+            Command::Undo | Command::Redo => {
+                let undo = cmd == Command::Undo;
+                let r = if undo { self.project.undo() } else { self.project.redo() };
+                match r {
+                    Ok(Some((fid, _))) => {
+                        let r = self.refresh(fid);
+                        if let Some(&i) = self.index_of_fid.get(&fid) {
+                            if self.current != Some(i) {
+                                self.select(i);
+                            }
+                        }
+                        self.message = Some(Message { text: format!("{} {}", tr(lang, if undo { "undone" } else { "redone" }), self.records[self.index_of_fid[&fid]].key), is_error: false });
+                        r
+                    }
+                    Ok(None) => {
+                        self.message = Some(Message { text: tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into(), is_error: false });
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::Fit => {
+                self.fit_requested = true;
+                Ok(())
+            }
+            Command::Show(p) => {
+                self.period = p;
+                self.source_override = None;
+                Ok(())
+            }
+            Command::TogglePeriod => {
+                self.source_override = None;
+                self.period = match self.period {
+                    Period::Before => Period::After,
+                    Period::After => Period::Before,
+                };
+                Ok(())
+            }
+            Command::Refilter => {
+                self.refilter();
+                Ok(())
+            }
+            Command::AddComment(text) => match self.current_fid() {
+                Some(fid) if !text.trim().is_empty() => self.project.add_comment(fid, text.trim()).map(|_| self.saved()),
+                _ => Ok(()),
+            },
+            Command::SetAids { flags, confidence } => match self.current_fid() {
+                Some(fid) => {
+                    let f: Vec<&str> = flags.iter().map(String::as_str).collect();
+                    self.project.set_review_aids(fid, &f, confidence).map(|_| self.saved())
+                }
+                None => Ok(()),
+            },
+            Command::CreateCase => match self.current_fid() {
+                Some(fid) => {
+                    let party = self.current.and_then(|i| self.records[i].value(self.project.template(), "DSR")).map(|v| v.to_string()).unwrap_or_default();
+                    self.project.create_case(None, &[fid], &party, "").map(|n| {
+                        self.message = Some(Message { text: format!("{} {n}", tr(lang, "case_opened")), is_error: false });
+                        self.saved();
+                    })
+                }
+                None => Ok(()),
+            },
+            Command::ProposeCases => self.project.propose_cases().map(|v| {
+                self.message = Some(Message { text: format!("{} {}", tr(lang, "case_opened"), v.len()), is_error: false });
+                self.saved();
+            }),
+            Command::DescribePhoto { id, kind, caption } => self.project.describe_photo(id, &kind, &caption).map(|_| self.saved()),
+            Command::AssignPhoto(id) => match self.current_fid() {
+                Some(fid) => self.project.assign_photo(id, fid).map(|_| self.saved()),
+                None => Ok(()),
+            },
+            Command::Seal => self.project.seal().map(|s| {
+                self.message = Some(Message { text: format!("{} {}", tr(lang, "sealed"), &s.digest[..16]), is_error: false });
+            }),
+            Command::Unseal(reason) => self.project.unseal(&reason).map(|_| {
+                self.message = Some(Message { text: tr(lang, "unsealed").into(), is_error: false });
+            }),
+            Command::DrawSpotCheck(share) => self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
+                self.message = Some(Message { text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()), is_error: false });
+                self.side_serial += 1;
+            }),
+            Command::AddPhotos(_) => Ok(()),
+            Command::CaseStep { number, step } => self.project.record_step(&number, &step, None, "").map(|_| self.saved()),
+            Command::CaseStatus { number, investigation, rectification } => self
+                .project
+                .update_case(&number, &tuban_core::store::CaseUpdate { investigation, rectification, ..Default::default() })
+                .map(|_| self.saved()),
+            // Handled by the app: jobs off the UI thread (they read or write files).
+            Command::AttachToCase { .. } | Command::ExtractAttachment { .. } => Ok(()),
+            Command::CasePriorPenalty { number, text } => self
+                .project
+                .update_case(&number, &tuban_core::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() })
+                .map(|_| self.saved()),
+            Command::StartClue { polygon } => {
+                self.drawing = Some(ClueDraft { polygon, ..Default::default() });
+                Ok(())
+            }
+            Command::ClueVertex(lon, lat) => {
+                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
+                    d.vertices.push((lon, lat));
+                    d.finished = !d.polygon;
+                }
+                Ok(())
+            }
+            Command::ClueUndoVertex => {
+                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
+                    d.vertices.pop();
+                }
+                Ok(())
+            }
+            Command::FinishClue => {
+                if let Some(d) = self.drawing.as_mut() {
+                    if d.geometry().is_some() {
+                        d.finished = true;
+                    } else {
+                        self.message = Some(Message { text: tr(lang, "clue_needs_three").into(), is_error: true });
+                    }
+                }
+                Ok(())
+            }
+            Command::CancelClue => {
+                self.drawing = None;
+                Ok(())
+            }
+            Command::SaveClue { address, source, year } => self.save_clue(&address, &source, year, lang),
+            Command::SetReportText { which, text } => self.project.set_report_text(which, &text).map(|changed| {
+                if changed {
+                    self.saved();
+                }
+            }),
+            Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
+                Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict).map(|_| self.side_serial += 1),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = result {
+            self.message = Some(Message { text: e.to_string(), is_error: true });
+        }
+    }
+}

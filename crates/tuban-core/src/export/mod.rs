@@ -1,0 +1,431 @@
+//! What the county hands in: the upload shapefile (GBK DBF with .cpg, delivered CRS, template
+//! field names and widths), a GeoPackage of the same, the ledger spreadsheet (.xlsx through
+//! rust_xlsxwriter: maintained, no system dependencies, writes formats and frozen panes) and CSV,
+//! and the photo folder named 乡镇_村_图斑号_序号.jpg.
+//!
+//! Files are written under a temporary folder and renamed into place at the end, so a failure
+//! never leaves half a file; existing files are only replaced with `force`.
+
+use std::path::{Path, PathBuf};
+
+use gdal::spatial_ref::{CoordTransform, SpatialRef};
+use gdal::vector::{FieldDefn, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::DriverManager;
+
+use tuban_model::progress::Progress;
+use tuban_model::units::m2_to_mu;
+use tuban_model::{FieldKind, Value};
+use crate::store::{PatchRecord, Project, StoreError};
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// ESRI Shapefile (upload).
+    Shp,
+    /// GeoPackage.
+    Gpkg,
+    /// Excel ledger.
+    Xlsx,
+    /// CSV tables.
+    Csv,
+    /// Photo folder.
+    Photos,
+}
+
+impl Format {
+    /// Parses `shp`, `gpkg`, `xlsx`, `csv`, `photos`.
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "shp" | "shapefile" => Format::Shp,
+            "gpkg" | "geopackage" => Format::Gpkg,
+            "xlsx" | "excel" => Format::Xlsx,
+            "csv" => Format::Csv,
+            "photos" | "photo" => Format::Photos,
+            _ => return None,
+        })
+    }
+}
+
+/// Options of an export.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportOptions {
+    /// Output CRS (`EPSG:4546`); default: the CRS the patches were delivered in.
+    pub crs: Option<String>,
+    /// Replace existing files.
+    pub force: bool,
+}
+
+/// Why an export failed; nothing was left half-written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the project failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file exists and `--force` was not given.
+    #[error("{path}: 文件已存在；加 --force 覆盖 / file exists; add --force to overwrite")]
+    Exists { path: String },
+    /// Writing failed.
+    #[error("{path}: 写出失败 / cannot write: {detail}")]
+    Write { path: String, detail: String },
+    /// The CRS is not understood.
+    #[error("坐标系 “{crs}” 无法识别 / CRS not understood: {detail}")]
+    BadCrs { crs: String, detail: String },
+    /// Cancelled.
+    #[error("已取消，没有写出文件 / cancelled; no file written")]
+    Cancelled,
+}
+
+fn werr(path: &Path, detail: impl ToString) -> ExportError {
+    ExportError::Write { path: path.display().to_string(), detail: detail.to_string() }
+}
+
+/// A file-system error, with what to do about it (a full disk, a read-only place).
+fn werr_io(path: &Path, e: std::io::Error) -> ExportError {
+    werr(path, format!("{e}{}", crate::store::advice_io(&e)))
+}
+
+/// The stem of the output files: `{county}_{year}_图斑核查`.
+fn stem(p: &Project) -> String {
+    let m = p.meta();
+    let code = if m.county_code.is_empty() { "tuban".to_string() } else { m.county_code.clone() };
+    format!("{code}_{}_图斑核查", m.year)
+}
+
+/// Writes `files` (built under a temporary folder by `build`) into `out_dir`.
+fn write_atomically(out_dir: &Path, force: bool, build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>) -> Result<Vec<PathBuf>, ExportError> {
+    let created_dir = !out_dir.exists();
+    std::fs::create_dir_all(out_dir).map_err(|e| werr_io(out_dir, e))?;
+    let tmp = out_dir.join(format!(".tuban-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Err(e) = std::fs::create_dir_all(&tmp) {
+        if created_dir {
+            let _ = std::fs::remove_dir(out_dir);
+        }
+        return Err(werr_io(&tmp, e));
+    }
+    let result = build(&tmp).and_then(|files| {
+        let mut out = Vec::new();
+        for f in &files {
+            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(f));
+            if target.exists() && !force {
+                return Err(ExportError::Exists { path: target.display().to_string() });
+            }
+        }
+        for f in files {
+            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(&f));
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| werr_io(parent, e))?;
+            }
+            std::fs::rename(&f, &target).map_err(|e| werr_io(&target, e))?;
+            out.push(target);
+        }
+        Ok(out)
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    if result.is_err() && created_dir {
+        // Only removed when empty: a folder we made for nothing.
+        let _ = std::fs::remove_dir(out_dir);
+    }
+    result
+}
+
+/// Exports a project.
+pub fn export(p: &Project, format: Format, out_dir: &Path, opts: &ExportOptions, progress: &Progress) -> Result<Vec<PathBuf>, ExportError> {
+    match format {
+        Format::Shp | Format::Gpkg => write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress)),
+        Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| xlsx(p, tmp)),
+        Format::Csv => write_atomically(out_dir, opts.force, |tmp| csv(p, tmp)),
+        Format::Photos => write_atomically(out_dir, opts.force, |tmp| photos(p, tmp, progress)),
+    }
+}
+
+fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportError> {
+    crate::import::init_gdal();
+    if let Some(c) = &opts.crs {
+        return crate::import::crs::parse_user_crs(c).map_err(|e| ExportError::BadCrs { crs: c.clone(), detail: e.to_string() });
+    }
+    let first = p.patches()?.first().map(|r| r.fid);
+    if let Some(fid) = first {
+        if let Some((srs_id, _)) = p.source_geometry(fid)? {
+            if let Some(wkt) = p.srs_wkt(srs_id)? {
+                if let Ok(s) = SpatialRef::from_wkt(&wkt) {
+                    return Ok(crate::import::crs::srs_xy(s));
+                }
+            }
+        }
+    }
+    crate::import::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => if *b { "是".into() } else { "否".into() },
+        other => other.to_string(),
+    }
+}
+
+/// Shapefile (one per geometry kind: a shapefile holds one) or GeoPackage.
+fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progress: &Progress) -> Result<Vec<PathBuf>, ExportError> {
+    let srs = target_srs(p, opts)?;
+    let display = crate::import::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
+    let to_target = CoordTransform::new(&display, &srs).map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
+    let target_code = crate::import::crs::epsg_code(&srs);
+    let records = p.patches_delivered()?;
+    let t = p.template();
+    let (points, polys): (Vec<&PatchRecord>, Vec<&PatchRecord>) = records.iter().partition(|r| r.area_m2 == 0.0);
+    let mut groups: Vec<(&str, Vec<&PatchRecord>, OGRwkbGeometryType::Type)> = Vec::new();
+    match format {
+        Format::Shp => {
+            if !polys.is_empty() {
+                groups.push(("", polys, OGRwkbGeometryType::wkbMultiPolygon));
+            }
+            if !points.is_empty() {
+                groups.push(("_点", points, OGRwkbGeometryType::wkbPoint));
+            }
+        }
+        _ => groups.push(("", records.iter().collect(), OGRwkbGeometryType::wkbUnknown)),
+    }
+    let base = stem(p);
+    let mut written = Vec::new();
+    progress.stage("导出 / exporting", records.len() as u64);
+    let mut done = 0u64;
+    let (driver, ext) = match format {
+        Format::Shp => ("ESRI Shapefile", "shp"),
+        _ => ("GPKG", "gpkg"),
+    };
+    let drv = DriverManager::get_driver_by_name(driver).map_err(|e| werr(tmp, e))?;
+    let gpkg_path = tmp.join(format!("{base}.{ext}"));
+    let mut gpkg_ds = if format == Format::Gpkg { Some(drv.create_vector_only(&gpkg_path).map_err(|e| werr(&gpkg_path, e))?) } else { None };
+    for (suffix, recs, gtype) in groups {
+        let path = tmp.join(format!("{base}{suffix}.{ext}"));
+        let mut shp_ds = if format == Format::Shp { Some(drv.create_vector_only(&path).map_err(|e| werr(&path, e))?) } else { None };
+        let Some(ds) = shp_ds.as_mut().or(gpkg_ds.as_mut()) else { continue };
+        let layer_options: &[&str] = if format == Format::Shp { &["ENCODING=CP936"] } else { &[] };
+        let layer_name = if format == Format::Shp { format!("{base}{suffix}") } else { "patches".to_string() };
+        let layer = ds.create_layer(LayerOptions { name: &layer_name, srs: Some(&srs), ty: gtype, options: Some(layer_options) }).map_err(|e| werr(&path, e))?;
+        for f in t.fields() {
+            let (ty, width, precision) = match &f.kind {
+                FieldKind::Text { length } => (OGRFieldType::OFTString, length.unwrap_or(254).min(254) as i32, 0),
+                FieldKind::Code { codes, multiple } => {
+                    let w = if *multiple { 254 } else { codes.iter().map(|c| tuban_model::value::gbk_len(&c.code)).max().unwrap_or(10).max(2) };
+                    (OGRFieldType::OFTString, w as i32, 0)
+                }
+                FieldKind::Integer => (OGRFieldType::OFTInteger64, 18, 0),
+                FieldKind::Decimal { decimals, .. } => (OGRFieldType::OFTReal, 18, i32::from(*decimals)),
+                FieldKind::Date => (OGRFieldType::OFTDate, 8, 0),
+                FieldKind::Boolean => (OGRFieldType::OFTString, 2, 0),
+            };
+            let defn = FieldDefn::new(&f.name, ty).map_err(|e| werr(&path, e))?;
+            defn.set_width(width);
+            defn.set_precision(precision);
+            defn.add_to_layer(&layer).map_err(|e| werr(&path, e))?;
+        }
+        let defn = gdal::vector::Defn::from_layer(&layer);
+        for r in recs {
+            done += 1;
+            if progress.set(done).is_err() {
+                return Err(ExportError::Cancelled);
+            }
+            let geom = match p.source_geometry(r.fid)? {
+                Some((srs_id, g)) if target_code.is_some() && p.srs_code(srs_id)? == target_code => g.to_gdal().map_err(|e| werr(&path, e))?,
+                _ => {
+                    let Some(g) = p.patch_geometry(r.fid)? else { continue };
+                    g.to_gdal().map_err(|e| werr(&path, e))?.transform(&to_target).map_err(|e| werr(&path, e))?
+                }
+            };
+            let geom = if gtype == OGRwkbGeometryType::wkbMultiPolygon && geom.geometry_type() == OGRwkbGeometryType::wkbPolygon {
+                let mut m = gdal::vector::Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon).map_err(|e| werr(&path, e))?;
+                m.add_geometry(geom).map_err(|e| werr(&path, e))?;
+                m
+            } else {
+                geom
+            };
+            let mut feature = gdal::vector::Feature::new(&defn).map_err(|e| werr(&path, e))?;
+            for (i, (f, v)) in t.fields().iter().zip(&r.values).enumerate() {
+                if v.is_empty() {
+                    continue;
+                }
+                let res = match (v, &f.kind) {
+                    (Value::Int(x), _) => feature.set_field_integer64(i, *x),
+                    (Value::Real(x), _) => feature.set_field_double(i, *x),
+                    (Value::Date(d), _) => feature.set_field_string(i, &d.format("%Y-%m-%d").to_string()),
+                    (other, _) => feature.set_field_string(i, &text_of(other)),
+                };
+                res.map_err(|e| werr(&path, e))?;
+            }
+            feature.set_geometry(geom).map_err(|e| werr(&path, e))?;
+            feature.create(&layer).map_err(|e| werr(&path, e))?;
+        }
+        drop(shp_ds);
+        if format == Format::Shp {
+            for e in ["shp", "shx", "dbf", "prj", "cpg"] {
+                let f = path.with_extension(e);
+                if f.exists() {
+                    written.push(f);
+                }
+            }
+        }
+    }
+    if let Some(ds) = gpkg_ds {
+        drop(ds);
+        written.push(gpkg_path);
+    }
+    Ok(written)
+}
+
+/// The patch table as rows of text: header labels and one row per patch.
+fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
+    let t = p.template();
+    let mut header: Vec<String> = t.fields().iter().map(|f| format!("{}({})", f.label, f.name)).collect();
+    header.extend(["核查状态".to_string(), "面积(平方米)".into(), "面积(亩)".into(), "案件编号".into(), "照片数".into()]);
+    let mut rows = Vec::new();
+    for r in p.patches_delivered()? {
+        let mut row: Vec<String> = r.values.iter().map(text_of).collect();
+        row.push(r.status.label().to_string());
+        row.push(format!("{:.2}", r.area_m2));
+        row.push(format!("{:.4}", m2_to_mu(r.area_m2)));
+        row.push(p.case_of_patch(r.fid)?.unwrap_or_default());
+        row.push(p.photos(Some(r.fid))?.len().to_string());
+        rows.push(row);
+    }
+    Ok((header, rows))
+}
+
+fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
+    let header = ["案件编号", "图斑编号", "当事人", "牵头部门", "流程", "查处状态", "整改状态", "整改措施", "处罚文书", "罚款(元)", "整改期限", "销号日期", "三年内同类处罚", "附件数"].map(str::to_string).to_vec();
+    let mut rows = Vec::new();
+    for c in p.cases()? {
+        let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
+        let attachments = p.case_attachments(&c.number)?.len().to_string();
+        rows.push(vec![
+            c.number,
+            keys.join(";"),
+            c.party,
+            c.department,
+            c.step,
+            c.investigation,
+            c.rectification,
+            c.measures,
+            c.penalty_doc,
+            c.fine_yuan.map(|f| format!("{f:.2}")).unwrap_or_default(),
+            c.deadline.map(|d| d.to_string()).unwrap_or_default(),
+            c.closed_on.map(|d| d.to_string()).unwrap_or_default(),
+            c.prior_penalty,
+            attachments,
+        ]);
+    }
+    Ok((header, rows))
+}
+
+fn rate_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
+    let l = p.ledger()?;
+    let header = ["乡镇", "违法宗数", "违法面积(亩)", "立案", "结案", "非立案处理", "整改到位", "查处到位率", "整改到位率", "立案率", "结案率"].map(str::to_string).to_vec();
+    let pct = |r: Option<f64>| r.map(|v| format!("{:.4}", v)).unwrap_or_default();
+    let mut rows = Vec::new();
+    for (town, r) in l.by_township.iter().map(|(t, r)| (if t.is_empty() { "（未填）".to_string() } else { t.clone() }, r)).chain(std::iter::once(("合计".to_string(), &l.total))) {
+        rows.push(vec![
+            town,
+            r.cases.to_string(),
+            format!("{:.4}", m2_to_mu(r.illegal_area_m2)),
+            r.filed.to_string(),
+            r.concluded.to_string(),
+            r.handled_without_filing.to_string(),
+            r.rectified.to_string(),
+            pct(r.investigation_rate()),
+            pct(r.rectification_rate()),
+            pct(r.filing_rate()),
+            pct(r.conclusion_rate()),
+        ]);
+    }
+    Ok((header, rows))
+}
+
+fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    use rust_xlsxwriter::{Format as XFormat, Workbook};
+    let path = tmp.join(format!("{}_台账.xlsx", stem(p)));
+    let mut wb = Workbook::new();
+    let bold = XFormat::new().set_bold().set_background_color(rust_xlsxwriter::Color::RGB(0xDDEBF7)).set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let pct = XFormat::new().set_num_format("0.0%");
+    let num = XFormat::new().set_num_format("0.00");
+    for (name, (header, rows), percent_from) in [("图斑", patch_rows(p)?, usize::MAX), ("案件", case_rows(p)?, usize::MAX), ("各乡镇比率", rate_rows(p)?, 7)] {
+        let ws = wb.add_worksheet();
+        ws.set_name(name).map_err(|e| werr(&path, e))?;
+        for (c, h) in header.iter().enumerate() {
+            let col = u16::try_from(c).unwrap_or(u16::MAX);
+            ws.write_string_with_format(0, col, h, &bold).map_err(|e| werr(&path, e))?;
+            let width = rows.iter().map(|r| r.get(c).map_or(0, |v| tuban_model::value::gbk_len(v))).chain(std::iter::once(tuban_model::value::gbk_len(h))).max().unwrap_or(8);
+            ws.set_column_width(col, (width as f64 + 2.0).min(60.0)).map_err(|e| werr(&path, e))?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let rr = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (c, v) in row.iter().enumerate() {
+                let col = u16::try_from(c).unwrap_or(u16::MAX);
+                let res = match v.parse::<f64>() {
+                    Ok(x) if c >= percent_from => ws.write_number_with_format(rr, col, x, &pct).map(|_| ()),
+                    Ok(x) if v.contains('.') && v.len() < 16 => ws.write_number_with_format(rr, col, x, &num).map(|_| ()),
+                    Ok(x) if v.len() < 12 && !v.starts_with('0') => ws.write_number(rr, col, x).map(|_| ()),
+                    _ => ws.write_string(rr, col, v).map(|_| ()),
+                };
+                res.map_err(|e| werr(&path, e))?;
+            }
+        }
+        ws.set_freeze_panes(1, 0).map_err(|e| werr(&path, e))?;
+    }
+    // Into memory first: the file is then written by one call whose error says what happened
+    // (saving straight to a file reports a full disk only as "i/o error").
+    let bytes = wb.save_to_buffer().map_err(|e| werr(&path, e))?;
+    std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;
+    Ok(vec![path])
+}
+
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() }
+}
+
+fn csv(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let mut out = Vec::new();
+    for (suffix, (header, rows)) in [("图斑", patch_rows(p)?), ("案件", case_rows(p)?), ("各乡镇比率", rate_rows(p)?)] {
+        let path = tmp.join(format!("{}_{suffix}.csv", stem(p)));
+        // UTF-8 with a BOM: Excel on Chinese Windows then reads it correctly.
+        let mut text = String::from("\u{feff}");
+        for row in std::iter::once(&header).chain(rows.iter()) {
+            text.push_str(&row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","));
+            text.push_str("\r\n");
+        }
+        std::fs::write(&path, text).map_err(|e| werr_io(&path, e))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+fn safe(s: &str) -> String {
+    s.chars().map(|c| if "/\\:*?\"<>|".contains(c) { '_' } else { c }).collect()
+}
+
+fn photos(p: &Project, tmp: &Path, progress: &Progress) -> Result<Vec<PathBuf>, ExportError> {
+    let t = p.template();
+    let roles = t.roles();
+    let dir = tmp.join(format!("{}_照片", stem(p)));
+    std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e))?;
+    let all = p.photos(None)?;
+    progress.stage("照片 / photos", all.len() as u64);
+    let mut out = Vec::new();
+    let mut seq: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for (i, ph) in all.iter().enumerate() {
+        if progress.set(i as u64).is_err() {
+            return Err(ExportError::Cancelled);
+        }
+        let Some(fid) = ph.patch_fid else { continue };
+        let Some(r) = p.patch(fid)? else { continue };
+        let get = |f: Option<&String>| f.and_then(|f| r.value(t, f)).map(|v| v.to_string()).unwrap_or_default();
+        let n = seq.entry(fid).or_insert(0);
+        *n += 1;
+        let ext = Path::new(&ph.file_name).extension().and_then(|e| e.to_str()).unwrap_or("jpg").to_ascii_lowercase();
+        let name = format!("{}_{}_{}_{n}.{ext}", safe(&get(roles.township.as_ref())), safe(&get(roles.village.as_ref())), safe(&r.key));
+        let path = dir.join(name);
+        let bytes = p.photo_bytes(ph.id)?.unwrap_or_default();
+        std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;
+        out.push(path);
+    }
+    Ok(out)
+}

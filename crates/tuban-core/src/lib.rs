@@ -1,0 +1,14 @@
+//! tuban-core: everything of tuban that does I/O and runs without a window: the project store
+//! (the only SQL), import of delivered files, imagery, headless rendering, the PDF report,
+//! exports, field evidence, and `ops`, the use cases the command line and the window both call.
+//! Plain data and rules live in `tuban-model`; this crate never depends on the UI stack.
+
+pub mod crash; // panic hook: crash report, and the message that the data is safe
+pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
+pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder
+pub mod gk; // CGCS2000 Gauss-Krüger coordinates of a point (GDAL/PROJ)
+pub mod imagery; // raster sources rendered into map tiles on worker threads
+pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
+pub mod render; // map images without a window: chips for the report, thumbnails
+pub mod report; // the PDF report: sections, tables, one verification sheet per patch
+pub mod store; // the project file: a GeoPackage with tuban's own tables, audit log

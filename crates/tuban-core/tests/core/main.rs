@@ -1,0 +1,13 @@
+//! Integration tests of tuban-core on real fixtures, linked as one test binary: the project
+//! store, import, imagery, render, report, export and the casework.
+
+#[path = "../../../../tests/common/mod.rs"]
+mod common;
+
+mod export;
+mod imagery;
+mod import;
+mod render;
+mod report;
+mod store;
+mod workflow;

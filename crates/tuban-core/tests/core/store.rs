@@ -1,0 +1,264 @@
+//! The project file: GeoPackage validity, edits and their audit trail, locking, read-only access,
+//! recognising non-projects and damaged files, template replacement.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+
+use std::process::Command;
+
+use crate::common::{fixture, import, new_project, sample_shp};
+use tuban_model::{ReviewStatus, Template, Value};
+use tuban_core::store::{Access, EditSource, Project, StoreError};
+
+#[test]
+fn the_project_is_a_valid_geopackage_that_gdal_reads() {
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000005").unwrap().unwrap();
+    p.set_text(fid, &[("HCJG", "违法"), ("DSR", "某某牧业公司")]).unwrap();
+    let path = p.path().to_path_buf();
+    drop(p);
+    // GDAL's own validator (python3-gdal): no output and exit 0 means no error.
+    let out = Command::new("/usr/bin/python3")
+        .arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
+        .arg(&path)
+        .output()
+        .expect("python3-gdal's validate_gpkg.py (apt-get install python3-gdal)");
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // ogrinfo sees a patches layer with the template's columns and the Chinese values.
+    let out = Command::new("ogrinfo").args(["-ro", "-q", "-where", "TBBH = '150999SJBG2025000005'"]).arg(&path).arg("patches").output().expect("ogrinfo (gdal-bin)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HCJG (String) = 违法"), "{text}");
+    assert!(text.contains("DSR (String) = 某某牧业公司"), "{text}");
+    assert!(text.contains("review_status (String) = problem"), "{text}");
+    assert!(text.contains("XZMC (String) = 乌兰花镇"), "{text}");
+    drop(dir);
+}
+
+#[test]
+fn edits_are_on_disk_when_the_call_returns_and_are_audited() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let out = p.set_text(fid, &[("HCJG", "违法"), ("WFMJ", "25亩"), ("HSMJ", "20000")]).unwrap();
+    // 25 亩 = 16,666.67 m² ≥ 20 亩: suspected crime is computed.
+    assert!(out.changed.iter().any(|(f, _, n)| f == "SFSX" && *n == Value::Bool(true)), "{:?}", out.changed);
+    assert_eq!(out.status, ReviewStatus::Problem);
+    // A second connection (read-only, another "process") sees it without closing the first.
+    let reader = Project::open(&path, Access::ReadOnly).unwrap();
+    let rec = reader.patch(fid).unwrap().unwrap();
+    assert_eq!(rec.value(reader.template(), "HCJG"), Some(&Value::Text("违法".into())));
+    let Some(Value::Real(wfmj)) = rec.value(reader.template(), "WFMJ") else { panic!() };
+    assert!((wfmj - 16_666.67).abs() < 0.01);
+    let log = reader.audit_log(Some(fid)).unwrap();
+    let fields: Vec<_> = log.iter().map(|e| (e.field.clone().unwrap_or_default(), e.action.clone(), e.user.clone())).collect();
+    assert!(fields.contains(&("HCJG".into(), "edit".into(), "tester".into())), "{fields:?}");
+    assert!(fields.contains(&("SFSX".into(), "computed".into(), "tester".into())), "{fields:?}");
+    // Undo through the same API restores the old value and is audited too.
+    p.set_values(fid, &[("HCJG".into(), Value::Null)], EditSource::Undo).unwrap();
+    let log = reader.audit_log(Some(fid)).unwrap();
+    assert_eq!(log.last().unwrap().action, "undo");
+    assert_eq!(log.last().unwrap().old_value.as_deref(), Some("违法"));
+}
+
+#[test]
+fn issued_and_computed_fields_and_bad_values_are_refused() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    for (field, value) in [("TBBH", "X"), ("QSX", "2020-01-01"), ("SFSX", "是")] {
+        let e = p.set_text(fid, &[(field, value)]).unwrap_err();
+        assert!(matches!(e, StoreError::FieldReadOnly { .. }), "{field}: {e}");
+    }
+    for (field, value) in [("HCJG", "大概合法"), ("HSMJ", "很大"), ("DCRQ", "昨天"), ("NOPE", "1")] {
+        assert!(p.set_text(fid, &[(field, value)]).is_err(), "{field}={value}");
+    }
+    assert!(p.audit_log(Some(fid)).unwrap().is_empty(), "refused edits must not be logged");
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_name_and_readers_still_work() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let e = match Project::open(&path, Access::ReadWrite) {
+        Err(e) => e,
+        Ok(_) => panic!("second writer was allowed"),
+    };
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Locked { .. }), "{msg}");
+    assert!(msg.contains("pid") && msg.contains(&std::process::id().to_string()), "{msg}");
+    let mut reader = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(reader.patch_count().unwrap(), 30);
+    let e = reader.set_text(1, &[("BZ", "x")]).unwrap_err();
+    assert!(matches!(e, StoreError::ReadOnly { .. }), "{e}");
+    drop(p);
+    Project::open(&path, Access::ReadWrite).unwrap();
+}
+
+#[test]
+fn other_files_are_recognised_and_named() {
+    let gpkg = fixture("tricky/gpkg_multilayer/multipleholes.gpkg");
+    let e = Project::open(&gpkg, Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotAProject { .. }) && e.to_string().contains("tuban import"), "{e}");
+    let e = Project::open(&fixture("tricky/self_intersection/senate_ma/senate.shp"), Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotSqlite { .. }) && e.to_string().contains("senate.shp"), "{e}");
+    let e = Project::open(&fixture("nope.gpkg"), Access::ReadOnly).err().unwrap();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+}
+
+#[test]
+fn a_truncated_project_gives_an_error_not_a_panic() {
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    drop(p);
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.gpkg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let result = Project::open(&cut, Access::ReadOnly).and_then(|p| p.patches().map(|v| v.len()));
+    let e = result.expect_err("a third of a project must not read as complete");
+    assert!(e.to_string().contains("cut.gpkg"), "{e}");
+}
+
+#[test]
+fn creating_over_an_existing_file_is_refused() {
+    let (_dir, p) = new_project("grassland");
+    let path = p.path().to_path_buf();
+    let t = p.template().clone();
+    let meta = p.meta().clone();
+    drop(p);
+    let e = Project::create(&path, &t, &meta).err().unwrap();
+    assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+}
+
+#[test]
+fn an_edited_template_adds_columns_and_keeps_data() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let fid = p.find_patch("150999SJBG2025000002").unwrap().unwrap();
+    p.set_text(fid, &[("BZ", "保留")]).unwrap();
+    let mut spec = p.template().spec.clone();
+    spec.version = 2;
+    let mut extra = spec.fields.iter().find(|f| f.name == "BZ").unwrap().clone();
+    extra.name = "FXZT".into();
+    extra.label = "复核状态".into();
+    spec.fields.push(extra);
+    spec.fields.retain(|f| f.name != "DCDW");
+    let dropped = p.replace_template(Template::from_spec(spec, "edited.toml").unwrap()).unwrap();
+    assert_eq!(dropped, vec!["DCDW".to_string()]);
+    p.set_text(fid, &[("FXZT", "已复核")]).unwrap();
+    let rec = p.patch(fid).unwrap().unwrap();
+    assert_eq!(rec.value(p.template(), "BZ"), Some(&Value::Text("保留".into())));
+    assert_eq!(rec.value(p.template(), "FXZT"), Some(&Value::Text("已复核".into())));
+    let path = p.path().to_path_buf();
+    drop(p);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(p.template().spec.version, 2);
+}
+
+#[test]
+fn summary_counts_by_township_and_verdict() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    for key in ["150999SJBG2025000001", "150999SJBG2025000002"] {
+        let fid = p.find_patch(key).unwrap().unwrap();
+        p.set_text(fid, &[("HCJG", "伪变化")]).unwrap();
+    }
+    let s = p.summary().unwrap();
+    assert_eq!(s.total.count, 30);
+    assert_eq!(s.sub_patches, 2);
+    assert_eq!(s.by_verdict.get("伪变化").map(|t| t.count), Some(2));
+    assert_eq!(s.by_township.values().map(|t| t.count).sum::<usize>(), 30);
+    assert!((s.total.area_m2 - s.by_township.values().map(|t| t.area_m2).sum::<f64>()).abs() < 1e-6);
+}
+
+#[test]
+fn undo_and_redo_follow_the_audit_log_and_survive_a_restart() {
+    let (_dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let a = p.find_patch("150999SJBG2025000001").unwrap().unwrap();
+    let b = p.find_patch("150999SJBG2025000002").unwrap().unwrap();
+    p.set_text(a, &[("HCJG", "违法"), ("WFMJ", "25亩")]).unwrap();
+    p.set_text(b, &[("HCJG", "合法")]).unwrap();
+    let value = |p: &Project, fid, f: &str| p.patch(fid).unwrap().unwrap().value(p.template(), f).cloned().unwrap();
+    let (fid, _) = p.undo().unwrap().unwrap();
+    assert_eq!(fid, b);
+    assert_eq!(value(&p, b, "HCJG"), Value::Null);
+    // Restart: the undo history comes from the file.
+    let path = p.path().to_path_buf();
+    drop(p);
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    p.set_user("tester");
+    let (fid, _) = p.undo().unwrap().unwrap();
+    assert_eq!(fid, a);
+    assert_eq!(value(&p, a, "HCJG"), Value::Null);
+    assert_eq!(value(&p, a, "SFSX"), Value::Null, "computed field follows its input");
+    assert!(p.undo().unwrap().is_none());
+    let (fid, _) = p.redo().unwrap().unwrap();
+    assert_eq!(fid, a);
+    assert_eq!(value(&p, a, "HCJG"), Value::Text("违法".into()));
+    assert_eq!(value(&p, a, "SFSX"), Value::Bool(true));
+    // A new edit clears what could be redone.
+    p.set_text(a, &[("BZ", "新的修改")]).unwrap();
+    assert!(p.redo().unwrap().is_none());
+    // Another user's history is their own.
+    p.set_user("someone else");
+    assert!(p.undo().unwrap().is_none());
+}
+
+#[test]
+fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
+    let (dir, p) = new_project("grassland");
+    let path = dir.path().join("旧项目.gpkg");
+    let t = p.template().clone();
+    let meta = p.meta().clone();
+    drop(p);
+    // Another database at the same path leaves a WAL full of frames behind (killed, then deleted).
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        c.execute_batch("CREATE TABLE junk(x BLOB); INSERT INTO junk VALUES (zeroblob(200000));").unwrap();
+        std::fs::copy(&wal, dir.path().join("saved-wal")).unwrap();
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::fs::copy(dir.path().join("saved-wal"), &wal).unwrap();
+    let mut p = Project::create(&path, &t, &meta).unwrap();
+    import(&mut p, &sample_shp()).unwrap();
+    assert_eq!(p.patch_count().unwrap(), 30);
+}
+
+/// Every released schema version opens read-only without being changed, and opens for writing
+/// after migration (with a backup copy). One entry per released version.
+#[test]
+fn released_schema_versions_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg")] {
+        let path = dir.path().join(format!("v{version}.gpkg"));
+        std::fs::copy(fixture(file), &path).unwrap();
+        let case = "150999-2025-AJ001";
+        // Read-only: the file is left as it is, and reads see the current schema.
+        let bytes_before = std::fs::read(&path).unwrap();
+        {
+            let p = Project::open(&path, Access::ReadOnly).unwrap();
+            assert_eq!(p.patch_count().unwrap(), 30, "v{version}");
+            let c = p.case(case).unwrap().unwrap();
+            assert_eq!(c.prior_penalty.is_empty(), version < 2, "v{version}");
+            assert_eq!(p.case_attachments(case).unwrap().len(), usize::from(version >= 2), "v{version}");
+            p.ledger().unwrap();
+            p.verify().unwrap();
+        }
+        assert!(std::fs::read(&path).unwrap() == bytes_before, "v{version}: a read-only open changed the file");
+        let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+        let fid = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
+        assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some(case));
+        assert_eq!(p.comments(fid).unwrap()[0].text, format!("v{version} fixture"));
+        p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
+        // What the newest schema added works on the migrated file.
+        p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
+        assert!(version == tuban_core::store::SCHEMA_VERSION || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists());
+    }
+}

@@ -1,0 +1,67 @@
+//! Geometry math of the model: GeoPackage blobs, ellipsoidal area and the centre point of a
+//! patch. Inputs are lon/lat in CGCS2000 (EPSG:4490, longitude on x).
+//!
+//! # Units
+//! Areas in m² on the ellipsoid (GRS 80 and WGS 84 differ from CGCS2000 by less than 1e-9 in
+//! flattening, far below survey precision); coordinates in degrees.
+
+pub mod gpkg;
+
+use geo::orient::{Direction, Orient};
+use geo::{Centroid, Contains, GeodesicArea, Geometry, InteriorPoint, Point};
+
+/// Ellipsoidal area of a lon/lat geometry in m²; 0 for points and lines.
+///
+/// Rings are oriented first (exterior counter-clockwise): a shapefile's clockwise exterior would
+/// otherwise measure the rest of the Earth.
+pub fn area_m2(geom_lonlat: &Geometry) -> f64 {
+    match geom_lonlat {
+        Geometry::Polygon(p) => p.orient(Direction::Default).geodesic_area_unsigned(),
+        Geometry::MultiPolygon(mp) => mp.0.iter().map(|p| p.orient(Direction::Default).geodesic_area_unsigned()).sum(),
+        Geometry::GeometryCollection(gc) => gc.0.iter().map(area_m2).sum(),
+        Geometry::Rect(r) => r.to_polygon().geodesic_area_unsigned(),
+        Geometry::Triangle(t) => t.to_polygon().geodesic_area_unsigned(),
+        _ => 0.0,
+    }
+}
+
+/// The centre of a patch: its centroid when that lies inside it, otherwise a point surely inside
+/// (so that a field team sent to the "centre" of a crescent lands on the patch).
+pub fn centre(geom: &Geometry) -> Option<Point> {
+    let c = geom.centroid()?;
+    match geom {
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) if !geom.contains(&c) => geom.interior_point().or(Some(c)),
+        _ => Some(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    #[test]
+    fn one_hectare_square_near_41n() {
+        // 100 m × 100 m at 41°N, 111°E: 0.001° lat ≈ 111.04 m; 0.001° lon ≈ 84.0 m.
+        let dlat = 100.0 / 111_040.0;
+        let dlon = 100.0 / (111_320.0 * 41f64.to_radians().cos());
+        let p = polygon![(x: 111.0, y: 41.0), (x: 111.0 + dlon, y: 41.0), (x: 111.0 + dlon, y: 41.0 + dlat), (x: 111.0, y: 41.0 + dlat), (x: 111.0, y: 41.0)];
+        let a = area_m2(&Geometry::Polygon(p));
+        assert!((a - 10_000.0).abs() < 60.0, "{a}");
+    }
+
+    #[test]
+    fn clockwise_rings_measure_the_patch_not_the_earth() {
+        let cw = polygon![(x: 111.0, y: 41.0), (x: 111.0, y: 41.001), (x: 111.001, y: 41.001), (x: 111.001, y: 41.0), (x: 111.0, y: 41.0)];
+        let a = area_m2(&Geometry::Polygon(cw));
+        assert!(a > 9_000.0 && a < 9_500.0, "{a}");
+    }
+
+    #[test]
+    fn centre_of_a_crescent_is_inside() {
+        let c = polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0), (x: 0.0, y: 9.0), (x: 9.0, y: 9.0), (x: 9.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)];
+        let g = Geometry::Polygon(c);
+        let p = centre(&g).unwrap();
+        assert!(g.contains(&p));
+    }
+}

@@ -1,0 +1,168 @@
+//! End-to-end runs of the `tuban` binary: a whole workflow, exit codes and messages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::{fixture, sample_shp};
+
+fn tuban(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tuban")).args(args).current_dir(cwd).env("TUBAN_USER", "张三").output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn new_import_set_check_log_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = tuban(&["new", "示范 项目.gpkg", "--template", "grassland", "--county", "150999", "--year", "2025"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tuban(&["import", "示范 项目.gpkg", sample_shp().to_str().unwrap()], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("CP936") && out.contains("EPSG:4546") && out.contains("新增 30"), "{out}");
+
+    let o = tuban(&["set", "示范 项目.gpkg", "150999SJBG2025000007", "HCJG=违法", "WFMJ=30亩", "HSMJ=30000", "WFLX=非法占用草原", "DSR=某公司"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("HCJG:  → 违法") && out.contains("SFSX:  → 是"), "{out}");
+
+    let o = tuban(&["check", "示范 项目.gpkg"], d);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("150999SJBG2025000007\tQDL\t错误"), "{out}");
+    assert!(out.contains("未核查图斑 29"), "{out}");
+
+    let o = tuban(&["log", "示范 项目.gpkg", "150999SJBG2025000007"], d);
+    let out = stdout(&o);
+    assert!(out.contains("张三\tedit\t150999SJBG2025000007\tHCJG\t∅ → 违法"), "{out}");
+
+    let o = tuban(&["--lang", "en", "info", "示范 项目.gpkg"], d);
+    let out = stdout(&o);
+    assert!(out.contains("patches: 30") && out.contains("违法\t1"), "{out}");
+}
+
+#[test]
+fn errors_exit_1_and_name_the_file_usage_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = tuban(&["info", "missing.gpkg"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.gpkg"), "{}", stderr(&o));
+    let o = tuban(&["set", "p.gpkg"], d);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tuban(&["new", "p.gpkg"], d);
+    assert!(o.status.success());
+    let o = tuban(&["import", "p.gpkg", fixture("derived/gk_no_prj.shp").to_str().unwrap()], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--crs EPSG:"), "{}", stderr(&o));
+    let o = tuban(&["set", "p.gpkg", "NOPE", "BZ=1"], d);
+    assert_eq!(o.status.code(), Some(1));
+    let o = tuban(&["new", "p.gpkg"], d);
+    assert_eq!(o.status.code(), Some(1), "must not overwrite");
+    let o = tuban(&["info", fixture("tricky/gpkg_multilayer/multipleholes.gpkg").to_str().unwrap()], d);
+    assert!(stderr(&o).contains("tuban import"), "{}", stderr(&o));
+}
+
+#[test]
+fn template_round_trip_through_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(tuban(&["new", "p.gpkg", "--template", "eco"], d).status.success());
+    let o = tuban(&["template", "export", "p.gpkg", "--out", "eco.toml"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(d.join("eco.toml")).unwrap();
+    assert!(text.contains("线索来源"));
+    // A bureau adds a field and imports the template back.
+    let edited = format!("{text}\n[[field]]\nname = \"DCBZ\"\nlabel = \"督查备注\"\ntype = \"text\"\n");
+    std::fs::write(d.join("eco2.toml"), edited).unwrap();
+    let o = tuban(&["template", "import", "p.gpkg", "eco2.toml"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A broken template names the file and the field.
+    std::fs::write(d.join("bad.toml"), text.replace("name = \"DZ\"", "name = \"地址字段\"")).unwrap();
+    let o = tuban(&["template", "import", "p.gpkg", "bad.toml"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("地址字段"), "{}", stderr(&o));
+    let o = tuban(&["template", "export", "--builtin", "forest"], d);
+    assert!(stdout(&o).contains("森林督查"));
+}
+
+#[test]
+fn demo_imports_the_sample_county() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("sample.gpkg");
+    let o = tuban(&["demo", "--no-window", "--project", project.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("新增 30") && out.contains("未核查\t30") && out.contains("乌兰花镇"), "{out}");
+}
+
+#[test]
+fn a_second_process_gets_the_holders_name() {
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    let o = tuban(&["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=另一个进程"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("pid {}", std::process::id())) && err.contains("tester@"), "{err}");
+    // Reading works meanwhile, and after the holder closes, writing does.
+    assert!(tuban(&["info", path.to_str().unwrap()], dir.path()).status.success());
+    drop(p);
+    let o = tuban(&["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=另一个进程"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn imagery_catalogue_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(tuban(&["new", "p.gpkg"], d).status.success());
+    let tif = common::sample("imagery/2024-08_前时相_GF2.tif");
+    let o = tuban(&["imagery", "add", "p.gpkg", tif.to_str().unwrap(), "--label", "2024 GF-2"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2024-08-02"), "date read from the GeoTIFF metadata: {}", stdout(&o));
+    let mb = fixture("tiles/geography-class-png.mbtiles");
+    let o = tuban(&["imagery", "add", "p.gpkg", mb.to_str().unwrap(), "--date", "2020-01-01"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = "https://t{0-7}.tianditu.gov.cn/img_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=img&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}";
+    let o = tuban(&["imagery", "add", "p.gpkg", url, "--key", "abc", "--name", "tianditu", "--date", "2025-01-01"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tuban(&["imagery", "list", "p.gpkg"], d);
+    let out = stdout(&o);
+    assert!(out.contains("2024-08_前时相_GF2\t2024-08-02\t2024 GF-2") && out.contains("\"kind\":\"mb_tiles\"") && out.contains("tianditu"), "{out}");
+    // Paths are stored relative to the project.
+    assert!(out.contains("sample-data/imagery") || out.contains("2024-08_前时相_GF2.tif"), "{out}");
+    // A broken source is refused with its name.
+    let o = tuban(&["imagery", "add", "p.gpkg", fixture("tiles/corrupt.mbtiles").to_str().unwrap()], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("corrupt.mbtiles"), "{}", stderr(&o));
+    assert!(tuban(&["imagery", "remove", "p.gpkg", "tianditu"], d).status.success());
+    assert!(!stdout(&tuban(&["imagery", "list", "p.gpkg"], d)).contains("tianditu"));
+}
+
+#[test]
+fn render_writes_a_chip_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("sample.gpkg");
+    let o = tuban(&["demo", "--no-window", "--project", project.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = project.to_str().unwrap();
+    let o = tuban(&["render", p, "150999SJBG2025000003", "--source", "before", "--out", "chip.png", "--size", "320x240"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("chip.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (320, 240));
+    let o = tuban(&["render", p, "150999SJBG2025000003", "--out", "chip.png"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+}
