@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-
 /// Runs a command, polling its peak resident memory (VmHWM) until it exits.
 fn measure(cmd: &mut Command) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
@@ -19,7 +18,12 @@ fn measure(cmd: &mut Command) -> anyhow::Result<(f64, f64)> {
     let mut peak_kb = 0u64;
     loop {
         if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()) {
+            if let Some(kb) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
                 peak_kb = peak_kb.max(kb);
             }
         }
@@ -38,7 +42,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let shp = common::shapefile(n)?;
     let dir = shp.parent().map(PathBuf::from).unwrap_or_default();
     let tuban = env!("CARGO_BIN_EXE_tuban");
@@ -47,7 +52,12 @@ fn main() -> anyhow::Result<()> {
     for run in 0..runs {
         let out = dir.join("ogr2ogr.gpkg");
         let _ = std::fs::remove_file(&out);
-        let (s, mb) = measure(Command::new("ogr2ogr").args(["-f", "GPKG", "-t_srs", "EPSG:4326", "-nlt", "PROMOTE_TO_MULTI"]).arg(&out).arg(&shp))?;
+        let (s, mb) = measure(
+            Command::new("ogr2ogr")
+                .args(["-f", "GPKG", "-t_srs", "EPSG:4326", "-nlt", "PROMOTE_TO_MULTI"])
+                .arg(&out)
+                .arg(&shp),
+        )?;
         o_t.push(s);
         o_m.push(mb);
         let project = dir.join("tuban.gpkg");
@@ -57,7 +67,14 @@ fn main() -> anyhow::Result<()> {
         let (s, mb) = measure(Command::new(tuban).arg("import").arg(&project).arg(&shp))?;
         t_t.push(s);
         t_m.push(mb);
-        println!("run {}: ogr2ogr {:.2} s {:.0} MB | tuban import {:.2} s {:.0} MB", run + 1, o_t[run], o_m[run], t_t[run], t_m[run]);
+        println!(
+            "run {}: ogr2ogr {:.2} s {:.0} MB | tuban import {:.2} s {:.0} MB",
+            run + 1,
+            o_t[run],
+            o_m[run],
+            t_t[run],
+            t_m[run]
+        );
     }
     let (ot, om, tt, tm) = (median(o_t), median(o_m), median(t_t), median(t_m));
     println!("patches: {n}");

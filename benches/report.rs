@@ -11,10 +11,10 @@ mod common;
 use std::time::Instant;
 
 use tuban_core::imagery::{RasterStyle, SourceSpec};
-use tuban_model::progress::Progress;
-use tuban_model::{Programme, Template, Value};
 use tuban_core::report::{ReportOptions, Sheets};
 use tuban_core::store::{EditSource, Project, ProjectMeta};
+use tuban_model::progress::Progress;
+use tuban_model::{Programme, Template, Value};
 
 const ATLAS: [(u32, f64, f64); 2] = [(150, 0.065, 0.25), (300, 0.2, 0.6)];
 
@@ -28,14 +28,25 @@ fn main() -> anyhow::Result<()> {
     if !shp.exists() {
         // Patches inside the rasters (8 km square), 500 m from their edges.
         let side = common::RASTER_PX as f64 - 1000.0;
-        common::generate_in(&shp, n, (common::RASTER_ORIGIN.0 + 500.0, common::RASTER_ORIGIN.1 - common::RASTER_PX as f64 + 500.0), side)?;
+        common::generate_in(
+            &shp,
+            n,
+            (common::RASTER_ORIGIN.0 + 500.0, common::RASTER_ORIGIN.1 - common::RASTER_PX as f64 + 500.0),
+            side,
+        )?;
     }
     let project = dir.join(format!("report_{n}.gpkg"));
     if project.exists() {
         std::fs::remove_file(&project)?;
     }
     let t = Template::builtin("grassland")?;
-    let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "基准旗".into(), year: 2025, unit: "基准旗林业和草原局".into() };
+    let meta = ProjectMeta {
+        programme: Programme::Grassland,
+        county_code: "150999".into(),
+        county_name: "基准旗".into(),
+        year: 2025,
+        unit: "基准旗林业和草原局".into(),
+    };
     let mut p = Project::create(&project, &t, &meta)?;
     tuban_core::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
     for (name, path, date) in [("前时相", &before, "2024-08-02"), ("后时相", &after, "2025-08-09")] {
@@ -46,7 +57,8 @@ fn main() -> anyhow::Result<()> {
     let fids: Vec<i64> = p.patches()?.iter().map(|r| r.fid).collect();
     for (i, fid) in fids.iter().enumerate() {
         let verdict = ["合法", "违法", "伪变化"][i % 3];
-        let mut edits = vec![("HCJG".to_string(), Value::Text(verdict.into())), ("DCRY".to_string(), Value::Text("张三".into()))];
+        let mut edits =
+            vec![("HCJG".to_string(), Value::Text(verdict.into())), ("DCRY".to_string(), Value::Text("张三".into()))];
         if verdict == "合法" {
             edits.push(("SPWH".to_string(), Value::Text(format!("草审〔2025〕{i}号"))));
         }

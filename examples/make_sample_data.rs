@@ -103,7 +103,14 @@ fn rect(cx: f64, cy: f64, w: f64, h: f64, angle: f64) -> Polygon {
 fn make_patches() -> Vec<Patch> {
     let mut rng = Rng(tuban_model::random::SplitMix64(20_250_801));
     let changes = [
-        Change::Building, Change::Road, Change::Mining, Change::Solar, Change::Reclaim, Change::Dump, Change::Seasonal, Change::Approved,
+        Change::Building,
+        Change::Road,
+        Change::Mining,
+        Change::Solar,
+        Change::Reclaim,
+        Change::Dump,
+        Change::Seasonal,
+        Change::Approved,
     ];
     let mut out = Vec::new();
     let extent_m = SIZE_PX as f64 * PIXEL_M;
@@ -125,16 +132,24 @@ fn make_patches() -> Vec<Patch> {
                 let inner = blob(&mut rng, cx + 10.0, cy - 5.0, 35.0, 8, 0.1);
                 Geometry::Polygon(Polygon::new(outer.exterior().clone(), vec![inner.exterior().clone()]))
             }
-            (Change::Solar, _) => Geometry::MultiPolygon(MultiPolygon(vec![rect(cx - 70.0, cy, 110.0, 150.0, 0.05), rect(cx + 75.0, cy + 20.0, 90.0, 120.0, 0.05)])),
+            (Change::Solar, _) => Geometry::MultiPolygon(MultiPolygon(vec![
+                rect(cx - 70.0, cy, 110.0, 150.0, 0.05),
+                rect(cx + 75.0, cy + 20.0, 90.0, 120.0, 0.05),
+            ])),
             (Change::Road, _) => Geometry::Polygon(rect(cx, cy, 420.0, 16.0, rng.range(-0.8, 0.8))),
-            (Change::Building | Change::Approved, _) => Geometry::Polygon(rect(cx, cy, rng.range(60.0, 140.0), rng.range(50.0, 110.0), rng.range(-0.4, 0.4))),
-            (Change::Reclaim, _) => Geometry::Polygon(rect(cx, cy, rng.range(150.0, 260.0), rng.range(100.0, 180.0), rng.range(-0.3, 0.3))),
+            (Change::Building | Change::Approved, _) => {
+                Geometry::Polygon(rect(cx, cy, rng.range(60.0, 140.0), rng.range(50.0, 110.0), rng.range(-0.4, 0.4)))
+            }
+            (Change::Reclaim, _) => {
+                Geometry::Polygon(rect(cx, cy, rng.range(150.0, 260.0), rng.range(100.0, 180.0), rng.range(-0.3, 0.3)))
+            }
             _ => {
                 let r = rng.range(50.0, 110.0);
                 Geometry::Polygon(blob(&mut rng, cx, cy, r, 11, 0.35))
             }
         };
-        let (town, villages) = TOWNS[(((cx - ORIGIN.0) / extent_m * 2.5) as usize + 2 * ((ORIGIN.1 - cy) / extent_m * 2.0) as usize) % 5];
+        let (town, villages) =
+            TOWNS[(((cx - ORIGIN.0) / extent_m * 2.5) as usize + 2 * ((ORIGIN.1 - cy) / extent_m * 2.0) as usize) % 5];
         let village = villages[seq % 3];
         let id = format!("150999SJBG2025{seq:06}");
         let before = ["2024-07-18", "2024-08-02", "2024-08-26"][seq % 3];
@@ -143,8 +158,26 @@ fn make_patches() -> Vec<Patch> {
             // A patch the county split into two sub-patches (细斑) during verification.
             let left = rect(cx - 45.0, cy, 80.0, 90.0, 0.1);
             let right = rect(cx + 45.0, cy, 80.0, 90.0, 0.1);
-            out.push(Patch { id: id.clone(), sub: Some("1"), township: town, village, change: Change::Building, geom: Geometry::Polygon(left), before, after });
-            out.push(Patch { id, sub: Some("2"), township: town, village, change: Change::Reclaim, geom: Geometry::Polygon(right), before, after });
+            out.push(Patch {
+                id: id.clone(),
+                sub: Some("1"),
+                township: town,
+                village,
+                change: Change::Building,
+                geom: Geometry::Polygon(left),
+                before,
+                after,
+            });
+            out.push(Patch {
+                id,
+                sub: Some("2"),
+                township: town,
+                village,
+                change: Change::Reclaim,
+                geom: Geometry::Polygon(right),
+                before,
+                after,
+            });
             continue;
         }
         out.push(Patch { id, sub: None, township: town, village, change, geom, before, after });
@@ -156,7 +189,8 @@ fn make_patches() -> Vec<Patch> {
 /// Value noise with smooth interpolation, in [0, 1].
 fn noise(x: f64, y: f64, seed: u64) -> f64 {
     let hash = |ix: i64, iy: i64| -> f64 {
-        let mut h = (ix as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (iy as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ seed;
+        let mut h =
+            (ix as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (iy as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ seed;
         h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         ((h ^ (h >> 32)) & 0xFFFF) as f64 / 65535.0
     };
@@ -215,7 +249,11 @@ fn render(patches: &[Patch], after: bool) -> Vec<[u8; 3]> {
                 c = if noise(x / 7.0, y / 7.0, 8) > 0.5 { [176.0, 80.0, 62.0] } else { [190.0, 190.0, 186.0] };
             }
             let v = 1.0 - 0.06 + detail;
-            img[row * SIZE_PX + col] = [(c[0] * v).clamp(0.0, 255.0) as u8, (c[1] * v).clamp(0.0, 255.0) as u8, (c[2] * v).clamp(0.0, 255.0) as u8];
+            img[row * SIZE_PX + col] = [
+                (c[0] * v).clamp(0.0, 255.0) as u8,
+                (c[1] * v).clamp(0.0, 255.0) as u8,
+                (c[2] * v).clamp(0.0, 255.0) as u8,
+            ];
         }
     }
     if !after {
@@ -238,15 +276,27 @@ fn render(patches: &[Patch], after: bool) -> Vec<[u8; 3]> {
                 let px = &mut img[row * SIZE_PX + col];
                 let c: [f64; 3] = match p.change {
                     Change::Building | Change::Approved => {
-                        if ((fx / 9.0).floor() as i64 + (fy / 9.0).floor() as i64) % 3 == 0 { [120.0, 124.0, 130.0] } else { [214.0, 212.0, 205.0] }
+                        if ((fx / 9.0).floor() as i64 + (fy / 9.0).floor() as i64) % 3 == 0 {
+                            [120.0, 124.0, 130.0]
+                        } else {
+                            [214.0, 212.0, 205.0]
+                        }
                     }
                     Change::Road => [205.0, 200.0, 188.0],
                     Change::Mining => mix([150.0, 146.0, 140.0], [95.0, 92.0, 90.0], n),
                     Change::Solar => {
-                        if (fy as i64) % 6 < 4 { [38.0, 52.0, 92.0] } else { [170.0, 165.0, 150.0] }
+                        if (fy as i64) % 6 < 4 {
+                            [38.0, 52.0, 92.0]
+                        } else {
+                            [170.0, 165.0, 150.0]
+                        }
                     }
                     Change::Reclaim => {
-                        if (fx as i64 / 4) % 2 == 0 { [150.0, 118.0, 82.0] } else { [128.0, 100.0, 70.0] }
+                        if (fx as i64 / 4) % 2 == 0 {
+                            [150.0, 118.0, 82.0]
+                        } else {
+                            [128.0, 100.0, 70.0]
+                        }
                     }
                     Change::Dump => mix([225.0, 222.0, 214.0], [140.0, 132.0, 120.0], n),
                     Change::Seasonal => [px[0] as f64 * 1.12, px[1] as f64 * 1.02, px[2] as f64 * 0.9],
@@ -296,7 +346,12 @@ fn write_shapefile(dir: &Path, patches: &[Patch]) -> Result<PathBuf> {
     let gk = srs(4546)?;
     let wgs = srs(4490)?;
     let to_ll = CoordTransform::new(&gk, &wgs)?;
-    let layer = ds.create_layer(LayerOptions { name: "变化图斑", srs: Some(&gk), ty: OGRwkbGeometryType::wkbPolygon, options: Some(&["ENCODING=CP936"]) })?;
+    let layer = ds.create_layer(LayerOptions {
+        name: "变化图斑",
+        srs: Some(&gk),
+        ty: OGRwkbGeometryType::wkbPolygon,
+        options: Some(&["ENCODING=CP936"]),
+    })?;
     let fields: [(&str, OGRFieldType::Type, i32, i32); 13] = [
         ("TBBH", OGRFieldType::OFTString, 30, 0),
         ("XBH", OGRFieldType::OFTString, 4, 0),
@@ -373,7 +428,14 @@ fn exif_app1(lat: f64, lon: f64, alt_m: f64, bearing_deg: f64, time: &str) -> Ve
     let mut data_off = gps_off + ifd_len(gps_n);
     let mut data: Vec<u8> = Vec::new();
     let mut entries: Vec<(u32, Vec<[u8; 12]>)> = vec![(ifd0_off, vec![]), (exif_off, vec![]), (gps_off, vec![])];
-    let put = |which: usize, tag: u16, ty: u16, count: u32, value: Vec<u8>, entries: &mut Vec<(u32, Vec<[u8; 12]>)>, data: &mut Vec<u8>, data_off: &mut u32| {
+    let put = |which: usize,
+               tag: u16,
+               ty: u16,
+               count: u32,
+               value: Vec<u8>,
+               entries: &mut Vec<(u32, Vec<[u8; 12]>)>,
+               data: &mut Vec<u8>,
+               data_off: &mut u32| {
         let mut e = [0u8; 12];
         e[0..2].copy_from_slice(&tag.to_le_bytes());
         e[2..4].copy_from_slice(&ty.to_le_bytes());
@@ -392,7 +454,9 @@ fn exif_app1(lat: f64, lon: f64, alt_m: f64, bearing_deg: f64, time: &str) -> Ve
         v.push(0);
         v
     };
-    let rational = |vals: &[(u32, u32)]| vals.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect::<Vec<u8>>();
+    let rational = |vals: &[(u32, u32)]| {
+        vals.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect::<Vec<u8>>()
+    };
     let dms = |v: f64| {
         let v = v.abs();
         let d = v.floor();
@@ -417,7 +481,16 @@ fn exif_app1(lat: f64, lon: f64, alt_m: f64, bearing_deg: f64, time: &str) -> Ve
     put(2, 0x0005, 1, 1, vec![0], &mut entries, &mut data, &mut data_off);
     put(2, 0x0006, 5, 1, rational(&[((alt_m * 10.0).round() as u32, 10)]), &mut entries, &mut data, &mut data_off);
     put(2, 0x0010, 2, 2, ascii("T"), &mut entries, &mut data, &mut data_off);
-    put(2, 0x0011, 5, 1, rational(&[((bearing_deg * 100.0).round() as u32, 100)]), &mut entries, &mut data, &mut data_off);
+    put(
+        2,
+        0x0011,
+        5,
+        1,
+        rational(&[((bearing_deg * 100.0).round() as u32, 100)]),
+        &mut entries,
+        &mut data,
+        &mut data_off,
+    );
     for (_, list) in &entries {
         t.extend_from_slice(&(list.len() as u16).to_le_bytes());
         for e in list {
@@ -449,10 +522,28 @@ fn write_photo(path: &Path, change: Change, seed: u64, lat: f64, lon: f64, beari
             let in_change = fy > 520.0 && (fx - 640.0).abs() < 150.0 + (fy - 520.0) * 1.2;
             if in_change {
                 match change {
-                    Change::Building | Change::Approved => if fy < 700.0 && (fx - 640.0).abs() < 200.0 { [200.0, 198.0, 190.0] } else { [150.0, 140.0, 125.0] },
+                    Change::Building | Change::Approved => {
+                        if fy < 700.0 && (fx - 640.0).abs() < 200.0 {
+                            [200.0, 198.0, 190.0]
+                        } else {
+                            [150.0, 140.0, 125.0]
+                        }
+                    }
                     Change::Mining | Change::Dump => mix([165.0, 160.0, 150.0], [110.0, 105.0, 100.0], n),
-                    Change::Reclaim => if ((fx - 640.0) / 20.0 + fy / 40.0) as i64 % 2 == 0 { [140.0, 108.0, 75.0] } else { [118.0, 92.0, 64.0] },
-                    Change::Solar => if (fy as i64 / 18) % 2 == 0 { [45.0, 60.0, 100.0] } else { [160.0, 160.0, 150.0] },
+                    Change::Reclaim => {
+                        if ((fx - 640.0) / 20.0 + fy / 40.0) as i64 % 2 == 0 {
+                            [140.0, 108.0, 75.0]
+                        } else {
+                            [118.0, 92.0, 64.0]
+                        }
+                    }
+                    Change::Solar => {
+                        if (fy as i64 / 18) % 2 == 0 {
+                            [45.0, 60.0, 100.0]
+                        } else {
+                            [160.0, 160.0, 150.0]
+                        }
+                    }
                     _ => mix([195.0, 188.0, 165.0], grass, n * 0.3),
                 }
             } else {
@@ -478,7 +569,9 @@ fn main() -> Result<()> {
     let patches = make_patches();
     let shp = write_shapefile(&out.join("patches"), &patches)?;
     println!("{}: {} patches", shp.display(), patches.len());
-    for (after, name, date) in [(false, "2024-08_前时相_GF2.tif", "2024-08-02"), (true, "2025-08_后时相_GF2.tif", "2025-08-09")] {
+    for (after, name, date) in
+        [(false, "2024-08_前时相_GF2.tif", "2024-08-02"), (true, "2025-08_后时相_GF2.tif", "2025-08-09")]
+    {
         let img = render(&patches, after);
         let path = out.join("imagery").join(name);
         write_tif(&path, &img, date)?;
@@ -494,7 +587,15 @@ fn main() -> Result<()> {
         to_ll.transform_coords(&mut xs, &mut ys, &mut zs)?;
         let name = format!("{}_{}_{}_{}.jpg", p.township, p.village, p.id, n + 1);
         let path = out.join("photos").join(name);
-        write_photo(&path, p.change, 40 + n as u64, ys[0], xs[0], 35.0 + 100.0 * n as f64, &format!("2025:09:1{} 10:2{}:00", n + 2, n))?;
+        write_photo(
+            &path,
+            p.change,
+            40 + n as u64,
+            ys[0],
+            xs[0],
+            35.0 + 100.0 * n as f64,
+            &format!("2025:09:1{} 10:2{}:00", n + 2, n),
+        )?;
         println!("{}", path.display());
     }
     Ok(())

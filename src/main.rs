@@ -12,13 +12,17 @@ use clap::{Parser, Subcommand};
 
 use tuban_core::imagery::SourceSpec;
 use tuban_core::import::{self, ImportOptions, ImportReport};
+use tuban_core::store::{Access, Project, ProjectMeta};
 use tuban_model::progress::Progress;
 use tuban_model::units::{m2_to_ha, m2_to_mu};
 use tuban_model::{Programme, ReviewStatus, Severity, Template};
-use tuban_core::store::{Access, Project, ProjectMeta};
 
 #[derive(Parser)]
-#[command(name = "tuban", version, about = "图斑核查 — 变化图斑核查、台账与成果（离线） / verification of remote-sensing change patches, offline")]
+#[command(
+    name = "tuban",
+    version,
+    about = "图斑核查 — 变化图斑核查、台账与成果（离线） / verification of remote-sensing change patches, offline"
+)]
 struct Cli {
     /// 输出语言 / output language (zh, en)
     #[arg(long, global = true, default_value = "zh")]
@@ -260,7 +264,13 @@ enum SpotAction {
     /// 复核人看到的样本（不显示原结论） / the sample as the second reviewer sees it (no first verdict)
     Blind { project: PathBuf, id: Option<i64> },
     /// 记录复核结论 / record the second verdict
-    Review { project: PathBuf, patch: String, verdict: String, #[arg(long)] id: Option<i64> },
+    Review {
+        project: PathBuf,
+        patch: String,
+        verdict: String,
+        #[arg(long)]
+        id: Option<i64>,
+    },
     /// 一致性表、Kappa 和不一致清单 / agreement table, kappa, disagreements
     Report { project: PathBuf, id: Option<i64> },
 }
@@ -421,7 +431,11 @@ struct Tr {
 
 impl Tr {
     fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
-        if self.en { en } else { zh }
+        if self.en {
+            en
+        } else {
+            zh
+        }
     }
 }
 
@@ -471,12 +485,25 @@ fn run(cli: Cli) -> Result<()> {
     match command {
         Command::New { project, template, county, county_name, year, unit } => {
             let template = load_template(&template)?;
-            let meta = ProjectMeta { programme: template.spec.programme, county_code: county, county_name, year: year.unwrap_or_else(current_year), unit };
+            let meta = ProjectMeta {
+                programme: template.spec.programme,
+                county_code: county,
+                county_name,
+                year: year.unwrap_or_else(current_year),
+                unit,
+            };
             let mut p = Project::create(&project, &template, &meta)?;
             if let Some(u) = &user {
                 p.set_user(u);
             }
-            println!("{} {} ({} {} v{})", tr.t("已创建", "created"), project.display(), meta.programme.label(), template.spec.id, template.spec.version);
+            println!(
+                "{} {} ({} {} v{})",
+                tr.t("已创建", "created"),
+                project.display(),
+                meta.programme.label(),
+                template.spec.id,
+                template.spec.version
+            );
         }
         Command::Import { project, source, layer, encoding, crs, year, clue_source } => {
             let mut p = open(&project, Access::ReadWrite)?;
@@ -493,10 +520,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check { project } => check(&open(&project, Access::ReadOnly)?, &tr)?,
         Command::Set { project, patch, assignments } => {
             let mut p = open(&project, Access::ReadWrite)?;
-            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let fid = p
+                .find_patch(&patch)?
+                .with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
             let mut pairs = Vec::new();
             for a in &assignments {
-                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                let Some((k, v)) = a.split_once('=') else {
+                    bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE"))
+                };
                 pairs.push((k.trim(), v));
             }
             let outcome = p.set_text(fid, &pairs)?;
@@ -508,13 +539,21 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("{}: {}", tr.t("状态", "status"), status_label(outcome.status, &tr));
             for pr in &outcome.problems {
-                println!("  {} {}: {}", severity_label(pr.severity, &tr), pr.field, if tr.en { &pr.message_en } else { &pr.message });
+                println!(
+                    "  {} {}: {}",
+                    severity_label(pr.severity, &tr),
+                    pr.field,
+                    if tr.en { &pr.message_en } else { &pr.message }
+                );
             }
         }
         Command::Log { project, patch } => {
             let p = open(&project, Access::ReadOnly)?;
             let fid = match &patch {
-                Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                Some(k) => Some(
+                    p.find_patch(k)?
+                        .with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?,
+                ),
                 None => None,
             };
             for e in p.audit_log(fid)? {
@@ -536,7 +575,9 @@ fn run(cli: Cli) -> Result<()> {
                     (Some(p), None) => open(&p, Access::ReadOnly)?.template().clone(),
                     (None, Some(b)) => Template::builtin(&b)?,
                     (None, None) => Template::builtin("grassland")?,
-                    (Some(_), Some(_)) => bail!("{}", tr.t("项目和 --builtin 只能选一个", "give a project or --builtin, not both")),
+                    (Some(_), Some(_)) => {
+                        bail!("{}", tr.t("项目和 --builtin 只能选一个", "give a project or --builtin, not both"))
+                    }
                 };
                 let text = template.to_toml();
                 match out {
@@ -551,28 +592,53 @@ fn run(cli: Cli) -> Result<()> {
                 let dropped = p.replace_template(template)?;
                 println!("{}", tr.t("模板已更新", "template replaced"));
                 if !dropped.is_empty() {
-                    println!("{}: {}", tr.t("新模板不含以下字段，其数据仍保留在文件中", "fields not in the new template (their data stays in the file)"), dropped.join(", "));
+                    println!(
+                        "{}: {}",
+                        tr.t(
+                            "新模板不含以下字段，其数据仍保留在文件中",
+                            "fields not in the new template (their data stays in the file)"
+                        ),
+                        dropped.join(", ")
+                    );
                 }
             }
         },
         Command::Render { project, patch, source, out, size, force } => {
             let p = open(&project, Access::ReadOnly)?;
-            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let fid = p
+                .find_patch(&patch)?
+                .with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
             let record = p.patch(fid)?.with_context(|| format!("#{fid}"))?;
-            let geom = p.patch_geometry(fid)?.with_context(|| format!("{patch}: {}", tr.t("没有几何", "no geometry")))?;
+            let geom =
+                p.patch_geometry(fid)?.with_context(|| format!("{patch}: {}", tr.t("没有几何", "no geometry")))?;
             let sources = p.imagery()?;
             let index = match source.as_str() {
                 "before" => p.imagery_for(&record, &sources, tuban_core::store::Period::Before),
                 "after" => p.imagery_for(&record, &sources, tuban_core::store::Period::After),
-                name => Some(sources.iter().position(|s| s.name == name).with_context(|| format!("{}: {name}", tr.t("没有这个影像", "no such imagery")))?),
+                name => Some(
+                    sources
+                        .iter()
+                        .position(|s| s.name == name)
+                        .with_context(|| format!("{}: {name}", tr.t("没有这个影像", "no such imagery")))?,
+                ),
             };
-            let (w, h) = size.split_once(['x', 'X', '×']).and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))).with_context(|| format!("--size {size}: {}", tr.t("应写成 800x600", "write it like 800x600")))?;
-            let caption = index.and_then(|i| sources.get(i)).map(|s| format!("{}  {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()));
+            let (w, h) = size
+                .split_once(['x', 'X', '×'])
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+                .with_context(|| format!("--size {size}: {}", tr.t("应写成 800x600", "write it like 800x600")))?;
+            let caption = index
+                .and_then(|i| sources.get(i))
+                .map(|s| format!("{}  {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()));
             let opts = tuban_core::render::RenderOptions { size_px: (w, h), caption, ..Default::default() };
             let overlay = tuban_core::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
-            let img = tuban_core::render::render(index.and_then(|i| sources.get(i)).map(|s| &s.spec), &[overlay], &opts)?;
+            let img =
+                tuban_core::render::render(index.and_then(|i| sources.get(i)).map(|s| &s.spec), &[overlay], &opts)?;
             if out.exists() && !force {
-                bail!("{}: {}", out.display(), tr.t("文件已存在；加 --force 覆盖", "file exists; add --force to overwrite"));
+                bail!(
+                    "{}: {}",
+                    out.display(),
+                    tr.t("文件已存在；加 --force 覆盖", "file exists; add --force to overwrite")
+                );
             }
             let tmp = out.with_extension("tmp.png");
             img.save(&tmp).with_context(|| format!("{}", tmp.display()))?;
@@ -582,7 +648,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Spotcheck { action } => spot_command(action, &open, &tr)?,
         Command::Clue { project, lonlat, gk, gk_crs, year, clue_source, assignments } => {
             let pair = |s: &str| -> Result<(f64, f64)> {
-                let (a, b) = s.split_once(',').with_context(|| format!("“{s}”: {}", tr.t("应写成 x,y", "expected x,y")))?;
+                let (a, b) =
+                    s.split_once(',').with_context(|| format!("“{s}”: {}", tr.t("应写成 x,y", "expected x,y")))?;
                 Ok((a.trim().parse().with_context(|| a.to_string())?, b.trim().parse().with_context(|| b.to_string())?))
             };
             let (lon, lat) = match (&lonlat, &gk) {
@@ -593,19 +660,32 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None) => bail!("{}", tr.t("需要 --lonlat 或 --gk", "give --lonlat or --gk")),
             };
-            anyhow::ensure!((73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat), "{lon}, {lat}: {}", tr.t("坐标不在中国范围内", "not in China"));
+            anyhow::ensure!(
+                (73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat),
+                "{lon}, {lat}: {}",
+                tr.t("坐标不在中国范围内", "not in China")
+            );
             let mut pairs = Vec::new();
             for a in &assignments {
-                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                let Some((k, v)) = a.split_once('=') else {
+                    bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE"))
+                };
                 pairs.push((k.trim(), v));
             }
             let mut p = open(&project, Access::ReadWrite)?;
-            let key = p.add_manual_clue(geo::Geometry::Point(geo::Point::new(lon, lat)), &pairs, year, clue_source.as_deref())?;
+            let key = p.add_manual_clue(
+                geo::Geometry::Point(geo::Point::new(lon, lat)),
+                &pairs,
+                year,
+                clue_source.as_deref(),
+            )?;
             println!("{} {key} ({lon:.6}, {lat:.6})", tr.t("已添加线索", "clue added"));
         }
         Command::Note { project, patch, comment, flag, confidence } => {
             let mut p = open(&project, Access::ReadWrite)?;
-            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let fid = p
+                .find_patch(&patch)?
+                .with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
             if let Some(c) = &comment {
                 p.add_comment(fid, c)?;
             }
@@ -614,7 +694,11 @@ fn run(cli: Cli) -> Result<()> {
                 p.set_review_aids(fid, &flags, confidence)?;
             }
             let (flags, conf) = p.review_aids(fid)?;
-            println!("{patch}: {} {}", flags.join("、"), conf.map(|c| format!("{} {c}/5", tr.t("把握", "confidence"))).unwrap_or_default());
+            println!(
+                "{patch}: {} {}",
+                flags.join("、"),
+                conf.map(|c| format!("{} {c}/5", tr.t("把握", "confidence"))).unwrap_or_default()
+            );
             for c in p.comments(fid)? {
                 println!("  {} {}: {}", c.time, c.user, c.text);
             }
@@ -623,31 +707,64 @@ fn run(cli: Cli) -> Result<()> {
             PhotoAction::Add { project, paths, patch, max_distance } => {
                 let mut p = open(&project, Access::ReadWrite)?;
                 let fid = match &patch {
-                    Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                    Some(k) => Some(
+                        p.find_patch(k)?
+                            .with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?,
+                    ),
                     None => None,
                 };
-                let r = with_progress(|progress| tuban_core::evidence::import_photos(&mut p, &paths, fid, max_distance, progress))?;
+                let r = with_progress(|progress| {
+                    tuban_core::evidence::import_photos(&mut p, &paths, fid, max_distance, progress)
+                })?;
                 for (f, key, d) in &r.matched {
                     println!("{f}\t→ {key}\t{d:.0} m");
                 }
                 for f in &r.unmatched {
-                    println!("{f}\t{}", tr.t("未匹配到图斑，请用 tuban photos assign 指定", "no patch matched; assign it with tuban photos assign"));
+                    println!(
+                        "{f}\t{}",
+                        tr.t(
+                            "未匹配到图斑，请用 tuban photos assign 指定",
+                            "no patch matched; assign it with tuban photos assign"
+                        )
+                    );
                 }
                 for e in &r.errors {
                     eprintln!("{e}");
                 }
-                println!("{} {}  {} {}  {} {}", tr.t("已匹配", "matched"), r.matched.len(), tr.t("未匹配", "unmatched"), r.unmatched.len(), tr.t("出错", "errors"), r.errors.len());
+                println!(
+                    "{} {}  {} {}  {} {}",
+                    tr.t("已匹配", "matched"),
+                    r.matched.len(),
+                    tr.t("未匹配", "unmatched"),
+                    r.unmatched.len(),
+                    tr.t("出错", "errors"),
+                    r.errors.len()
+                );
             }
             PhotoAction::List { project, patch } => {
                 let p = open(&project, Access::ReadOnly)?;
                 let fid = match &patch {
-                    Some(k) => Some(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?),
+                    Some(k) => Some(
+                        p.find_patch(k)?
+                            .with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?,
+                    ),
                     None => None,
                 };
                 for ph in p.photos(fid)? {
-                    let key = ph.patch_fid.and_then(|f| p.patch(f).ok().flatten()).map(|r| r.key).unwrap_or_else(|| "—".into());
+                    let key = ph
+                        .patch_fid
+                        .and_then(|f| p.patch(f).ok().flatten())
+                        .map(|r| r.key)
+                        .unwrap_or_else(|| "—".into());
                     let pos = ph.lonlat.map(|(x, y)| format!("{x:.6},{y:.6}")).unwrap_or_default();
-                    println!("#{}\t{}\t{key}\t{}\t{pos}\t{}\t{}", ph.id, ph.file_name, ph.taken_at.clone().unwrap_or_default(), ph.kind, ph.caption);
+                    println!(
+                        "#{}\t{}\t{key}\t{}\t{pos}\t{}\t{}",
+                        ph.id,
+                        ph.file_name,
+                        ph.taken_at.clone().unwrap_or_default(),
+                        ph.kind,
+                        ph.caption
+                    );
                     for w in p.photo_warnings(&ph, 100.0)? {
                         println!("\t{}: {w}", tr.t("警告", "warning"));
                     }
@@ -655,7 +772,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             PhotoAction::Assign { project, photo, patch } => {
                 let mut p = open(&project, Access::ReadWrite)?;
-                let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+                let fid = p
+                    .find_patch(&patch)?
+                    .with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
                 p.assign_photo(photo, fid)?;
             }
         },
@@ -664,14 +783,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Report { project, out, sheets, dpi, unit, method, problems, save_texts, force } => {
             let read = |f: &Option<PathBuf>| -> Result<Option<String>> {
                 match f {
-                    Some(f) => Ok(Some(std::fs::read_to_string(f).with_context(|| format!("{}: 无法读取文字文件（需 UTF-8） / cannot read the text file (UTF-8 expected)", f.display()))?)),
+                    Some(f) => Ok(Some(std::fs::read_to_string(f).with_context(|| {
+                        format!(
+                            "{}: 无法读取文字文件（需 UTF-8） / cannot read the text file (UTF-8 expected)",
+                            f.display()
+                        )
+                    })?)),
                     None => Ok(None),
                 }
             };
             let (method_text, problems_text) = (read(&method)?, read(&problems)?);
             if save_texts {
                 let mut p = open(&project, Access::ReadWrite)?;
-                for (which, text) in [(tuban_core::store::ReportText::Method, &method_text), (tuban_core::store::ReportText::Problems, &problems_text)] {
+                for (which, text) in [
+                    (tuban_core::store::ReportText::Method, &method_text),
+                    (tuban_core::store::ReportText::Problems, &problems_text),
+                ] {
                     if let Some(text) = text {
                         p.set_report_text(which, text)?;
                     }
@@ -690,12 +817,21 @@ fn run(cli: Cli) -> Result<()> {
             let t = std::time::Instant::now();
             with_progress(|progress| tuban_core::report::write(&p, &out, &opts, force, progress))?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            println!("{} {} ({:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), out.display(), size as f64 / 1e6, t.elapsed().as_secs_f64());
+            println!(
+                "{} {} ({:.1} MB, {:.1} s)",
+                tr.t("已输出报告", "wrote"),
+                out.display(),
+                size as f64 / 1e6,
+                t.elapsed().as_secs_f64()
+            );
         }
         Command::Export { project, format, out, crs, force } => {
-            let f = tuban_core::export::Format::parse(&format).with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
+            let f = tuban_core::export::Format::parse(&format)
+                .with_context(|| format!("--format {format}: shp, gpkg, xlsx, csv, photos"))?;
             let p = open(&project, Access::ReadOnly)?;
-            let files = with_progress(|progress| tuban_core::export::export(&p, f, &out, &tuban_core::export::ExportOptions { crs, force }, progress))?;
+            let files = with_progress(|progress| {
+                tuban_core::export::export(&p, f, &out, &tuban_core::export::ExportOptions { crs, force }, progress)
+            })?;
             for f in files {
                 println!("{}", f.display());
             }
@@ -714,7 +850,13 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", tr.t("项目尚未封库", "the project was never sealed"));
                 return Ok(());
             };
-            println!("{} {} {} ({})", tr.t("封库", "sealed"), seal.sealed_at, seal.user, if r.in_force { tr.t("有效", "in force") } else { tr.t("已解封", "unsealed since") });
+            println!(
+                "{} {} {} ({})",
+                tr.t("封库", "sealed"),
+                seal.sealed_at,
+                seal.user,
+                if r.in_force { tr.t("有效", "in force") } else { tr.t("已解封", "unsealed since") }
+            );
             println!("{}: {}", tr.t("封库摘要", "sealed digest"), seal.digest);
             println!("{}: {}", tr.t("当前摘要", "digest now"), r.digest_now);
             for d in &r.differences {
@@ -723,23 +865,51 @@ fn run(cli: Cli) -> Result<()> {
             if r.differences.is_empty() {
                 println!("{}", tr.t("一致：封库后没有改动", "unchanged since the seal"));
             } else {
-                bail!("{}: {} {}", project.display(), r.differences.len(), tr.t("处与封库时不一致", "differences since the seal"));
+                bail!(
+                    "{}: {} {}",
+                    project.display(),
+                    r.differences.len(),
+                    tr.t("处与封库时不一致", "differences since the seal")
+                );
             }
         }
         Command::Imagery { action } => match action {
-            ImageryAction::Add { project, source, date, label, name, bands, stretch, key, overlay, tms, max_zoom, build_overviews } => {
+            ImageryAction::Add {
+                project,
+                source,
+                date,
+                label,
+                name,
+                bands,
+                stretch,
+                key,
+                overlay,
+                tms,
+                max_zoom,
+                build_overviews,
+            } => {
                 let mut spec = SourceSpec::detect(&source);
-                let pair = |text: &str| -> Result<Vec<f64>> { text.split(',').map(|v| v.trim().parse::<f64>().with_context(|| format!("“{text}”"))).collect() };
+                let pair = |text: &str| -> Result<Vec<f64>> {
+                    text.split(',').map(|v| v.trim().parse::<f64>().with_context(|| format!("“{text}”"))).collect()
+                };
                 match &mut spec {
                     SourceSpec::Raster { style, .. } | SourceSpec::Mosaic { style, .. } => {
                         if let Some(b) = &bands {
                             let v = pair(b)?;
-                            anyhow::ensure!(v.len() == 3, "--bands {}", tr.t("需要三个波段号，如 4,3,2", "needs three band numbers, e.g. 4,3,2"));
+                            anyhow::ensure!(
+                                v.len() == 3,
+                                "--bands {}",
+                                tr.t("需要三个波段号，如 4,3,2", "needs three band numbers, e.g. 4,3,2")
+                            );
                             style.bands = Some([v[0] as u32, v[1] as u32, v[2] as u32]);
                         }
                         if let Some(st) = &stretch {
                             let v = pair(st)?;
-                            anyhow::ensure!(v.len() == 2 && v[0] < v[1], "--stretch {}", tr.t("需要两个百分数，如 2,98", "needs two percentiles, e.g. 2,98"));
+                            anyhow::ensure!(
+                                v.len() == 2 && v[0] < v[1],
+                                "--stretch {}",
+                                tr.t("需要两个百分数，如 2,98", "needs two percentiles, e.g. 2,98")
+                            );
                             style.stretch = Some((v[0], v[1]));
                         }
                     }
@@ -761,7 +931,12 @@ fn run(cli: Cli) -> Result<()> {
                     let date = s.acquired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
                     let missing = s.spec.files().iter().any(|f| !f.exists());
                     let exists = if missing { tr.t("  （文件不存在）", "  (file missing)") } else { "" };
-                    println!("{}\t{date}\t{}\t{}{exists}", s.name, s.label, serde_json::to_string(&s.spec).unwrap_or_default());
+                    println!(
+                        "{}\t{date}\t{}\t{}{exists}",
+                        s.name,
+                        s.label,
+                        serde_json::to_string(&s.spec).unwrap_or_default()
+                    );
                 }
             }
             ImageryAction::Remove { project, name } => open(&project, Access::ReadWrite)?.remove_imagery(&name)?,
@@ -778,7 +953,8 @@ fn current_year() -> i32 {
 
 fn load_template(name: &str) -> Result<Template> {
     if name.ends_with(".toml") {
-        let text = std::fs::read_to_string(name).with_context(|| format!("{name}: 无法读取模板文件 / cannot read the template file"))?;
+        let text = std::fs::read_to_string(name)
+            .with_context(|| format!("{name}: 无法读取模板文件 / cannot read the template file"))?;
         return Ok(Template::from_toml(&text, name)?);
     }
     Ok(Template::builtin(name)?)
@@ -796,12 +972,18 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Runs long work with a progress bar on stderr; Ctrl+C cancels it cleanly.
-fn with_progress<T, E: std::error::Error + Send + Sync + 'static>(work: impl FnOnce(&Progress) -> Result<T, E>) -> Result<T> {
+fn with_progress<T, E: std::error::Error + Send + Sync + 'static>(
+    work: impl FnOnce(&Progress) -> Result<T, E>,
+) -> Result<T> {
     let progress = Progress::new();
     let for_signal = Arc::clone(&progress);
     let _ = ctrlc::set_handler(move || for_signal.cancel());
     let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ticker = {
         let progress = Arc::clone(&progress);
@@ -849,7 +1031,12 @@ fn print_import_report(r: &ImportReport, tr: &Tr) {
     let s = &r.summary;
     println!("{}: {} ({} #{})", tr.t("图层", "layer"), r.layer, tr.t("批次", "batch"), s.batch_id);
     println!("{}: {} — {}", tr.t("编码", "encoding"), r.encoding.name, r.encoding.how.describe());
-    println!("{}: {}{}", tr.t("坐标系", "CRS"), r.crs.name, if r.crs.code > 0 { format!(" (EPSG:{})", r.crs.code) } else { String::new() });
+    println!(
+        "{}: {}{}",
+        tr.t("坐标系", "CRS"),
+        r.crs.name,
+        if r.crs.code > 0 { format!(" (EPSG:{})", r.crs.code) } else { String::new() }
+    );
     for w in &r.warnings {
         println!("{}: {w}", tr.t("提示", "note"));
     }
@@ -895,8 +1082,23 @@ fn info(p: &Project, tr: &Tr) -> Result<()> {
         tr.t("单位", "unit"),
         m.unit
     );
-    println!("{}: {} ({} {}, {} {})  {}: {}", tr.t("图斑", "patches"), s.total.count, tr.t("细斑", "sub-patches"), s.sub_patches, tr.t("点", "points"), s.points, tr.t("面积", "area"), area_text(s.total.area_m2));
-    let reviewed = s.by_status.iter().filter(|(k, _)| matches!(k, ReviewStatus::Done | ReviewStatus::Problem)).map(|(_, v)| v.count).sum::<usize>();
+    println!(
+        "{}: {} ({} {}, {} {})  {}: {}",
+        tr.t("图斑", "patches"),
+        s.total.count,
+        tr.t("细斑", "sub-patches"),
+        s.sub_patches,
+        tr.t("点", "points"),
+        s.points,
+        tr.t("面积", "area"),
+        area_text(s.total.area_m2)
+    );
+    let reviewed = s
+        .by_status
+        .iter()
+        .filter(|(k, _)| matches!(k, ReviewStatus::Done | ReviewStatus::Problem))
+        .map(|(_, v)| v.count)
+        .sum::<usize>();
     println!("{}: {reviewed} / {}", tr.t("已核查", "reviewed"), s.total.count);
     println!("{}:", tr.t("按状态", "by status"));
     for st in ReviewStatus::ALL {
@@ -906,12 +1108,28 @@ fn info(p: &Project, tr: &Tr) -> Result<()> {
     let unset = tr.t("（未填）", "(not set)");
     println!("{}:", tr.t("按乡镇", "by township"));
     for (town, tally) in &s.by_township {
-        let verdicts: Vec<String> = s.by_township_verdict.iter().filter(|((t, _), _)| t == town).map(|((_, v), c)| format!("{} {}", if v.is_empty() { unset } else { v }, c.count)).collect();
-        println!("  {}\t{}\t{:.4} ha\t{}", if town.is_empty() { unset } else { town }, tally.count, m2_to_ha(tally.area_m2), verdicts.join(", "));
+        let verdicts: Vec<String> = s
+            .by_township_verdict
+            .iter()
+            .filter(|((t, _), _)| t == town)
+            .map(|((_, v), c)| format!("{} {}", if v.is_empty() { unset } else { v }, c.count))
+            .collect();
+        println!(
+            "  {}\t{}\t{:.4} ha\t{}",
+            if town.is_empty() { unset } else { town },
+            tally.count,
+            m2_to_ha(tally.area_m2),
+            verdicts.join(", ")
+        );
     }
     println!("{} ({}):", tr.t("按核查结论", "by verdict"), t.roles().verdict);
     for (verdict, tally) in &s.by_verdict {
-        println!("  {}\t{}\t{:.4} ha", if verdict.is_empty() { unset } else { verdict }, tally.count, m2_to_ha(tally.area_m2));
+        println!(
+            "  {}\t{}\t{:.4} ha",
+            if verdict.is_empty() { unset } else { verdict },
+            tally.count,
+            m2_to_ha(tally.area_m2)
+        );
     }
     if s.with_import_issues > 0 {
         println!("{}: {}", tr.t("导入时有问题的图斑", "patches with import issues"), s.with_import_issues);
@@ -958,14 +1176,33 @@ fn check(p: &Project, tr: &Tr) -> Result<()> {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
             }
-            println!("{}\t{}\t{}\t{}", r.key, pr.field, severity_label(pr.severity, tr), if tr.en { &pr.message_en } else { &pr.message });
+            println!(
+                "{}\t{}\t{}\t{}",
+                r.key,
+                pr.field,
+                severity_label(pr.severity, tr),
+                if tr.en { &pr.message_en } else { &pr.message }
+            );
         }
     }
     for r in p.rebounds()? {
-        println!("{}\t-\t{}\t{} {} ({} {})", r.new_key, tr.t("反弹", "rebound"), tr.t("与已整改/销号的图斑重叠", "overlaps the closed or rectified patch"), r.old_key, tr.t("案件", "case"), r.case_number);
+        println!(
+            "{}\t-\t{}\t{} {} ({} {})",
+            r.new_key,
+            tr.t("反弹", "rebound"),
+            tr.t("与已整改/销号的图斑重叠", "overlaps the closed or rectified patch"),
+            r.old_key,
+            tr.t("案件", "case"),
+            r.case_number
+        );
         warnings += 1;
     }
-    println!("{} {errors}  {} {warnings}  {} {unreviewed}", tr.t("错误", "errors"), tr.t("警告", "warnings"), tr.t("未核查图斑", "unreviewed patches"));
+    println!(
+        "{} {errors}  {} {warnings}  {} {unreviewed}",
+        tr.t("错误", "errors"),
+        tr.t("警告", "warnings"),
+        tr.t("未核查图斑", "unreviewed patches")
+    );
     Ok(())
 }
 
@@ -975,7 +1212,10 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
             let mut p = open(&project, Access::ReadWrite)?;
             let mut fids = Vec::new();
             for k in &patches {
-                fids.push(p.find_patch(k)?.with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?);
+                fids.push(
+                    p.find_patch(k)?
+                        .with_context(|| format!("{}: {} {k}", project.display(), tr.t("没有图斑", "no patch")))?,
+                );
             }
             let n = p.create_case(number.as_deref(), &fids, &party, &department)?;
             println!("{} {n}", tr.t("已立案", "case opened"));
@@ -987,7 +1227,9 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
         CaseAction::Set { project, number, assignments } => {
             let mut u = tuban_core::store::CaseUpdate::default();
             for a in &assignments {
-                let Some((k, v)) = a.split_once('=') else { bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE")) };
+                let Some((k, v)) = a.split_once('=') else {
+                    bail!("“{a}”: {}", tr.t("应写成 字段=值", "expected FIELD=VALUE"))
+                };
                 let v = v.trim().to_string();
                 match k.trim() {
                     "party" | "当事人" => u.party = Some(v),
@@ -1020,7 +1262,8 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
                 if overdue && !late.contains(&c.number) {
                     continue;
                 }
-                let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
+                let keys: Vec<String> =
+                    c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     c.number,
@@ -1037,7 +1280,8 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
         CaseAction::Attach { project, number, files, kind } => {
             let mut p = open(&project, Access::ReadWrite)?;
             for f in &files {
-                let bytes = std::fs::read(f).with_context(|| format!("{}: {}", f.display(), tr.t("无法读取文件", "cannot read the file")))?;
+                let bytes = std::fs::read(f)
+                    .with_context(|| format!("{}: {}", f.display(), tr.t("无法读取文件", "cannot read the file")))?;
                 let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                 let id = p.attach_to_case(&number, &name, &kind, &bytes).with_context(|| f.display().to_string())?;
                 println!("{number}: #{id} {kind} {name}");
@@ -1046,12 +1290,21 @@ fn case_command(action: CaseAction, open: &dyn Fn(&Path, Access) -> Result<Proje
         CaseAction::Attachments { project, number } => {
             let p = open(&project, Access::ReadOnly)?;
             for a in p.case_attachments(&number)? {
-                println!("#{}\t{}\t{}\t{:.1} KB\t{}\t{}", a.id, a.kind, a.file_name, a.size_bytes as f64 / 1024.0, a.added_at, a.added_by);
+                println!(
+                    "#{}\t{}\t{}\t{:.1} KB\t{}\t{}",
+                    a.id,
+                    a.kind,
+                    a.file_name,
+                    a.size_bytes as f64 / 1024.0,
+                    a.added_at,
+                    a.added_by
+                );
             }
         }
         CaseAction::Extract { project, id, out } => {
             let p = open(&project, Access::ReadOnly)?;
-            let (name, bytes) = p.attachment_data(id)?.with_context(|| format!("{} #{id}", tr.t("没有附件", "no attachment")))?;
+            let (name, bytes) =
+                p.attachment_data(id)?.with_context(|| format!("{} #{id}", tr.t("没有附件", "no attachment")))?;
             anyhow::ensure!(!out.exists(), "{}: {}", out.display(), tr.t("文件已存在", "file exists"));
             std::fs::write(&out, bytes).with_context(|| out.display().to_string())?;
             println!("{name} → {}", out.display());
@@ -1070,7 +1323,14 @@ fn spot_command(action: SpotAction, open: &dyn Fn(&Path, Access) -> Result<Proje
     match action {
         SpotAction::Draw { project, share, count, seed } => {
             let s = open(&project, Access::ReadWrite)?.draw_spot_check(share, count, seed)?;
-            println!("{} #{} ({} {}, seed {})", tr.t("已抽样", "sample drawn"), s.id, s.patches.len(), tr.t("个图斑", "patches"), s.seed);
+            println!(
+                "{} #{} ({} {}, seed {})",
+                tr.t("已抽样", "sample drawn"),
+                s.id,
+                s.patches.len(),
+                tr.t("个图斑", "patches"),
+                s.seed
+            );
             for (_, k) in &s.patches {
                 println!("  {k}");
             }
@@ -1085,14 +1345,25 @@ fn spot_command(action: SpotAction, open: &dyn Fn(&Path, Access) -> Result<Proje
         SpotAction::Review { project, patch, verdict, id } => {
             let mut p = open(&project, Access::ReadWrite)?;
             let id = latest(&p, id)?;
-            let fid = p.find_patch(&patch)?.with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
+            let fid = p
+                .find_patch(&patch)?
+                .with_context(|| format!("{}: {} {patch}", project.display(), tr.t("没有图斑", "no patch")))?;
             p.record_second_verdict(id, fid, &verdict)?;
         }
         SpotAction::Report { project, id } => {
             let p = open(&project, Access::ReadOnly)?;
             let id = latest(&p, id)?;
             let r = p.spot_check_result(id)?;
-            println!("{} #{id}: {} {} / {}  {} {}  Kappa {}", tr.t("抽查", "spot-check"), tr.t("已复核", "reviewed"), r.reviewed, r.sampled, tr.t("一致", "agreed"), r.agreed, r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()));
+            println!(
+                "{} #{id}: {} {} / {}  {} {}  Kappa {}",
+                tr.t("抽查", "spot-check"),
+                tr.t("已复核", "reviewed"),
+                r.reviewed,
+                r.sampled,
+                tr.t("一致", "agreed"),
+                r.agreed,
+                r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into())
+            );
             for ((a, b), n) in &r.table {
                 println!("  {a} → {b}\t{n}");
             }
@@ -1109,7 +1380,12 @@ fn print_ledger(p: &Project, tr: &Tr) -> Result<()> {
     let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
     println!("{}", tr.t("乡镇\t违法宗数\t违法面积(亩)\t立案\t结案\t非立案处理\t整改到位\t查处到位率\t整改到位率\t立案率\t结案率", "township\tcases\tarea (mu)\tfiled\tconcluded\twithout filing\trectified\tinvestigation rate\trectification rate\tfiling rate\tconclusion rate"));
     let unset = tr.t("（未填）", "(not set)").to_string();
-    for (town, r) in l.by_township.iter().map(|(t, r)| (if t.is_empty() { unset.clone() } else { t.clone() }, r)).chain(std::iter::once((tr.t("合计", "total").to_string(), &l.total))) {
+    for (town, r) in l
+        .by_township
+        .iter()
+        .map(|(t, r)| (if t.is_empty() { unset.clone() } else { t.clone() }, r))
+        .chain(std::iter::once((tr.t("合计", "total").to_string(), &l.total)))
+    {
         println!(
             "{town}\t{}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.cases,
@@ -1128,19 +1404,47 @@ fn print_ledger(p: &Project, tr: &Tr) -> Result<()> {
         println!("{}: {n} ({d})", tr.t("逾期未销号", "overdue"));
     }
     for c in &l.criminal {
-        let prior = c.prior_penalty.as_ref().map(|d| format!("; {} {d}", tr.t("三年内曾受处罚", "penalised within three years"))).unwrap_or_default();
-        println!("{}: {} ({:.2} 亩{prior})", tr.t("达到涉刑标准，应移送司法", "reaches the criminal threshold: refer to the judiciary"), c.number, m2_to_mu(c.area_m2));
+        let prior = c
+            .prior_penalty
+            .as_ref()
+            .map(|d| format!("; {} {d}", tr.t("三年内曾受处罚", "penalised within three years")))
+            .unwrap_or_default();
+        println!(
+            "{}: {} ({:.2} 亩{prior})",
+            tr.t("达到涉刑标准，应移送司法", "reaches the criminal threshold: refer to the judiciary"),
+            c.number,
+            m2_to_mu(c.area_m2)
+        );
     }
     for g in &l.split_penalties {
-        println!("{}: {}", tr.t("同一当事人相邻图斑分别处罚（疑似拆分处罚）", "one party, neighbouring patches, separate penalties (possible split penalty)"), g.join(", "));
+        println!(
+            "{}: {}",
+            tr.t(
+                "同一当事人相邻图斑分别处罚（疑似拆分处罚）",
+                "one party, neighbouring patches, separate penalties (possible split penalty)"
+            ),
+            g.join(", ")
+        );
     }
     if !l.illegal_without_case.is_empty() {
-        println!("{}: {}", tr.t("违法图斑尚未立案", "illegal patches without a case"), l.illegal_without_case.join(", "));
+        println!(
+            "{}: {}",
+            tr.t("违法图斑尚未立案", "illegal patches without a case"),
+            l.illegal_without_case.join(", ")
+        );
     }
     Ok(())
 }
 
-fn add_imagery(p: &mut Project, spec: &SourceSpec, date: Option<&str>, label: &str, name: Option<&str>, build_overviews: bool, tr: &Tr) -> Result<()> {
+fn add_imagery(
+    p: &mut Project,
+    spec: &SourceSpec,
+    date: Option<&str>,
+    label: &str,
+    name: Option<&str>,
+    build_overviews: bool,
+    tr: &Tr,
+) -> Result<()> {
     // Open it once now, so a broken source is refused with its reason instead of failing on the map.
     if !spec.is_online() {
         tuban_core::imagery::source::open(spec)?;
@@ -1152,12 +1456,21 @@ fn add_imagery(p: &mut Project, spec: &SourceSpec, date: Option<&str>, label: &s
                 drop(raster);
                 with_progress(|progress| tuban_core::imagery::build_overviews(path, progress))?;
             } else {
-                println!("{}", tr.t("提示：影像较大且没有金字塔，缩小查看会很慢；可加 --build-overviews 建立", "note: a large raster without overviews is slow when zoomed out; add --build-overviews"));
+                println!(
+                    "{}",
+                    tr.t(
+                        "提示：影像较大且没有金字塔，缩小查看会很慢；可加 --build-overviews 建立",
+                        "note: a large raster without overviews is slow when zoomed out; add --build-overviews"
+                    )
+                );
             }
         }
     }
     let acquired = match date {
-        Some(d) => Some(tuban_model::value::parse_date(d).with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?),
+        Some(d) => Some(
+            tuban_model::value::parse_date(d)
+                .with_context(|| format!("{d}: {}", tr.t("日期应为 YYYY-MM-DD", "date must be YYYY-MM-DD")))?,
+        ),
         None => spec.files().first().and_then(|f| tuban_core::imagery::acquisition_date(f)),
     };
     let name = name.map(str::to_string).unwrap_or_else(|| match spec.files().first() {
@@ -1165,7 +1478,13 @@ fn add_imagery(p: &mut Project, spec: &SourceSpec, date: Option<&str>, label: &s
         None => format!("online-{}", p.imagery().map(|v| v.len() + 1).unwrap_or(1)),
     });
     p.add_imagery(&name, spec, acquired, label)?;
-    println!("{} {name} ({})", tr.t("已登记影像", "registered"), acquired.map(|d| d.to_string()).unwrap_or_else(|| tr.t("日期未知，请用 --date 指定", "date unknown; pass --date").into()));
+    println!(
+        "{} {name} ({})",
+        tr.t("已登记影像", "registered"),
+        acquired
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| tr.t("日期未知，请用 --date 指定", "date unknown; pass --date").into())
+    );
     Ok(())
 }
 
@@ -1174,9 +1493,17 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
     let dir = dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"));
     let patches = dir.join("patches").join("变化图斑.shp");
     if !patches.exists() {
-        bail!("{}: {}", patches.display(), tr.t("示例数据不存在；请在仓库根目录运行，或用 --dir 指定 sample-data 目录", "sample data not found; run from the repository or pass --dir"));
+        bail!(
+            "{}: {}",
+            patches.display(),
+            tr.t(
+                "示例数据不存在；请在仓库根目录运行，或用 --dir 指定 sample-data 目录",
+                "sample data not found; run from the repository or pass --dir"
+            )
+        );
     }
-    let project = project.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("sample").join("示范旗.gpkg"));
+    let project = project
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("sample").join("示范旗.gpkg"));
     if fresh && project.exists() {
         std::fs::remove_file(&project).with_context(|| format!("{}", project.display()))?;
     }
@@ -1185,15 +1512,33 @@ fn demo(dir: Option<PathBuf>, project: Option<PathBuf>, fresh: bool, no_window: 
             std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
         }
         let template = Template::builtin("grassland")?;
-        let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: "示范旗林业和草原局".into() };
+        let meta = ProjectMeta {
+            programme: Programme::Grassland,
+            county_code: "150999".into(),
+            county_name: "示范旗".into(),
+            year: 2025,
+            unit: "示范旗林业和草原局".into(),
+        };
         let mut p = Project::create(&project, &template, &meta)?;
         let report = with_progress(|progress| import::import(&mut p, &patches, &ImportOptions::default(), progress))?;
         print_import_report(&report, tr);
-        let photos = with_progress(|progress| tuban_core::evidence::import_photos(&mut p, &[dir.join("photos")], None, 100.0, progress))?;
+        let photos = with_progress(|progress| {
+            tuban_core::evidence::import_photos(&mut p, &[dir.join("photos")], None, 100.0, progress)
+        })?;
         println!("{} {}", tr.t("外业照片", "field photos"), photos.matched.len());
         let imagery = dir.join("imagery");
-        for (file, label) in [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")] {
-            add_imagery(&mut p, &SourceSpec::detect(&imagery.join(file).to_string_lossy()), None, label, None, false, tr)?;
+        for (file, label) in
+            [("2024-08_前时相_GF2.tif", "2024 年 GF-2 影像"), ("2025-08_后时相_GF2.tif", "2025 年 GF-2 影像")]
+        {
+            add_imagery(
+                &mut p,
+                &SourceSpec::detect(&imagery.join(file).to_string_lossy()),
+                None,
+                label,
+                None,
+                false,
+                tr,
+            )?;
         }
         println!();
     }

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
+use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use gdal::vector::{Feature, FieldDefn, Geometry, LayerOptions, OGRFieldType, OGRwkbGeometryType};
-use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::DriverManager;
 
-const TOWNS: [&str; 8] = ["乌兰花镇", "查干补力格苏木", "白音敖包镇", "吉生太镇", "巴音花乡", "红格尔苏木", "江岸苏木", "脑木更苏木"];
+const TOWNS: [&str; 8] =
+    ["乌兰花镇", "查干补力格苏木", "白音敖包镇", "吉生太镇", "巴音花乡", "红格尔苏木", "江岸苏木", "脑木更苏木"];
 
 /// The workspace's target folder (benchmarks of every crate share it).
 pub fn target_dir() -> std::path::PathBuf {
@@ -29,8 +30,21 @@ pub fn generate_in(path: &Path, n: usize, origin: (f64, f64), side_m: f64) -> an
     let mut ds = drv.create_vector_only(path)?;
     let mut srs = SpatialRef::from_epsg(4546)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    let layer = ds.create_layer(LayerOptions { name: "patches", srs: Some(&srs), ty: OGRwkbGeometryType::wkbPolygon, options: Some(&["ENCODING=CP936"]) })?;
-    for (name, ty, w) in [("TBBH", OGRFieldType::OFTString, 30), ("XZMC", OGRFieldType::OFTString, 40), ("CMC", OGRFieldType::OFTString, 40), ("QSX", OGRFieldType::OFTDate, 8), ("HSX", OGRFieldType::OFTDate, 8), ("JCMJ", OGRFieldType::OFTReal, 14), ("PDBHLX", OGRFieldType::OFTString, 40)] {
+    let layer = ds.create_layer(LayerOptions {
+        name: "patches",
+        srs: Some(&srs),
+        ty: OGRwkbGeometryType::wkbPolygon,
+        options: Some(&["ENCODING=CP936"]),
+    })?;
+    for (name, ty, w) in [
+        ("TBBH", OGRFieldType::OFTString, 30),
+        ("XZMC", OGRFieldType::OFTString, 40),
+        ("CMC", OGRFieldType::OFTString, 40),
+        ("QSX", OGRFieldType::OFTDate, 8),
+        ("HSX", OGRFieldType::OFTDate, 8),
+        ("JCMJ", OGRFieldType::OFTReal, 14),
+        ("PDBHLX", OGRFieldType::OFTString, 40),
+    ] {
         let f = FieldDefn::new(name, ty)?;
         f.set_width(w);
         f.add_to_layer(&layer)?;
@@ -76,7 +90,6 @@ pub fn generate_in(path: &Path, n: usize, origin: (f64, f64), side_m: f64) -> an
     Ok(())
 }
 
-
 /// The benchmark shapefile with `n` patches under target/, generated once.
 pub fn shapefile(n: usize) -> anyhow::Result<std::path::PathBuf> {
     let dir = target_dir().join("bench-import");
@@ -93,7 +106,14 @@ pub fn shapefile(n: usize) -> anyhow::Result<std::path::PathBuf> {
 /// Peak and current resident memory of this process, in MB.
 pub fn rss_mb() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let get = |k: &str| s.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
     (get("VmHWM:"), get("VmRSS:"))
 }
 

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests of every crate (each includes this file with
 //! `#[path]`): fixture paths and fresh projects in temp dirs.
 #![allow(dead_code)]
-
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -15,7 +14,10 @@ use tuban_model::{Programme, Template};
 /// manifest folder of the crate whose tests run.
 pub fn root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors().find(|d| d.join("sample-data").is_dir() && d.join("tests/fixtures").is_dir()).unwrap_or(here).to_path_buf()
+    here.ancestors()
+        .find(|d| d.join("sample-data").is_dir() && d.join("tests/fixtures").is_dir())
+        .unwrap_or(here)
+        .to_path_buf()
 }
 
 /// A file under tests/fixtures.
@@ -38,7 +40,13 @@ pub fn new_project(template: &str) -> (tempfile::TempDir, Project) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("项目 测试.gpkg");
     let t = Template::builtin(template).unwrap();
-    let meta = ProjectMeta { programme: t.spec.programme, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: "测试单位".into() };
+    let meta = ProjectMeta {
+        programme: t.spec.programme,
+        county_code: "150999".into(),
+        county_name: "示范旗".into(),
+        year: 2025,
+        unit: "测试单位".into(),
+    };
     let mut p = Project::create(&path, &t, &meta).unwrap();
     p.set_user("tester");
     (dir, p)

@@ -50,7 +50,10 @@ fn closure(graph: &BTreeMap<String, Vec<String>>, krate: &str) -> BTreeSet<Strin
 #[test]
 fn the_core_and_the_model_never_depend_on_the_ui_stack() {
     let graph = lock_graph();
-    assert!(graph.contains_key("tuban-core") && graph.contains_key("tuban-app"), "workspace crates missing from Cargo.lock");
+    assert!(
+        graph.contains_key("tuban-core") && graph.contains_key("tuban-app"),
+        "workspace crates missing from Cargo.lock"
+    );
     let ui = ["egui", "eframe", "walkers", "rfd", "winit", "egui_kittest", "tuban-app"];
     for krate in ["tuban-model", "tuban-core"] {
         let deps = closure(&graph, krate);
@@ -84,7 +87,12 @@ fn sources() -> Vec<(String, String)> {
         rust_files(&root.join(dir), &mut files);
     }
     assert!(files.len() > 40, "{} source files", files.len());
-    files.into_iter().map(|f| (f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"), std::fs::read_to_string(&f).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|f| {
+            (f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"), std::fs::read_to_string(&f).unwrap())
+        })
+        .collect()
 }
 
 #[test]
@@ -96,10 +104,14 @@ fn no_model_file_does_io_and_no_ui_crate_is_named_outside_the_app() {
             if l.starts_with("//") {
                 continue;
             }
-            if rel.starts_with("crates/tuban-model/") && ["std::fs", "std::net", "std::process", "File::open"].iter().any(|io| l.contains(io)) {
+            if rel.starts_with("crates/tuban-model/")
+                && ["std::fs", "std::net", "std::process", "File::open"].iter().any(|io| l.contains(io))
+            {
                 leaks.push(format!("{rel}:{}: {line}", n + 1));
             }
-            if !rel.starts_with("crates/tuban-app/") && ["egui::", "eframe::", "walkers::", "rfd::"].iter().any(|k| l.contains(k)) {
+            if !rel.starts_with("crates/tuban-app/")
+                && ["egui::", "eframe::", "walkers::", "rfd::"].iter().any(|k| l.contains(k))
+            {
                 leaks.push(format!("{rel}:{}: {line}", n + 1));
             }
         }
@@ -110,14 +122,17 @@ fn no_model_file_does_io_and_no_ui_crate_is_named_outside_the_app() {
 #[test]
 fn no_sql_outside_the_store() {
     // The MBTiles reader queries its own tile file, which is not a project.
-    let allowed = |rel: &str| rel.starts_with("crates/tuban-core/src/store/") || rel == "crates/tuban-core/src/imagery/pyramid.rs";
+    let allowed = |rel: &str| {
+        rel.starts_with("crates/tuban-core/src/store/") || rel == "crates/tuban-core/src/imagery/pyramid.rs"
+    };
     let mut leaks = Vec::new();
     for (rel, text) in sources() {
         if allowed(&rel) {
             continue;
         }
         for (n, line) in text.lines().enumerate() {
-            let sql = ["SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "CREATE TABLE"].iter().any(|k| line.contains(k));
+            let sql =
+                ["SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "CREATE TABLE"].iter().any(|k| line.contains(k));
             if line.contains("rusqlite") || (sql && line.contains('"')) {
                 leaks.push(format!("{rel}:{}: {line}", n + 1));
             }
@@ -133,7 +148,19 @@ fn function_lengths(text: &str) -> Vec<(usize, String, usize)> {
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim_start();
-        let is_fn = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn ", "async fn ", "pub async fn ", "const fn ", "pub const fn ", "unsafe fn "].iter().any(|p| t.starts_with(p));
+        let is_fn = [
+            "fn ",
+            "pub fn ",
+            "pub(crate) fn ",
+            "pub(super) fn ",
+            "async fn ",
+            "pub async fn ",
+            "const fn ",
+            "pub const fn ",
+            "unsafe fn ",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p));
         if !is_fn || line.trim_end().ends_with(';') {
             continue;
         }

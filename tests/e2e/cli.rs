@@ -32,7 +32,19 @@ fn new_import_set_check_log_info() {
     let out = stdout(&o);
     assert!(out.contains("CP936") && out.contains("EPSG:4546") && out.contains("新增 30"), "{out}");
 
-    let o = tuban(&["set", "示范 项目.gpkg", "150999SJBG2025000007", "HCJG=违法", "WFMJ=30亩", "HSMJ=30000", "WFLX=非法占用草原", "DSR=某公司"], d);
+    let o = tuban(
+        &[
+            "set",
+            "示范 项目.gpkg",
+            "150999SJBG2025000007",
+            "HCJG=违法",
+            "WFMJ=30亩",
+            "HSMJ=30000",
+            "WFLX=非法占用草原",
+            "DSR=某公司",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("HCJG:  → 违法") && out.contains("SFSX:  → 是"), "{out}");
@@ -140,7 +152,12 @@ fn imagery_catalogue_from_the_command_line() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = tuban(&["imagery", "list", "p.gpkg"], d);
     let out = stdout(&o);
-    assert!(out.contains("2024-08_前时相_GF2\t2024-08-02\t2024 GF-2") && out.contains("\"kind\":\"mb_tiles\"") && out.contains("tianditu"), "{out}");
+    assert!(
+        out.contains("2024-08_前时相_GF2\t2024-08-02\t2024 GF-2")
+            && out.contains("\"kind\":\"mb_tiles\"")
+            && out.contains("tianditu"),
+        "{out}"
+    );
     // Paths are stored relative to the project.
     assert!(out.contains("sample-data/imagery") || out.contains("2024-08_前时相_GF2.tif"), "{out}");
     // A broken source is refused with its name.
@@ -158,7 +175,10 @@ fn render_writes_a_chip_and_refuses_to_overwrite() {
     let o = tuban(&["demo", "--no-window", "--project", project.to_str().unwrap()], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let p = project.to_str().unwrap();
-    let o = tuban(&["render", p, "150999SJBG2025000003", "--source", "before", "--out", "chip.png", "--size", "320x240"], dir.path());
+    let o = tuban(
+        &["render", p, "150999SJBG2025000003", "--source", "before", "--out", "chip.png", "--size", "320x240"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let img = image::open(dir.path().join("chip.png")).unwrap();
     assert_eq!((img.width(), img.height()), (320, 240));

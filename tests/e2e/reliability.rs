@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 fn sockets_of_this_process() -> usize {
     std::fs::read_dir("/proc/self/fd")
-        .map(|rd| rd.flatten().filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))).count())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -34,7 +38,10 @@ fn edits_survive_kill_9() {
         for k in 0..3 {
             let key = &keys[(run * 3 + k) % keys.len()];
             let value = format!("第{run}轮第{k}次");
-            let o = Command::new(env!("CARGO_BIN_EXE_tuban")).args(["set", path.to_str().unwrap(), key, &format!("BZ={value}")]).output().unwrap();
+            let o = Command::new(env!("CARGO_BIN_EXE_tuban"))
+                .args(["set", path.to_str().unwrap(), key, &format!("BZ={value}")])
+                .output()
+                .unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             confirmed.insert(key.clone(), value);
             edits += 1;
@@ -71,9 +78,16 @@ fn edits_survive_kill_9() {
             assert!(got == *value || got.starts_with("被杀"), "run {run}: {key} = {got}, expected {value}");
         }
     }
-    println!("kill -9 runs {runs}, edits confirmed {edits}, killed {kills}, lost 0, {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "kill -9 runs {runs}, edits confirmed {edits}, killed {kills}, lost 0, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     // GDAL's validator still accepts the file.
-    let out = Command::new("/usr/bin/python3").arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py").arg(&path).output().unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success() && out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     drop(dir);
 }
@@ -106,7 +120,11 @@ fn a_panic_leaves_a_crash_report() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("您的数据是安全的") && err.contains("Your data is safe"), "{err}");
-    let reports: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("tuban-crash-")).collect();
+    let reports: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("tuban-crash-"))
+        .collect();
     assert_eq!(reports.len(), 1);
     let text = std::fs::read_to_string(reports[0].path()).unwrap();
     assert!(text.contains("crash test requested") && text.contains("backtrace"), "{text}");
@@ -124,7 +142,11 @@ fn every_fixture_through_every_entry_point() {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
-            if p.is_dir() { stack.push(p) } else { files.push(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
         }
     }
     files.sort();
@@ -132,7 +154,13 @@ fn every_fixture_through_every_entry_point() {
     let named = |what: &str, file: &std::path::Path, msg: String| {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let stem = file.file_stem().unwrap().to_string_lossy().to_string();
-        assert!(msg.contains(&name) || msg.contains(&stem) || msg.contains(&file.parent().unwrap().file_name().unwrap().to_string_lossy().to_string()), "{what} {}: the message does not name the file: {msg}", file.display());
+        assert!(
+            msg.contains(&name)
+                || msg.contains(&stem)
+                || msg.contains(&file.parent().unwrap().file_name().unwrap().to_string_lossy().to_string()),
+            "{what} {}: the message does not name the file: {msg}",
+            file.display()
+        );
     };
     let (mut ok, mut refused) = (0, 0);
     for file in &files {
@@ -159,7 +187,14 @@ fn every_fixture_through_every_entry_point() {
             Err(e) => named("imagery", file, e.to_string()),
         }
         // Photos: a report listing the file as matched, unmatched or an error naming it.
-        let r = tuban_core::evidence::import_photos(&mut p, std::slice::from_ref(file), None, 100.0, &tuban_model::progress::Progress::new()).unwrap();
+        let r = tuban_core::evidence::import_photos(
+            &mut p,
+            std::slice::from_ref(file),
+            None,
+            100.0,
+            &tuban_model::progress::Progress::new(),
+        )
+        .unwrap();
         for e in &r.errors {
             named("photo", file, e.clone());
         }
@@ -200,7 +235,8 @@ fn a_project_with_random_bytes_changed_gives_messages_not_panics() {
         }
         let path = dir.path().join(format!("损坏 {run}.gpkg"));
         std::fs::write(&path, &bytes).unwrap();
-        let access = if run % 2 == 0 { tuban_core::store::Access::ReadOnly } else { tuban_core::store::Access::ReadWrite };
+        let access =
+            if run % 2 == 0 { tuban_core::store::Access::ReadOnly } else { tuban_core::store::Access::ReadWrite };
         match tuban_core::store::Project::open(&path, access) {
             Ok(mut p) => {
                 opened += 1;
@@ -249,7 +285,10 @@ fn a_50_megapixel_photo_is_stored_with_bounded_memory() {
     let path = p.path().to_path_buf();
     drop(p);
     let photo = common::fixture("derived/photo_50mp.jpg");
-    let o = Command::new(env!("CARGO_BIN_EXE_tuban")).args(["photos", "add", path.to_str().unwrap(), photo.to_str().unwrap(), "--patch", "150999SJBG2025000001"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(["photos", "add", path.to_str().unwrap(), photo.to_str().unwrap(), "--patch", "150999SJBG2025000001"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let peak = children_peak_rss_mb();
     println!("tuban photos add (50 MP): peak {peak:.0} MB");
@@ -266,7 +305,10 @@ fn a_50_megapixel_photo_is_stored_with_bounded_memory() {
     bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xF0, 0xFF, 0xF0]); // 65520 × 65520
     let big = _dir.path().join("头部声称65520像素.jpg");
     std::fs::write(&big, bytes).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tuban")).args(["photos", "add", path.to_str().unwrap(), big.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(["photos", "add", path.to_str().unwrap(), big.to_str().unwrap()])
+        .output()
+        .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(text.contains("头部声称65520像素.jpg"), "{text}");
     assert!(children_peak_rss_mb() < 300.0);
@@ -291,7 +333,10 @@ fn huge_raster_headers_are_refused_by_view_not_read() {
     let (lon, lat) = tuban_core::gk::to_lonlat("EPSG:4546", 600_000.0, 4_600_000.0).unwrap();
     let (z, x, y) = tile_of(lon, lat, 8);
     match src.render_tile(z, x, y) {
-        Err(e @ ImageryError::NeedsOverviews { .. }) => assert!(e.to_string().contains("huge_sparse_120gb.tif") && e.to_string().contains("--build-overviews"), "{e}"),
+        Err(e @ ImageryError::NeedsOverviews { .. }) => assert!(
+            e.to_string().contains("huge_sparse_120gb.tif") && e.to_string().contains("--build-overviews"),
+            "{e}"
+        ),
         other => panic!("county view of a 120 GB raster without overviews: {other:?}"),
     }
     let (z, x, y) = tile_of(lon, lat, 17);
@@ -330,7 +375,13 @@ fn mount(args: &[&str], target: &std::path::Path) -> Option<Mount> {
 
 fn sample_project_at(path: &std::path::Path) {
     let t = tuban_model::Template::builtin("grassland").unwrap();
-    let meta = tuban_core::store::ProjectMeta { programme: t.spec.programme, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: "测试单位".into() };
+    let meta = tuban_core::store::ProjectMeta {
+        programme: t.spec.programme,
+        county_code: "150999".into(),
+        county_name: "示范旗".into(),
+        year: 2025,
+        unit: "测试单位".into(),
+    };
     let mut p = tuban_core::store::Project::create(path, &t, &meta).unwrap();
     common::import(&mut p, &common::sample_shp()).unwrap();
 }
@@ -352,15 +403,25 @@ fn a_project_on_a_read_only_medium_can_be_viewed_not_changed() {
     assert!(Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&ro).status().unwrap().success());
     let path = ro.join("项目 测试.gpkg");
     let before = std::fs::read(&path).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tuban")).args(["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=x"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(["set", path.to_str().unwrap(), "150999SJBG2025000001", "BZ=x"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(!o.status.success() && err.contains("项目 测试.gpkg") && err.contains("只读") && err.contains("copy it to a writable disk"), "{err}");
+    assert!(
+        !o.status.success()
+            && err.contains("项目 测试.gpkg")
+            && err.contains("只读")
+            && err.contains("copy it to a writable disk"),
+        "{err}"
+    );
     let e = tuban_core::store::Project::open(&path, tuban_core::store::Access::ReadWrite).err().unwrap();
     assert!(matches!(e, tuban_core::store::StoreError::ReadOnlyMedium { .. }), "{e}");
     let p = tuban_core::store::Project::open(&path, tuban_core::store::Access::ReadOnly).unwrap();
     assert_eq!(p.patches().unwrap().len(), 30);
     let opts = tuban_core::report::ReportOptions { sheets: tuban_core::report::Sheets::None, ..Default::default() };
-    tuban_core::report::write(&p, &dir.path().join("报告.pdf"), &opts, false, &tuban_model::progress::Progress::new()).unwrap();
+    tuban_core::report::write(&p, &dir.path().join("报告.pdf"), &opts, false, &tuban_model::progress::Progress::new())
+        .unwrap();
     drop(p);
     assert!(std::fs::read(&path).unwrap() == before);
 }
@@ -395,7 +456,13 @@ fn a_full_disk_during_import_and_export_loses_nothing() {
     };
     let path = disk.join("项目.gpkg");
     let t = tuban_model::Template::builtin("grassland").unwrap();
-    let meta = tuban_core::store::ProjectMeta { programme: t.spec.programme, county_code: "150999".into(), county_name: "示范旗".into(), year: 2025, unit: String::new() };
+    let meta = tuban_core::store::ProjectMeta {
+        programme: t.spec.programme,
+        county_code: "150999".into(),
+        county_name: "示范旗".into(),
+        year: 2025,
+        unit: String::new(),
+    };
     drop(tuban_core::store::Project::create(&path, &t, &meta).unwrap());
     let filler = fill(&disk, 48 * 1024);
     let mut p = tuban_core::store::Project::open(&path, tuban_core::store::Access::ReadWrite).unwrap();
@@ -408,12 +475,14 @@ fn a_full_disk_during_import_and_export_loses_nothing() {
     let mut p = tuban_core::store::Project::open(&path, tuban_core::store::Access::ReadWrite).unwrap();
     common::import(&mut p, &common::sample_shp()).unwrap();
     assert_eq!(p.patch_count().unwrap(), 30);
-    let ok: String = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String =
+        rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
     // Full again: exports and the report fail with the reason and leave nothing behind.
     let _filler = fill(&disk, 0);
     let progress = tuban_model::progress::Progress::new();
-    for format in [tuban_core::export::Format::Gpkg, tuban_core::export::Format::Xlsx, tuban_core::export::Format::Shp] {
+    for format in [tuban_core::export::Format::Gpkg, tuban_core::export::Format::Xlsx, tuban_core::export::Format::Shp]
+    {
         let out = disk.join(format!("导出 {format:?}"));
         let e = tuban_core::export::export(&p, format, &out, &Default::default(), &progress).unwrap_err().to_string();
         assert!(!out.exists(), "{format:?}: {} left behind ({e})", out.display());

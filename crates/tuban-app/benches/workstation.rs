@@ -11,12 +11,16 @@ use std::time::Instant;
 
 use egui::{Event, Key, Pos2, RawInput, Rect};
 use tuban_app::{Prefs, TubanApp};
+use tuban_core::store::{Project, ProjectMeta};
 use tuban_model::progress::Progress;
 use tuban_model::{Programme, Template};
-use tuban_core::store::{Project, ProjectMeta};
 
 fn frame(ctx: &egui::Context, app: &mut TubanApp, events: Vec<Event>) -> f64 {
-    let raw = RawInput { screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(1920.0, 1080.0))), events, ..Default::default() };
+    let raw = RawInput {
+        screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(1920.0, 1080.0))),
+        events,
+        ..Default::default()
+    };
     let t = Instant::now();
     let out = ctx.run_ui(raw, |ui| app.frame_ui(ui));
     let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
@@ -34,12 +38,19 @@ fn key(k: Key) -> Event {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let shp = common::shapefile(n)?;
     let project = shp.with_file_name(format!("workstation_{n}.gpkg"));
     if !project.exists() {
         let t = Template::builtin("grassland")?;
-        let meta = ProjectMeta { programme: Programme::Grassland, county_code: "150999".into(), county_name: "bench".into(), year: 2025, unit: String::new() };
+        let meta = ProjectMeta {
+            programme: Programme::Grassland,
+            county_code: "150999".into(),
+            county_name: "bench".into(),
+            year: 2025,
+            unit: String::new(),
+        };
         let mut p = Project::create(&project, &t, &meta)?;
         tuban_core::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
     }
@@ -64,7 +75,12 @@ fn main() -> anyhow::Result<()> {
     frame(&ctx, &mut app, vec![]);
     let mut pan = Vec::new();
     for i in 0..60 {
-        let ws = app.ws.as_ref().and_then(|w| w.current.map(|c| w.records[c].center_lonlat)).flatten().unwrap_or((111.0, 41.6));
+        let ws = app
+            .ws
+            .as_ref()
+            .and_then(|w| w.current.map(|c| w.records[c].center_lonlat))
+            .flatten()
+            .unwrap_or((111.0, 41.6));
         app.map_memory_mut().center_at(walkers::lon_lat(ws.0 + f64::from(i) * 0.00005, ws.1));
         pan.push(frame(&ctx, &mut app, vec![]));
     }

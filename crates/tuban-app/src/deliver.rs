@@ -60,10 +60,23 @@ impl DeliverDialog {
     }
 }
 
-const FORMATS: [(Format, &str); 5] = [(Format::Shp, "Shapefile (GBK)"), (Format::Gpkg, "GeoPackage"), (Format::Xlsx, "Excel 台账 / ledger"), (Format::Csv, "CSV"), (Format::Photos, "照片 / photos")];
+const FORMATS: [(Format, &str); 5] = [
+    (Format::Shp, "Shapefile (GBK)"),
+    (Format::Gpkg, "GeoPackage"),
+    (Format::Xlsx, "Excel 台账 / ledger"),
+    (Format::Csv, "CSV"),
+    (Format::Photos, "照片 / photos"),
+];
 
 /// Draws the dialog; `open` turns false when closed. Text edits become commands (stored at once).
-pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDialog, open: &mut bool, lang: Lang, cmds: &mut Vec<Command>) -> Option<DeliverAction> {
+pub fn deliver_window(
+    ctx: &egui::Context,
+    ws: &Workstation,
+    dlg: &mut DeliverDialog,
+    open: &mut bool,
+    lang: Lang,
+    cmds: &mut Vec<Command>,
+) -> Option<DeliverAction> {
     if !dlg.texts_loaded {
         dlg.method = ws.project.report_text(ReportText::Method).ok().flatten().unwrap_or_default();
         dlg.problems = ws.project.report_text(ReportText::Problems).ok().flatten().unwrap_or_default();
@@ -86,7 +99,15 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
             ui.end_row();
             if let Sheets::Filter(text) = &mut dlg.sheets {
                 let l = ui.label(tr(lang, "sheets_condition"));
-                if ui.add(egui::TextEdit::singleline(text).hint_text("XZMC = 乌兰花镇 and HCJG = 违法").desired_width(360.0)).labelled_by(l.id).changed() {
+                if ui
+                    .add(
+                        egui::TextEdit::singleline(text)
+                            .hint_text("XZMC = 乌兰花镇 and HCJG = 违法")
+                            .desired_width(360.0),
+                    )
+                    .labelled_by(l.id)
+                    .changed()
+                {
                     dlg.filter = text.clone();
                 }
                 ui.end_row();
@@ -105,7 +126,9 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut dlg.report_out).desired_width(360.0)).labelled_by(l.id);
                 if ui.button(tr(lang, "browse")).clicked() {
-                    if let Some(p) = rfd::FileDialog::new().add_filter("PDF", &["pdf"]).set_file_name("report.pdf").save_file() {
+                    if let Some(p) =
+                        rfd::FileDialog::new().add_filter("PDF", &["pdf"]).set_file_name("report.pdf").save_file()
+                    {
                         dlg.report_out = p.display().to_string();
                     }
                 }
@@ -113,9 +136,22 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
             ui.end_row();
         });
         let now = ui.input(|i| i.time);
-        for (k, (which, label, text)) in [(ReportText::Method, "report_method", &mut dlg.method), (ReportText::Problems, "report_problems", &mut dlg.problems)].into_iter().enumerate() {
+        for (k, (which, label, text)) in [
+            (ReportText::Method, "report_method", &mut dlg.method),
+            (ReportText::Problems, "report_problems", &mut dlg.problems),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let l = ui.label(tr(lang, label));
-            let r = ui.add(egui::TextEdit::multiline(text).desired_rows(4).desired_width(f32::INFINITY).hint_text(tr(lang, "report_text_hint"))).labelled_by(l.id);
+            let r = ui
+                .add(
+                    egui::TextEdit::multiline(text)
+                        .desired_rows(4)
+                        .desired_width(f32::INFINITY)
+                        .hint_text(tr(lang, "report_text_hint")),
+                )
+                .labelled_by(l.id);
             if r.changed() {
                 dlg.typed_at[k] = Some(now);
             }
@@ -125,7 +161,9 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
                     cmds.push(Command::SetReportText { which, text: text.clone() });
                     dlg.typed_at[k] = None;
                 } else {
-                    ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(super::form::AUTOSAVE_AFTER_S - (now - t)));
+                    ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(
+                        super::form::AUTOSAVE_AFTER_S - (now - t),
+                    ));
                 }
             }
         }
@@ -136,7 +174,13 @@ pub fn deliver_window(ctx: &egui::Context, ws: &Workstation, dlg: &mut DeliverDi
             let unit = Some(dlg.unit.trim().to_string()).filter(|u| !u.is_empty());
             // The texts go along as they are on screen (the commands above store them too).
             let text = |t: &String| Some(t.trim_end().to_string()).filter(|t| !t.trim().is_empty());
-            let opts = ReportOptions { sheets: dlg.sheets.clone(), dpi: dlg.dpi, unit, method_text: text(&dlg.method), problems_text: text(&dlg.problems) };
+            let opts = ReportOptions {
+                sheets: dlg.sheets.clone(),
+                dpi: dlg.dpi,
+                unit,
+                method_text: text(&dlg.method),
+                problems_text: text(&dlg.problems),
+            };
             action = Some(DeliverAction::Report { out: PathBuf::from(dlg.report_out.trim()), opts, force: dlg.force });
         }
         ui.separator();
@@ -162,6 +206,10 @@ fn export_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang, action: &mut Opti
         }
     });
     if ui.button(tr(lang, "export")).clicked() && !dlg.export_dir.trim().is_empty() {
-        *action = Some(DeliverAction::Export { out: PathBuf::from(dlg.export_dir.trim()), format: dlg.format, force: dlg.force });
+        *action = Some(DeliverAction::Export {
+            out: PathBuf::from(dlg.export_dir.trim()),
+            format: dlg.format,
+            force: dlg.force,
+        });
     }
 }

@@ -29,7 +29,8 @@ pub const AUTOSAVE_AFTER_S: f64 = 0.8;
 
 fn to_jiff(d: chrono::NaiveDate) -> Option<jiff::civil::Date> {
     use chrono::Datelike;
-    jiff::civil::Date::new(i16::try_from(d.year()).ok()?, i8::try_from(d.month()).ok()?, i8::try_from(d.day()).ok()?).ok()
+    jiff::civil::Date::new(i16::try_from(d.year()).ok()?, i8::try_from(d.month()).ok()?, i8::try_from(d.day()).ok()?)
+        .ok()
 }
 
 fn from_jiff(d: jiff::civil::Date) -> Option<chrono::NaiveDate> {
@@ -61,7 +62,13 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
         };
         ui.label(RichText::new(tr(lang, status)).color(theme::status_stroke(record.status)).strong());
     });
-    ui.label(format!("{}: {:.2} m² · {:.3} 亩 · {:.4} ha", tr(lang, "area"), record.area_m2, m2_to_mu(record.area_m2), m2_to_ha(record.area_m2)));
+    ui.label(format!(
+        "{}: {:.2} m² · {:.3} 亩 · {:.4} ha",
+        tr(lang, "area"),
+        record.area_m2,
+        m2_to_mu(record.area_m2),
+        m2_to_ha(record.area_m2)
+    ));
     ui.horizontal(|ui| {
         if ui.button(tr(lang, "confirm_next")).clicked() {
             cmds.push(Command::ConfirmNext);
@@ -115,7 +122,15 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
     }
 }
 
-fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>, label_id: egui::Id) {
+fn field_ui(
+    ui: &mut Ui,
+    field: &Field,
+    value: &Value,
+    buffers: &mut FormBuffers,
+    lang: Lang,
+    cmds: &mut Vec<Command>,
+    label_id: egui::Id,
+) {
     if field.is_read_only() {
         let text = match (value, field.unit()) {
             (Value::Null, _) => "—".to_string(),
@@ -129,36 +144,56 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
     match &field.kind {
         FieldKind::Code { codes, multiple: false } => {
             let current = value.to_string();
-            let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| if current.is_empty() { tr(lang, "not_set").to_string() } else { current.clone() });
-            let combo = egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
-                let filter = buffers.filter.entry(name.clone()).or_default();
-                let r = ui.add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0)).labelled_by(label_id);
-                r.request_focus();
-                let needle = filter.trim().to_lowercase();
-                if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
-                    cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
-                }
-                let matching: Vec<_> = codes.iter().filter(|c| needle.is_empty() || c.display().to_lowercase().contains(&needle)).collect();
-                for c in &matching {
-                    if ui.selectable_label(c.code == current, c.display()).clicked() {
-                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
-                    }
-                }
-                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && matching.len() == 1 {
-                    cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(matching[0].code.clone()) });
-                    ui.close();
+            let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| {
+                if current.is_empty() {
+                    tr(lang, "not_set").to_string()
+                } else {
+                    current.clone()
                 }
             });
+            let combo =
+                egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
+                    let filter = buffers.filter.entry(name.clone()).or_default();
+                    let r = ui
+                        .add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0))
+                        .labelled_by(label_id);
+                    r.request_focus();
+                    let needle = filter.trim().to_lowercase();
+                    if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
+                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
+                    }
+                    let matching: Vec<_> = codes
+                        .iter()
+                        .filter(|c| needle.is_empty() || c.display().to_lowercase().contains(&needle))
+                        .collect();
+                    for c in &matching {
+                        if ui.selectable_label(c.code == current, c.display()).clicked() {
+                            cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
+                        }
+                    }
+                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && matching.len() == 1 {
+                        cmds.push(Command::SetValue {
+                            field: name.clone(),
+                            value: Value::Text(matching[0].code.clone()),
+                        });
+                        ui.close();
+                    }
+                });
             combo.response.labelled_by(label_id);
         }
         FieldKind::Code { codes, multiple: true } => {
             let current = value.to_string();
-            let selected: Vec<&str> = current.split(tuban_model::value::MULTI_SEPARATOR).filter(|s| !s.is_empty()).collect();
+            let selected: Vec<&str> =
+                current.split(tuban_model::value::MULTI_SEPARATOR).filter(|s| !s.is_empty()).collect();
             ui.horizontal_wrapped(|ui| {
                 for c in codes {
                     let mut on = selected.contains(&c.code.as_str());
                     if ui.checkbox(&mut on, c.display()).labelled_by(label_id).changed() {
-                        let mut next: Vec<&str> = codes.iter().map(|k| k.code.as_str()).filter(|k| if *k == c.code { on } else { selected.contains(k) }).collect();
+                        let mut next: Vec<&str> = codes
+                            .iter()
+                            .map(|k| k.code.as_str())
+                            .filter(|k| if *k == c.code { on } else { selected.contains(k) })
+                            .collect();
                         next.dedup();
                         cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
                     }
@@ -173,7 +208,8 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
             };
             ui.horizontal(|ui| {
                 for (v, key) in [(Some(true), "yes"), (Some(false), "no"), (None, "not_set")] {
-                    if ui.selectable_label(current == v, tr(lang, key)).labelled_by(label_id).clicked() && current != v {
+                    if ui.selectable_label(current == v, tr(lang, key)).labelled_by(label_id).clicked() && current != v
+                    {
                         cmds.push(Command::SetValue { field: name.clone(), value: v.map_or(Value::Null, Value::Bool) });
                     }
                 }
@@ -184,7 +220,8 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
                 Value::Date(d) => {
                     if let Some(mut jd) = to_jiff(*d) {
                         let before = jd;
-                        ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d")).labelled_by(label_id);
+                        ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d"))
+                            .labelled_by(label_id);
                         if jd != before {
                             if let Some(nd) = from_jiff(jd) {
                                 cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
@@ -198,7 +235,10 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
                 _ => {
                     text_field(ui, field, value, buffers, cmds, 110.0, label_id);
                     if ui.button(tr(lang, "set_date")).clicked() {
-                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(chrono::Local::now().date_naive()) });
+                        cmds.push(Command::SetValue {
+                            field: name.clone(),
+                            value: Value::Date(chrono::Local::now().date_naive()),
+                        });
                     }
                 }
             });
@@ -209,7 +249,9 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
                 if let Some(u) = unit {
                     ui.label(u.symbol());
                     if let (Some(m2), Value::Real(v)) = (u.m2_factor(), value) {
-                        ui.label(RichText::new(format!("= {:.2} 亩", m2_to_mu(v * m2))).color(theme::READ_ONLY_TEXT).small());
+                        ui.label(
+                            RichText::new(format!("= {:.2} 亩", m2_to_mu(v * m2))).color(theme::READ_ONLY_TEXT).small(),
+                        );
                     }
                 }
             });
@@ -221,13 +263,23 @@ fn field_ui(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers
 }
 
 /// A text box whose content is committed on Enter or when it loses focus.
-fn text_field(ui: &mut Ui, field: &Field, value: &Value, buffers: &mut FormBuffers, cmds: &mut Vec<Command>, width: f32, label_id: egui::Id) {
+fn text_field(
+    ui: &mut Ui,
+    field: &Field,
+    value: &Value,
+    buffers: &mut FormBuffers,
+    cmds: &mut Vec<Command>,
+    width: f32,
+    label_id: egui::Id,
+) {
     let stored = match value {
         Value::Real(r) => tuban_model::value::format_decimal(*r),
         v => v.to_string(),
     };
     let buffer = buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
-    let r = ui.add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name))).labelled_by(label_id);
+    let r = ui
+        .add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name)))
+        .labelled_by(label_id);
     let now = ui.input(|i| i.time);
     if r.changed() {
         buffers.typed_at.insert(field.name.clone(), now);

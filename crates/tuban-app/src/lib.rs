@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use egui::{Key, Modifiers, RichText};
 use serde::{Deserialize, Serialize};
 
-use tuban_model::{Programme, Template};
-use tuban_core::store::{Access, Project, ProjectMeta};
 use i18n::{tr, Lang};
 pub use state::{Command, Period, ViewMode, Workstation};
+use tuban_core::store::{Access, Project, ProjectMeta};
+use tuban_model::{Programme, Template};
 
 /// Preferences kept in eframe's storage (never project data).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -128,16 +128,20 @@ impl TubanApp {
         self.tiles = None;
         // Held by another analyst or on a read-only medium: open it for viewing, and say so.
         let opened = match Project::open(path, Access::ReadWrite) {
-            Err(e @ (tuban_core::store::StoreError::Locked { .. } | tuban_core::store::StoreError::ReadOnlyMedium { .. })) => {
-                Project::open(path, Access::ReadOnly).map(|p| (p, Some(e.to_string())))
-            }
+            Err(
+                e @ (tuban_core::store::StoreError::Locked { .. }
+                | tuban_core::store::StoreError::ReadOnlyMedium { .. }),
+            ) => Project::open(path, Access::ReadOnly).map(|p| (p, Some(e.to_string()))),
             other => other.map(|p| (p, None)),
         };
         match opened.and_then(|(p, why)| Workstation::new(p).map(|ws| (ws, why))) {
             Ok((mut ws, why)) => {
                 tuban_core::crash::set_report_dir(path.parent().map(Path::to_path_buf));
                 if let Some(why) = why {
-                    ws.message = Some(state::Message { text: format!("{}：{why}", tr(self.lang(), "opened_read_only")), is_error: true });
+                    ws.message = Some(state::Message {
+                        text: format!("{}：{why}", tr(self.lang(), "opened_read_only")),
+                        is_error: true,
+                    });
                 }
                 self.ws = Some(ws);
                 self.error = None;
@@ -197,7 +201,11 @@ impl TubanApp {
                 return;
             }
             if drawing {
-                for (key, cmd) in [(Key::Enter, Command::FinishClue), (Key::Backspace, Command::ClueUndoVertex), (Key::Escape, Command::CancelClue)] {
+                for (key, cmd) in [
+                    (Key::Enter, Command::FinishClue),
+                    (Key::Backspace, Command::ClueUndoVertex),
+                    (Key::Escape, Command::CancelClue),
+                ] {
                     if i.consume_key(Modifiers::NONE, key) {
                         cmds.push(cmd);
                     }
@@ -206,12 +214,24 @@ impl TubanApp {
             if i.consume_key(Modifiers::NONE, Key::V) {
                 cycle_view = true;
             }
-            for (key, cmd) in [(Key::ArrowRight, Command::Next), (Key::J, Command::Next), (Key::ArrowLeft, Command::Prev), (Key::K, Command::Prev), (Key::N, Command::NextUnreviewed), (Key::Enter, Command::ConfirmNext), (Key::F, Command::Fit), (Key::B, Command::Show(Period::Before)), (Key::A, Command::Show(Period::After)), (Key::Space, Command::TogglePeriod)] {
+            for (key, cmd) in [
+                (Key::ArrowRight, Command::Next),
+                (Key::J, Command::Next),
+                (Key::ArrowLeft, Command::Prev),
+                (Key::K, Command::Prev),
+                (Key::N, Command::NextUnreviewed),
+                (Key::Enter, Command::ConfirmNext),
+                (Key::F, Command::Fit),
+                (Key::B, Command::Show(Period::Before)),
+                (Key::A, Command::Show(Period::After)),
+                (Key::Space, Command::TogglePeriod),
+            ] {
                 if i.consume_key(Modifiers::NONE, key) {
                     cmds.push(cmd);
                 }
             }
-            let digits = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+            let digits =
+                [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
             for (n, key) in digits.iter().enumerate().take(verdict_count) {
                 // Shift first: a plain-key match ignores Shift.
                 if i.consume_key(Modifiers::SHIFT, *key) {
@@ -220,7 +240,10 @@ impl TubanApp {
                     cmds.push(Command::Verdict { n: n + 1, advance: false });
                 }
             }
-            if i.consume_key(Modifiers::SHIFT, Key::Slash) || i.consume_key(Modifiers::SHIFT, Key::Questionmark) || i.consume_key(Modifiers::NONE, Key::Questionmark) {
+            if i.consume_key(Modifiers::SHIFT, Key::Slash)
+                || i.consume_key(Modifiers::SHIFT, Key::Questionmark)
+                || i.consume_key(Modifiers::NONE, Key::Questionmark)
+            {
                 toggle_help = true;
             } else if i.consume_key(Modifiers::NONE, Key::Slash) {
                 focus_search = true;
@@ -242,10 +265,16 @@ impl TubanApp {
     }
 
     fn dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
         for path in dropped {
-            let is_project = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")) && Project::open(&path, Access::ReadOnly).is_ok();
-            let is_photo = path.extension().and_then(|e| e.to_str()).is_some_and(|e| ["jpg", "jpeg", "heic"].contains(&e.to_ascii_lowercase().as_str()));
+            let is_project = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg"))
+                && Project::open(&path, Access::ReadOnly).is_ok();
+            let is_photo = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["jpg", "jpeg", "heic"].contains(&e.to_ascii_lowercase().as_str()));
             if is_photo && self.ws.is_some() {
                 if let Some(ws) = self.ws.take() {
                     let project = ws.project.path().to_path_buf();
@@ -270,13 +299,21 @@ impl TubanApp {
     fn start_action(&mut self, ctx: &egui::Context, action: start::StartAction) {
         match action {
             start::StartAction::Open(p) => self.open_project(&p),
-            start::StartAction::Create { patches, project, template, county, year } => match Template::builtin(&template) {
-                Ok(t) => {
-                    let meta = ProjectMeta { programme: t.spec.programme, county_code: county, county_name: String::new(), year, unit: String::new() };
-                    self.job = Some(start::Job::spawn(project, patches, Some((t, meta)), ctx.clone()));
+            start::StartAction::Create { patches, project, template, county, year } => {
+                match Template::builtin(&template) {
+                    Ok(t) => {
+                        let meta = ProjectMeta {
+                            programme: t.spec.programme,
+                            county_code: county,
+                            county_name: String::new(),
+                            year,
+                            unit: String::new(),
+                        };
+                        self.job = Some(start::Job::spawn(project, patches, Some((t, meta)), ctx.clone()));
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
                 }
-                Err(e) => self.error = Some(e.to_string()),
-            },
+            }
         }
     }
 
@@ -345,7 +382,10 @@ impl TubanApp {
                     }
                 }
                 if self.ws.is_some() && ui.button(tr(lang, "import_batch")).clicked() {
-                    if let Some(p) = rfd::FileDialog::new().add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"]).pick_file() {
+                    if let Some(p) = rfd::FileDialog::new()
+                        .add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"])
+                        .pick_file()
+                    {
                         if let Some(ws) = self.ws.take() {
                             let project = ws.project.path().to_path_buf();
                             drop(ws);
@@ -384,7 +424,9 @@ impl TubanApp {
                         if let Some(ws) = &mut self.ws {
                             let text = match ws.project.verify() {
                                 Ok(r) if r.seal.is_none() => "—".to_string(),
-                                Ok(r) if r.differences.is_empty() => format!("{} {}", tr(lang, "seal_ok"), &r.digest_now[..16]),
+                                Ok(r) if r.differences.is_empty() => {
+                                    format!("{} {}", tr(lang, "seal_ok"), &r.digest_now[..16])
+                                }
                                 Ok(r) => r.differences.join("; "),
                                 Err(e) => e.to_string(),
                             };
@@ -416,7 +458,9 @@ impl TubanApp {
             ui.label(ws.project.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
             ui.separator();
             match ws.queue_position() {
-                Some(p) => ui.label(format!("{} {} {} {}", tr(lang, "position"), p + 1, tr(lang, "of"), ws.queue.len())),
+                Some(p) => {
+                    ui.label(format!("{} {} {} {}", tr(lang, "position"), p + 1, tr(lang, "of"), ws.queue.len()))
+                }
                 None => ui.label("—"),
             };
             ui.separator();
@@ -438,7 +482,11 @@ impl TubanApp {
             }
             if let Some(m) = &ws.message {
                 ui.separator();
-                ui.label(RichText::new(&m.text).color(if m.is_error { theme::ERROR_TEXT } else { ui.visuals().text_color() }));
+                ui.label(RichText::new(&m.text).color(if m.is_error {
+                    theme::ERROR_TEXT
+                } else {
+                    ui.visuals().text_color()
+                }));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some(c) = cursor {
@@ -490,39 +538,44 @@ impl TubanApp {
         }
         let lang = self.lang();
         let mut open = true;
-        egui::Window::new(tr(lang, "help_title")).open(&mut open).collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
-            egui::Grid::new("keys").num_columns(2).striped(true).show(ui, |ui| {
-                for (keys, what) in [
-                    ("→ / J", "key_next"),
-                    ("← / K", "key_prev"),
-                    ("N", "key_next_unreviewed"),
-                    ("1 … 9", "key_verdict"),
-                    ("Shift + 1 … 9", "key_verdict_next"),
-                    ("Enter", "key_confirm"),
-                    ("Ctrl + Z", "key_undo"),
-                    ("Ctrl + Shift + Z", "key_redo"),
-                    ("F", "key_fit"),
-                    ("/", "key_search"),
-                    ("B / A / Space", "key_before_after"),
-                    ("V", "key_view"),
-                    ("Enter / Backspace / Esc", "key_clue"),
-                    ("?", "key_help"),
-                ] {
-                    ui.monospace(keys);
-                    ui.label(tr(lang, what));
-                    ui.end_row();
-                }
-            });
-            if let Some(ws) = &self.ws {
-                let t = ws.project.template();
-                if let Some(f) = t.field(&t.roles().verdict) {
-                    ui.separator();
-                    for (n, c) in f.codes().iter().enumerate().take(9) {
-                        ui.label(format!("{} → {}", n + 1, c.display()));
+        egui::Window::new(tr(lang, "help_title"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                egui::Grid::new("keys").num_columns(2).striped(true).show(ui, |ui| {
+                    for (keys, what) in [
+                        ("→ / J", "key_next"),
+                        ("← / K", "key_prev"),
+                        ("N", "key_next_unreviewed"),
+                        ("1 … 9", "key_verdict"),
+                        ("Shift + 1 … 9", "key_verdict_next"),
+                        ("Enter", "key_confirm"),
+                        ("Ctrl + Z", "key_undo"),
+                        ("Ctrl + Shift + Z", "key_redo"),
+                        ("F", "key_fit"),
+                        ("/", "key_search"),
+                        ("B / A / Space", "key_before_after"),
+                        ("V", "key_view"),
+                        ("Enter / Backspace / Esc", "key_clue"),
+                        ("?", "key_help"),
+                    ] {
+                        ui.monospace(keys);
+                        ui.label(tr(lang, what));
+                        ui.end_row();
+                    }
+                });
+                if let Some(ws) = &self.ws {
+                    let t = ws.project.template();
+                    if let Some(f) = t.field(&t.roles().verdict) {
+                        ui.separator();
+                        for (n, c) in f.codes().iter().enumerate().take(9) {
+                            ui.label(format!("{} → {}", n + 1, c.display()));
+                        }
                     }
                 }
-            }
-        });
+            });
         if !open || ctx.input(|i| i.key_pressed(Key::Escape)) {
             self.show_help = false;
         }
@@ -574,7 +627,10 @@ impl TubanApp {
         match &mut self.ws {
             Some(ws) => {
                 let focus = std::mem::take(&mut self.focus_search);
-                egui::Panel::left("queue").default_size(theme::QUEUE_WIDTH).resizable(true).show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
+                egui::Panel::left("queue")
+                    .default_size(theme::QUEUE_WIDTH)
+                    .resizable(true)
+                    .show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
                 egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| {
                     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                         form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds);
@@ -591,24 +647,73 @@ impl TubanApp {
                             Period::Before => tr(lang, "before"),
                             Period::After => tr(lang, "after"),
                         };
-                        if ws.imagery.is_empty() { tr(lang, "no_imagery").to_string() } else { format!("{name}  {}", ws.source_caption(index)) }
+                        if ws.imagery.is_empty() {
+                            tr(lang, "no_imagery").to_string()
+                        } else {
+                            format!("{name}  {}", ws.source_caption(index))
+                        }
                     };
                     match self.prefs.view {
                         ViewMode::Single => {
                             let source = ws.single_source();
-                            let period = if ws.source_override.is_some() { if source == before { Period::Before } else { Period::After } } else { ws.period };
-                            map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(source), caption(period, source), &mut self.swipe, &mut self.cmds);
+                            let period = if ws.source_override.is_some() {
+                                if source == before {
+                                    Period::Before
+                                } else {
+                                    Period::After
+                                }
+                            } else {
+                                ws.period
+                            };
+                            map::map_ui(
+                                ui,
+                                ws,
+                                self.tiles.as_mut(),
+                                &mut self.map_memory,
+                                map::MapSources::Single(source),
+                                caption(period, source),
+                                &mut self.swipe,
+                                &mut self.cmds,
+                            );
                         }
                         ViewMode::SideBySide => {
                             self.map_size = egui::vec2(self.map_size.x / 2.0, self.map_size.y);
                             ui.columns(2, |cols| {
-                                map::map_ui(&mut cols[0], ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(before), caption(Period::Before, before), &mut self.swipe, &mut self.cmds);
-                                map::map_ui(&mut cols[1], ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Single(after), caption(Period::After, after), &mut self.swipe, &mut self.cmds);
+                                map::map_ui(
+                                    &mut cols[0],
+                                    ws,
+                                    self.tiles.as_mut(),
+                                    &mut self.map_memory,
+                                    map::MapSources::Single(before),
+                                    caption(Period::Before, before),
+                                    &mut self.swipe,
+                                    &mut self.cmds,
+                                );
+                                map::map_ui(
+                                    &mut cols[1],
+                                    ws,
+                                    self.tiles.as_mut(),
+                                    &mut self.map_memory,
+                                    map::MapSources::Single(after),
+                                    caption(Period::After, after),
+                                    &mut self.swipe,
+                                    &mut self.cmds,
+                                );
                             });
                         }
                         ViewMode::Swipe => {
-                            let text = format!("{}  |  {}", caption(Period::Before, before), caption(Period::After, after));
-                            map::map_ui(ui, ws, self.tiles.as_mut(), &mut self.map_memory, map::MapSources::Swipe { left: before, right: after, frac: self.swipe }, text, &mut self.swipe, &mut self.cmds);
+                            let text =
+                                format!("{}  |  {}", caption(Period::Before, before), caption(Period::After, after));
+                            map::map_ui(
+                                ui,
+                                ws,
+                                self.tiles.as_mut(),
+                                &mut self.map_memory,
+                                map::MapSources::Swipe { left: before, right: after, frac: self.swipe },
+                                text,
+                                &mut self.swipe,
+                                &mut self.cmds,
+                            );
                         }
                     }
                 });
@@ -651,13 +756,25 @@ impl TubanApp {
                 }
                 let project = ws.project.path().to_path_buf();
                 match action {
-                    Some(deliver::DeliverAction::Report { out, opts, force }) => self.job = Some(start::Job::spawn_report(project, out, opts, force, ctx.clone())),
-                    Some(deliver::DeliverAction::Export { out, format, force }) => self.job = Some(start::Job::spawn_export(project, out, format, force, ctx.clone())),
+                    Some(deliver::DeliverAction::Report { out, opts, force }) => {
+                        self.job = Some(start::Job::spawn_report(project, out, opts, force, ctx.clone()))
+                    }
+                    Some(deliver::DeliverAction::Export { out, format, force }) => {
+                        self.job = Some(start::Job::spawn_export(project, out, format, force, ctx.clone()))
+                    }
                     None => {}
                 }
             }
             if self.show_spot {
-                panels::spotcheck_window(&ctx, ws, &mut self.spot_cache, &mut self.show_spot, &mut self.spot_share, lang, &mut self.cmds);
+                panels::spotcheck_window(
+                    &ctx,
+                    ws,
+                    &mut self.spot_cache,
+                    &mut self.show_spot,
+                    &mut self.spot_share,
+                    lang,
+                    &mut self.cmds,
+                );
             }
         }
         self.seal_ui(&ctx);
@@ -672,7 +789,9 @@ impl TubanApp {
                         drop(ws);
                         self.tiles = None;
                         self.job = Some(match c {
-                            Command::AttachToCase { number, paths, kind } => start::Job::spawn_attach(project, number, paths, kind, ctx.clone()),
+                            Command::AttachToCase { number, paths, kind } => {
+                                start::Job::spawn_attach(project, number, paths, kind, ctx.clone())
+                            }
                             Command::AddPhotos(files) => start::Job::spawn_photos(project, files, ctx.clone()),
                             _ => continue,
                         });
@@ -680,7 +799,8 @@ impl TubanApp {
                 }
                 Command::ExtractAttachment { id, out } => {
                     if let Some(ws) = &self.ws {
-                        self.job = Some(start::Job::spawn_extract(ws.project.path().to_path_buf(), id, out, ctx.clone()));
+                        self.job =
+                            Some(start::Job::spawn_extract(ws.project.path().to_path_buf(), id, out, ctx.clone()));
                     }
                 }
                 c => {
@@ -721,47 +841,63 @@ fn clue_form_ui(ctx: &egui::Context, ws: &Workstation, form: &mut ClueForm, lang
     if form.source.is_empty() {
         form.source = "信访".into();
     }
-    egui::Window::new(tr(lang, "new_clue")).collapsible(false).resizable(false).anchor(egui::Align2::RIGHT_TOP, [-(theme::FORM_WIDTH + 24.0), 64.0]).show(ctx, |ui| {
-        if let Some(g) = draft.geometry() {
-            let area = tuban_model::geometry::area_m2(&g);
-            if let Some(c) = tuban_model::geometry::centre(&g) {
-                ui.label(format!("{:.6}°E {:.6}°N", c.x(), c.y()));
-            }
-            if draft.polygon {
-                ui.label(format!("{:.1} m² · {:.3} 亩", area, tuban_model::units::m2_to_mu(area)));
-            }
-        }
-        egui::Grid::new("clue_form").num_columns(2).show(ui, |ui| {
-            let l = ui.label(tr(lang, "address"));
-            ui.text_edit_singleline(&mut form.address).labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label(tr(lang, "clue_source"));
-            egui::ComboBox::from_id_salt("clue_source").selected_text(&form.source).show_ui(ui, |ui| {
-                for s in CLUE_SOURCES {
-                    ui.selectable_value(&mut form.source, s.to_string(), s);
+    egui::Window::new(tr(lang, "new_clue"))
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::RIGHT_TOP, [-(theme::FORM_WIDTH + 24.0), 64.0])
+        .show(ctx, |ui| {
+            if let Some(g) = draft.geometry() {
+                let area = tuban_model::geometry::area_m2(&g);
+                if let Some(c) = tuban_model::geometry::centre(&g) {
+                    ui.label(format!("{:.6}°E {:.6}°N", c.x(), c.y()));
                 }
-            }).response.labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label(tr(lang, "year"));
-            ui.add(egui::DragValue::new(year).range(2000..=2100)).labelled_by(l.id);
-            ui.end_row();
-        });
-        ui.horizontal(|ui| {
-            if ui.button(tr(lang, "save_clue")).clicked() {
-                cmds.push(Command::SaveClue { address: std::mem::take(&mut form.address), source: form.source.clone(), year: *year });
+                if draft.polygon {
+                    ui.label(format!("{:.1} m² · {:.3} 亩", area, tuban_model::units::m2_to_mu(area)));
+                }
             }
-            if ui.button(tr(lang, "cancel")).clicked() {
-                cmds.push(Command::CancelClue);
-            }
+            egui::Grid::new("clue_form").num_columns(2).show(ui, |ui| {
+                let l = ui.label(tr(lang, "address"));
+                ui.text_edit_singleline(&mut form.address).labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label(tr(lang, "clue_source"));
+                egui::ComboBox::from_id_salt("clue_source")
+                    .selected_text(&form.source)
+                    .show_ui(ui, |ui| {
+                        for s in CLUE_SOURCES {
+                            ui.selectable_value(&mut form.source, s.to_string(), s);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label(tr(lang, "year"));
+                ui.add(egui::DragValue::new(year).range(2000..=2100)).labelled_by(l.id);
+                ui.end_row();
+            });
+            ui.horizontal(|ui| {
+                if ui.button(tr(lang, "save_clue")).clicked() {
+                    cmds.push(Command::SaveClue {
+                        address: std::mem::take(&mut form.address),
+                        source: form.source.clone(),
+                        year: *year,
+                    });
+                }
+                if ui.button(tr(lang, "cancel")).clicked() {
+                    cmds.push(Command::CancelClue);
+                }
+            });
         });
-    });
 }
 
 /// The bar above the map: view mode, source switcher and, with more than two dates, a time slider.
 fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode, lang: Lang, cmds: &mut Vec<Command>) {
     egui::Frame::NONE.inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
         ui.horizontal(|ui| {
-            for (mode, key) in [(ViewMode::Single, "view_single"), (ViewMode::SideBySide, "view_side"), (ViewMode::Swipe, "view_swipe")] {
+            for (mode, key) in [
+                (ViewMode::Single, "view_single"),
+                (ViewMode::SideBySide, "view_side"),
+                (ViewMode::Swipe, "view_swipe"),
+            ] {
                 ui.selectable_value(view, mode, tr(lang, key));
             }
             ui.separator();
@@ -775,7 +911,14 @@ fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode,
                     }
                 }
                 Some(d) if !d.finished => {
-                    ui.colored_label(theme::WARNING_TEXT, format!("{} ({})", tr(lang, if d.polygon { "drawing_polygon" } else { "drawing_point" }), d.vertices.len()));
+                    ui.colored_label(
+                        theme::WARNING_TEXT,
+                        format!(
+                            "{} ({})",
+                            tr(lang, if d.polygon { "drawing_polygon" } else { "drawing_point" }),
+                            d.vertices.len()
+                        ),
+                    );
                     if d.polygon && ui.button(tr(lang, "finish_clue")).clicked() {
                         cmds.push(Command::FinishClue);
                     }
@@ -795,19 +938,24 @@ fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode,
                     None => tr(lang, "auto").to_string(),
                     Some(i) => ws.source_caption(Some(i)),
                 };
-                let r = egui::ComboBox::from_id_salt("source_switch").selected_text(shown).width(220.0).show_ui(ui, |ui| {
-                    ui.selectable_value(&mut ws.source_override, None, tr(lang, "auto"));
-                    for i in 0..ws.imagery.len() {
-                        let caption = ws.source_caption(Some(i));
-                        ui.selectable_value(&mut ws.source_override, Some(i), caption);
-                    }
-                });
+                let r =
+                    egui::ComboBox::from_id_salt("source_switch").selected_text(shown).width(220.0).show_ui(ui, |ui| {
+                        ui.selectable_value(&mut ws.source_override, None, tr(lang, "auto"));
+                        for i in 0..ws.imagery.len() {
+                            let caption = ws.source_caption(Some(i));
+                            ui.selectable_value(&mut ws.source_override, Some(i), caption);
+                        }
+                    });
                 r.response.labelled_by(label);
                 if ws.imagery.len() > 2 {
                     let mut i = ws.single_source().unwrap_or(0);
                     let label = ui.label(tr(lang, "time")).id;
                     let date = ws.imagery.get(i).and_then(|s| s.acquired).map(|d| d.to_string()).unwrap_or_default();
-                    if ui.add(egui::Slider::new(&mut i, 0..=ws.imagery.len() - 1).show_value(false).text(date)).labelled_by(label).changed() {
+                    if ui
+                        .add(egui::Slider::new(&mut i, 0..=ws.imagery.len() - 1).show_value(false).text(date))
+                        .labelled_by(label)
+                        .changed()
+                    {
                         ws.source_override = Some(i);
                     }
                 }
@@ -819,7 +967,10 @@ fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode,
 /// Opens the window (on `project` when given) and runs until it closes.
 pub fn run(project: Option<PathBuf>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("图斑核查 tuban").with_inner_size([1600.0, 960.0]).with_drag_and_drop(true),
+        viewport: egui::ViewportBuilder::default()
+            .with_title("图斑核查 tuban")
+            .with_inner_size([1600.0, 960.0])
+            .with_drag_and_drop(true),
         persist_window: true,
         ..Default::default()
     };

@@ -42,10 +42,15 @@ impl SideCache {
         self.captions.clear();
         let Some(fid) = ws.current.and_then(|i| ws.records.get(i)).map(|r| r.fid) else { return };
         let p = &ws.project;
-        self.photos = p.photos(Some(fid)).unwrap_or_default().into_iter().map(|ph| {
-            let w = p.photo_warnings(&ph, 100.0).unwrap_or_default();
-            (ph, w)
-        }).collect();
+        self.photos = p
+            .photos(Some(fid))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ph| {
+                let w = p.photo_warnings(&ph, 100.0).unwrap_or_default();
+                (ph, w)
+            })
+            .collect();
         self.unassigned = p.photos(None).unwrap_or_default().into_iter().filter(|ph| ph.patch_fid.is_none()).collect();
         self.comments = p.comments(fid).unwrap_or_default();
         (self.flags, self.confidence) = p.review_aids(fid).unwrap_or_default();
@@ -54,8 +59,14 @@ impl SideCache {
         self.prior_penalty = self.case.as_ref().map(|c| c.prior_penalty.clone()).unwrap_or_default();
         self.criminal = self.case.as_ref().and_then(|c| p.criminal_flag_of(&c.number).ok().flatten());
         self.history = p.audit_log(Some(fid)).unwrap_or_default();
-        self.rebound = p.rebounds_of(fid).unwrap_or_default().into_iter().map(|r| format!("{} ({})", r.old_key, r.case_number)).collect();
-        ws.photo_marks = self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
+        self.rebound = p
+            .rebounds_of(fid)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| format!("{} ({})", r.old_key, r.case_number))
+            .collect();
+        ws.photo_marks =
+            self.photos.iter().filter_map(|(ph, _)| ph.lonlat.map(|(x, y)| (x, y, ph.bearing_deg))).collect();
     }
 
     fn thumb(&mut self, ctx: &egui::Context, ws: &Workstation, id: i64) -> Option<egui::TextureHandle> {
@@ -78,54 +89,73 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
         return;
     }
     ui.separator();
-    egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong()).default_open(true).show(ui, |ui| {
-        if cache.photos.is_empty() {
-            ui.label(RichText::new(tr(lang, "no_photos")).weak());
-        }
-        if ui.button(tr(lang, "add_photos")).clicked() {
-            if let Some(files) = rfd::FileDialog::new().add_filter("JPEG", &["jpg", "jpeg"]).pick_files() {
-                cmds.push(Command::AddPhotos(files));
+    egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong())
+        .default_open(true)
+        .show(ui, |ui| {
+            if cache.photos.is_empty() {
+                ui.label(RichText::new(tr(lang, "no_photos")).weak());
             }
-        }
-        let photos = cache.photos.clone();
-        for (ph, warnings) in photos {
-            ui.horizontal(|ui| {
-                if let Some(t) = cache.thumb(ui.ctx(), ws, ph.id) {
-                    ui.add(egui::Image::new(&t).max_size(egui::vec2(120.0, 90.0)));
+            if ui.button(tr(lang, "add_photos")).clicked() {
+                if let Some(files) = rfd::FileDialog::new().add_filter("JPEG", &["jpg", "jpeg"]).pick_files() {
+                    cmds.push(Command::AddPhotos(files));
                 }
-                ui.vertical(|ui| {
-                    ui.label(RichText::new(&ph.file_name).small());
-                    ui.label(RichText::new(format!("{} {}", ph.taken_at.clone().unwrap_or_default(), ph.bearing_deg.map(|b| format!("↑{b:.0}°")).unwrap_or_default())).small().weak());
-                    ui.horizontal(|ui| {
-                        for kind in tuban_core::store::PHOTO_KINDS {
-                            if ui.selectable_label(ph.kind == kind, kind).clicked() && ph.kind != kind {
-                                cmds.push(Command::DescribePhoto { id: ph.id, kind: kind.to_string(), caption: ph.caption.clone() });
+            }
+            let photos = cache.photos.clone();
+            for (ph, warnings) in photos {
+                ui.horizontal(|ui| {
+                    if let Some(t) = cache.thumb(ui.ctx(), ws, ph.id) {
+                        ui.add(egui::Image::new(&t).max_size(egui::vec2(120.0, 90.0)));
+                    }
+                    ui.vertical(|ui| {
+                        ui.label(RichText::new(&ph.file_name).small());
+                        ui.label(
+                            RichText::new(format!(
+                                "{} {}",
+                                ph.taken_at.clone().unwrap_or_default(),
+                                ph.bearing_deg.map(|b| format!("↑{b:.0}°")).unwrap_or_default()
+                            ))
+                            .small()
+                            .weak(),
+                        );
+                        ui.horizontal(|ui| {
+                            for kind in tuban_core::store::PHOTO_KINDS {
+                                if ui.selectable_label(ph.kind == kind, kind).clicked() && ph.kind != kind {
+                                    cmds.push(Command::DescribePhoto {
+                                        id: ph.id,
+                                        kind: kind.to_string(),
+                                        caption: ph.caption.clone(),
+                                    });
+                                }
                             }
+                        });
+                        let caption = cache.captions.entry(ph.id).or_insert_with(|| ph.caption.clone());
+                        let r = ui
+                            .add(egui::TextEdit::singleline(caption).hint_text("说明 / caption").desired_width(180.0));
+                        if r.lost_focus() && *caption != ph.caption {
+                            cmds.push(Command::DescribePhoto {
+                                id: ph.id,
+                                kind: ph.kind.clone(),
+                                caption: caption.clone(),
+                            });
+                        }
+                        for w in &warnings {
+                            ui.label(RichText::new(w).color(theme::WARNING_TEXT).small());
                         }
                     });
-                    let caption = cache.captions.entry(ph.id).or_insert_with(|| ph.caption.clone());
-                    let r = ui.add(egui::TextEdit::singleline(caption).hint_text("说明 / caption").desired_width(180.0));
-                    if r.lost_focus() && *caption != ph.caption {
-                        cmds.push(Command::DescribePhoto { id: ph.id, kind: ph.kind.clone(), caption: caption.clone() });
-                    }
-                    for w in &warnings {
-                        ui.label(RichText::new(w).color(theme::WARNING_TEXT).small());
-                    }
-                });
-            });
-        }
-        if !cache.unassigned.is_empty() {
-            ui.label(RichText::new(tr(lang, "unassigned_photos")).strong());
-            for ph in cache.unassigned.clone() {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(&ph.file_name).small());
-                    if ui.small_button(tr(lang, "assign_here")).clicked() {
-                        cmds.push(Command::AssignPhoto(ph.id));
-                    }
                 });
             }
-        }
-    });
+            if !cache.unassigned.is_empty() {
+                ui.label(RichText::new(tr(lang, "unassigned_photos")).strong());
+                for ph in cache.unassigned.clone() {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(&ph.file_name).small());
+                        if ui.small_button(tr(lang, "assign_here")).clicked() {
+                            cmds.push(Command::AssignPhoto(ph.id));
+                        }
+                    });
+                }
+            }
+        });
     egui::CollapsingHeader::new(RichText::new(tr(lang, "notes")).strong()).default_open(true).show(ui, |ui| {
         let mut flags = cache.flags.clone();
         let mut changed = false;
@@ -134,14 +164,28 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                 let mut on = flags.iter().any(|x| x == f);
                 if ui.checkbox(&mut on, f).changed() {
                     changed = true;
-                    if on { flags.push(f.to_string()) } else { flags.retain(|x| x != f) }
+                    if on {
+                        flags.push(f.to_string())
+                    } else {
+                        flags.retain(|x| x != f)
+                    }
                 }
             }
         });
         let mut conf = cache.confidence.unwrap_or(0);
         ui.horizontal(|ui| {
             let label = ui.label(tr(lang, "confidence")).id;
-            if ui.add(egui::Slider::new(&mut conf, 0..=5).custom_formatter(|v, _| if v == 0.0 { "—".into() } else { format!("{v:.0}/5") })).labelled_by(label).changed() {
+            if ui
+                .add(egui::Slider::new(&mut conf, 0..=5).custom_formatter(|v, _| {
+                    if v == 0.0 {
+                        "—".into()
+                    } else {
+                        format!("{v:.0}/5")
+                    }
+                }))
+                .labelled_by(label)
+                .changed()
+            {
                 changed = true;
             }
         });
@@ -159,103 +203,182 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
         });
     });
-    egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(ui, |ui| match &cache.case {
-        Some(c) => {
-            ui.label(format!("{}  {}", c.number, c.party));
-            ui.horizontal(|ui| {
-                let label = ui.label(tr(lang, "investigation")).id;
-                let r = egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
-                    for v in tuban_core::store::INVESTIGATION {
-                        if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
-                            cmds.push(Command::CaseStatus { number: c.number.clone(), investigation: Some(v.into()), rectification: None });
-                        }
-                    }
-                });
-                r.response.labelled_by(label);
-            });
-            ui.horizontal(|ui| {
-                let label = ui.label(tr(lang, "rectification")).id;
-                let r = egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
-                    for v in tuban_core::store::RECTIFICATION {
-                        if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
-                            cmds.push(Command::CaseStatus { number: c.number.clone(), investigation: None, rectification: Some(v.into()) });
-                        }
-                    }
-                });
-                r.response.labelled_by(label);
-            });
-            ui.horizontal(|ui| {
-                ui.label(format!("{}: {}", tr(lang, "step"), c.step));
-                let next = tuban_core::store::STEPS.iter().position(|s| *s == c.step).and_then(|i| tuban_core::store::STEPS.get(i + 1));
-                if let Some(next) = next {
-                    if ui.button(format!("→ {next}")).clicked() {
-                        cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
-                    }
-                }
-            });
-            if let Some(flag) = &cache.criminal {
-                let basis = flag.prior_penalty.as_ref().map(|d| format!("（{} {d}）", tr(lang, "prior_penalty"))).unwrap_or_default();
-                let text = format!("{} {:.2} 亩{basis}", tr(lang, "criminal_reached"), tuban_model::units::m2_to_mu(flag.area_m2));
-                ui.colored_label(theme::ERROR_TEXT, text);
-            }
-            ui.horizontal(|ui| {
-                let label = ui.label(tr(lang, "prior_penalty_doc")).id;
-                let r = ui.add(egui::TextEdit::singleline(&mut cache.prior_penalty).desired_width(180.0).hint_text(tr(lang, "prior_penalty_hint"))).labelled_by(label);
-                if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
-                    cmds.push(Command::CasePriorPenalty { number: c.number.clone(), text: cache.prior_penalty.trim().to_string() });
-                }
-            });
-            ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
-            for a in &cache.attachments {
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(
+        ui,
+        |ui| match &cache.case {
+            Some(c) => {
+                ui.label(format!("{}  {}", c.number, c.party));
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(format!("{} {} ({:.0} KB)", a.kind, a.file_name, a.size_bytes as f64 / 1024.0)).small());
-                    if ui.small_button(tr(lang, "save_as")).clicked() {
-                        if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
-                            cmds.push(Command::ExtractAttachment { id: a.id, out });
+                    let label = ui.label(tr(lang, "investigation")).id;
+                    let r =
+                        egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
+                            for v in tuban_core::store::INVESTIGATION {
+                                if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
+                                    cmds.push(Command::CaseStatus {
+                                        number: c.number.clone(),
+                                        investigation: Some(v.into()),
+                                        rectification: None,
+                                    });
+                                }
+                            }
+                        });
+                    r.response.labelled_by(label);
+                });
+                ui.horizontal(|ui| {
+                    let label = ui.label(tr(lang, "rectification")).id;
+                    let r =
+                        egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
+                            for v in tuban_core::store::RECTIFICATION {
+                                if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
+                                    cmds.push(Command::CaseStatus {
+                                        number: c.number.clone(),
+                                        investigation: None,
+                                        rectification: Some(v.into()),
+                                    });
+                                }
+                            }
+                        });
+                    r.response.labelled_by(label);
+                });
+                ui.horizontal(|ui| {
+                    ui.label(format!("{}: {}", tr(lang, "step"), c.step));
+                    let next = tuban_core::store::STEPS
+                        .iter()
+                        .position(|s| *s == c.step)
+                        .and_then(|i| tuban_core::store::STEPS.get(i + 1));
+                    if let Some(next) = next {
+                        if ui.button(format!("→ {next}")).clicked() {
+                            cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
+                        }
+                    }
+                });
+                if let Some(flag) = &cache.criminal {
+                    let basis = flag
+                        .prior_penalty
+                        .as_ref()
+                        .map(|d| format!("（{} {d}）", tr(lang, "prior_penalty")))
+                        .unwrap_or_default();
+                    let text = format!(
+                        "{} {:.2} 亩{basis}",
+                        tr(lang, "criminal_reached"),
+                        tuban_model::units::m2_to_mu(flag.area_m2)
+                    );
+                    ui.colored_label(theme::ERROR_TEXT, text);
+                }
+                ui.horizontal(|ui| {
+                    let label = ui.label(tr(lang, "prior_penalty_doc")).id;
+                    let r = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut cache.prior_penalty)
+                                .desired_width(180.0)
+                                .hint_text(tr(lang, "prior_penalty_hint")),
+                        )
+                        .labelled_by(label);
+                    if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
+                        cmds.push(Command::CasePriorPenalty {
+                            number: c.number.clone(),
+                            text: cache.prior_penalty.trim().to_string(),
+                        });
+                    }
+                });
+                ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
+                for a in &cache.attachments {
+                    ui.horizontal(|ui| {
+                        ui.label(
+                            RichText::new(format!(
+                                "{} {} ({:.0} KB)",
+                                a.kind,
+                                a.file_name,
+                                a.size_bytes as f64 / 1024.0
+                            ))
+                            .small(),
+                        );
+                        if ui.small_button(tr(lang, "save_as")).clicked() {
+                            if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
+                                cmds.push(Command::ExtractAttachment { id: a.id, out });
+                            }
+                        }
+                    });
+                }
+                ui.horizontal(|ui| {
+                    if cache.attach_kind.is_empty() {
+                        cache.attach_kind = "其他".into();
+                    }
+                    let label = ui.label(tr(lang, "attachment_kind")).id;
+                    egui::ComboBox::from_id_salt("attach_kind")
+                        .selected_text(&cache.attach_kind)
+                        .show_ui(ui, |ui| {
+                            for k in tuban_core::store::ATTACHMENT_KINDS {
+                                ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
+                            }
+                        })
+                        .response
+                        .labelled_by(label);
+                    if ui.button(tr(lang, "attach_files")).clicked() {
+                        if let Some(paths) = rfd::FileDialog::new()
+                            .add_filter(
+                                tr(lang, "documents"),
+                                &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"],
+                            )
+                            .pick_files()
+                        {
+                            cmds.push(Command::AttachToCase {
+                                number: c.number.clone(),
+                                paths,
+                                kind: cache.attach_kind.clone(),
+                            });
                         }
                     }
                 });
             }
-            ui.horizontal(|ui| {
-                if cache.attach_kind.is_empty() {
-                    cache.attach_kind = "其他".into();
-                }
-                let label = ui.label(tr(lang, "attachment_kind")).id;
-                egui::ComboBox::from_id_salt("attach_kind").selected_text(&cache.attach_kind).show_ui(ui, |ui| {
-                    for k in tuban_core::store::ATTACHMENT_KINDS {
-                        ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
+            None => {
+                ui.horizontal(|ui| {
+                    ui.label(tr(lang, "no_case"));
+                    let illegal = ws
+                        .current
+                        .map(|i| ws.verdict(i))
+                        .is_some_and(|v| ws.project.template().roles().illegal_verdicts.contains(&v));
+                    if illegal && ui.button(tr(lang, "open_case")).clicked() {
+                        cmds.push(Command::CreateCase);
                     }
-                }).response.labelled_by(label);
-                if ui.button(tr(lang, "attach_files")).clicked() {
-                    if let Some(paths) = rfd::FileDialog::new().add_filter(tr(lang, "documents"), &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"]).pick_files() {
-                        cmds.push(Command::AttachToCase { number: c.number.clone(), paths, kind: cache.attach_kind.clone() });
-                    }
-                }
-            });
-        }
-        None => {
-            ui.horizontal(|ui| {
-                ui.label(tr(lang, "no_case"));
-                let illegal = ws.current.map(|i| ws.verdict(i)).is_some_and(|v| ws.project.template().roles().illegal_verdicts.contains(&v));
-                if illegal && ui.button(tr(lang, "open_case")).clicked() {
-                    cmds.push(Command::CreateCase);
-                }
-            });
-        }
-    });
+                });
+            }
+        },
+    );
     for r in &cache.rebound {
         ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
     }
-    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(ui, |ui| {
-        for e in cache.history.iter().rev().take(50) {
-            ui.label(RichText::new(format!("{} {} {} {}: {} → {}", &e.time[..19.min(e.time.len())], e.user, e.action, e.field.clone().unwrap_or_default(), e.old_value.clone().unwrap_or_default(), e.new_value.clone().unwrap_or_default())).small());
-        }
-    });
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(
+        ui,
+        |ui| {
+            for e in cache.history.iter().rev().take(50) {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {} {} {}: {} → {}",
+                        &e.time[..19.min(e.time.len())],
+                        e.user,
+                        e.action,
+                        e.field.clone().unwrap_or_default(),
+                        e.old_value.clone().unwrap_or_default(),
+                        e.new_value.clone().unwrap_or_default()
+                    ))
+                    .small(),
+                );
+            }
+        },
+    );
 }
 
 /// The case ledger window: rates per township and what needs attention (computed again only
 /// after a change, not every frame).
-pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(u64, tuban_core::store::Ledger)>, open: &mut bool, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn ledger_window(
+    ctx: &egui::Context,
+    ws: &Workstation,
+    cache: &mut Option<(u64, tuban_core::store::Ledger)>,
+    open: &mut bool,
+    lang: Lang,
+    cmds: &mut Vec<Command>,
+) {
     if cache.as_ref().is_none_or(|(serial, _)| *serial != ws.side_serial) {
         *cache = ws.project.ledger().ok().map(|l| (ws.side_serial, l));
     }
@@ -263,12 +386,15 @@ pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(
     egui::Window::new(tr(lang, "ledger")).open(open).default_width(760.0).show(ctx, |ui| {
         let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
         egui::Grid::new("ledger_grid").striped(true).num_columns(7).show(ui, |ui| {
-            for h in ["township_col", "cases_col", "area_mu_col", "inv_rate", "rect_rate", "filing_rate", "conclusion_rate"] {
+            for h in
+                ["township_col", "cases_col", "area_mu_col", "inv_rate", "rect_rate", "filing_rate", "conclusion_rate"]
+            {
                 ui.strong(tr(lang, h));
             }
             ui.end_row();
             let total = tr(lang, "total").to_string();
-            for (town, r) in l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once((total, &l.total))) {
+            for (town, r) in l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once((total, &l.total)))
+            {
                 ui.label(town);
                 ui.label(r.cases.to_string());
                 ui.label(format!("{:.2}", tuban_model::units::m2_to_mu(r.illegal_area_m2)));
@@ -284,8 +410,17 @@ pub fn ledger_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<(
             ui.colored_label(theme::ERROR_TEXT, format!("{}: {n} ({d})", tr(lang, "overdue")));
         }
         for c in &l.criminal {
-            let prior = c.prior_penalty.as_ref().map(|d| format!("; {} {d}", tr(lang, "prior_penalty"))).unwrap_or_default();
-            ui.colored_label(theme::ERROR_TEXT, format!("{}: {} ({:.2} 亩{prior})", tr(lang, "criminal"), c.number, tuban_model::units::m2_to_mu(c.area_m2)));
+            let prior =
+                c.prior_penalty.as_ref().map(|d| format!("; {} {d}", tr(lang, "prior_penalty"))).unwrap_or_default();
+            ui.colored_label(
+                theme::ERROR_TEXT,
+                format!(
+                    "{}: {} ({:.2} 亩{prior})",
+                    tr(lang, "criminal"),
+                    c.number,
+                    tuban_model::units::m2_to_mu(c.area_m2)
+                ),
+            );
         }
         for g in &l.split_penalties {
             ui.colored_label(theme::WARNING_TEXT, format!("{}: {}", tr(lang, "split"), g.join(", ")));
@@ -308,10 +443,23 @@ pub struct SpotView {
 }
 
 /// The spot-check window: draw a sample, review it blind, see the agreement.
-pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Option<SpotView>, open: &mut bool, share: &mut f64, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn spotcheck_window(
+    ctx: &egui::Context,
+    ws: &Workstation,
+    cache: &mut Option<SpotView>,
+    open: &mut bool,
+    share: &mut f64,
+    lang: Lang,
+    cmds: &mut Vec<Command>,
+) {
     if cache.as_ref().is_none_or(|c| c.serial != ws.side_serial) {
         *cache = match ws.project.latest_spot_check() {
-            Ok(Some(id)) => Some(SpotView { serial: ws.side_serial, id, blind: ws.project.spot_check_blind(id).unwrap_or_default(), result: ws.project.spot_check_result(id).ok() }),
+            Ok(Some(id)) => Some(SpotView {
+                serial: ws.side_serial,
+                id,
+                blind: ws.project.spot_check_blind(id).unwrap_or_default(),
+                result: ws.project.spot_check_result(id).ok(),
+            }),
             _ => None,
         };
     }
@@ -348,7 +496,15 @@ pub fn spotcheck_window(ctx: &egui::Context, ws: &Workstation, cache: &mut Optio
         });
         if let Some(r) = &view.result {
             ui.separator();
-            ui.label(format!("#{id}: {} / {} · {} {} · {} {}", r.reviewed, r.sampled, tr(lang, "kappa"), r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()), "≠", r.disagreements.len()));
+            ui.label(format!(
+                "#{id}: {} / {} · {} {} · {} {}",
+                r.reviewed,
+                r.sampled,
+                tr(lang, "kappa"),
+                r.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "—".into()),
+                "≠",
+                r.disagreements.len()
+            ));
             for (k, a, b) in &r.disagreements {
                 ui.colored_label(theme::WARNING_TEXT, format!("{k}: {a} ≠ {b}"));
             }

@@ -26,7 +26,14 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
     let mut changed = false;
     ui.horizontal(|ui| {
         let label = ui.label(tr(lang, "key_search")).id;
-        let r = ui.add(egui::TextEdit::singleline(&mut ws.filter.text).hint_text(tr(lang, "search")).desired_width(f32::INFINITY).id_salt("queue_search")).labelled_by(label);
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut ws.filter.text)
+                    .hint_text(tr(lang, "search"))
+                    .desired_width(f32::INFINITY)
+                    .id_salt("queue_search"),
+            )
+            .labelled_by(label);
         if search_focus {
             r.request_focus();
         }
@@ -34,7 +41,12 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
     });
     let towns = ws.townships.clone();
     let verdict_field = ws.project.template().roles().verdict.clone();
-    let codes: Vec<String> = ws.project.template().field(&verdict_field).map(|f| f.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default();
+    let codes: Vec<String> = ws
+        .project
+        .template()
+        .field(&verdict_field)
+        .map(|f| f.codes().iter().map(|c| c.code.clone()).collect())
+        .unwrap_or_default();
     let sort_label = |s: SortBy| match s {
         SortBy::Id => tr(lang, "sort_id"),
         SortBy::Township => tr(lang, "sort_township"),
@@ -77,11 +89,14 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         });
         r.response.labelled_by(label);
         let label = ui.label(tr(lang, "sort")).id;
-        let r = egui::ComboBox::from_id_salt("sort").selected_text(sort_label(ws.filter.sort)).width(110.0).show_ui(ui, |ui| {
-            for s in [SortBy::Id, SortBy::Township, SortBy::Status, SortBy::Area] {
-                changed |= ui.selectable_value(&mut ws.filter.sort, s, sort_label(s)).changed();
-            }
-        });
+        let r = egui::ComboBox::from_id_salt("sort").selected_text(sort_label(ws.filter.sort)).width(110.0).show_ui(
+            ui,
+            |ui| {
+                for s in [SortBy::Id, SortBy::Township, SortBy::Status, SortBy::Area] {
+                    changed |= ui.selectable_value(&mut ws.filter.sort, s, sort_label(s)).changed();
+                }
+            },
+        );
         r.response.labelled_by(label);
         ui.end_row();
     });
@@ -120,7 +135,12 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
                     ui.add(egui::Label::new(ws.township(i)).selectable(false));
                 });
                 row.col(|ui| {
-                    ui.add(egui::Label::new(RichText::new(tr(lang, status_key(r.status))).color(theme::status_stroke(r.status))).selectable(false));
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(tr(lang, status_key(r.status))).color(theme::status_stroke(r.status)),
+                        )
+                        .selectable(false),
+                    );
                 });
                 row.col(|ui| {
                     ui.add(egui::Label::new(ws.verdict(i)).selectable(false));

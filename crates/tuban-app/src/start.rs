@@ -9,9 +9,9 @@ use egui::Ui;
 
 use super::i18n::{tr, Lang};
 use tuban_core::import::{self, ImportOptions, ImportReport};
+use tuban_core::store::{Access, Project, ProjectMeta};
 use tuban_model::progress::Progress;
 use tuban_model::Template;
-use tuban_core::store::{Access, Project, ProjectMeta};
 
 /// What the start screen asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,13 @@ pub struct StartState {
 impl Default for StartState {
     fn default() -> Self {
         use chrono::Datelike;
-        StartState { open_path: String::new(), patch_path: String::new(), template: "grassland".into(), county: String::new(), year: chrono::Local::now().year() - 1 }
+        StartState {
+            open_path: String::new(),
+            patch_path: String::new(),
+            template: "grassland".into(),
+            county: String::new(),
+            year: chrono::Local::now().year() - 1,
+        }
     }
 }
 
@@ -96,18 +102,24 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut state.patch_path).desired_width(360.0)).labelled_by(label);
             if ui.button(tr(lang, "browse")).clicked() {
-                if let Some(p) = rfd::FileDialog::new().add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"]).pick_file() {
+                if let Some(p) = rfd::FileDialog::new()
+                    .add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"])
+                    .pick_file()
+                {
                     state.patch_path = p.display().to_string();
                 }
             }
         });
         egui::Grid::new("new_project").num_columns(2).show(ui, |ui| {
             let label = ui.label(tr(lang, "template")).id;
-            let r = egui::ComboBox::from_id_salt("template").selected_text(template_name(&state.template)).show_ui(ui, |ui| {
-                for (id, _) in tuban_model::template::BUILTIN {
-                    ui.selectable_value(&mut state.template, id.to_string(), template_name(id));
-                }
-            });
+            let r = egui::ComboBox::from_id_salt("template").selected_text(template_name(&state.template)).show_ui(
+                ui,
+                |ui| {
+                    for (id, _) in tuban_model::template::BUILTIN {
+                        ui.selectable_value(&mut state.template, id.to_string(), template_name(id));
+                    }
+                },
+            );
             r.response.labelled_by(label);
             ui.end_row();
             let label = ui.label(tr(lang, "county_code")).id;
@@ -119,7 +131,13 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         });
         if ui.button(tr(lang, "create_and_import")).clicked() && !state.patch_path.trim().is_empty() {
             let patches = PathBuf::from(state.patch_path.trim());
-            action = Some(StartAction::Create { project: project_path_for(&patches), patches, template: state.template.clone(), county: state.county.clone(), year: state.year });
+            action = Some(StartAction::Create {
+                project: project_path_for(&patches),
+                patches,
+                template: state.template.clone(),
+                county: state.county.clone(),
+                year: state.year,
+            });
         }
     });
     ui.add_space(20.0);
@@ -152,7 +170,11 @@ pub struct Job {
 
 impl Job {
     /// Runs `work` on a named thread with a fresh progress; asks for a repaint when done.
-    fn run(name: &'static str, ctx: egui::Context, work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static) -> Job {
+    fn run(
+        name: &'static str,
+        ctx: egui::Context,
+        work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static,
+    ) -> Job {
         let progress = Progress::new();
         let p = Arc::clone(&progress);
         let handle = std::thread::Builder::new()
@@ -172,7 +194,12 @@ impl Job {
     }
 
     /// Creates the project (when `create` is given) and imports `patches` into `project`.
-    pub fn spawn(project: PathBuf, patches: PathBuf, create: Option<(Template, ProjectMeta)>, ctx: egui::Context) -> Job {
+    pub fn spawn(
+        project: PathBuf,
+        patches: PathBuf,
+        create: Option<(Template, ProjectMeta)>,
+        ctx: egui::Context,
+    ) -> Job {
         Job::run("import", ctx, move |p| {
             let mut proj = match &create {
                 Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
@@ -196,8 +223,14 @@ impl Job {
     pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> Job {
         Job::run("photos", ctx, move |p| {
             let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
-            let r = tuban_core::evidence::import_photos(&mut proj, &paths, None, 100.0, p).map_err(|e| e.to_string())?;
-            let mut text = format!("匹配 / matched {}  未匹配 / unmatched {}  出错 / errors {}", r.matched.len(), r.unmatched.len(), r.errors.len());
+            let r =
+                tuban_core::evidence::import_photos(&mut proj, &paths, None, 100.0, p).map_err(|e| e.to_string())?;
+            let mut text = format!(
+                "匹配 / matched {}  未匹配 / unmatched {}  出错 / errors {}",
+                r.matched.len(),
+                r.unmatched.len(),
+                r.errors.len()
+            );
             for (f, k, d) in &r.matched {
                 text.push_str(&format!("\n{f} → {k} ({d:.0} m)"));
             }
@@ -213,7 +246,13 @@ impl Job {
 
     /// Reads files (scanned documents, photos) and attaches them to a case; a file that cannot be
     /// read or is refused is named in the result and the others are still attached.
-    pub fn spawn_attach(project: PathBuf, number: String, paths: Vec<PathBuf>, kind: String, ctx: egui::Context) -> Job {
+    pub fn spawn_attach(
+        project: PathBuf,
+        number: String,
+        paths: Vec<PathBuf>,
+        kind: String,
+        ctx: egui::Context,
+    ) -> Job {
         Job::run("attach", ctx, move |p| {
             let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
             p.stage("附件 / attachments", paths.len() as u64);
@@ -224,7 +263,9 @@ impl Job {
                     break;
                 }
                 let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                let result = std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| proj.attach_to_case(&number, &name, &kind, &bytes).map_err(|e| e.to_string()));
+                let result = std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| proj.attach_to_case(&number, &name, &kind, &bytes).map_err(|e| e.to_string()));
                 lines.push(match result {
                     Ok(id) => format!("{number}: #{id} {kind} {name}"),
                     Err(e) => format!("{}: {e}", path.display()),
@@ -238,31 +279,57 @@ impl Job {
     pub fn spawn_extract(project: PathBuf, id: i64, out: PathBuf, ctx: egui::Context) -> Job {
         Job::run("extract", ctx, move |_| {
             let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
-            let (_, bytes) = proj.attachment_data(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("#{id}: 没有附件 / no attachment"))?;
-            std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}{}", out.display(), tuban_core::store::advice_io(&e)))?;
+            let (_, bytes) = proj
+                .attachment_data(id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("#{id}: 没有附件 / no attachment"))?;
+            std::fs::write(&out, bytes)
+                .map_err(|e| format!("{}: {e}{}", out.display(), tuban_core::store::advice_io(&e)))?;
             Ok((project.clone(), JobReport::Written(out.display().to_string())))
         })
     }
 
     /// Writes the PDF report from a read-only connection (one consistent snapshot) while the
     /// window keeps the project open.
-    pub fn spawn_report(project: PathBuf, out: PathBuf, opts: tuban_core::report::ReportOptions, force: bool, ctx: egui::Context) -> Job {
+    pub fn spawn_report(
+        project: PathBuf,
+        out: PathBuf,
+        opts: tuban_core::report::ReportOptions,
+        force: bool,
+        ctx: egui::Context,
+    ) -> Job {
         Job::run("report", ctx, move |p| {
             let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
             proj.begin_snapshot().map_err(|e| e.to_string())?;
             let t = std::time::Instant::now();
             tuban_core::report::write(&proj, &out, &opts, force, p).map_err(|e| e.to_string())?;
             let mb = std::fs::metadata(&out).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
-            Ok((project.clone(), JobReport::Written(format!("{}\n{mb:.1} MB, {:.1} s", out.display(), t.elapsed().as_secs_f64()))))
+            Ok((
+                project.clone(),
+                JobReport::Written(format!("{}\n{mb:.1} MB, {:.1} s", out.display(), t.elapsed().as_secs_f64())),
+            ))
         })
     }
 
     /// Exports one format into a folder from a read-only connection.
-    pub fn spawn_export(project: PathBuf, out: PathBuf, format: tuban_core::export::Format, force: bool, ctx: egui::Context) -> Job {
+    pub fn spawn_export(
+        project: PathBuf,
+        out: PathBuf,
+        format: tuban_core::export::Format,
+        force: bool,
+        ctx: egui::Context,
+    ) -> Job {
         Job::run("export", ctx, move |p| {
             let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
             proj.begin_snapshot().map_err(|e| e.to_string())?;
-            let files = tuban_core::export::export(&proj, format, &out, &tuban_core::export::ExportOptions { crs: None, force }, p).map_err(|e| e.to_string())?;
+            let files = tuban_core::export::export(
+                &proj,
+                format,
+                &out,
+                &tuban_core::export::ExportOptions { crs: None, force },
+                p,
+            )
+            .map_err(|e| e.to_string())?;
             let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             Ok((project.clone(), JobReport::Written(list.join("\n"))))
         })

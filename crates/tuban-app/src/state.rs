@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use geo::TriangulateEarcut;
 
-use tuban_model::{ReviewStatus, Value};
 use tuban_core::store::{ImagerySource, PatchRecord, Project, StoreError};
+use tuban_model::{ReviewStatus, Value};
 
 pub use tuban_core::store::Period;
 
@@ -209,7 +209,8 @@ impl PatchShape {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 let start = s.verts.len() as u32;
                 let coords = &ring.0;
-                let n = if coords.len() > 1 && coords.first() == coords.last() { coords.len() - 1 } else { coords.len() };
+                let n =
+                    if coords.len() > 1 && coords.first() == coords.last() { coords.len() - 1 } else { coords.len() };
                 for c in &coords[..n] {
                     let m = merc01(c.x, c.y);
                     bbox = [bbox[0].min(m[0]), bbox[1].min(m[1]), bbox[2].max(m[0]), bbox[3].max(m[1])];
@@ -355,7 +356,11 @@ impl Workstation {
     /// The text of a role field (township, village, verdict) of a record.
     pub fn role_text(&self, index: usize, field: Option<&str>) -> String {
         let Some(field) = field else { return String::new() };
-        self.records.get(index).and_then(|r| r.value(self.project.template(), field)).map(|v| v.to_string()).unwrap_or_default()
+        self.records
+            .get(index)
+            .and_then(|r| r.value(self.project.template(), field))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
     }
 
     /// Township of a record.
@@ -394,8 +399,12 @@ impl Workstation {
             .collect();
         match f.sort {
             SortBy::Id => q.sort_by(|&a, &b| self.records[a].key.cmp(&self.records[b].key)),
-            SortBy::Township => q.sort_by(|&a, &b| self.township(a).cmp(&self.township(b)).then(self.records[a].key.cmp(&self.records[b].key))),
-            SortBy::Status => q.sort_by(|&a, &b| self.records[a].status.cmp(&self.records[b].status).then(self.records[a].key.cmp(&self.records[b].key))),
+            SortBy::Township => q.sort_by(|&a, &b| {
+                self.township(a).cmp(&self.township(b)).then(self.records[a].key.cmp(&self.records[b].key))
+            }),
+            SortBy::Status => q.sort_by(|&a, &b| {
+                self.records[a].status.cmp(&self.records[b].status).then(self.records[a].key.cmp(&self.records[b].key))
+            }),
             SortBy::Area => q.sort_by(|&a, &b| self.records[b].area_m2.total_cmp(&self.records[a].area_m2)),
         }
         self.queue = q;
@@ -434,7 +443,9 @@ impl Workstation {
     /// Title and date of a source, for captions and the verdict record.
     pub fn source_caption(&self, index: Option<usize>) -> String {
         match index.and_then(|i| self.imagery.get(i)) {
-            Some(s) => format!("{} {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()).trim().to_string(),
+            Some(s) => {
+                format!("{} {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()).trim().to_string()
+            }
             None => String::new(),
         }
     }
@@ -474,7 +485,8 @@ impl Workstation {
         let t = self.project.template();
         let mut fields: Vec<(&str, &str)> = Vec::new();
         // The address goes to the template's address field (eco: DZ), else to the remarks (BZ).
-        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty()) {
+        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty())
+        {
             fields.push((f, address.trim()));
         }
         if !source.is_empty() && t.field("XSLY").is_some() {
@@ -494,7 +506,8 @@ impl Workstation {
                 self.select(i);
             }
         }
-        self.message = Some(Message { text: format!("{} {key}", super::i18n::tr(lang, "clue_added")), is_error: false });
+        self.message =
+            Some(Message { text: format!("{} {key}", super::i18n::tr(lang, "clue_added")), is_error: false });
         self.saved();
         Ok(())
     }
@@ -541,7 +554,9 @@ impl Workstation {
             Command::NextUnreviewed => {
                 let start = self.queue_position().map_or(0, |p| p + 1);
                 let n = self.queue.len();
-                let found = (0..n).map(|k| self.queue[(start + k) % n.max(1)]).find(|&i| self.records[i].status == ReviewStatus::Unreviewed);
+                let found = (0..n)
+                    .map(|k| self.queue[(start + k) % n.max(1)])
+                    .find(|&i| self.records[i].status == ReviewStatus::Unreviewed);
                 if let Some(i) = found {
                     self.select(i);
                 }
@@ -585,11 +600,21 @@ impl Workstation {
                                 self.select(i);
                             }
                         }
-                        self.message = Some(Message { text: format!("{} {}", tr(lang, if undo { "undone" } else { "redone" }), self.records[self.index_of_fid[&fid]].key), is_error: false });
+                        self.message = Some(Message {
+                            text: format!(
+                                "{} {}",
+                                tr(lang, if undo { "undone" } else { "redone" }),
+                                self.records[self.index_of_fid[&fid]].key
+                            ),
+                            is_error: false,
+                        });
                         r
                     }
                     Ok(None) => {
-                        self.message = Some(Message { text: tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into(), is_error: false });
+                        self.message = Some(Message {
+                            text: tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into(),
+                            is_error: false,
+                        });
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -617,7 +642,9 @@ impl Workstation {
                 Ok(())
             }
             Command::AddComment(text) => match self.current_fid() {
-                Some(fid) if !text.trim().is_empty() => self.project.add_comment(fid, text.trim()).map(|_| self.saved()),
+                Some(fid) if !text.trim().is_empty() => {
+                    self.project.add_comment(fid, text.trim()).map(|_| self.saved())
+                }
                 _ => Ok(()),
             },
             Command::SetAids { flags, confidence } => match self.current_fid() {
@@ -629,44 +656,66 @@ impl Workstation {
             },
             Command::CreateCase => match self.current_fid() {
                 Some(fid) => {
-                    let party = self.current.and_then(|i| self.records[i].value(self.project.template(), "DSR")).map(|v| v.to_string()).unwrap_or_default();
+                    let party = self
+                        .current
+                        .and_then(|i| self.records[i].value(self.project.template(), "DSR"))
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
                     self.project.create_case(None, &[fid], &party, "").map(|n| {
-                        self.message = Some(Message { text: format!("{} {n}", tr(lang, "case_opened")), is_error: false });
+                        self.message =
+                            Some(Message { text: format!("{} {n}", tr(lang, "case_opened")), is_error: false });
                         self.saved();
                     })
                 }
                 None => Ok(()),
             },
             Command::ProposeCases => self.project.propose_cases().map(|v| {
-                self.message = Some(Message { text: format!("{} {}", tr(lang, "case_opened"), v.len()), is_error: false });
+                self.message =
+                    Some(Message { text: format!("{} {}", tr(lang, "case_opened"), v.len()), is_error: false });
                 self.saved();
             }),
-            Command::DescribePhoto { id, kind, caption } => self.project.describe_photo(id, &kind, &caption).map(|_| self.saved()),
+            Command::DescribePhoto { id, kind, caption } => {
+                self.project.describe_photo(id, &kind, &caption).map(|_| self.saved())
+            }
             Command::AssignPhoto(id) => match self.current_fid() {
                 Some(fid) => self.project.assign_photo(id, fid).map(|_| self.saved()),
                 None => Ok(()),
             },
             Command::Seal => self.project.seal().map(|s| {
-                self.message = Some(Message { text: format!("{} {}", tr(lang, "sealed"), &s.digest[..16]), is_error: false });
+                self.message =
+                    Some(Message { text: format!("{} {}", tr(lang, "sealed"), &s.digest[..16]), is_error: false });
             }),
             Command::Unseal(reason) => self.project.unseal(&reason).map(|_| {
                 self.message = Some(Message { text: tr(lang, "unsealed").into(), is_error: false });
             }),
-            Command::DrawSpotCheck(share) => self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
-                self.message = Some(Message { text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()), is_error: false });
-                self.side_serial += 1;
-            }),
+            Command::DrawSpotCheck(share) => {
+                self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
+                    self.message = Some(Message {
+                        text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()),
+                        is_error: false,
+                    });
+                    self.side_serial += 1;
+                })
+            }
             Command::AddPhotos(_) => Ok(()),
-            Command::CaseStep { number, step } => self.project.record_step(&number, &step, None, "").map(|_| self.saved()),
+            Command::CaseStep { number, step } => {
+                self.project.record_step(&number, &step, None, "").map(|_| self.saved())
+            }
             Command::CaseStatus { number, investigation, rectification } => self
                 .project
-                .update_case(&number, &tuban_core::store::CaseUpdate { investigation, rectification, ..Default::default() })
+                .update_case(
+                    &number,
+                    &tuban_core::store::CaseUpdate { investigation, rectification, ..Default::default() },
+                )
                 .map(|_| self.saved()),
             // Handled by the app: jobs off the UI thread (they read or write files).
             Command::AttachToCase { .. } | Command::ExtractAttachment { .. } => Ok(()),
             Command::CasePriorPenalty { number, text } => self
                 .project
-                .update_case(&number, &tuban_core::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() })
+                .update_case(
+                    &number,
+                    &tuban_core::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() },
+                )
                 .map(|_| self.saved()),
             Command::StartClue { polygon } => {
                 self.drawing = Some(ClueDraft { polygon, ..Default::default() });

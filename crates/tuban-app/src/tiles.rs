@@ -31,7 +31,14 @@ impl ImageryTiles {
         let wake_ctx = ctx.clone();
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
         let service = TileService::new(sources, threads, move || wake_ctx.request_repaint());
-        ImageryTiles { service, ctx: ctx.clone(), textures: HashMap::new(), order: VecDeque::new(), source: 0, errors: HashMap::new() }
+        ImageryTiles {
+            service,
+            ctx: ctx.clone(),
+            textures: HashMap::new(),
+            order: VecDeque::new(),
+            source: 0,
+            errors: HashMap::new(),
+        }
     }
 
     /// The sources, in index order.
@@ -45,7 +52,11 @@ impl ImageryTiles {
             let texture = match result {
                 Ok(Some(rgba)) => {
                     let image = ColorImage::from_rgba_unmultiplied([TILE_PX, TILE_PX], &rgba);
-                    Some(self.ctx.load_texture(format!("tile-{}-{}-{}-{}", key.source, key.z, key.x, key.y), image, TextureOptions::LINEAR))
+                    Some(self.ctx.load_texture(
+                        format!("tile-{}-{}-{}-{}", key.source, key.z, key.x, key.y),
+                        image,
+                        TextureOptions::LINEAR,
+                    ))
                 }
                 Ok(None) => None,
                 Err(e) => {
@@ -86,7 +97,12 @@ impl ImageryTiles {
     pub fn tile(&mut self, source: usize, id: TileId) -> Option<TilePiece> {
         let key = TileKey { source, z: id.zoom, x: id.x, y: id.y };
         match self.textures.get(&key) {
-            Some(Some(t)) => return Some(TilePiece::new(Tile::Raster(t.clone()), Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)))),
+            Some(Some(t)) => {
+                return Some(TilePiece::new(
+                    Tile::Raster(t.clone()),
+                    Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                ))
+            }
             Some(None) => return None,
             None => {
                 self.service.request(key);

@@ -12,8 +12,8 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use tuban_app::i18n::Lang;
 use tuban_app::{Prefs, TubanApp};
-use tuban_model::{ReviewStatus, Value};
 use tuban_core::store::{Access, Project};
+use tuban_model::{ReviewStatus, Value};
 
 fn sample_project(with_imagery: bool) -> (tempfile::TempDir, std::path::PathBuf) {
     let (dir, mut p) = common::new_project("grassland");
@@ -32,7 +32,9 @@ fn sample_project(with_imagery: bool) -> (tempfile::TempDir, std::path::PathBuf)
 
 fn harness(path: &std::path::Path, lang: Lang) -> Harness<'static, TubanApp> {
     let app = TubanApp::new(Prefs { lang, ..Default::default() }, Some(path.to_path_buf()));
-    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 960.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 960.0))
+        .build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
     h.run_steps(3);
     h
 }
@@ -154,7 +156,9 @@ fn english_switch_translates_the_window() {
 #[test]
 fn start_screen_without_a_project_and_a_bad_project_file() {
     let app = TubanApp::new(Prefs::default(), Some(common::fixture("tricky/gpkg_multilayer/multipleholes.gpkg")));
-    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
     h.run_steps(2);
     assert!(h.state().ws.is_none());
     assert!(h.query_by_label_contains("tuban import").is_some(), "the error names what to do");
@@ -175,7 +179,9 @@ fn view_modes_and_the_imagery_recorded_with_the_verdict() {
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     drop(p);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let recorded: String = conn.query_row("SELECT verdict_imagery FROM patches WHERE TBBH = '150999SJBG2025000001'", [], |r| r.get(0)).unwrap();
+    let recorded: String = conn
+        .query_row("SELECT verdict_imagery FROM patches WHERE TBBH = '150999SJBG2025000001'", [], |r| r.get(0))
+        .unwrap();
     assert!(recorded.contains("2024 GF-2 2024-08-02") && recorded.contains("2025 GF-2 2025-08-09"), "{recorded}");
     h.key_press(Key::V);
     h.run_steps(2);
@@ -216,7 +222,9 @@ fn workflow_panels_open_cases_flags_comments_and_seal() {
     let (_dir, path) = sample_project(false);
     // Tall enough that the whole form and its workflow sections are on screen.
     let app = TubanApp::new(Prefs { lang: Lang::Zh, ..Default::default() }, Some(path.clone()));
-    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 2600.0)).build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 2600.0))
+        .build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
     h.run_steps(3);
     // Patch 1 illegal: the case section offers to open a case.
     h.key_press(Key::Num2);
@@ -269,9 +277,17 @@ fn report_from_the_menu_runs_as_a_job_and_keeps_the_texts() {
     // The project stayed open and the text is kept in it for the next report.
     assert!(h.state().ws.is_some());
     let p = Project::open(&path, Access::ReadOnly).unwrap();
-    assert_eq!(p.report_text(tuban_core::store::ReportText::Problems).unwrap().as_deref(), Some("部分图斑影像云量较大，建议补充外业核实。"));
+    assert_eq!(
+        p.report_text(tuban_core::store::ReportText::Problems).unwrap().as_deref(),
+        Some("部分图斑影像云量较大，建议补充外业核实。")
+    );
     drop(p);
-    let pdf = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "pdf")).unwrap();
+    let pdf = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .unwrap();
     let text = std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout).to_string();
     assert!(text.contains("部分图斑影像云量较大"), "the problems text is in section 6");
@@ -283,9 +299,19 @@ fn report_from_the_menu_runs_as_a_job_and_keeps_the_texts() {
 fn click_at(h: &mut Harness<'_, TubanApp>, pos: egui::Pos2) {
     // Successive clicks lie far apart: never a double click.
     h.event(egui::Event::PointerMoved(pos));
-    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: true, modifiers: Modifiers::NONE });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
     h.run_steps(1);
-    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: false, modifiers: Modifiers::NONE });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
     h.run_steps(1);
 }
 
@@ -309,7 +335,11 @@ fn a_clue_drawn_on_the_map_becomes_a_patch() {
     let d = h.state().ws.as_ref().unwrap().drawing.clone().unwrap();
     assert!(d.finished && d.vertices.len() == 3, "{d:?}");
     // The map click became lon/lat near the sample county (111.4°E, 41.6°N).
-    assert!(d.vertices.iter().all(|(lon, lat)| (lon - 111.46).abs() < 0.05 && (lat - 41.6).abs() < 0.05), "{:?}", d.vertices);
+    assert!(
+        d.vertices.iter().all(|(lon, lat)| (lon - 111.46).abs() < 0.05 && (lat - 41.6).abs() < 0.05),
+        "{:?}",
+        d.vertices
+    );
     h.get_by_label("地址").click();
     h.run_steps(1);
     h.get_by_label("地址").type_text("大井村北 2 公里");
@@ -395,9 +425,16 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
     };
     let photo = common::fixture("exif/DSCN0010.jpg");
     let missing = dir.path().join("不存在.pdf");
-    h.state_mut().send(tuban_app::Command::AttachToCase { number: case.clone(), paths: vec![photo.clone(), missing], kind: "整改照片".into() });
+    h.state_mut().send(tuban_app::Command::AttachToCase {
+        number: case.clone(),
+        paths: vec![photo.clone(), missing],
+        kind: "整改照片".into(),
+    });
     h.run_steps(1);
-    assert!(h.state().job_running() && h.state().ws.is_none(), "the window lets go of the project while the job writes it");
+    assert!(
+        h.state().job_running() && h.state().ws.is_none(),
+        "the window lets go of the project while the job writes it"
+    );
     wait(&mut h);
     let result = h.state().job_result().unwrap_or_default().to_string();
     assert!(result.contains("DSCN0010.jpg") && result.contains("不存在.pdf"), "each file is reported: {result}");

@@ -175,7 +175,10 @@ fn compare_literal(left: &Value, left_unit: Option<Unit>, text: &str, unit: Opti
 }
 
 fn number_part(text: &str) -> Option<f64> {
-    let end = text.char_indices().find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-')).map_or(text.len(), |(i, _)| i);
+    let end = text
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-'))
+        .map_or(text.len(), |(i, _)| i);
     text[..end].parse().ok()
 }
 
@@ -218,14 +221,26 @@ fn parse_atom(text: &str, is_field: &dyn Fn(&str) -> bool) -> Result<Expr, Strin
     }
     if let Some(list) = lower.strip_prefix("in").map(|_| rest[2..].trim()) {
         let inner = list.strip_prefix('[').and_then(|l| l.strip_suffix(']')).ok_or("in needs a list: in [a, b]")?;
-        let options = inner.split([',', '，', '、']).map(|s| unquote(s.trim()).to_string()).filter(|s| !s.is_empty()).collect();
+        let options =
+            inner.split([',', '，', '、']).map(|s| unquote(s.trim()).to_string()).filter(|s| !s.is_empty()).collect();
         return Ok(Expr::In { field: field.into(), options });
     }
-    let (op, len) = [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("==", Op::Eq), ("≤", Op::Le), ("≥", Op::Ge), ("≠", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)]
-        .iter()
-        .find(|(s, _)| rest.starts_with(s))
-        .map(|(s, op)| (*op, s.len()))
-        .ok_or_else(|| format!("expected an operator after {field} (=, !=, <, <=, >, >=, in, filled, empty)"))?;
+    let (op, len) = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("!=", Op::Ne),
+        ("==", Op::Eq),
+        ("≤", Op::Le),
+        ("≥", Op::Ge),
+        ("≠", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+        ("=", Op::Eq),
+    ]
+    .iter()
+    .find(|(s, _)| rest.starts_with(s))
+    .map(|(s, op)| (*op, s.len()))
+    .ok_or_else(|| format!("expected an operator after {field} (=, !=, <, <=, >, >=, in, filled, empty)"))?;
     let operand = rest[len..].trim();
     if operand.is_empty() {
         return Err(format!("nothing to compare {field} with"));
@@ -235,7 +250,10 @@ fn parse_atom(text: &str, is_field: &dyn Fn(&str) -> bool) -> Result<Expr, Strin
     } else {
         let text = unquote(operand).to_string();
         let unit = number_part(&text).and_then(|_| {
-            let end = text.char_indices().find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-')).map_or(text.len(), |(i, _)| i);
+            let end = text
+                .char_indices()
+                .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-'))
+                .map_or(text.len(), |(i, _)| i);
             Unit::parse_suffix(&text[end..])
         });
         Operand::Literal { text, unit }
@@ -263,7 +281,8 @@ mod tests {
     #[test]
     fn parses_and_evaluates() {
         let e = Expr::parse("WFMJ >= 20亩", &fields).unwrap();
-        let get = |v: f64| move |f: &str| if f == "WFMJ" { (Value::Real(v), Some(Unit::M2)) } else { (Value::Null, None) };
+        let get =
+            |v: f64| move |f: &str| if f == "WFMJ" { (Value::Real(v), Some(Unit::M2)) } else { (Value::Null, None) };
         assert_eq!(e.eval(&get(13_400.0)), Some(true));
         assert_eq!(e.eval(&get(13_300.0)), Some(false));
         let e = Expr::parse("HCJG = 合法 and SPWH empty", &fields).unwrap();

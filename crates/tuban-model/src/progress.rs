@@ -41,7 +41,11 @@ impl Progress {
 
     /// Returns `Err(Cancelled)` once cancel was asked.
     pub fn check(&self) -> Result<(), Cancelled> {
-        if self.cancel.load(Ordering::Relaxed) { Err(Cancelled) } else { Ok(()) }
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// Asks the worker to stop at its next check.

@@ -47,7 +47,11 @@ pub struct Code {
 impl Code {
     /// `01 农业用地`, or just the label when code and label are the same.
     pub fn display(&self) -> String {
-        if self.code == self.label { self.label.clone() } else { format!("{} {}", self.code, self.label) }
+        if self.code == self.label {
+            self.label.clone()
+        } else {
+            format!("{} {}", self.code, self.label)
+        }
     }
 }
 
@@ -69,7 +73,11 @@ impl From<CodeSpec> for Code {
 
 impl From<Code> for CodeSpec {
     fn from(c: Code) -> CodeSpec {
-        if c.code == c.label { CodeSpec::Plain(c.label) } else { CodeSpec::Pair { code: c.code, label: c.label } }
+        if c.code == c.label {
+            CodeSpec::Plain(c.label)
+        } else {
+            CodeSpec::Pair { code: c.code, label: c.label }
+        }
     }
 }
 
@@ -287,8 +295,21 @@ pub struct Template {
 
 /// Column names tuban itself uses in the `patches` table; no template field may take them.
 pub const RESERVED_NAMES: &[&str] = &[
-    "fid", "geom", "review_status", "area_m2", "area_mu", "area_ha", "center_lon", "center_lat", "batch_id", "import_issues", "extra_attrs",
-    "updated_at", "verdict_imagery", "review_flags", "confidence",
+    "fid",
+    "geom",
+    "review_status",
+    "area_m2",
+    "area_mu",
+    "area_ha",
+    "center_lon",
+    "center_lat",
+    "batch_id",
+    "import_issues",
+    "extra_attrs",
+    "updated_at",
+    "verdict_imagery",
+    "review_flags",
+    "confidence",
 ];
 
 /// Why a template cannot be used.
@@ -321,21 +342,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
 impl Template {
     /// One of the templates shipped with tuban.
     pub fn builtin(id: &str) -> Result<Template, TemplateError> {
-        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == id).ok_or_else(|| TemplateError::UnknownBuiltin(id.to_string()))?;
+        let (_, text) =
+            BUILTIN.iter().find(|(n, _)| *n == id).ok_or_else(|| TemplateError::UnknownBuiltin(id.to_string()))?;
         Template::from_toml(text, &format!("{id}.toml"))
     }
 
     /// Parses and checks a template; `source_name` names the file in messages.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Template, TemplateError> {
-        let spec: TemplateSpec =
-            toml::from_str(text).map_err(|e| TemplateError::Syntax { source_name: source_name.to_string(), message: e.to_string() })?;
+        let spec: TemplateSpec = toml::from_str(text)
+            .map_err(|e| TemplateError::Syntax { source_name: source_name.to_string(), message: e.to_string() })?;
         Template::from_spec(spec, source_name)
     }
 
     /// Checks a template spec and parses its conditions.
     pub fn from_spec(spec: TemplateSpec, source_name: &str) -> Result<Template, TemplateError> {
         let sn = || source_name.to_string();
-        let bad = |name: &str, reason: &str| TemplateError::BadField { source_name: sn(), name: name.to_string(), reason: reason.to_string() };
+        let bad = |name: &str, reason: &str| TemplateError::BadField {
+            source_name: sn(),
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
         if spec.fields.is_empty() {
             return Err(TemplateError::Syntax { source_name: sn(), message: "the template has no fields".into() });
         }
@@ -345,7 +371,9 @@ impl Template {
             if n.is_empty() || !n.is_ascii() || n.len() > 10 {
                 return Err(bad(n, "a field name must be 1-10 ASCII bytes (DBF rule)"));
             }
-            if !n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if !n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return Err(bad(n, "a field name must start with a letter and hold only letters, digits and _"));
             }
             if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(n)) {
@@ -364,9 +392,21 @@ impl Template {
             }
         }
         let has = |name: &str| spec.fields.iter().any(|f| f.name == name);
-        let unknown = |what: &str, name: &str| TemplateError::UnknownField { source_name: sn(), what: what.to_string(), name: name.to_string() };
+        let unknown = |what: &str, name: &str| TemplateError::UnknownField {
+            source_name: sn(),
+            what: what.to_string(),
+            name: name.to_string(),
+        };
         let r = &spec.roles;
-        for (what, name) in [("roles.id", Some(&r.id)), ("roles.verdict", Some(&r.verdict)), ("roles.sub_id", r.sub_id.as_ref()), ("roles.township", r.township.as_ref()), ("roles.village", r.village.as_ref()), ("roles.before_date", r.before_date.as_ref()), ("roles.after_date", r.after_date.as_ref())] {
+        for (what, name) in [
+            ("roles.id", Some(&r.id)),
+            ("roles.verdict", Some(&r.verdict)),
+            ("roles.sub_id", r.sub_id.as_ref()),
+            ("roles.township", r.township.as_ref()),
+            ("roles.village", r.village.as_ref()),
+            ("roles.before_date", r.before_date.as_ref()),
+            ("roles.after_date", r.after_date.as_ref()),
+        ] {
             if let Some(name) = name {
                 if !has(name) {
                     return Err(unknown(what, name));
@@ -380,11 +420,16 @@ impl Template {
             }
             for v in &r.illegal_verdicts {
                 if !codes.iter().any(|c| &c.code == v) {
-                    return Err(bad(&verdict.name, &format!("roles.illegal_verdicts names “{v}”, which is not in its code list")));
+                    return Err(bad(
+                        &verdict.name,
+                        &format!("roles.illegal_verdicts names “{v}”, which is not in its code list"),
+                    ));
                 }
             }
         }
-        let parse = |text: &str| Expr::parse(text, &has).map_err(|source| TemplateError::Expr { source_name: sn(), cause: source });
+        let parse = |text: &str| {
+            Expr::parse(text, &has).map_err(|source| TemplateError::Expr { source_name: sn(), cause: source })
+        };
         let mut rule_exprs = Vec::with_capacity(spec.rules.len());
         for rule in &spec.rules {
             for f in &rule.require {
@@ -396,7 +441,8 @@ impl Template {
             let check = rule.check.as_deref().map(parse).transpose()?;
             rule_exprs.push((when, check));
         }
-        let compute_exprs = spec.fields.iter().map(|f| f.compute.as_deref().map(parse).transpose()).collect::<Result<Vec<_>, _>>()?;
+        let compute_exprs =
+            spec.fields.iter().map(|f| f.compute.as_deref().map(parse).transpose()).collect::<Result<Vec<_>, _>>()?;
         Ok(Template { spec, rule_exprs, compute_exprs })
     }
 
@@ -412,7 +458,11 @@ impl Template {
 
     /// A field by name (exact, then case-insensitive).
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.spec.fields.iter().find(|f| f.name == name).or_else(|| self.spec.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name)))
+        self.spec
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .or_else(|| self.spec.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name)))
     }
 
     /// Roles of fields.

@@ -36,7 +36,8 @@ pub enum ReviewStatus {
 
 impl ReviewStatus {
     /// All statuses in workflow order.
-    pub const ALL: [ReviewStatus; 4] = [ReviewStatus::Unreviewed, ReviewStatus::InProgress, ReviewStatus::Done, ReviewStatus::Problem];
+    pub const ALL: [ReviewStatus; 4] =
+        [ReviewStatus::Unreviewed, ReviewStatus::InProgress, ReviewStatus::Done, ReviewStatus::Problem];
 
     /// The value stored in the project.
     pub fn as_str(self) -> &'static str {
@@ -124,7 +125,11 @@ impl Template {
                         severity: Severity::Error,
                         rule: "required".into(),
                         message: format!("{}（{}）必须填写", f.label, f.name),
-                        message_en: format!("{} ({}) is required", if f.label_en.is_empty() { &f.label } else { &f.label_en }, f.name),
+                        message_en: format!(
+                            "{} ({}) is required",
+                            if f.label_en.is_empty() { &f.label } else { &f.label_en },
+                            f.name
+                        ),
                     });
                 }
             }
@@ -138,13 +143,25 @@ impl Template {
             let message_en = if rule.message_en.is_empty() { rule.message.clone() } else { rule.message_en.clone() };
             for name in &rule.require {
                 if get(name).0.is_empty() && !problems.iter().any(|p| &p.field == name && p.rule == "required") {
-                    problems.push(Problem { field: name.clone(), severity: rule.severity, rule: rule.id.clone(), message: rule.message.clone(), message_en: message_en.clone() });
+                    problems.push(Problem {
+                        field: name.clone(),
+                        severity: rule.severity,
+                        rule: rule.id.clone(),
+                        message: rule.message.clone(),
+                        message_en: message_en.clone(),
+                    });
                 }
             }
             if let Some(check) = check {
                 if check.eval(&get) == Some(false) {
                     let field = check.fields().first().map(|s| s.to_string()).unwrap_or_default();
-                    problems.push(Problem { field, severity: rule.severity, rule: rule.id.clone(), message: rule.message.clone(), message_en: message_en.clone() });
+                    problems.push(Problem {
+                        field,
+                        severity: rule.severity,
+                        rule: rule.id.clone(),
+                        message: rule.message.clone(),
+                        message_en: message_en.clone(),
+                    });
                 }
             }
         }
@@ -153,11 +170,21 @@ impl Template {
 
     /// The review status implied by `values` and their problems.
     pub fn review_status(&self, values: &[Value], problems: &[Problem]) -> ReviewStatus {
-        let verdict_set = self.spec.fields.iter().position(|f| f.name == self.spec.roles.verdict).and_then(|i| values.get(i)).is_some_and(|v| !v.is_empty());
+        let verdict_set = self
+            .spec
+            .fields
+            .iter()
+            .position(|f| f.name == self.spec.roles.verdict)
+            .and_then(|i| values.get(i))
+            .is_some_and(|v| !v.is_empty());
         if !verdict_set {
             return if self.is_untouched(values) { ReviewStatus::Unreviewed } else { ReviewStatus::InProgress };
         }
-        if problems.iter().any(|p| p.severity == Severity::Error) { ReviewStatus::Problem } else { ReviewStatus::Done }
+        if problems.iter().any(|p| p.severity == Severity::Error) {
+            ReviewStatus::Problem
+        } else {
+            ReviewStatus::Done
+        }
     }
 }
 
@@ -179,7 +206,10 @@ mod tests {
     fn grassland_rules() {
         let t = Template::builtin("grassland").unwrap();
         let d = |y, m| Value::Date(NaiveDate::from_ymd_opt(y, m, 1).unwrap());
-        let untouched = values_with(&t, &[("TBBH", Value::Text("150999SJBG2025000001".into())), ("QSX", d(2024, 8)), ("HSX", d(2025, 8))]);
+        let untouched = values_with(
+            &t,
+            &[("TBBH", Value::Text("150999SJBG2025000001".into())), ("QSX", d(2024, 8)), ("HSX", d(2025, 8))],
+        );
         let p = t.validate(&untouched);
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(t.review_status(&untouched, &p), ReviewStatus::Unreviewed);

@@ -103,17 +103,25 @@ impl Value {
                 }
             }
             FieldKind::Decimal { unit, .. } => parse_quantity(text, *unit).map(Value::Real),
-            FieldKind::Date => parse_date(text).map(Value::Date).ok_or_else(|| ValueError::NotDate { text: text.to_string() }),
-            FieldKind::Boolean => parse_bool(text).map(Value::Bool).ok_or_else(|| ValueError::NotBool { text: text.to_string() }),
+            FieldKind::Date => {
+                parse_date(text).map(Value::Date).ok_or_else(|| ValueError::NotDate { text: text.to_string() })
+            }
+            FieldKind::Boolean => {
+                parse_bool(text).map(Value::Bool).ok_or_else(|| ValueError::NotBool { text: text.to_string() })
+            }
             FieldKind::Code { codes, multiple } => {
                 let parts: Vec<&str> = if *multiple {
-                    text.split([MULTI_SEPARATOR, '；', ',', '，', '、']).map(str::trim).filter(|p| !p.is_empty()).collect()
+                    text.split([MULTI_SEPARATOR, '；', ',', '，', '、'])
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .collect()
                 } else {
                     vec![text]
                 };
                 let mut out = Vec::with_capacity(parts.len());
                 for part in parts {
-                    let Some(code) = codes.iter().find(|c| c.code == part || c.label == part || c.display() == part) else {
+                    let Some(code) = codes.iter().find(|c| c.code == part || c.label == part || c.display() == part)
+                    else {
                         let allowed = codes.iter().map(|c| c.display()).collect::<Vec<_>>().join(" / ");
                         return Err(ValueError::NotInCodeList { text: part.to_string(), allowed });
                     };
@@ -142,7 +150,11 @@ impl fmt::Display for Value {
 pub fn format_decimal(value: f64) -> String {
     let s = format!("{value:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_string() } else { s.to_string() }
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Length of `text` in bytes once encoded as GBK (the upload DBF encoding).
@@ -173,7 +185,8 @@ pub fn parse_quantity(text: &str, unit: Option<Unit>) -> Result<f64, ValueError>
     let Some(to) = unit else {
         return Err(ValueError::WrongUnit { unit: suffix.to_string(), field_unit: "-".into() });
     };
-    units::convert(value, from, to).ok_or_else(|| ValueError::WrongUnit { unit: suffix.to_string(), field_unit: to.symbol().into() })
+    units::convert(value, from, to)
+        .ok_or_else(|| ValueError::WrongUnit { unit: suffix.to_string(), field_unit: to.symbol().into() })
 }
 
 /// Parses the date spellings found in delivered data: `2024-08-01`, `2024/8/1`, `20240801`, `2024年8月1日`, `2024-08-01T..`.

@@ -86,7 +86,8 @@ pub fn read_photo(bytes: &[u8], name: &str) -> Result<PhotoInfo, PhotoError> {
         }
         info.altitude_m = rational(get(exif::Tag::GPSAltitude)).and_then(|v| v.first().copied());
         info.bearing_deg = rational(get(exif::Tag::GPSImgDirection)).and_then(|v| v.first().copied());
-        info.orientation = get(exif::Tag::Orientation).and_then(|f| f.value.get_uint(0)).filter(|o| (1..=8).contains(o)).unwrap_or(1);
+        info.orientation =
+            get(exif::Tag::Orientation).and_then(|f| f.value.get_uint(0)).filter(|o| (1..=8).contains(o)).unwrap_or(1);
     }
     let img = decode_for_thumbnail(bytes, name)?;
     let thumb = img.thumbnail(THUMB_PX, THUMB_PX);
@@ -108,7 +109,10 @@ pub fn read_photo(bytes: &[u8], name: &str) -> Result<PhotoInfo, PhotoError> {
     };
     info.size_px = (w, h);
     let mut out = Cursor::new(Vec::new());
-    thumb.to_rgb8().write_to(&mut out, image::ImageFormat::Jpeg).map_err(|e| PhotoError::NotAnImage { path: name.to_string(), detail: e.to_string() })?;
+    thumb
+        .to_rgb8()
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .map_err(|e| PhotoError::NotAnImage { path: name.to_string(), detail: e.to_string() })?;
     info.thumbnail_jpeg = out.into_inner();
     Ok(info)
 }
@@ -130,7 +134,11 @@ fn decode_for_thumbnail(bytes: &[u8], name: &str) -> Result<image::DynamicImage,
         d.read_info().map_err(|e| bad(e.to_string()))?;
         let (full_w, full_h) = d.info().map(|i| (u64::from(i.width), u64::from(i.height))).unwrap_or_default();
         if full_w * full_h > MAX_PHOTO_PIXELS {
-            return Err(bad(format!("{full_w}×{full_h} 像素，超过 {} 百万像素 / pixels, more than {} megapixels", MAX_PHOTO_PIXELS / 1_000_000, MAX_PHOTO_PIXELS / 1_000_000)));
+            return Err(bad(format!(
+                "{full_w}×{full_h} 像素，超过 {} 百万像素 / pixels, more than {} megapixels",
+                MAX_PHOTO_PIXELS / 1_000_000,
+                MAX_PHOTO_PIXELS / 1_000_000
+            )));
         }
         let side = u16::try_from(THUMB_PX * 2).unwrap_or(u16::MAX);
         let (w, h) = d.scale(side, side).map_err(|e| bad(e.to_string()))?;
@@ -138,20 +146,28 @@ fn decode_for_thumbnail(bytes: &[u8], name: &str) -> Result<image::DynamicImage,
         let format = d.info().map(|i| i.pixel_format).ok_or_else(|| bad("no image information".into()))?;
         let (w, h) = (u32::from(w), u32::from(h));
         let img = match format {
-            jpeg_decoder::PixelFormat::RGB24 => image::RgbImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageRgb8),
-            jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageLuma8),
+            jpeg_decoder::PixelFormat::RGB24 => {
+                image::RgbImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageRgb8)
+            }
+            jpeg_decoder::PixelFormat::L8 => {
+                image::GrayImage::from_raw(w, h, pixels).map(image::DynamicImage::ImageLuma8)
+            }
             jpeg_decoder::PixelFormat::CMYK32 => {
-                let rgb: Vec<u8> = pixels.chunks_exact(4).flat_map(|p| {
-                    let k = 255 - u32::from(p[3]);
-                    [0, 1, 2].map(|c| ((255 - u32::from(p[c])) * k / 255) as u8)
-                }).collect();
+                let rgb: Vec<u8> = pixels
+                    .chunks_exact(4)
+                    .flat_map(|p| {
+                        let k = 255 - u32::from(p[3]);
+                        [0, 1, 2].map(|c| ((255 - u32::from(p[c])) * k / 255) as u8)
+                    })
+                    .collect();
                 image::RgbImage::from_raw(w, h, rgb).map(image::DynamicImage::ImageRgb8)
             }
             jpeg_decoder::PixelFormat::L16 => None,
         };
         return img.ok_or_else(|| bad(format!("unsupported JPEG pixel format {format:?}")));
     }
-    let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
+    let mut reader =
+        image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(512 << 20);
     reader.limits(limits);
@@ -179,13 +195,21 @@ fn to_local(g: &Geometry, ref_lat: f64) -> Geometry {
 pub fn distance_m(lonlat: (f64, f64), geom: &Geometry) -> f64 {
     let p = local_m(lonlat.0, lonlat.1, lonlat.1);
     let g = to_local(geom, lonlat.1);
-    if g.contains(&p) { 0.0 } else { Euclidean.distance(&g, &p) }
+    if g.contains(&p) {
+        0.0
+    } else {
+        Euclidean.distance(&g, &p)
+    }
 }
 
 /// The patch a photo belongs to: the one containing its position, else the nearest within
 /// `max_m` metres. Returns (index into `patches`, distance in m).
 pub fn match_patch(lonlat: (f64, f64), patches: &[(i64, Geometry)], max_m: f64) -> Option<(i64, f64)> {
-    patches.iter().map(|(fid, g)| (*fid, distance_m(lonlat, g))).filter(|(_, d)| *d <= max_m).min_by(|a, b| a.1.total_cmp(&b.1))
+    patches
+        .iter()
+        .map(|(fid, g)| (*fid, distance_m(lonlat, g)))
+        .filter(|(_, d)| *d <= max_m)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// Reads a photo file.
@@ -209,18 +233,38 @@ pub struct PhotoImport {
 
 /// Adds photo files (or every JPEG in the folders given) to a project, each matched to the patch
 /// containing its GPS position or the nearest within `max_m` metres (or to `patch` when given).
-pub fn import_photos(project: &mut crate::store::Project, paths: &[std::path::PathBuf], patch: Option<i64>, max_m: f64, progress: &tuban_model::progress::Progress) -> Result<PhotoImport, crate::store::StoreError> {
+pub fn import_photos(
+    project: &mut crate::store::Project,
+    paths: &[std::path::PathBuf],
+    patch: Option<i64>,
+    max_m: f64,
+    progress: &tuban_model::progress::Progress,
+) -> Result<PhotoImport, crate::store::StoreError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut inner: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).filter(|f| f.extension().and_then(|e| e.to_str()).is_some_and(|e| ["jpg", "jpeg", "png", "tif", "tiff", "heic"].contains(&e.to_ascii_lowercase().as_str()))).collect();
+            let mut inner: Vec<_> = std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| {
+                    f.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["jpg", "jpeg", "png", "tif", "tiff", "heic"].contains(&e.to_ascii_lowercase().as_str())
+                    })
+                })
+                .collect();
             inner.sort();
             files.extend(inner);
         } else {
             files.push(p.clone());
         }
     }
-    let geoms: Vec<(i64, Geometry)> = project.patches()?.iter().filter_map(|r| project.patch_geometry(r.fid).ok().flatten().map(|g| (r.fid, g))).collect();
+    let geoms: Vec<(i64, Geometry)> = project
+        .patches()?
+        .iter()
+        .filter_map(|r| project.patch_geometry(r.fid).ok().flatten().map(|g| (r.fid, g)))
+        .collect();
     let keys: std::collections::HashMap<i64, String> = project.patches()?.into_iter().map(|r| (r.fid, r.key)).collect();
     progress.stage("照片 / photos", files.len() as u64);
     let mut out = PhotoImport::default();
@@ -237,7 +281,12 @@ pub fn import_photos(project: &mut crate::store::Project, paths: &[std::path::Pa
             }
         };
         let matched = match patch {
-            Some(fid) => Some((fid, info.lonlat.and_then(|ll| geoms.iter().find(|(g, _)| *g == fid).map(|(_, g)| distance_m(ll, g))).unwrap_or(0.0))),
+            Some(fid) => Some((
+                fid,
+                info.lonlat
+                    .and_then(|ll| geoms.iter().find(|(g, _)| *g == fid).map(|(_, g)| distance_m(ll, g)))
+                    .unwrap_or(0.0),
+            )),
             None => info.lonlat.and_then(|ll| match_patch(ll, &geoms, max_m)),
         };
         let file_name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or(name.clone());

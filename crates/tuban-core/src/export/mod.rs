@@ -12,10 +12,10 @@ use gdal::spatial_ref::{CoordTransform, SpatialRef};
 use gdal::vector::{FieldDefn, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
 use gdal::DriverManager;
 
+use crate::store::{PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
 use tuban_model::{FieldKind, Value};
-use crate::store::{PatchRecord, Project, StoreError};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,11 @@ fn stem(p: &Project) -> String {
 }
 
 /// Writes `files` (built under a temporary folder by `build`) into `out_dir`.
-fn write_atomically(out_dir: &Path, force: bool, build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>) -> Result<Vec<PathBuf>, ExportError> {
+fn write_atomically(
+    out_dir: &Path,
+    force: bool,
+    build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>,
+) -> Result<Vec<PathBuf>, ExportError> {
     let created_dir = !out_dir.exists();
     std::fs::create_dir_all(out_dir).map_err(|e| werr_io(out_dir, e))?;
     let tmp = out_dir.join(format!(".tuban-export-{}", std::process::id()));
@@ -130,9 +134,17 @@ fn write_atomically(out_dir: &Path, force: bool, build: impl FnOnce(&Path) -> Re
 }
 
 /// Exports a project.
-pub fn export(p: &Project, format: Format, out_dir: &Path, opts: &ExportOptions, progress: &Progress) -> Result<Vec<PathBuf>, ExportError> {
+pub fn export(
+    p: &Project,
+    format: Format,
+    out_dir: &Path,
+    opts: &ExportOptions,
+    progress: &Progress,
+) -> Result<Vec<PathBuf>, ExportError> {
     match format {
-        Format::Shp | Format::Gpkg => write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress)),
+        Format::Shp | Format::Gpkg => {
+            write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress))
+        }
         Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| xlsx(p, tmp)),
         Format::Csv => write_atomically(out_dir, opts.force, |tmp| csv(p, tmp)),
         Format::Photos => write_atomically(out_dir, opts.force, |tmp| photos(p, tmp, progress)),
@@ -142,7 +154,8 @@ pub fn export(p: &Project, format: Format, out_dir: &Path, opts: &ExportOptions,
 fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportError> {
     crate::import::init_gdal();
     if let Some(c) = &opts.crs {
-        return crate::import::crs::parse_user_crs(c).map_err(|e| ExportError::BadCrs { crs: c.clone(), detail: e.to_string() });
+        return crate::import::crs::parse_user_crs(c)
+            .map_err(|e| ExportError::BadCrs { crs: c.clone(), detail: e.to_string() });
     }
     let first = p.patches()?.first().map(|r| r.fid);
     if let Some(fid) = first {
@@ -159,16 +172,30 @@ fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportErr
 
 fn text_of(v: &Value) -> String {
     match v {
-        Value::Bool(b) => if *b { "是".into() } else { "否".into() },
+        Value::Bool(b) => {
+            if *b {
+                "是".into()
+            } else {
+                "否".into()
+            }
+        }
         other => other.to_string(),
     }
 }
 
 /// Shapefile (one per geometry kind: a shapefile holds one) or GeoPackage.
-fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progress: &Progress) -> Result<Vec<PathBuf>, ExportError> {
+fn vector(
+    p: &Project,
+    format: Format,
+    tmp: &Path,
+    opts: &ExportOptions,
+    progress: &Progress,
+) -> Result<Vec<PathBuf>, ExportError> {
     let srs = target_srs(p, opts)?;
-    let display = crate::import::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
-    let to_target = CoordTransform::new(&display, &srs).map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
+    let display = crate::import::crs::cgcs2000()
+        .map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
+    let to_target = CoordTransform::new(&display, &srs)
+        .map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
     let target_code = crate::import::crs::epsg_code(&srs);
     let records = p.patches_delivered()?;
     let t = p.template();
@@ -195,19 +222,30 @@ fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progres
     };
     let drv = DriverManager::get_driver_by_name(driver).map_err(|e| werr(tmp, e))?;
     let gpkg_path = tmp.join(format!("{base}.{ext}"));
-    let mut gpkg_ds = if format == Format::Gpkg { Some(drv.create_vector_only(&gpkg_path).map_err(|e| werr(&gpkg_path, e))?) } else { None };
+    let mut gpkg_ds = if format == Format::Gpkg {
+        Some(drv.create_vector_only(&gpkg_path).map_err(|e| werr(&gpkg_path, e))?)
+    } else {
+        None
+    };
     for (suffix, recs, gtype) in groups {
         let path = tmp.join(format!("{base}{suffix}.{ext}"));
-        let mut shp_ds = if format == Format::Shp { Some(drv.create_vector_only(&path).map_err(|e| werr(&path, e))?) } else { None };
+        let mut shp_ds =
+            if format == Format::Shp { Some(drv.create_vector_only(&path).map_err(|e| werr(&path, e))?) } else { None };
         let Some(ds) = shp_ds.as_mut().or(gpkg_ds.as_mut()) else { continue };
         let layer_options: &[&str] = if format == Format::Shp { &["ENCODING=CP936"] } else { &[] };
         let layer_name = if format == Format::Shp { format!("{base}{suffix}") } else { "patches".to_string() };
-        let layer = ds.create_layer(LayerOptions { name: &layer_name, srs: Some(&srs), ty: gtype, options: Some(layer_options) }).map_err(|e| werr(&path, e))?;
+        let layer = ds
+            .create_layer(LayerOptions { name: &layer_name, srs: Some(&srs), ty: gtype, options: Some(layer_options) })
+            .map_err(|e| werr(&path, e))?;
         for f in t.fields() {
             let (ty, width, precision) = match &f.kind {
                 FieldKind::Text { length } => (OGRFieldType::OFTString, length.unwrap_or(254).min(254) as i32, 0),
                 FieldKind::Code { codes, multiple } => {
-                    let w = if *multiple { 254 } else { codes.iter().map(|c| tuban_model::value::gbk_len(&c.code)).max().unwrap_or(10).max(2) };
+                    let w = if *multiple {
+                        254
+                    } else {
+                        codes.iter().map(|c| tuban_model::value::gbk_len(&c.code)).max().unwrap_or(10).max(2)
+                    };
                     (OGRFieldType::OFTString, w as i32, 0)
                 }
                 FieldKind::Integer => (OGRFieldType::OFTInteger64, 18, 0),
@@ -227,14 +265,19 @@ fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progres
                 return Err(ExportError::Cancelled);
             }
             let geom = match p.source_geometry(r.fid)? {
-                Some((srs_id, g)) if target_code.is_some() && p.srs_code(srs_id)? == target_code => g.to_gdal().map_err(|e| werr(&path, e))?,
+                Some((srs_id, g)) if target_code.is_some() && p.srs_code(srs_id)? == target_code => {
+                    g.to_gdal().map_err(|e| werr(&path, e))?
+                }
                 _ => {
                     let Some(g) = p.patch_geometry(r.fid)? else { continue };
                     g.to_gdal().map_err(|e| werr(&path, e))?.transform(&to_target).map_err(|e| werr(&path, e))?
                 }
             };
-            let geom = if gtype == OGRwkbGeometryType::wkbMultiPolygon && geom.geometry_type() == OGRwkbGeometryType::wkbPolygon {
-                let mut m = gdal::vector::Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon).map_err(|e| werr(&path, e))?;
+            let geom = if gtype == OGRwkbGeometryType::wkbMultiPolygon
+                && geom.geometry_type() == OGRwkbGeometryType::wkbPolygon
+            {
+                let mut m =
+                    gdal::vector::Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon).map_err(|e| werr(&path, e))?;
                 m.add_geometry(geom).map_err(|e| werr(&path, e))?;
                 m
             } else {
@@ -277,7 +320,13 @@ fn vector(p: &Project, format: Format, tmp: &Path, opts: &ExportOptions, progres
 fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
     let t = p.template();
     let mut header: Vec<String> = t.fields().iter().map(|f| format!("{}({})", f.label, f.name)).collect();
-    header.extend(["核查状态".to_string(), "面积(平方米)".into(), "面积(亩)".into(), "案件编号".into(), "照片数".into()]);
+    header.extend([
+        "核查状态".to_string(),
+        "面积(平方米)".into(),
+        "面积(亩)".into(),
+        "案件编号".into(),
+        "照片数".into(),
+    ]);
     let mut rows = Vec::new();
     for r in p.patches_delivered()? {
         let mut row: Vec<String> = r.values.iter().map(text_of).collect();
@@ -292,7 +341,24 @@ fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportErro
 }
 
 fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
-    let header = ["案件编号", "图斑编号", "当事人", "牵头部门", "流程", "查处状态", "整改状态", "整改措施", "处罚文书", "罚款(元)", "整改期限", "销号日期", "三年内同类处罚", "附件数"].map(str::to_string).to_vec();
+    let header = [
+        "案件编号",
+        "图斑编号",
+        "当事人",
+        "牵头部门",
+        "流程",
+        "查处状态",
+        "整改状态",
+        "整改措施",
+        "处罚文书",
+        "罚款(元)",
+        "整改期限",
+        "销号日期",
+        "三年内同类处罚",
+        "附件数",
+    ]
+    .map(str::to_string)
+    .to_vec();
     let mut rows = Vec::new();
     for c in p.cases()? {
         let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
@@ -319,10 +385,29 @@ fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError
 
 fn rate_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
     let l = p.ledger()?;
-    let header = ["乡镇", "违法宗数", "违法面积(亩)", "立案", "结案", "非立案处理", "整改到位", "查处到位率", "整改到位率", "立案率", "结案率"].map(str::to_string).to_vec();
+    let header = [
+        "乡镇",
+        "违法宗数",
+        "违法面积(亩)",
+        "立案",
+        "结案",
+        "非立案处理",
+        "整改到位",
+        "查处到位率",
+        "整改到位率",
+        "立案率",
+        "结案率",
+    ]
+    .map(str::to_string)
+    .to_vec();
     let pct = |r: Option<f64>| r.map(|v| format!("{:.4}", v)).unwrap_or_default();
     let mut rows = Vec::new();
-    for (town, r) in l.by_township.iter().map(|(t, r)| (if t.is_empty() { "（未填）".to_string() } else { t.clone() }, r)).chain(std::iter::once(("合计".to_string(), &l.total))) {
+    for (town, r) in l
+        .by_township
+        .iter()
+        .map(|(t, r)| (if t.is_empty() { "（未填）".to_string() } else { t.clone() }, r))
+        .chain(std::iter::once(("合计".to_string(), &l.total)))
+    {
         rows.push(vec![
             town,
             r.cases.to_string(),
@@ -344,16 +429,26 @@ fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
     use rust_xlsxwriter::{Format as XFormat, Workbook};
     let path = tmp.join(format!("{}_台账.xlsx", stem(p)));
     let mut wb = Workbook::new();
-    let bold = XFormat::new().set_bold().set_background_color(rust_xlsxwriter::Color::RGB(0xDDEBF7)).set_border(rust_xlsxwriter::FormatBorder::Thin);
+    let bold = XFormat::new()
+        .set_bold()
+        .set_background_color(rust_xlsxwriter::Color::RGB(0xDDEBF7))
+        .set_border(rust_xlsxwriter::FormatBorder::Thin);
     let pct = XFormat::new().set_num_format("0.0%");
     let num = XFormat::new().set_num_format("0.00");
-    for (name, (header, rows), percent_from) in [("图斑", patch_rows(p)?, usize::MAX), ("案件", case_rows(p)?, usize::MAX), ("各乡镇比率", rate_rows(p)?, 7)] {
+    for (name, (header, rows), percent_from) in
+        [("图斑", patch_rows(p)?, usize::MAX), ("案件", case_rows(p)?, usize::MAX), ("各乡镇比率", rate_rows(p)?, 7)]
+    {
         let ws = wb.add_worksheet();
         ws.set_name(name).map_err(|e| werr(&path, e))?;
         for (c, h) in header.iter().enumerate() {
             let col = u16::try_from(c).unwrap_or(u16::MAX);
             ws.write_string_with_format(0, col, h, &bold).map_err(|e| werr(&path, e))?;
-            let width = rows.iter().map(|r| r.get(c).map_or(0, |v| tuban_model::value::gbk_len(v))).chain(std::iter::once(tuban_model::value::gbk_len(h))).max().unwrap_or(8);
+            let width = rows
+                .iter()
+                .map(|r| r.get(c).map_or(0, |v| tuban_model::value::gbk_len(v)))
+                .chain(std::iter::once(tuban_model::value::gbk_len(h)))
+                .max()
+                .unwrap_or(8);
             ws.set_column_width(col, (width as f64 + 2.0).min(60.0)).map_err(|e| werr(&path, e))?;
         }
         for (r, row) in rows.iter().enumerate() {
@@ -362,7 +457,9 @@ fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
                 let col = u16::try_from(c).unwrap_or(u16::MAX);
                 let res = match v.parse::<f64>() {
                     Ok(x) if c >= percent_from => ws.write_number_with_format(rr, col, x, &pct).map(|_| ()),
-                    Ok(x) if v.contains('.') && v.len() < 16 => ws.write_number_with_format(rr, col, x, &num).map(|_| ()),
+                    Ok(x) if v.contains('.') && v.len() < 16 => {
+                        ws.write_number_with_format(rr, col, x, &num).map(|_| ())
+                    }
                     Ok(x) if v.len() < 12 && !v.starts_with('0') => ws.write_number(rr, col, x).map(|_| ()),
                     _ => ws.write_string(rr, col, v).map(|_| ()),
                 };
@@ -379,12 +476,17 @@ fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
 }
 
 fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() }
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
 }
 
 fn csv(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
     let mut out = Vec::new();
-    for (suffix, (header, rows)) in [("图斑", patch_rows(p)?), ("案件", case_rows(p)?), ("各乡镇比率", rate_rows(p)?)] {
+    for (suffix, (header, rows)) in [("图斑", patch_rows(p)?), ("案件", case_rows(p)?), ("各乡镇比率", rate_rows(p)?)]
+    {
         let path = tmp.join(format!("{}_{suffix}.csv", stem(p)));
         // UTF-8 with a BOM: Excel on Chinese Windows then reads it correctly.
         let mut text = String::from("\u{feff}");
@@ -421,7 +523,12 @@ fn photos(p: &Project, tmp: &Path, progress: &Progress) -> Result<Vec<PathBuf>, 
         let n = seq.entry(fid).or_insert(0);
         *n += 1;
         let ext = Path::new(&ph.file_name).extension().and_then(|e| e.to_str()).unwrap_or("jpg").to_ascii_lowercase();
-        let name = format!("{}_{}_{}_{n}.{ext}", safe(&get(roles.township.as_ref())), safe(&get(roles.village.as_ref())), safe(&r.key));
+        let name = format!(
+            "{}_{}_{}_{n}.{ext}",
+            safe(&get(roles.township.as_ref())),
+            safe(&get(roles.village.as_ref())),
+            safe(&r.key)
+        );
         let path = dir.join(name);
         let bytes = p.photo_bytes(ph.id)?.unwrap_or_default();
         std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;

@@ -87,18 +87,31 @@ impl RasterSource {
     /// Opens one raster, or several as one mosaic (a VRT), and prepares it for display.
     pub fn open_styled(paths: &[PathBuf], style: &RasterStyle) -> Result<RasterSource, ImageryError> {
         crate::import::init_gdal();
-        let first = paths.first().ok_or_else(|| ImageryError::Open { path: "-".into(), detail: "文件夹中没有影像文件 / no raster files in the folder".into() })?;
-        let p = if paths.len() == 1 { first.display().to_string() } else { format!("{} (+{})", first.display(), paths.len() - 1) };
+        let first = paths.first().ok_or_else(|| ImageryError::Open {
+            path: "-".into(),
+            detail: "文件夹中没有影像文件 / no raster files in the folder".into(),
+        })?;
+        let p = if paths.len() == 1 {
+            first.display().to_string()
+        } else {
+            format!("{} (+{})", first.display(), paths.len() - 1)
+        };
         let open_err = |detail: String| ImageryError::Open { path: p.clone(), detail };
         let mut sources = Vec::with_capacity(paths.len());
         for path in paths {
-            sources.push(Dataset::open(path).map_err(|e| ImageryError::Open { path: path.display().to_string(), detail: e.to_string() })?);
+            sources.push(
+                Dataset::open(path)
+                    .map_err(|e| ImageryError::Open { path: path.display().to_string(), detail: e.to_string() })?,
+            );
         }
         let base = if sources.len() == 1 {
             None
         } else {
-            let opts = gdal::programs::raster::BuildVRTOptions::new(["-resolution", "highest"]).map_err(|e| open_err(e.to_string()))?;
-            Some(gdal::programs::raster::build_vrt(None, &sources, Some(opts)).map_err(|e| open_err(format!("影像不能拼接（坐标系或波段不一致？）/ cannot mosaic (different CRS or bands?): {e}")))?)
+            let opts = gdal::programs::raster::BuildVRTOptions::new(["-resolution", "highest"])
+                .map_err(|e| open_err(e.to_string()))?;
+            Some(gdal::programs::raster::build_vrt(None, &sources, Some(opts)).map_err(|e| {
+                open_err(format!("影像不能拼接（坐标系或波段不一致？）/ cannot mosaic (different CRS or bands?): {e}"))
+            })?)
         };
         let ds = base.as_ref().unwrap_or(&sources[0]);
         let (args, bands, ramp) = display_args(ds, style).map_err(open_err)?;
@@ -130,12 +143,15 @@ impl RasterSource {
                 ys.push(gt[3] + px * gt[4] + py * gt[5]);
             }
         }
-        let mut merc = SpatialRef::from_epsg(3857).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
+        let mut merc =
+            SpatialRef::from_epsg(3857).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         merc.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
         let src = crate::import::crs::srs_xy(srs);
-        let ct = CoordTransform::new(&src, &merc).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
+        let ct = CoordTransform::new(&src, &merc)
+            .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let mut zs = vec![0.0; xs.len()];
-        ct.transform_coords(&mut xs, &mut ys, &mut zs).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
+        ct.transform_coords(&mut xs, &mut ys, &mut zs)
+            .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let extent_merc = [
             xs.iter().copied().fold(f64::INFINITY, f64::min),
             ys.iter().copied().fold(f64::INFINITY, f64::min),
@@ -144,11 +160,23 @@ impl RasterSource {
         ];
         let merc_wkt = merc.to_wkt().map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let mut overview_factors: Vec<f64> = match dataset.rasterband(1) {
-            Ok(b) => (0..b.overview_count().unwrap_or(0)).filter_map(|i| b.overview(i as usize).ok()).map(|o| w as f64 / o.size().0.max(1) as f64).collect(),
+            Ok(b) => (0..b.overview_count().unwrap_or(0))
+                .filter_map(|i| b.overview(i as usize).ok())
+                .map(|o| w as f64 / o.size().0.max(1) as f64)
+                .collect(),
             Err(_) => Vec::new(),
         };
         overview_factors.sort_by(f64::total_cmp);
-        Ok(RasterSource { path: first.clone(), dataset, _sources: sources, extent_merc, bands, ramp, merc_wkt, overview_factors })
+        Ok(RasterSource {
+            path: first.clone(),
+            dataset,
+            _sources: sources,
+            extent_merc,
+            bands,
+            ramp,
+            merc_wkt,
+            overview_factors,
+        })
     }
 
     /// True when the raster is large and has no overviews (zoomed-out views will be slow).
@@ -197,7 +225,8 @@ impl RasterSource {
         self.check_read_size(t, w)?;
         let read_err = |detail: String| ImageryError::Read { path: p.clone(), detail };
         let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| read_err(e.to_string()))?;
-        let mut dst = mem.create_with_band_type::<u8, _>("", w, h, self.bands + 1).map_err(|e| read_err(e.to_string()))?;
+        let mut dst =
+            mem.create_with_band_type::<u8, _>("", w, h, self.bands + 1).map_err(|e| read_err(e.to_string()))?;
         let (px_x, px_y) = ((t[2] - t[0]) / w as f64, (t[3] - t[1]) / h as f64);
         dst.set_geo_transform(&[t[0], px_x, 0.0, t[3], 0.0, -px_y]).map_err(|e| read_err(e.to_string()))?;
         dst.set_projection(&self.merc_wkt).map_err(|e| read_err(e.to_string()))?;
@@ -231,13 +260,23 @@ impl RasterSource {
 
 /// A colour ramp for single-band data (low blue → green → yellow → high red).
 fn ramp(v: u8) -> [u8; 3] {
-    const STOPS: [(f32, [f32; 3]); 5] = [(0.0, [43.0, 131.0, 186.0]), (0.25, [171.0, 221.0, 164.0]), (0.5, [255.0, 255.0, 191.0]), (0.75, [253.0, 174.0, 97.0]), (1.0, [215.0, 25.0, 28.0])];
+    const STOPS: [(f32, [f32; 3]); 5] = [
+        (0.0, [43.0, 131.0, 186.0]),
+        (0.25, [171.0, 221.0, 164.0]),
+        (0.5, [255.0, 255.0, 191.0]),
+        (0.75, [253.0, 174.0, 97.0]),
+        (1.0, [215.0, 25.0, 28.0]),
+    ];
     let t = f32::from(v) / 255.0;
     for w in STOPS.windows(2) {
         let ((t0, c0), (t1, c1)) = (w[0], w[1]);
         if t <= t1 {
             let f = (t - t0) / (t1 - t0);
-            return [(c0[0] + (c1[0] - c0[0]) * f) as u8, (c0[1] + (c1[1] - c0[1]) * f) as u8, (c0[2] + (c1[2] - c0[2]) * f) as u8];
+            return [
+                (c0[0] + (c1[0] - c0[0]) * f) as u8,
+                (c0[1] + (c1[1] - c0[1]) * f) as u8,
+                (c0[2] + (c1[2] - c0[2]) * f) as u8,
+            ];
         }
     }
     [215, 25, 28]
@@ -252,7 +291,11 @@ fn display_args(ds: &Dataset, style: &RasterStyle) -> Result<(Option<Vec<String>
     }
     let band = ds.rasterband(1).map_err(|e| e.to_string())?;
     let byte = band.band_type() == gdal::raster::GdalDataType::UInt8;
-    let alpha4 = count == 4 && ds.rasterband(4).map(|b| b.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand).unwrap_or(false);
+    let alpha4 = count == 4
+        && ds
+            .rasterband(4)
+            .map(|b| b.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand)
+            .unwrap_or(false);
     let bands: Vec<u32> = match (style.bands, count) {
         (Some(b), _) => b.to_vec(),
         (None, 1 | 2) => vec![1],
@@ -383,9 +426,15 @@ pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
 pub fn build_overviews(path: &Path, progress: &tuban_model::progress::Progress) -> Result<(), ImageryError> {
     crate::import::init_gdal();
     let p = path.display().to_string();
-    let mut ds = Dataset::open_ex(path, gdal::DatasetOptions { open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER | gdal::GdalOpenFlags::GDAL_OF_UPDATE, ..Default::default() })
-        .or_else(|_| Dataset::open(path))
-        .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
+    let mut ds = Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER | gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+            ..Default::default()
+        },
+    )
+    .or_else(|_| Dataset::open(path))
+    .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
     let (w, h) = ds.raster_size();
     let mut levels = Vec::new();
     let mut f = 2;
@@ -397,7 +446,8 @@ pub fn build_overviews(path: &Path, progress: &tuban_model::progress::Progress) 
     if progress.check().is_err() {
         return Err(ImageryError::Read { path: p, detail: "cancelled".into() });
     }
-    ds.build_overviews("AVERAGE", &levels, &[]).map_err(|e| ImageryError::Read { path: p.clone(), detail: e.to_string() })?;
+    ds.build_overviews("AVERAGE", &levels, &[])
+        .map_err(|e| ImageryError::Read { path: p.clone(), detail: e.to_string() })?;
     let _ = progress.set(100);
     Ok(())
 }

@@ -35,7 +35,10 @@ pub fn cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("TUBAN_TILE_CACHE") {
         return PathBuf::from(d);
     }
-    let base = std::env::var("XDG_CACHE_HOME").map(PathBuf::from).or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache"))).unwrap_or_else(|_| std::env::temp_dir());
+    let base = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|_| std::env::temp_dir());
     base.join("tuban").join("tiles")
 }
 
@@ -98,7 +101,11 @@ fn template_id(template: &str) -> String {
 impl OnlineSource {
     /// A source for a template (no request is made here).
     pub fn new(spec: OnlineSpec) -> OnlineSource {
-        let config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(15))).user_agent(format!("tuban/{}", env!("CARGO_PKG_VERSION"))).http_status_as_error(false).build();
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(15)))
+            .user_agent(format!("tuban/{}", env!("CARGO_PKG_VERSION")))
+            .http_status_as_error(false)
+            .build();
         OnlineSource { spec, agent: ureq::Agent::new_with_config(config), cache_root: cache_dir() }
     }
 
@@ -112,7 +119,11 @@ impl OnlineSource {
         let dir = self.cache_root.join(template_id(template)).join(z.to_string()).join(x.to_string());
         let file = dir.join(format!("{y}.tile"));
         if let Ok(bytes) = std::fs::read(&file) {
-            return if bytes.is_empty() { Ok(None) } else { decode_tile(&bytes, &file.display().to_string()).map(Some) };
+            return if bytes.is_empty() {
+                Ok(None)
+            } else {
+                decode_tile(&bytes, &file.display().to_string()).map(Some)
+            };
         }
         if is_offline() {
             return Ok(None);
@@ -120,7 +131,11 @@ impl OnlineSource {
         let url = tile_url(template, self.spec.key.as_deref(), z, x, y);
         let shown = template.to_string();
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        let mut resp = self.agent.get(&url).call().map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
         let status = resp.status().as_u16();
         if status == 404 || status == 204 {
             let _ = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, b""));
@@ -129,7 +144,12 @@ impl OnlineSource {
         if status != 200 {
             return Err(ImageryError::Read { path: shown, detail: format!("HTTP {status}") });
         }
-        let bytes = resp.body_mut().with_config().limit(8 << 20).read_to_vec().map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(8 << 20)
+            .read_to_vec()
+            .map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
         let rgba = decode_tile(&bytes, &shown)?;
         if std::fs::create_dir_all(&dir).is_ok() {
             let tmp = file.with_extension("part");

@@ -27,19 +27,33 @@ impl MbTiles {
         if !path.exists() {
             return Err(err("文件不存在 / file not found".into()));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| err(e.to_string()))?;
-        let zooms: (Option<i64>, Option<i64>) = conn.query_row("SELECT min(zoom_level), max(zoom_level) FROM tiles", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| err(format!("不是有效的 MBTiles / not a valid MBTiles: {e}")))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| err(e.to_string()))?;
+        let zooms: (Option<i64>, Option<i64>) = conn
+            .query_row("SELECT min(zoom_level), max(zoom_level) FROM tiles", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| err(format!("不是有效的 MBTiles / not a valid MBTiles: {e}")))?;
         let (Some(min_zoom), Some(max_zoom)) = zooms else {
             return Err(err("没有瓦片 / no tiles".into()));
         };
-        Ok(MbTiles { path: p, conn, min_zoom: min_zoom.clamp(0, 30) as u8, max_zoom: max_zoom.clamp(0, 30) as u8, parents: HashMap::new() })
+        Ok(MbTiles {
+            path: p,
+            conn,
+            min_zoom: min_zoom.clamp(0, 30) as u8,
+            max_zoom: max_zoom.clamp(0, 30) as u8,
+            parents: HashMap::new(),
+        })
     }
 
     fn fetch(&self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError> {
         let tms_y = (1u32 << z) - 1 - y;
         let bytes: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT tile_data FROM tiles WHERE zoom_level = ?1 AND tile_column = ?2 AND tile_row = ?3", rusqlite::params![z, x, tms_y], |r| r.get(0))
+            .query_row(
+                "SELECT tile_data FROM tiles WHERE zoom_level = ?1 AND tile_column = ?2 AND tile_row = ?3",
+                rusqlite::params![z, x, tms_y],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| ImageryError::Read { path: self.path.clone(), detail: e.to_string() })?;
         match bytes {
@@ -82,7 +96,10 @@ impl TileDir {
     pub fn open(root: &Path, tms: bool) -> Result<TileDir, ImageryError> {
         let p = root.display().to_string();
         let rd = std::fs::read_dir(root).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
-        let max_zoom = rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u8>().ok())).max().ok_or_else(|| ImageryError::Open { path: p, detail: "没有 z/x/y 瓦片目录 / no z/x/y tile folders".into() })?;
+        let max_zoom =
+            rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u8>().ok())).max().ok_or_else(
+                || ImageryError::Open { path: p, detail: "没有 z/x/y 瓦片目录 / no z/x/y tile folders".into() },
+            )?;
         Ok(TileDir { root: root.to_path_buf(), tms, max_zoom })
     }
 

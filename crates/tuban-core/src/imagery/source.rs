@@ -82,7 +82,9 @@ impl SourceSpec {
     /// The files this source reads (none for online sources).
     pub fn files(&self) -> Vec<&Path> {
         match self {
-            SourceSpec::Raster { path, .. } | SourceSpec::MbTiles { path } | SourceSpec::TileDir { path, .. } => vec![path.as_path()],
+            SourceSpec::Raster { path, .. } | SourceSpec::MbTiles { path } | SourceSpec::TileDir { path, .. } => {
+                vec![path.as_path()]
+            }
             SourceSpec::Mosaic { paths, .. } => paths.iter().map(PathBuf::as_path).collect(),
             SourceSpec::Online(_) => vec![],
         }
@@ -98,21 +100,38 @@ impl SourceSpec {
     pub fn detect(given: &str) -> SourceSpec {
         let lower = given.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            return SourceSpec::Online(OnlineSpec { url: given.to_string(), key: None, overlay: None, max_zoom: default_max_zoom() });
+            return SourceSpec::Online(OnlineSpec {
+                url: given.to_string(),
+                key: None,
+                overlay: None,
+                max_zoom: default_max_zoom(),
+            });
         }
         let path = PathBuf::from(given);
         if lower.ends_with(".mbtiles") {
             return SourceSpec::MbTiles { path };
         }
         if path.is_dir() {
-            let entries: Vec<PathBuf> = std::fs::read_dir(&path).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-            let numeric_dirs = entries.iter().filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.parse::<u8>().is_ok())).count();
+            let entries: Vec<PathBuf> =
+                std::fs::read_dir(&path).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            let numeric_dirs = entries
+                .iter()
+                .filter(|p| {
+                    p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.parse::<u8>().is_ok())
+                })
+                .count();
             if numeric_dirs > 0 {
                 let tms = entries.iter().any(|p| p.file_name().is_some_and(|n| n == "tilemapresource.xml"));
                 return SourceSpec::TileDir { path, tms };
             }
-            let mut rasters: Vec<PathBuf> =
-                entries.into_iter().filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["tif", "tiff", "img", "jp2", "vrt"].contains(&e.to_ascii_lowercase().as_str()))).collect();
+            let mut rasters: Vec<PathBuf> = entries
+                .into_iter()
+                .filter(|p| {
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["tif", "tiff", "img", "jp2", "vrt"].contains(&e.to_ascii_lowercase().as_str())
+                    })
+                })
+                .collect();
             rasters.sort();
             return SourceSpec::Mosaic { paths: rasters, style: RasterStyle::default() };
         }
@@ -169,7 +188,9 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn TileSource>, ImageryError> {
 
 /// Decodes PNG/JPEG/WebP bytes into 256×256 RGBA.
 pub fn decode_tile(bytes: &[u8], what: &str) -> Result<Vec<u8>, ImageryError> {
-    let img = image::load_from_memory(bytes).map_err(|e| ImageryError::Read { path: what.to_string(), detail: e.to_string() })?.to_rgba8();
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| ImageryError::Read { path: what.to_string(), detail: e.to_string() })?
+        .to_rgba8();
     let img = if img.width() as usize != TILE_PX || img.height() as usize != TILE_PX {
         image::imageops::resize(&img, TILE_PX as u32, TILE_PX as u32, image::imageops::FilterType::Triangle)
     } else {
@@ -187,7 +208,9 @@ pub fn overzoom(parent_rgba: &[u8], from_z: u8, z: u8, x: u32, y: u32) -> Option
     }
     let img = image::RgbaImage::from_raw(TILE_PX as u32, TILE_PX as u32, parent_rgba.to_vec())?;
     let sub = image::imageops::crop_imm(&img, (x % d) * size, (y % d) * size, size, size).to_image();
-    Some(image::imageops::resize(&sub, TILE_PX as u32, TILE_PX as u32, image::imageops::FilterType::Triangle).into_raw())
+    Some(
+        image::imageops::resize(&sub, TILE_PX as u32, TILE_PX as u32, image::imageops::FilterType::Triangle).into_raw(),
+    )
 }
 
 #[cfg(test)]
@@ -196,14 +219,18 @@ mod tests {
 
     #[test]
     fn detects_kinds() {
-        assert!(matches!(SourceSpec::detect("https://t{0-7}.tianditu.gov.cn/img_w/wmts?tk={key}"), SourceSpec::Online(_)));
+        assert!(matches!(
+            SourceSpec::detect("https://t{0-7}.tianditu.gov.cn/img_w/wmts?tk={key}"),
+            SourceSpec::Online(_)
+        ));
         assert!(matches!(SourceSpec::detect("a/b.MBTILES"), SourceSpec::MbTiles { .. }));
         assert!(matches!(SourceSpec::detect("a/b.tif"), SourceSpec::Raster { .. }));
     }
 
     #[test]
     fn spec_round_trips_as_json() {
-        let s = SourceSpec::Raster { path: "x.tif".into(), style: RasterStyle { bands: Some([4, 3, 2]), stretch: None } };
+        let s =
+            SourceSpec::Raster { path: "x.tif".into(), style: RasterStyle { bands: Some([4, 3, 2]), stretch: None } };
         let j = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<SourceSpec>(&j).unwrap(), s);
     }

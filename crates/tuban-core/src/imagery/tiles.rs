@@ -51,7 +51,12 @@ impl TileService {
     /// Starts `threads` workers over `sources`; `wake` is called after each finished tile
     /// (the app asks for a repaint there).
     pub fn new(sources: Vec<SourceSpec>, threads: usize, wake: impl Fn() + Send + Sync + 'static) -> TileService {
-        let shared = Arc::new(Shared { queue: Mutex::new(Queue { items: Vec::new(), stop: false }), ready: Condvar::new(), sources, wake: Box::new(wake) });
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue { items: Vec::new(), stop: false }),
+            ready: Condvar::new(),
+            sources,
+            wake: Box::new(wake),
+        });
         let (tx, results) = channel();
         let workers = (0..threads.max(1))
             .filter_map(|i| {

@@ -49,7 +49,10 @@ pub fn epsg_code(srs: &SpatialRef) -> Option<i32> {
 /// True when an extent (min_x, min_y, max_x, max_y) is plainly longitude/latitude degrees.
 pub fn looks_like_degrees(extent: [f64; 4]) -> bool {
     let [x0, y0, x1, y1] = extent;
-    (-180.0..=180.0).contains(&x0) && (-180.0..=180.0).contains(&x1) && (-90.0..=90.0).contains(&y0) && (-90.0..=90.0).contains(&y1)
+    (-180.0..=180.0).contains(&x0)
+        && (-180.0..=180.0).contains(&x1)
+        && (-90.0..=90.0).contains(&y0)
+        && (-90.0..=90.0).contains(&y1)
 }
 
 /// A suggestion of CRS for projected coordinates without a `.prj`, from the easting.

@@ -27,7 +27,9 @@ impl EncodingHow {
         match self {
             EncodingHow::Override => "按参数指定 / as requested".into(),
             EncodingHow::Cpg => "由 .cpg 文件声明 / declared in .cpg".into(),
-            EncodingHow::CodePageByte(b) => format!("由 DBF 代码页字节 0x{b:02X} 声明 / declared by the DBF code-page byte"),
+            EncodingHow::CodePageByte(b) => {
+                format!("由 DBF 代码页字节 0x{b:02X} 声明 / declared by the DBF code-page byte")
+            }
             EncodingHow::Detected => "未声明，按内容检测 / not declared, detected from the bytes".into(),
             EncodingHow::AsciiOnly => "仅含 ASCII 文本 / ASCII text only".into(),
             EncodingHow::Format => "格式规定为 UTF-8 / UTF-8 by format".into(),

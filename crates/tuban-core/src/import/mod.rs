@@ -20,10 +20,10 @@ use gdal::vector::{FieldValue, LayerAccess, OGRwkbGeometryType};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use geo::Validation;
 
-use tuban_model::progress::Progress;
-use tuban_model::{FieldKind, Template, Value};
 use crate::store::{ImportSummary, NewBatch, NewPatch, Project, SourceCrs, StoreError};
 pub use encoding::{EncodingChoice, EncodingHow};
+use tuban_model::progress::Progress;
+use tuban_model::{FieldKind, Template, Value};
 
 /// What the user chose for an import.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,7 +97,9 @@ pub enum ImportError {
     #[error("编码 “{0}” 无法识别；可用 GBK、UTF-8、LATIN1 / encoding “{0}” not understood; use GBK, UTF-8 or LATIN1")]
     BadEncoding(String),
     /// Every feature was skipped.
-    #[error("{path}: 没有可导入的图斑（{reason}），项目未改变 / nothing to import ({reason}); the project is unchanged")]
+    #[error(
+        "{path}: 没有可导入的图斑（{reason}），项目未改变 / nothing to import ({reason}); the project is unchanged"
+    )]
     NothingToImport { path: String, reason: String },
     /// A zip archive without a patch file.
     #[error("{path}: 压缩包无法读取或其中没有图斑文件（{detail}） / the zip cannot be read or holds no patch file ({detail})")]
@@ -170,25 +172,45 @@ fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError>
     let ext = ext_of(source);
     if ext == "zip" {
         let tmp = tempfile::tempdir().map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
-        let file = std::fs::File::open(source).map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
-        extract_zip(&mut zip, tmp.path()).map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
-        let mut inner: Vec<PathBuf> = walk(tmp.path()).into_iter().filter(|p| PATCH_EXTS.contains(&ext_of(p).as_str()) && !p.to_string_lossy().contains("__MACOSX")).collect();
+        let file =
+            std::fs::File::open(source).map_err(|source| ImportError::Io { path: display.clone(), cause: source })?;
+        let mut zip = zip::ZipArchive::new(file)
+            .map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
+        extract_zip(&mut zip, tmp.path())
+            .map_err(|e| ImportError::BadZip { path: display.clone(), detail: e.to_string() })?;
+        let mut inner: Vec<PathBuf> = walk(tmp.path())
+            .into_iter()
+            .filter(|p| PATCH_EXTS.contains(&ext_of(p).as_str()) && !p.to_string_lossy().contains("__MACOSX"))
+            .collect();
         inner.sort();
         let chosen = match (inner.len(), &opts.layer) {
-            (0, _) => return Err(ImportError::BadZip { path: display, detail: "没有 .shp/.gpkg/.geojson/.kml/.csv / no .shp, .gpkg, .geojson, .kml or .csv inside".into() }),
+            (0, _) => {
+                return Err(ImportError::BadZip {
+                    path: display,
+                    detail: "没有 .shp/.gpkg/.geojson/.kml/.csv / no .shp, .gpkg, .geojson, .kml or .csv inside".into(),
+                })
+            }
             (1, _) => inner.remove(0),
-            (_, Some(l)) => match inner.iter().position(|p| p.file_stem().and_then(|s| s.to_str()) == Some(l.as_str())) {
+            (_, Some(l)) => match inner.iter().position(|p| p.file_stem().and_then(|s| s.to_str()) == Some(l.as_str()))
+            {
                 Some(i) => inner.remove(i),
                 // A layer of a multi-layer file inside the zip: let GDAL pick it.
                 None if inner.len() == 1 => inner.remove(0),
                 None => {
-                    let layers = inner.iter().filter_map(|p| p.file_stem()?.to_str().map(str::to_string)).collect::<Vec<_>>().join(", ");
+                    let layers = inner
+                        .iter()
+                        .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     return Err(ImportError::NoSuchLayer { path: display, layer: l.clone(), layers });
                 }
             },
             (_, None) => {
-                let layers = inner.iter().filter_map(|p| p.file_stem()?.to_str().map(str::to_string)).collect::<Vec<_>>().join(", ");
+                let layers = inner
+                    .iter()
+                    .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(ImportError::SeveralLayers { path: display, layers });
             }
         };
@@ -232,7 +254,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out
@@ -246,7 +272,11 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
     let encoding = match ext.as_str() {
         "shp" => {
             let has = |e: &str| path.with_extension(e).exists() || path.with_extension(e.to_ascii_uppercase()).exists();
-            let missing: Vec<&str> = ["shx", "dbf"].into_iter().filter(|e| !has(e)).map(|e| if e == "shx" { ".shx" } else { ".dbf" }).collect();
+            let missing: Vec<&str> = ["shx", "dbf"]
+                .into_iter()
+                .filter(|e| !has(e))
+                .map(|e| if e == "shx" { ".shx" } else { ".dbf" })
+                .collect();
             if !missing.is_empty() {
                 return Err(ImportError::MissingSidecar { path: display.to_string(), missing: missing.join(", ") });
             }
@@ -272,7 +302,8 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
                 static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
                 let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mem = PathBuf::from(format!("/vsimem/tuban_{n}_{stem}.csv"));
-                gdal::vsi::create_mem_file(&mem, text.into_owned().into_bytes()).map_err(|e| ImportError::CannotOpen { path: display.to_string(), detail: e.to_string() })?;
+                gdal::vsi::create_mem_file(&mem, text.into_owned().into_bytes())
+                    .map_err(|e| ImportError::CannotOpen { path: display.to_string(), detail: e.to_string() })?;
                 gdal_path = mem;
             }
             open_options.extend(
@@ -289,7 +320,8 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
         _ => EncodingChoice { name: "UTF-8".into(), how: EncodingHow::Format },
     };
     // A recoded CSV lives under a temporary name: keep the file's own name for the layer.
-    let layer_hint = (gdal_path != path).then(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_string)).flatten();
+    let layer_hint =
+        (gdal_path != path).then(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_string)).flatten();
     Ok(Prepared { gdal_path, open_options, encoding, layer_hint, _tmp: None })
 }
 
@@ -298,7 +330,11 @@ fn open_dataset(p: &Prepared, display: &str) -> Result<Dataset, ImportError> {
     let opts: Vec<&str> = p.open_options.iter().map(String::as_str).collect();
     let ds = Dataset::open_ex(
         &p.gdal_path,
-        DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY, open_options: Some(&opts), ..Default::default() },
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+            open_options: Some(&opts),
+            ..Default::default()
+        },
     );
     match ds {
         Ok(ds) => Ok(ds),
@@ -317,7 +353,11 @@ pub fn list_layers(source: &Path) -> Result<Vec<LayerInfo>, ImportError> {
     let ds = open_dataset(&prepared, &display)?;
     Ok(ds
         .layers()
-        .map(|l| LayerInfo { name: l.name(), feature_count: l.feature_count(), geometry: gdal::vector::geometry_type_to_name(l.defn().geometry_type()) })
+        .map(|l| LayerInfo {
+            name: l.name(),
+            feature_count: l.feature_count(),
+            geometry: gdal::vector::geometry_type_to_name(l.defn().geometry_type()),
+        })
         .collect())
 }
 
@@ -330,7 +370,12 @@ enum Msg {
 }
 
 /// Imports a delivered patch file into `project` as one batch (one transaction).
-pub fn import(project: &mut Project, source: &Path, opts: &ImportOptions, progress: &Progress) -> Result<ImportReport, ImportError> {
+pub fn import(
+    project: &mut Project,
+    source: &Path,
+    opts: &ImportOptions,
+    progress: &Progress,
+) -> Result<ImportReport, ImportError> {
     let display = source.display().to_string();
     progress.stage("读取 / reading", 0);
     let prepared = prepare(source, opts)?;
@@ -350,7 +395,14 @@ pub fn import(project: &mut Project, source: &Path, opts: &ImportOptions, progre
     result
 }
 
-fn write_batch(project: &mut Project, display: &str, opts: &ImportOptions, encoding: &EncodingChoice, rx: &Receiver<Msg>, progress: &Progress) -> Result<ImportReport, ImportError> {
+fn write_batch(
+    project: &mut Project,
+    display: &str,
+    opts: &ImportOptions,
+    encoding: &EncodingChoice,
+    rx: &Receiver<Msg>,
+    progress: &Progress,
+) -> Result<ImportReport, ImportError> {
     let (layer, total, crs, warnings) = match rx.recv() {
         Ok(Msg::Header { layer, total, crs, warnings }) => (layer, total, crs, warnings),
         Ok(Msg::Fatal(e)) => return Err(e),
@@ -409,18 +461,30 @@ fn read_source(prepared: Prepared, display: &str, opts: &ImportOptions, template
     }
 }
 
-fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, template: &Template, tx: &SyncSender<Msg>) -> Result<(), ImportError> {
+fn read_source_inner(
+    prepared: &Prepared,
+    display: &str,
+    opts: &ImportOptions,
+    template: &Template,
+    tx: &SyncSender<Msg>,
+) -> Result<(), ImportError> {
     let ds = open_dataset(prepared, display)?;
     let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
     let wanted = opts.layer.clone().filter(|_| prepared.layer_hint.is_none() || names.len() > 1);
     let mut layer = match (&wanted, names.len()) {
         (_, 0) => return Err(ImportError::NoGeometry { path: display.to_string() }),
-        (None, 1) => ds.layer(0).map_err(|e| ImportError::CannotOpen { path: display.to_string(), detail: e.to_string() })?,
+        (None, 1) => {
+            ds.layer(0).map_err(|e| ImportError::CannotOpen { path: display.to_string(), detail: e.to_string() })?
+        }
         (None, _) => {
             let infos: Vec<String> = ds.layers().map(|l| format!("{} ({})", l.name(), l.feature_count())).collect();
             return Err(ImportError::SeveralLayers { path: display.to_string(), layers: infos.join(", ") });
         }
-        (Some(name), _) => ds.layer_by_name(name).map_err(|_| ImportError::NoSuchLayer { path: display.to_string(), layer: name.clone(), layers: names.join(", ") })?,
+        (Some(name), _) => ds.layer_by_name(name).map_err(|_| ImportError::NoSuchLayer {
+            path: display.to_string(),
+            layer: name.clone(),
+            layers: names.join(", "),
+        })?,
     };
     let layer_name = prepared.layer_hint.clone().filter(|_| names.len() == 1).unwrap_or_else(|| layer.name());
     if layer.defn().geom_fields().count() == 0 {
@@ -429,7 +493,9 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
     let mut warnings = Vec::new();
     let target = crs::cgcs2000().map_err(|e| ImportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
     let source_srs: SpatialRef = match &opts.crs {
-        Some(text) => crs::parse_user_crs(text).map_err(|e| ImportError::BadCrs { crs: text.clone(), detail: e.to_string() })?,
+        Some(text) => {
+            crs::parse_user_crs(text).map_err(|e| ImportError::BadCrs { crs: text.clone(), detail: e.to_string() })?
+        }
         None => match layer.spatial_ref() {
             Some(srs) => crs::srs_xy(srs),
             None => {
@@ -439,14 +505,20 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
                         warnings.push("未声明坐标系，坐标为经纬度，按 CGCS2000（EPSG:4490）读取 / no CRS declared; coordinates are degrees, read as CGCS2000 (EPSG:4490)".to_string());
                         target.clone()
                     }
-                    Some(e) => return Err(ImportError::UnknownCrs { path: display.to_string(), hint: crs::guess_hint([e.MinX, e.MinY, e.MaxX, e.MaxY]) }),
+                    Some(e) => {
+                        return Err(ImportError::UnknownCrs {
+                            path: display.to_string(),
+                            hint: crs::guess_hint([e.MinX, e.MinY, e.MaxX, e.MaxY]),
+                        })
+                    }
                     None => target.clone(),
                 }
             }
         },
     };
     let source_crs = crs::describe(&source_srs);
-    let transform = CoordTransform::new(&source_srs, &target).map_err(|e| ImportError::BadCrs { crs: source_crs.name.clone(), detail: e.to_string() })?;
+    let transform = CoordTransform::new(&source_srs, &target)
+        .map_err(|e| ImportError::BadCrs { crs: source_crs.name.clone(), detail: e.to_string() })?;
 
     // Map source fields to template fields: exact names first, then labels and aliases.
     let source_fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
@@ -457,7 +529,11 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
             if mapping[si].is_some() {
                 continue;
             }
-            let hit = if pass == 0 { template.fields().iter().position(|f| f.name.eq_ignore_ascii_case(name.trim())) } else { template.map_source_field(name).and_then(|f| template.fields().iter().position(|g| g.name == f.name)) };
+            let hit = if pass == 0 {
+                template.fields().iter().position(|f| f.name.eq_ignore_ascii_case(name.trim()))
+            } else {
+                template.map_source_field(name).and_then(|f| template.fields().iter().position(|g| g.name == f.name))
+            };
             if let Some(ti) = hit {
                 if !taken[ti] {
                     taken[ti] = true;
@@ -466,13 +542,21 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
             }
         }
     }
-    let unmapped: Vec<&str> = source_fields.iter().zip(&mapping).filter(|(_, m)| m.is_none()).map(|(n, _)| n.as_str()).collect();
+    let unmapped: Vec<&str> =
+        source_fields.iter().zip(&mapping).filter(|(_, m)| m.is_none()).map(|(n, _)| n.as_str()).collect();
     if !unmapped.is_empty() {
-        warnings.push(format!("以下字段不在模板中，作为只读附加属性保留 / kept as read-only extra attributes: {}", unmapped.join(", ")));
+        warnings.push(format!(
+            "以下字段不在模板中，作为只读附加属性保留 / kept as read-only extra attributes: {}",
+            unmapped.join(", ")
+        ));
     }
     let id_index = template.fields().iter().position(|f| f.name == template.roles().id);
     if id_index.is_some_and(|i| !taken[i]) {
-        warnings.push(format!("未找到图斑编号字段（{}）；图斑将没有编号 / no patch id field ({}) found", template.roles().id, template.roles().id));
+        warnings.push(format!(
+            "未找到图斑编号字段（{}）；图斑将没有编号 / no patch id field ({}) found",
+            template.roles().id,
+            template.roles().id
+        ));
     }
 
     let total = layer.feature_count();
@@ -522,7 +606,11 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
                 }
             }
         }
-        let label = id_index.and_then(|i| values[i].as_ref()).map(|v| format!("{v}")).filter(|s| !s.is_empty()).unwrap_or_else(|| format!("要素 / feature {fid}"));
+        let label = id_index
+            .and_then(|i| values[i].as_ref())
+            .map(|v| format!("{v}"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("要素 / feature {fid}"));
         let Some(geom) = feature.geometry() else {
             if tx.send(Msg::Skip(format!("{label}: 几何为空，已跳过 / null geometry, skipped"))).is_err() {
                 return Ok(());
@@ -541,7 +629,12 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
                 }
                 if let Some(reason) = c.invalid {
                     issues.push(format!("几何无效 / invalid geometry: {reason}"));
-                    if tx.send(Msg::Problem(format!("{label}: 几何无效（已导入并标记） / invalid geometry (imported, flagged): {reason}"))).is_err() {
+                    if tx
+                        .send(Msg::Problem(format!(
+                            "{label}: 几何无效（已导入并标记） / invalid geometry (imported, flagged): {reason}"
+                        )))
+                        .is_err()
+                    {
                         return Ok(());
                     }
                 }
@@ -552,7 +645,15 @@ fn read_source_inner(prepared: &Prepared, display: &str, opts: &ImportOptions, t
                         outside_china += 1;
                     }
                 }
-                Msg::Patch(Box::new(NewPatch { values, geom_lonlat: c.lonlat, geom_source: c.source, area_m2, centre, extra, issues }))
+                Msg::Patch(Box::new(NewPatch {
+                    values,
+                    geom_lonlat: c.lonlat,
+                    geom_source: c.source,
+                    area_m2,
+                    centre,
+                    extra,
+                    issues,
+                }))
             }
         };
         if tx.send(msg).is_err() {
@@ -603,12 +704,24 @@ fn convert_geometry(geom: &gdal::vector::Geometry, transform: &CoordTransform) -
     }
     let flat = gdal::vector::geometry_type_flatten(ty);
     match flat {
-        OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon | OGRwkbGeometryType::wkbPoint | OGRwkbGeometryType::wkbMultiPoint | OGRwkbGeometryType::wkbGeometryCollection => {}
-        OGRwkbGeometryType::wkbLineString | OGRwkbGeometryType::wkbMultiLineString => return Err("线要素，不是图斑，已跳过 / a line, not a patch; skipped".into()),
-        other => return Err(format!("几何类型 {} 不支持，已跳过 / geometry type not supported; skipped", gdal::vector::geometry_type_to_name(other))),
+        OGRwkbGeometryType::wkbPolygon
+        | OGRwkbGeometryType::wkbMultiPolygon
+        | OGRwkbGeometryType::wkbPoint
+        | OGRwkbGeometryType::wkbMultiPoint
+        | OGRwkbGeometryType::wkbGeometryCollection => {}
+        OGRwkbGeometryType::wkbLineString | OGRwkbGeometryType::wkbMultiLineString => {
+            return Err("线要素，不是图斑，已跳过 / a line, not a patch; skipped".into())
+        }
+        other => {
+            return Err(format!(
+                "几何类型 {} 不支持，已跳过 / geometry type not supported; skipped",
+                gdal::vector::geometry_type_to_name(other)
+            ))
+        }
     }
     let source = normalise(g.to_geo().map_err(|e| format!("几何无法读取 / unreadable geometry: {e}"))?)?;
-    let projected = g.transform(transform).map_err(|e| format!("坐标无法转换到 CGCS2000 / cannot transform to CGCS2000: {e}"))?;
+    let projected =
+        g.transform(transform).map_err(|e| format!("坐标无法转换到 CGCS2000 / cannot transform to CGCS2000: {e}"))?;
     let lonlat = normalise(projected.to_geo().map_err(|e| format!("几何无法读取 / unreadable geometry: {e}"))?)?;
     let invalid = lonlat.check_validation().err().map(|e| e.to_string());
     Ok(Converted { source, lonlat, had_zm, invalid })
@@ -620,15 +733,14 @@ fn normalise(g: geo::Geometry) -> Result<geo::Geometry, String> {
     match g {
         G::MultiPoint(mp) if mp.0.len() == 1 => Ok(G::Point(mp.0[0])),
         G::GeometryCollection(gc) => {
-            let polys: Vec<geo::Polygon> = gc
-                .0
-                .into_iter()
-                .flat_map(|g| match g {
-                    G::Polygon(p) => vec![p],
-                    G::MultiPolygon(mp) => mp.0,
-                    _ => vec![],
-                })
-                .collect();
+            let polys: Vec<geo::Polygon> =
+                gc.0.into_iter()
+                    .flat_map(|g| match g {
+                        G::Polygon(p) => vec![p],
+                        G::MultiPolygon(mp) => mp.0,
+                        _ => vec![],
+                    })
+                    .collect();
             match polys.len() {
                 0 => Err("几何集合中没有面，已跳过 / a collection without polygons; skipped".into()),
                 1 => Ok(G::Polygon(polys.into_iter().next().ok_or("empty")?)),

@@ -44,7 +44,15 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { size_px: (800, 600), margin: 0.35, outline: Outline::Thick, labels: true, scale_bar: true, north_arrow: true, caption: None }
+        RenderOptions {
+            size_px: (800, 600),
+            margin: 0.35,
+            outline: Outline::Thick,
+            labels: true,
+            scale_bar: true,
+            north_arrow: true,
+            caption: None,
+        }
     }
 }
 
@@ -86,7 +94,11 @@ fn for_each_coord(g: &Geometry, f: &mut impl FnMut(f64, f64)) {
 }
 
 /// Renders `overlays` over `source` (or a grey background), framed on the overlays' extent.
-pub fn render(source: Option<&SourceSpec>, overlays: &[Overlay], opts: &RenderOptions) -> Result<RgbaImage, RenderError> {
+pub fn render(
+    source: Option<&SourceSpec>,
+    overlays: &[Overlay],
+    opts: &RenderOptions,
+) -> Result<RgbaImage, RenderError> {
     let mut opened = match source {
         Some(spec) => Some(source::open(spec)?),
         None => None,
@@ -96,7 +108,11 @@ pub fn render(source: Option<&SourceSpec>, overlays: &[Overlay], opts: &RenderOp
 
 /// Like [`render`], with a source already open on this thread (a report renders hundreds of
 /// chips from the same two sources).
-pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[Overlay], opts: &RenderOptions) -> Result<RgbaImage, RenderError> {
+pub fn render_from(
+    source: Option<&mut (dyn TileSource + 'static)>,
+    overlays: &[Overlay],
+    opts: &RenderOptions,
+) -> Result<RgbaImage, RenderError> {
     let (w, h) = opts.size_px;
     if w == 0 || h == 0 || w > 10_000 || h > 10_000 {
         return Err(RenderError::BadSize(w, h));
@@ -117,7 +133,11 @@ pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[
     let mut half_w = ((bb[2] - bb[0]).max(min_size) / 2.0) * (1.0 + 2.0 * opts.margin);
     let mut half_h = ((bb[3] - bb[1]).max(min_size) / 2.0) * (1.0 + 2.0 * opts.margin);
     let aspect = f64::from(w) / f64::from(h);
-    if half_w / half_h < aspect { half_w = half_h * aspect } else { half_h = half_w / aspect }
+    if half_w / half_h < aspect {
+        half_w = half_h * aspect
+    } else {
+        half_h = half_w / aspect
+    }
     let view = [cx - half_w, cy - half_h, cx + half_w, cy + half_h];
     let mut img = RgbaImage::from_pixel(w, h, image::Rgba([58, 58, 58, 255]));
     if let Some(src) = source {
@@ -125,7 +145,10 @@ pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[
     }
     let to_px = |lon: f64, lat: f64| {
         let (x, y) = merc01(lon, lat);
-        (((x - view[0]) / (view[2] - view[0]) * f64::from(w)) as f32, ((y - view[1]) / (view[3] - view[1]) * f64::from(h)) as f32)
+        (
+            ((x - view[0]) / (view[2] - view[0]) * f64::from(w)) as f32,
+            ((y - view[1]) / (view[3] - view[1]) * f64::from(h)) as f32,
+        )
     };
     let mut pixmap = to_pixmap(&img).ok_or(RenderError::BadSize(w, h))?;
     let width = match opts.outline {
@@ -141,7 +164,9 @@ pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[
         let mut top = (f32::INFINITY, 0.0f32);
         let rings: Vec<&geo::LineString> = match &o.geom {
             Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).collect(),
-            Geometry::MultiPolygon(mp) => mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).collect(),
+            Geometry::MultiPolygon(mp) => {
+                mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).collect()
+            }
             _ => vec![],
         };
         for ring in rings {
@@ -150,7 +175,11 @@ pub fn render_from(source: Option<&mut (dyn TileSource + 'static)>, overlays: &[
                 if y < top.0 {
                     top = (y, x);
                 }
-                if i == 0 { pb.move_to(x, y) } else { pb.line_to(x, y) }
+                if i == 0 {
+                    pb.move_to(x, y)
+                } else {
+                    pb.line_to(x, y)
+                }
             }
             pb.close();
         }
@@ -210,7 +239,12 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
     let (w, h) = img.dimensions();
     // Sources that resample in one step (rasters) render the view directly.
     let span = 2.0 * crate::imagery::MERC_HALF_M;
-    let extent_m = [view[0] * span - span / 2.0, span / 2.0 - view[3] * span, view[2] * span - span / 2.0, span / 2.0 - view[1] * span];
+    let extent_m = [
+        view[0] * span - span / 2.0,
+        span / 2.0 - view[3] * span,
+        view[2] * span - span / 2.0,
+        span / 2.0 - view[1] * span,
+    ];
     match src.render_view(extent_m, (w as usize, h as usize))? {
         ViewRender::Image(rgba) => {
             for (out, p) in img.pixels_mut().zip(rgba.chunks_exact(4)) {
@@ -227,7 +261,8 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
     let z = ((f64::from(w) / ((view[2] - view[0]) * TILE_PX as f64)).log2().ceil()).clamp(0.0, 22.0) as u8;
     let n = f64::from(1u32 << z);
     let (tx0, ty0) = ((view[0] * n).floor().max(0.0) as u32, (view[1] * n).floor().max(0.0) as u32);
-    let (tx1, ty1) = (((view[2] * n).ceil() as u32).min((1u32 << z) - 1), ((view[3] * n).ceil() as u32).min((1u32 << z) - 1));
+    let (tx1, ty1) =
+        (((view[2] * n).ceil() as u32).min((1u32 << z) - 1), ((view[3] * n).ceil() as u32).min((1u32 << z) - 1));
     if (tx1 - tx0 + 1) * (ty1 - ty0 + 1) > 400 {
         return Ok(());
     }
@@ -239,7 +274,12 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
         for tx in tx0..=tx1 {
             if let Some(rgba) = src.render(z, tx, ty)? {
                 if let Some(tile) = RgbaImage::from_raw(TILE_PX as u32, TILE_PX as u32, rgba) {
-                    image::imageops::overlay(&mut canvas, &tile, i64::from((tx - tx0) * TILE_PX as u32), i64::from((ty - ty0) * TILE_PX as u32));
+                    image::imageops::overlay(
+                        &mut canvas,
+                        &tile,
+                        i64::from((tx - tx0) * TILE_PX as u32),
+                        i64::from((ty - ty0) * TILE_PX as u32),
+                    );
                     any = true;
                 }
             }
@@ -318,7 +358,9 @@ fn draw_scale_bar(p: &mut Pixmap, metres_per_px: f64) {
     }
     let mut white = Paint::default();
     white.set_color_rgba8(255, 255, 255, 255);
-    for (x, y, w, hh) in [(20.0, h - 18.0, len_px, 3.0), (20.0, h - 25.0, 2.0, 10.0), (20.0 + len_px - 2.0, h - 25.0, 2.0, 10.0)] {
+    for (x, y, w, hh) in
+        [(20.0, h - 18.0, len_px, 3.0), (20.0, h - 25.0, 2.0, 10.0), (20.0 + len_px - 2.0, h - 25.0, 2.0, 10.0)]
+    {
         if let Some(r) = tiny_skia::Rect::from_xywh(x, y, w, hh) {
             p.fill_rect(r, &white, Transform::identity(), None);
         }
@@ -352,7 +394,13 @@ fn text_width(font: &FontRef<'_>, text: &str, size: f32) -> f32 {
 
 /// Draws text with a dark halo; `y` is the baseline.
 pub fn draw_text(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y: f32, size: f32, rgba: [u8; 4]) {
-    for (dx, dy, color) in [(-1.0, 0.0, [0, 0, 0, 200]), (1.0, 0.0, [0, 0, 0, 200]), (0.0, -1.0, [0, 0, 0, 200]), (0.0, 1.0, [0, 0, 0, 200]), (0.0, 0.0, rgba)] {
+    for (dx, dy, color) in [
+        (-1.0, 0.0, [0, 0, 0, 200]),
+        (1.0, 0.0, [0, 0, 0, 200]),
+        (0.0, -1.0, [0, 0, 0, 200]),
+        (0.0, 1.0, [0, 0, 0, 200]),
+        (0.0, 0.0, rgba),
+    ] {
         draw_text_once(img, font, text, x + dx, y + dy, size, color);
     }
 }

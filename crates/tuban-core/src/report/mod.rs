@@ -8,14 +8,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use printpdf::{
-    Color, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, Rgb, TextItem, WindingOrder,
-    XObjectTransform,
+    Color, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon,
+    PolygonRing, Pt, Rgb, TextItem, WindingOrder, XObjectTransform,
 };
 
-use tuban_model::progress::Progress;
-use tuban_model::units::{m2_to_ha, m2_to_mu};
 use crate::render::{self, Overlay, RenderOptions, CJK_FONT};
 use crate::store::{Period, Project, StoreError};
+use tuban_model::progress::Progress;
+use tuban_model::units::{m2_to_ha, m2_to_mu};
 
 /// Which patches get a verification sheet.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -144,14 +144,21 @@ impl PageBuilder {
 
     fn rect(&mut self, x: f32, y_top: f32, w: f32, h: f32, fill: Option<Color>) {
         let pts = [(x, y_top), (x + w, y_top), (x + w, y_top + h), (x, y_top + h)];
-        let ring = PolygonRing { points: pts.iter().map(|(a, b)| LinePoint { p: Point::new(Mm(*a), Mm(PAGE_H - b)), bezier: false }).collect() };
+        let ring = PolygonRing {
+            points: pts
+                .iter()
+                .map(|(a, b)| LinePoint { p: Point::new(Mm(*a), Mm(PAGE_H - b)), bezier: false })
+                .collect(),
+        };
         let mode = if fill.is_some() { printpdf::PaintMode::FillStroke } else { printpdf::PaintMode::Stroke };
         if let Some(c) = fill {
             self.ops.push(Op::SetFillColor { col: c });
         }
         self.ops.push(Op::SetOutlineColor { col: grey(0.45) });
         self.ops.push(Op::SetOutlineThickness { pt: Pt(0.5) });
-        self.ops.push(Op::DrawPolygon { polygon: Polygon { rings: vec![ring], mode, winding_order: WindingOrder::NonZero } });
+        self.ops.push(Op::DrawPolygon {
+            polygon: Polygon { rings: vec![ring], mode, winding_order: WindingOrder::NonZero },
+        });
     }
 
     /// A table at the cursor: the first row is the header; widths in mm.
@@ -180,11 +187,15 @@ impl PageBuilder {
         let dpi = px.0 as f32 / (w_mm / 25.4);
         self.ops.push(Op::UseXobject {
             id: id.clone(),
-            transform: XObjectTransform { translate_x: Some(Mm(x).into()), translate_y: Some(Mm(PAGE_H - y_top - h_mm).into()), dpi: Some(dpi), ..Default::default() },
+            transform: XObjectTransform {
+                translate_x: Some(Mm(x).into()),
+                translate_y: Some(Mm(PAGE_H - y_top - h_mm).into()),
+                dpi: Some(dpi),
+                ..Default::default()
+            },
         });
     }
 }
-
 
 /// One sheet's chips: the patch outline and, before and after, the source and caption.
 struct ChipJob {
@@ -260,14 +271,20 @@ fn render_chips(
         let ro = RenderOptions { size_px: size, caption, labels: false, ..Default::default() };
         let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
         let src = match source {
-            Some(i) => open.entry(i).or_insert_with(|| specs.get(&i).and_then(|s| crate::imagery::source::open(s).ok())).as_deref_mut(),
+            Some(i) => open
+                .entry(i)
+                .or_insert_with(|| specs.get(&i).and_then(|s| crate::imagery::source::open(s).ok()))
+                .as_deref_mut(),
             None => None,
         };
         render::render_from(src, &[overlay], &ro).ok().and_then(|img| Jpeg::encode(&img))
     })
 }
 
-fn counts_by<F: Fn(&crate::store::PatchRecord) -> String>(records: &[crate::store::PatchRecord], key: F) -> BTreeMap<String, (usize, f64)> {
+fn counts_by<F: Fn(&crate::store::PatchRecord) -> String>(
+    records: &[crate::store::PatchRecord],
+    key: F,
+) -> BTreeMap<String, (usize, f64)> {
     let mut m: BTreeMap<String, (usize, f64)> = BTreeMap::new();
     for r in records {
         let e = m.entry(key(r)).or_default();
@@ -278,7 +295,13 @@ fn counts_by<F: Fn(&crate::store::PatchRecord) -> String>(records: &[crate::stor
 }
 
 /// Writes the report to `out` (temporary name, then rename).
-pub fn write(p: &Project, out: &Path, opts: &ReportOptions, force: bool, progress: &Progress) -> Result<(), ReportError> {
+pub fn write(
+    p: &Project,
+    out: &Path,
+    opts: &ReportOptions,
+    force: bool,
+    progress: &Progress,
+) -> Result<(), ReportError> {
     if out.exists() && !force {
         return Err(ReportError::Exists { path: out.display().to_string() });
     }
@@ -303,9 +326,12 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let county = if meta.county_name.is_empty() { meta.county_code.clone() } else { meta.county_name.clone() };
     let title = format!("{county}{}年度{}自查报告", meta.year, meta.programme.label());
     let mut doc = PdfDocument::new(&title);
-    let font = ParsedFont::from_bytes(CJK_FONT, 0, &mut Vec::new()).ok_or_else(|| ReportError::Font("Noto Sans SC".into()))?;
+    let font =
+        ParsedFont::from_bytes(CJK_FONT, 0, &mut Vec::new()).ok_or_else(|| ReportError::Font("Noto Sans SC".into()))?;
     let f = doc.add_font(&font);
-    let value = |r: &crate::store::PatchRecord, field: Option<&str>| field.and_then(|n| r.value(t, n)).map(|v| v.to_string()).unwrap_or_default();
+    let value = |r: &crate::store::PatchRecord, field: Option<&str>| {
+        field.and_then(|n| r.value(t, n)).map(|v| v.to_string()).unwrap_or_default()
+    };
     let mut pages: Vec<PageBuilder> = Vec::new();
     let mut bookmarks: Vec<(String, usize)> = Vec::new();
 
@@ -318,7 +344,12 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     pg.y += 14.0;
     pg.text_at(&f, MARGIN, pg.y, 22.0, "自查报告");
     pg.y = 200.0;
-    for line in [format!("县（市、区、旗）：{county}（{}）", meta.county_code), format!("监测年度：{}", meta.year), format!("编制单位：{unit}"), format!("编制日期：{}", chrono::Local::now().format("%Y年%m月%d日"))] {
+    for line in [
+        format!("县（市、区、旗）：{county}（{}）", meta.county_code),
+        format!("监测年度：{}", meta.year),
+        format!("编制单位：{unit}"),
+        format!("编制日期：{}", chrono::Local::now().format("%Y年%m月%d日")),
+    ] {
         pg.text_at(&f, MARGIN + 10.0, pg.y, 13.0, &line);
         pg.y += 9.0;
     }
@@ -364,13 +395,18 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     pg.y += 10.0;
     pg.text_at(&f, MARGIN, pg.y, 11.0, "表1 按乡镇统计");
     pg.y += 6.0;
-    let codes: Vec<String> = t.field(&roles.verdict).map(|fd| fd.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default();
+    let codes: Vec<String> =
+        t.field(&roles.verdict).map(|fd| fd.codes().iter().map(|c| c.code.clone()).collect()).unwrap_or_default();
     let mut head = vec!["乡镇".to_string(), "图斑数".into(), "面积(亩)".into()];
     head.extend(codes.iter().cloned());
     head.push("未填".into());
     let mut rows = vec![head];
     for (town, tally) in &summary.by_township {
-        let mut row = vec![if town.is_empty() { "（未填）".into() } else { town.clone() }, tally.count.to_string(), format!("{:.2}", m2_to_mu(tally.area_m2))];
+        let mut row = vec![
+            if town.is_empty() { "（未填）".into() } else { town.clone() },
+            tally.count.to_string(),
+            format!("{:.2}", m2_to_mu(tally.area_m2)),
+        ];
         for c in codes.iter().chain(std::iter::once(&String::new())) {
             row.push(summary.by_township_verdict.get(&(town.clone(), c.clone())).map_or(0, |t| t.count).to_string());
         }
@@ -381,7 +417,8 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let mut widths = vec![34.0, 12.0, 14.0];
     widths.extend(std::iter::repeat_n(rest, n));
     pg.table(&f, &widths, &rows);
-    for (caption, field) in [("表2 按核实变化原因统计", "HSBHYY"), ("表3 按核查结论统计", roles.verdict.as_str())] {
+    for (caption, field) in [("表2 按核实变化原因统计", "HSBHYY"), ("表3 按核查结论统计", roles.verdict.as_str())]
+    {
         if t.field(field).is_none() {
             continue;
         }
@@ -389,7 +426,13 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
         pg.y += 6.0;
         let m = counts_by(&records, |r| value(r, Some(field)));
         let mut rows = vec![vec!["类别".to_string(), "图斑数".into(), "面积(亩)".into()]];
-        rows.extend(m.iter().map(|(k, (c, a))| vec![if k.is_empty() { "（未填）".into() } else { k.clone() }, c.to_string(), format!("{:.2}", m2_to_mu(*a))]));
+        rows.extend(m.iter().map(|(k, (c, a))| {
+            vec![
+                if k.is_empty() { "（未填）".into() } else { k.clone() },
+                c.to_string(),
+                format!("{:.2}", m2_to_mu(*a)),
+            ]
+        }));
         pg.table(&f, &[80.0, 25.0, 30.0], &rows);
     }
     if t.field("QDL").is_some() && t.field("XDL").is_some() {
@@ -407,12 +450,34 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     pg.y += 10.0;
     let l = p.ledger()?;
     let pct = |r: Option<f64>| r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into());
-    let mut rows = vec![["乡镇", "违法宗数", "面积(亩)", "查处到位率", "整改到位率", "立案率", "结案率"].map(str::to_string).to_vec()];
-    for (town, r) in l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once(("合计".to_string(), &l.total))) {
-        rows.push(vec![town, r.cases.to_string(), format!("{:.2}", m2_to_mu(r.illegal_area_m2)), pct(r.investigation_rate()), pct(r.rectification_rate()), pct(r.filing_rate()), pct(r.conclusion_rate())]);
+    let mut rows = vec![["乡镇", "违法宗数", "面积(亩)", "查处到位率", "整改到位率", "立案率", "结案率"]
+        .map(str::to_string)
+        .to_vec()];
+    for (town, r) in
+        l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once(("合计".to_string(), &l.total)))
+    {
+        rows.push(vec![
+            town,
+            r.cases.to_string(),
+            format!("{:.2}", m2_to_mu(r.illegal_area_m2)),
+            pct(r.investigation_rate()),
+            pct(r.rectification_rate()),
+            pct(r.filing_rate()),
+            pct(r.conclusion_rate()),
+        ]);
     }
     pg.table(&f, &[36.0, 18.0, 22.0, 24.0, 24.0, 23.0, 23.0], &rows);
-    pg.para(&f, 10.0, &format!("逾期未销号 {} 宗；达到涉刑标准 {} 宗；疑似拆分处罚 {} 组；违法未立案图斑 {} 个。", l.overdue.len(), l.criminal.len(), l.split_penalties.len(), l.illegal_without_case.len()));
+    pg.para(
+        &f,
+        10.0,
+        &format!(
+            "逾期未销号 {} 宗；达到涉刑标准 {} 宗；疑似拆分处罚 {} 组；违法未立案图斑 {} 个。",
+            l.overdue.len(),
+            l.criminal.len(),
+            l.split_penalties.len(),
+            l.illegal_without_case.len()
+        ),
+    );
     pg.y += 4.0;
     bookmarks.push(("五、自查抽查与质量控制".into(), pages.len() + 1));
     pg.text_at(&f, MARGIN, pg.y, 15.0, "五、自查抽查与质量控制");
@@ -459,12 +524,19 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
         let geom = p.patch_geometry(r.fid)?;
         let sides = [Period::Before, Period::After].map(|period| {
             let source = p.imagery_for(r, &imagery, period);
-            let caption = source.and_then(|s| imagery.get(s)).map(|s| format!("{} {}", if period == Period::Before { "前时相" } else { "后时相" }, s.acquired.map(|d| d.to_string()).unwrap_or_default()));
+            let caption = source.and_then(|s| imagery.get(s)).map(|s| {
+                format!(
+                    "{} {}",
+                    if period == Period::Before { "前时相" } else { "后时相" },
+                    s.acquired.map(|d| d.to_string()).unwrap_or_default()
+                )
+            });
             (source, caption)
         });
         jobs.push(ChipJob { geom, sides });
     }
-    let specs: BTreeMap<usize, crate::imagery::source::SourceSpec> = imagery.iter().enumerate().map(|(i, s)| (i, s.spec.clone())).collect();
+    let specs: BTreeMap<usize, crate::imagery::source::SourceSpec> =
+        imagery.iter().enumerate().map(|(i, s)| (i, s.spec.clone())).collect();
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -515,9 +587,24 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
             pg.y += 9.0;
             let (lon, lat) = r.center_lonlat.unwrap_or_default();
             let rows = vec![
-                vec!["乡镇/村".to_string(), format!("{} {}", value(r, roles.township.as_deref()), value(r, roles.village.as_deref())), "中心坐标".into(), format!("{lon:.6}°E, {lat:.6}°N")],
-                vec!["前时相".to_string(), value(r, roles.before_date.as_deref()), "后时相".into(), value(r, roles.after_date.as_deref())],
-                vec!["面积".to_string(), format!("{:.2} m²（{:.3} 亩）", r.area_m2, m2_to_mu(r.area_m2)), "核查结论".into(), value(r, Some(&roles.verdict))],
+                vec![
+                    "乡镇/村".to_string(),
+                    format!("{} {}", value(r, roles.township.as_deref()), value(r, roles.village.as_deref())),
+                    "中心坐标".into(),
+                    format!("{lon:.6}°E, {lat:.6}°N"),
+                ],
+                vec![
+                    "前时相".to_string(),
+                    value(r, roles.before_date.as_deref()),
+                    "后时相".into(),
+                    value(r, roles.after_date.as_deref()),
+                ],
+                vec![
+                    "面积".to_string(),
+                    format!("{:.2} m²（{:.3} 亩）", r.area_m2, m2_to_mu(r.area_m2)),
+                    "核查结论".into(),
+                    value(r, Some(&roles.verdict)),
+                ],
             ];
             pg.table(&f, &[22.0, 63.0, 22.0, 63.0], &rows);
             let chip_top = pg.y;
@@ -557,7 +644,13 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
             }
             // Attributes that are filled.
             let mut rows = vec![vec!["字段".to_string(), "值".into(), "字段".into(), "值".into()]];
-            let filled: Vec<(String, String)> = t.fields().iter().zip(&r.values).filter(|(_, v)| !v.is_empty()).map(|(fd, v)| (fd.label.clone(), v.to_string())).collect();
+            let filled: Vec<(String, String)> = t
+                .fields()
+                .iter()
+                .zip(&r.values)
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(fd, v)| (fd.label.clone(), v.to_string()))
+                .collect();
             for pair in filled.chunks(2) {
                 let mut row = vec![pair[0].0.clone(), pair[0].1.clone()];
                 if let Some(b) = pair.get(1) {
@@ -569,7 +662,17 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
                 rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
             }
             pg.table(&f, &[28.0, 57.0, 28.0, 57.0], &rows);
-            pg.text_at(&f, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &format!("调查人：{}    调查日期：{}    核查单位：{unit}", value(r, Some("DCRY")), value(r, Some("DCRQ"))));
+            pg.text_at(
+                &f,
+                MARGIN,
+                PAGE_H - MARGIN - 6.0,
+                10.0,
+                &format!(
+                    "调查人：{}    调查日期：{}    核查单位：{unit}",
+                    value(r, Some("DCRY")),
+                    value(r, Some("DCRQ"))
+                ),
+            );
             pages.push(pg);
         }
         Ok(())

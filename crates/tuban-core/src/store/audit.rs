@@ -67,7 +67,16 @@ impl Project {
             .prepare("SELECT time, patch_fid, field, old_value, new_value, action FROM tuban_audit WHERE user = ?1 AND patch_fid IS NOT NULL AND action IN ('edit', 'undo', 'redo') ORDER BY id")
             .map_err(self.sq())?;
         let rows = st
-            .query_map([self.user()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, String>(5)?)))
+            .query_map([self.user()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
             .map_err(self.sq())?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sq())?;
@@ -111,7 +120,8 @@ impl Project {
             let Some(f) = template.field(field) else { continue };
             let text = if backwards { old } else { new };
             let value = match text {
-                Some(t) => tuban_model::Value::parse_for(f, t).map_err(|cause| super::StoreError::InvalidValue { name: f.name.clone(), cause })?,
+                Some(t) => tuban_model::Value::parse_for(f, t)
+                    .map_err(|cause| super::StoreError::InvalidValue { name: f.name.clone(), cause })?,
                 None => tuban_model::Value::Null,
             };
             edits.push((f.name.clone(), value));

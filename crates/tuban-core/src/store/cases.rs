@@ -24,7 +24,8 @@ pub const CRIMINAL_THRESHOLD_M2: f64 = 20.0 * M2_PER_MU;
 /// The threshold when the party was penalised for the same conduct within three years: 10 亩.
 pub const CRIMINAL_THRESHOLD_REPEAT_M2: f64 = 10.0 * M2_PER_MU;
 /// Kinds of case attachments.
-pub const ATTACHMENT_KINDS: [&str; 7] = ["立案决定书", "行政处罚决定书", "整改通知书", "现场勘验笔录", "整改照片", "移送函", "其他"];
+pub const ATTACHMENT_KINDS: [&str; 7] =
+    ["立案决定书", "行政处罚决定书", "整改通知书", "现场勘验笔录", "整改照片", "移送函", "其他"];
 /// Largest attachment kept in the project (a scanned document, a photo).
 pub const ATTACHMENT_MAX_BYTES: usize = 100 << 20;
 /// Cases of one party whose patches lie closer than this are checked for split penalties.
@@ -186,7 +187,9 @@ pub struct CaseUpdate {
 }
 
 fn bad(what: &str, value: &str, allowed: &[&str]) -> StoreError {
-    StoreError::InvalidCase { detail: format!("{what} “{value}” 无效，可选：{} / invalid; choose one of the list", allowed.join("、")) }
+    StoreError::InvalidCase {
+        detail: format!("{what} “{value}” 无效，可选：{} / invalid; choose one of the list", allowed.join("、")),
+    }
 }
 
 impl Project {
@@ -216,9 +219,20 @@ impl Project {
             .conn
             .prepare("SELECT id, number, party, department, step, investigation, rectification, measures, penalty_doc, fine_yuan, deadline, closed_on, prior_penalty FROM tuban_cases ORDER BY number")
             .map_err(self.sq())?;
-        let mut cases = st.query_map([], |r| self.case_from_row(r)).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
-        let mut st = self.conn.prepare("SELECT case_id, patch_fid FROM tuban_case_patches ORDER BY patch_fid").map_err(self.sq())?;
-        let links = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let mut cases = st
+            .query_map([], |r| self.case_from_row(r))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
+        let mut st = self
+            .conn
+            .prepare("SELECT case_id, patch_fid FROM tuban_case_patches ORDER BY patch_fid")
+            .map_err(self.sq())?;
+        let links = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
         for c in &mut cases {
             c.patch_fids = links.iter().filter(|(cid, _)| *cid == c.id).map(|(_, f)| *f).collect();
         }
@@ -245,12 +259,26 @@ impl Project {
             .prepare("SELECT s.step, s.date, coalesce(s.who, ''), coalesce(s.note, '') FROM tuban_case_steps s JOIN tuban_cases c ON c.id = s.case_id WHERE c.number = ?1 ORDER BY s.id")
             .map_err(self.sq())?;
         let rows = st
-            .query_map([number], |r| Ok(CaseStep { step: r.get(0)?, date: r.get::<_, Option<String>>(1)?.and_then(|d| tuban_model::value::parse_date(&d)), who: r.get(2)?, note: r.get(3)? }))
+            .query_map([number], |r| {
+                Ok(CaseStep {
+                    step: r.get(0)?,
+                    date: r.get::<_, Option<String>>(1)?.and_then(|d| tuban_model::value::parse_date(&d)),
+                    who: r.get(2)?,
+                    note: r.get(3)?,
+                })
+            })
             .map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 
-    fn audit_case(&self, tx: &rusqlite::Transaction<'_>, number: &str, field: &str, old: Option<String>, new: Option<String>) -> rusqlite::Result<usize> {
+    fn audit_case(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        number: &str,
+        field: &str,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> rusqlite::Result<usize> {
         tx.execute(
             "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, 'case')",
             params![now_utc(), self.user(), format!("案件 {number}"), field, old, new],
@@ -259,10 +287,18 @@ impl Project {
 
     /// Opens a case for patches (a patch belongs to at most one case); number generated when
     /// not given (`{county}-{year}-AJ{seq:03}`). The first step, 问题发现, is recorded.
-    pub fn create_case(&mut self, number: Option<&str>, patch_fids: &[i64], party: &str, department: &str) -> Result<String> {
+    pub fn create_case(
+        &mut self,
+        number: Option<&str>,
+        patch_fids: &[i64],
+        party: &str,
+        department: &str,
+    ) -> Result<String> {
         self.require_unsealed()?;
         if patch_fids.is_empty() {
-            return Err(StoreError::InvalidCase { detail: "案件至少要关联一个图斑 / a case needs at least one patch".into() });
+            return Err(StoreError::InvalidCase {
+                detail: "案件至少要关联一个图斑 / a case needs at least one patch".into(),
+            });
         }
         for fid in patch_fids {
             if self.patch(*fid)?.is_none() {
@@ -270,13 +306,16 @@ impl Project {
             }
             if let Some(other) = self.case_of_patch(*fid)? {
                 let key = self.patch(*fid)?.map(|r| r.key).unwrap_or_default();
-                return Err(StoreError::InvalidCase { detail: format!("图斑 {key} 已属于案件 {other} / patch already belongs to case {other}") });
+                return Err(StoreError::InvalidCase {
+                    detail: format!("图斑 {key} 已属于案件 {other} / patch already belongs to case {other}"),
+                });
             }
         }
         let number = match number {
             Some(n) if !n.trim().is_empty() => n.trim().to_string(),
             _ => {
-                let n: i64 = self.conn.query_row("SELECT count(*) FROM tuban_cases", [], |r| r.get(0)).map_err(self.sq())?;
+                let n: i64 =
+                    self.conn.query_row("SELECT count(*) FROM tuban_cases", [], |r| r.get(0)).map_err(self.sq())?;
                 format!("{}-{}-AJ{:03}", self.meta().county_code, self.meta().year, n + 1)
             }
         };
@@ -286,16 +325,24 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
-        tx.execute("INSERT INTO tuban_cases(number, party, department, created_at) VALUES (?1, ?2, ?3, ?4)", params![number, party, department, now]).map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::InvalidCase { detail: format!("案件编号 {number} 已存在 / case number exists") },
+        tx.execute(
+            "INSERT INTO tuban_cases(number, party, department, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![number, party, department, now],
+        )
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::InvalidCase { detail: format!("案件编号 {number} 已存在 / case number exists") }
+            }
             _ => sq(e),
         })?;
         let id = tx.last_insert_rowid();
         for fid in patch_fids {
-            tx.execute("INSERT INTO tuban_case_patches(case_id, patch_fid) VALUES (?1, ?2)", params![id, fid]).map_err(sq)?;
+            tx.execute("INSERT INTO tuban_case_patches(case_id, patch_fid) VALUES (?1, ?2)", params![id, fid])
+                .map_err(sq)?;
         }
         tx.execute("INSERT INTO tuban_case_steps(case_id, step, date, who, note, recorded_at) VALUES (?1, '问题发现', ?2, ?3, '', ?4)", params![id, today, user, now]).map_err(sq)?;
-        self.audit_case(&tx, &number, "case", None, Some(format!("patches {patch_fids:?} party {party}"))).map_err(sq)?;
+        self.audit_case(&tx, &number, "case", None, Some(format!("patches {patch_fids:?} party {party}")))
+            .map_err(sq)?;
         tx.commit().map_err(sq)?;
         Ok(number)
     }
@@ -303,7 +350,9 @@ impl Project {
     /// Changes fields of a case; each change is audited.
     pub fn update_case(&mut self, number: &str, u: &CaseUpdate) -> Result<()> {
         self.require_unsealed()?;
-        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        let case = self
+            .case(number)?
+            .ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
         if let Some(v) = &u.investigation {
             if !INVESTIGATION.contains(&v.as_str()) {
                 return Err(bad("查处状态 / investigation", v, &INVESTIGATION));
@@ -321,7 +370,11 @@ impl Project {
             ("rectification", case.rectification.clone(), u.rectification.clone()),
             ("measures", case.measures.clone(), u.measures.clone()),
             ("penalty_doc", case.penalty_doc.clone(), u.penalty_doc.clone()),
-            ("fine_yuan", case.fine_yuan.map(|f| f.to_string()).unwrap_or_default(), u.fine_yuan.map(|f| f.to_string())),
+            (
+                "fine_yuan",
+                case.fine_yuan.map(|f| f.to_string()).unwrap_or_default(),
+                u.fine_yuan.map(|f| f.to_string()),
+            ),
             ("deadline", case.deadline.map(|d| d.to_string()).unwrap_or_default(), u.deadline.map(|d| d.to_string())),
             ("prior_penalty", case.prior_penalty.clone(), u.prior_penalty.clone()),
         ]
@@ -332,8 +385,10 @@ impl Project {
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
         for (field, old, new) in &changes {
-            tx.execute(&format!("UPDATE tuban_cases SET {field} = ?1 WHERE id = ?2"), params![new, case.id]).map_err(sq)?;
-            self.audit_case(&tx, number, field, Some(old.clone()).filter(|o| !o.is_empty()), new.clone()).map_err(sq)?;
+            tx.execute(&format!("UPDATE tuban_cases SET {field} = ?1 WHERE id = ?2"), params![new, case.id])
+                .map_err(sq)?;
+            self.audit_case(&tx, number, field, Some(old.clone()).filter(|o| !o.is_empty()), new.clone())
+                .map_err(sq)?;
         }
         tx.commit().map_err(sq)
     }
@@ -345,11 +400,18 @@ impl Project {
         if !STEPS.contains(&step) {
             return Err(bad("步骤 / step", step, &STEPS));
         }
-        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        let case = self
+            .case(number)?
+            .ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
         let date = date.unwrap_or_else(|| chrono::Local::now().date_naive());
         if step == "销号" {
             if case.rectification != "已整改到位" {
-                return Err(StoreError::InvalidCase { detail: format!("案件 {number} 尚未整改到位（{}），不能销号 / not rectified, cannot be closed", case.rectification) });
+                return Err(StoreError::InvalidCase {
+                    detail: format!(
+                        "案件 {number} 尚未整改到位（{}），不能销号 / not rectified, cannot be closed",
+                        case.rectification
+                    ),
+                });
             }
             let evidence: i64 = self
                 .conn
@@ -374,9 +436,17 @@ impl Project {
         .map_err(sq)?;
         tx.execute("UPDATE tuban_cases SET step = ?1 WHERE id = ?2", params![step, case.id]).map_err(sq)?;
         if step == "销号" {
-            tx.execute("UPDATE tuban_cases SET closed_on = ?1 WHERE id = ?2", params![date.to_string(), case.id]).map_err(sq)?;
+            tx.execute("UPDATE tuban_cases SET closed_on = ?1 WHERE id = ?2", params![date.to_string(), case.id])
+                .map_err(sq)?;
         }
-        self.audit_case(&tx, number, "step", Some(case.step.clone()), Some(format!("{step} {date} {note}").trim().to_string())).map_err(sq)?;
+        self.audit_case(
+            &tx,
+            number,
+            "step",
+            Some(case.step.clone()),
+            Some(format!("{step} {date} {note}").trim().to_string()),
+        )
+        .map_err(sq)?;
         tx.commit().map_err(sq)
     }
 
@@ -409,7 +479,13 @@ impl Project {
         let today = chrono::Local::now().date_naive();
         let mut ledger = Ledger::default();
         for c in &cases {
-            let town = c.patch_fids.first().and_then(|f| records.get(f)).and_then(|r| township_field.as_deref().and_then(|tf| r.value(t, tf))).map(|v| v.to_string()).unwrap_or_default();
+            let town = c
+                .patch_fids
+                .first()
+                .and_then(|f| records.get(f))
+                .and_then(|r| township_field.as_deref().and_then(|tf| r.value(t, tf)))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             let area = self.case_area_m2(c)?;
             for rates in [ledger.by_township.entry(town).or_default(), &mut ledger.total] {
                 rates.cases += 1;
@@ -439,7 +515,12 @@ impl Project {
             }
         }
         // Split penalties: cases of the same party whose patches are neighbours.
-        let centre_m = |fid: &i64| records.get(fid).and_then(|r| r.center_lonlat).map(|(lon, lat)| geo::Point::new(lon * 111_320.0 * lat.to_radians().cos(), lat * 110_574.0));
+        let centre_m = |fid: &i64| {
+            records
+                .get(fid)
+                .and_then(|r| r.center_lonlat)
+                .map(|(lon, lat)| geo::Point::new(lon * 111_320.0 * lat.to_radians().cos(), lat * 110_574.0))
+        };
         let mut by_party: BTreeMap<String, Vec<&Case>> = BTreeMap::new();
         for c in &cases {
             let party = c.party.trim().to_string();
@@ -451,7 +532,9 @@ impl Project {
             let mut linked: Vec<String> = Vec::new();
             for (i, a) in group.iter().enumerate() {
                 for b in &group[i + 1..] {
-                    let near = a.patch_fids.iter().filter_map(centre_m).any(|pa| b.patch_fids.iter().filter_map(centre_m).any(|pb| Euclidean.distance(pa, pb) < SPLIT_DISTANCE_M));
+                    let near = a.patch_fids.iter().filter_map(centre_m).any(|pa| {
+                        b.patch_fids.iter().filter_map(centre_m).any(|pb| Euclidean.distance(pa, pb) < SPLIT_DISTANCE_M)
+                    });
                     if near {
                         for n in [&a.number, &b.number] {
                             if !linked.contains(n) {
@@ -500,7 +583,11 @@ impl Project {
     pub fn patches_delivered(&self) -> Result<Vec<super::PatchRecord>> {
         let mut records = self.patches()?;
         let t = self.template();
-        let Some(i) = t.fields().iter().position(|f| f.name == "SFSX" && matches!(f.kind, tuban_model::FieldKind::Boolean)) else { return Ok(records) };
+        let Some(i) =
+            t.fields().iter().position(|f| f.name == "SFSX" && matches!(f.kind, tuban_model::FieldKind::Boolean))
+        else {
+            return Ok(records);
+        };
         let cases = self.cases()?;
         let mut flagged = std::collections::HashSet::new();
         for c in &cases {
@@ -545,7 +632,11 @@ impl Project {
             let Some(then) = self.found_on(other.id)? else { continue };
             let three_years_before = found.with_year(found.year() - 3).unwrap_or(found);
             if then < found && then >= three_years_before {
-                let doc = if other.penalty_doc.trim().is_empty() { other.number.clone() } else { format!("{}（{}）", other.penalty_doc.trim(), other.number) };
+                let doc = if other.penalty_doc.trim().is_empty() {
+                    other.number.clone()
+                } else {
+                    format!("{}（{}）", other.penalty_doc.trim(), other.number)
+                };
                 return Ok(Some(doc));
             }
         }
@@ -562,9 +653,17 @@ impl Project {
             return Err(StoreError::InvalidCase { detail: format!("{file_name}: 文件为空 / the file is empty") });
         }
         if bytes.len() > ATTACHMENT_MAX_BYTES {
-            return Err(StoreError::InvalidCase { detail: format!("{file_name}: 文件超过 {} MB，请压缩或拆分后再附上 / larger than {} MB: compress or split it", ATTACHMENT_MAX_BYTES >> 20, ATTACHMENT_MAX_BYTES >> 20) });
+            return Err(StoreError::InvalidCase {
+                detail: format!(
+                    "{file_name}: 文件超过 {} MB，请压缩或拆分后再附上 / larger than {} MB: compress or split it",
+                    ATTACHMENT_MAX_BYTES >> 20,
+                    ATTACHMENT_MAX_BYTES >> 20
+                ),
+            });
         }
-        let case = self.case(number)?.ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
+        let case = self
+            .case(number)?
+            .ok_or_else(|| StoreError::InvalidCase { detail: format!("没有案件 {number} / no case {number}") })?;
         let sha = {
             use sha2::Digest;
             sha2::Sha256::digest(bytes).to_vec()
@@ -578,7 +677,8 @@ impl Project {
         )
         .map_err(sq)?;
         let id = tx.last_insert_rowid();
-        self.audit_case(&tx, number, "attachment", None, Some(format!("{kind} {file_name} ({} bytes)", bytes.len()))).map_err(sq)?;
+        self.audit_case(&tx, number, "attachment", None, Some(format!("{kind} {file_name} ({} bytes)", bytes.len())))
+            .map_err(sq)?;
         tx.commit().map_err(sq)?;
         Ok(id)
     }
@@ -590,14 +690,28 @@ impl Project {
             .prepare("SELECT a.id, a.file_name, a.kind, length(a.data), a.added_at, coalesce(a.added_by, '') FROM tuban_case_attachments a JOIN tuban_cases c ON c.id = a.case_id WHERE c.number = ?1 ORDER BY a.id")
             .map_err(self.sq())?;
         let rows = st
-            .query_map([number], |r| Ok(Attachment { id: r.get(0)?, file_name: r.get(1)?, kind: r.get(2)?, size_bytes: r.get(3)?, added_at: r.get(4)?, added_by: r.get(5)? }))
+            .query_map([number], |r| {
+                Ok(Attachment {
+                    id: r.get(0)?,
+                    file_name: r.get(1)?,
+                    kind: r.get(2)?,
+                    size_bytes: r.get(3)?,
+                    added_at: r.get(4)?,
+                    added_by: r.get(5)?,
+                })
+            })
             .map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 
     /// The file name and bytes of an attachment.
     pub fn attachment_data(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-        self.conn.query_row("SELECT file_name, data FROM tuban_case_attachments WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.sq())
+        self.conn
+            .query_row("SELECT file_name, data FROM tuban_case_attachments WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.sq())
     }
 
     /// Removes an attachment; audited, refused when sealed.
@@ -623,7 +737,10 @@ impl Project {
         let mut created = Vec::new();
         for key in ledger.illegal_without_case {
             let Some(fid) = self.find_patch(&key)? else { continue };
-            let party = self.patch(fid)?.and_then(|r| r.value(self.template(), "DSR").map(|v| v.to_string())).unwrap_or_default();
+            let party = self
+                .patch(fid)?
+                .and_then(|r| r.value(self.template(), "DSR").map(|v| v.to_string()))
+                .unwrap_or_default();
             created.push(self.create_case(None, &[fid], &party, "")?);
         }
         Ok(created)

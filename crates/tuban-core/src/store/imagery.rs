@@ -25,7 +25,11 @@ pub struct ImagerySource {
 impl ImagerySource {
     /// The label, or the name when there is none.
     pub fn title(&self) -> &str {
-        if self.label.is_empty() { &self.name } else { &self.label }
+        if self.label.is_empty() {
+            &self.name
+        } else {
+            &self.label
+        }
     }
 }
 
@@ -53,7 +57,9 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
 fn map_paths(spec: &SourceSpec, f: impl Fn(&Path) -> PathBuf) -> SourceSpec {
     let mut s = spec.clone();
     match &mut s {
-        SourceSpec::Raster { path, .. } | SourceSpec::MbTiles { path } | SourceSpec::TileDir { path, .. } => *path = f(path),
+        SourceSpec::Raster { path, .. } | SourceSpec::MbTiles { path } | SourceSpec::TileDir { path, .. } => {
+            *path = f(path)
+        }
         SourceSpec::Mosaic { paths, .. } => {
             for p in paths.iter_mut() {
                 *p = f(p);
@@ -67,11 +73,21 @@ fn map_paths(spec: &SourceSpec, f: impl Fn(&Path) -> PathBuf) -> SourceSpec {
 impl Project {
     fn project_dir(&self) -> PathBuf {
         let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
-        if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }
+        if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        }
     }
 
     /// Registers an imagery source (file paths stored relative to the project).
-    pub fn add_imagery(&mut self, name: &str, spec: &SourceSpec, acquired: Option<NaiveDate>, label: &str) -> Result<()> {
+    pub fn add_imagery(
+        &mut self,
+        name: &str,
+        spec: &SourceSpec,
+        acquired: Option<NaiveDate>,
+        label: &str,
+    ) -> Result<()> {
         self.require_write()?;
         let dir = self.project_dir();
         let stored = map_paths(spec, |p| relative_to(p, &dir));
@@ -110,7 +126,10 @@ impl Project {
     /// The registered imagery, oldest acquisition first.
     pub fn imagery(&self) -> Result<Vec<ImagerySource>> {
         let dir = self.project_dir();
-        let mut st = self.conn.prepare("SELECT name, spec, acquired, label FROM tuban_imagery ORDER BY acquired, id").map_err(self.sq())?;
+        let mut st = self
+            .conn
+            .prepare("SELECT name, spec, acquired, label FROM tuban_imagery ORDER BY acquired, id")
+            .map_err(self.sq())?;
         let rows = st
             .query_map([], |r| {
                 let json: String = r.get(1)?;
@@ -124,7 +143,12 @@ impl Project {
         for (name, json, acquired, label) in rows {
             let Ok(spec) = serde_json::from_str::<SourceSpec>(&json) else { continue };
             let spec = map_paths(&spec, |p| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) });
-            out.push(ImagerySource { name, spec, acquired: acquired.and_then(|d| tuban_model::value::parse_date(&d)), label });
+            out.push(ImagerySource {
+                name,
+                spec,
+                acquired: acquired.and_then(|d| tuban_model::value::parse_date(&d)),
+                label,
+            });
         }
         Ok(out)
     }
@@ -133,7 +157,12 @@ impl Project {
 /// The source whose date is nearest to `date`; sources without a date are not chosen.
 pub fn nearest(sources: &[ImagerySource], date: Option<NaiveDate>) -> Option<usize> {
     let date = date?;
-    sources.iter().enumerate().filter_map(|(i, s)| s.acquired.map(|a| (i, (a - date).num_days().abs()))).min_by_key(|(_, d)| *d).map(|(i, _)| i)
+    sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.acquired.map(|a| (i, (a - date).num_days().abs())))
+        .min_by_key(|(_, d)| *d)
+        .map(|(i, _)| i)
 }
 
 /// Which date of a patch imagery is chosen for.

@@ -140,19 +140,34 @@ impl Project {
 
 fn register_srs(tx: &Transaction<'_>, crs: &SourceCrs) -> rusqlite::Result<i32> {
     if crs.organization.eq_ignore_ascii_case("EPSG") && crs.code > 0 {
-        let exists: Option<i32> = tx.query_row("SELECT srs_id FROM gpkg_spatial_ref_sys WHERE organization = 'EPSG' AND organization_coordsys_id = ?1", [crs.code], |r| r.get(0)).optional()?;
+        let exists: Option<i32> = tx
+            .query_row(
+                "SELECT srs_id FROM gpkg_spatial_ref_sys WHERE organization = 'EPSG' AND organization_coordsys_id = ?1",
+                [crs.code],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(id) = exists {
             return Ok(id);
         }
-        tx.execute("INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)", params![crs.name, crs.code, crs.wkt])?;
+        tx.execute(
+            "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)",
+            params![crs.name, crs.code, crs.wkt],
+        )?;
         return Ok(crs.code);
     }
-    let exists: Option<i32> = tx.query_row("SELECT srs_id FROM gpkg_spatial_ref_sys WHERE definition = ?1", [&crs.wkt], |r| r.get(0)).optional()?;
+    let exists: Option<i32> = tx
+        .query_row("SELECT srs_id FROM gpkg_spatial_ref_sys WHERE definition = ?1", [&crs.wkt], |r| r.get(0))
+        .optional()?;
     if let Some(id) = exists {
         return Ok(id);
     }
-    let id: i32 = tx.query_row("SELECT max(100000, coalesce(max(srs_id), 0) + 1) FROM gpkg_spatial_ref_sys", [], |r| r.get(0))?;
-    tx.execute("INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'NONE', ?2, ?3, NULL)", params![crs.name, id, crs.wkt])?;
+    let id: i32 =
+        tx.query_row("SELECT max(100000, coalesce(max(srs_id), 0) + 1) FROM gpkg_spatial_ref_sys", [], |r| r.get(0))?;
+    tx.execute(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'NONE', ?2, ?3, NULL)",
+        params![crs.name, id, crs.wkt],
+    )?;
     Ok(id)
 }
 
@@ -188,7 +203,9 @@ impl ImportSession<'_> {
             let v = match fill {
                 Fill::Area => {
                     let unit = f.unit().unwrap_or(Unit::M2);
-                    units::convert(p.area_m2, Unit::M2, unit).filter(|_| p.area_m2 > 0.0).map(|a| Value::Real(round_to(a, 4)))
+                    units::convert(p.area_m2, Unit::M2, unit)
+                        .filter(|_| p.area_m2 > 0.0)
+                        .map(|a| Value::Real(round_to(a, 4)))
                 }
                 Fill::CenterLon => p.centre.map(|c| Value::Real(round_to(c.x(), 7))),
                 Fill::CenterLat => p.centre.map(|c| Value::Real(round_to(c.y(), 7))),
@@ -205,7 +222,14 @@ impl ImportSession<'_> {
     fn key_of(&self, values: &[Option<Value>]) -> String {
         let roles = self.template.roles();
         let get = |name: &str| -> String {
-            self.template.fields().iter().position(|f| f.name == name).and_then(|i| values.get(i)).and_then(|v| v.as_ref()).map(|v| v.to_string()).unwrap_or_default()
+            self.template
+                .fields()
+                .iter()
+                .position(|f| f.name == name)
+                .and_then(|i| values.get(i))
+                .and_then(|v| v.as_ref())
+                .map(|v| v.to_string())
+                .unwrap_or_default()
         };
         make_key(&get(&roles.id), &roles.sub_id.as_deref().map(get).unwrap_or_default())
     }
@@ -269,7 +293,11 @@ impl ImportSession<'_> {
             centre.map_or(SqlValue::Null, |c| SqlValue::Real(c.y())),
             SqlValue::Integer(self.batch_id),
             if issues.is_empty() { SqlValue::Null } else { SqlValue::Text(issues.join("\n")) },
-            if p.extra.is_empty() { SqlValue::Null } else { SqlValue::Text(serde_json::to_string(&p.extra).unwrap_or_default()) },
+            if p.extra.is_empty() {
+                SqlValue::Null
+            } else {
+                SqlValue::Text(serde_json::to_string(&p.extra).unwrap_or_default())
+            },
             SqlValue::Text(self.now.clone()),
         ];
         params.extend(vals.iter().map(to_sql));
@@ -287,7 +315,14 @@ impl ImportSession<'_> {
 
     /// `values` are the delivered values plus filled ones; `delivered` only what the source carries:
     /// a filled value (area, centre, ...) only fills a field that is still empty.
-    fn update_known(&mut self, fid: i64, key: &str, p: &NewPatch, values: &[Option<Value>], delivered: &[Option<Value>]) -> Result<()> {
+    fn update_known(
+        &mut self,
+        fid: i64,
+        key: &str,
+        p: &NewPatch,
+        values: &[Option<Value>],
+        delivered: &[Option<Value>],
+    ) -> Result<()> {
         let path = self.path.clone();
         let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let fields = self.template.fields().to_vec();
@@ -333,8 +368,13 @@ impl ImportSession<'_> {
         let computed = self.template.apply_computed(&mut current);
         let problems = self.template.validate(&current);
         let status = self.template.review_status(&current, &problems);
-        let mut sets = vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string(), "batch_id = ?3".to_string()];
-        let mut params: Vec<SqlValue> = vec![SqlValue::Text(status.as_str().into()), SqlValue::Text(self.now.clone()), SqlValue::Integer(self.batch_id)];
+        let mut sets =
+            vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string(), "batch_id = ?3".to_string()];
+        let mut params: Vec<SqlValue> = vec![
+            SqlValue::Text(status.as_str().into()),
+            SqlValue::Text(self.now.clone()),
+            SqlValue::Integer(self.batch_id),
+        ];
         for &i in changed_fields.iter().chain(&computed) {
             params.push(to_sql(&current[i]));
             sets.push(format!("\"{}\" = ?{}", fields[i].name, params.len()));
@@ -354,10 +394,18 @@ impl ImportSession<'_> {
             }
         }
         params.push(SqlValue::Integer(fid));
-        self.tx.execute(&format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()), params_from_iter(params)).map_err(sq)?;
+        self.tx
+            .execute(
+                &format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()),
+                params_from_iter(params),
+            )
+            .map_err(sq)?;
         if geom_changed {
             self.tx
-                .execute("INSERT OR REPLACE INTO tuban_source_geom(fid, srs_id, geom) VALUES (?1, ?2, ?3)", params![fid, self.source_srs_id, gpkg::encode(&p.geom_source, self.source_srs_id)])
+                .execute(
+                    "INSERT OR REPLACE INTO tuban_source_geom(fid, srs_id, geom) VALUES (?1, ?2, ?3)",
+                    params![fid, self.source_srs_id, gpkg::encode(&p.geom_source, self.source_srs_id)],
+                )
                 .map_err(sq)?;
         }
         let action = format!("import:{}", self.batch_id);
@@ -367,10 +415,32 @@ impl ImportSession<'_> {
             .map_err(sq)?;
         for &i in changed_fields.iter().chain(&computed) {
             let a = if computed.contains(&i) { "computed".to_string() } else { action.clone() };
-            audit.execute(params![self.now, self.user, fid, key, fields[i].name, audit_text(&before[i]), audit_text(&current[i]), a]).map_err(sq)?;
+            audit
+                .execute(params![
+                    self.now,
+                    self.user,
+                    fid,
+                    key,
+                    fields[i].name,
+                    audit_text(&before[i]),
+                    audit_text(&current[i]),
+                    a
+                ])
+                .map_err(sq)?;
         }
         if geom_changed {
-            audit.execute(params![self.now, self.user, fid, key, "geom", Option::<String>::None, Some("新几何 / new geometry"), action]).map_err(sq)?;
+            audit
+                .execute(params![
+                    self.now,
+                    self.user,
+                    fid,
+                    key,
+                    "geom",
+                    Option::<String>::None,
+                    Some("新几何 / new geometry"),
+                    action
+                ])
+                .map_err(sq)?;
         }
         drop(audit);
         self.summary.updated += 1;
@@ -471,12 +541,23 @@ impl Project {
 impl Project {
     /// The WKT of an SRS registered in `gpkg_spatial_ref_sys`.
     pub fn srs_wkt(&self, srs_id: i32) -> Result<Option<String>> {
-        self.conn.query_row("SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| r.get(0)).optional().map_err(self.sq())
+        self.conn
+            .query_row("SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
     }
 
     /// The EPSG code of an SRS registered in `gpkg_spatial_ref_sys`, if it has one.
     pub fn srs_code(&self, srs_id: i32) -> Result<Option<i32>> {
-        let row: Option<(String, i32)> = self.conn.query_row("SELECT organization, organization_coordsys_id FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.sq())?;
+        let row: Option<(String, i32)> = self
+            .conn
+            .query_row(
+                "SELECT organization, organization_coordsys_id FROM gpkg_spatial_ref_sys WHERE srs_id = ?1",
+                [srs_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sq())?;
         Ok(row.filter(|(o, _)| o.eq_ignore_ascii_case("EPSG")).map(|(_, c)| c))
     }
 }

@@ -31,7 +31,10 @@ use tuban_model::value::ValueError;
 use tuban_model::{Programme, Template, TemplateError};
 
 pub use audit::AuditEntry;
-pub use cases::{Attachment, Case, CaseStep, CaseUpdate, CriminalFlag, Ledger, Rates, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES, CRIMINAL_THRESHOLD_M2, CRIMINAL_THRESHOLD_REPEAT_M2, INVESTIGATION, RECTIFICATION, STEPS};
+pub use cases::{
+    Attachment, Case, CaseStep, CaseUpdate, CriminalFlag, Ledger, Rates, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES,
+    CRIMINAL_THRESHOLD_M2, CRIMINAL_THRESHOLD_REPEAT_M2, INVESTIGATION, RECTIFICATION, STEPS,
+};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
@@ -61,7 +64,9 @@ pub enum StoreError {
     #[error("{path}: 这是普通 GeoPackage，不是 tuban 项目；请用 `tuban import 项目.gpkg {path}` 导入其中的图斑 / a GeoPackage that is not a tuban project: import it with `tuban import PROJECT.gpkg {path}`")]
     NotAProject { path: String },
     /// Damaged beyond reading.
-    #[error("{path}: 项目文件已损坏：{detail}；请用备份恢复 / the project file is damaged: {detail}; restore a backup")]
+    #[error(
+        "{path}: 项目文件已损坏：{detail}；请用备份恢复 / the project file is damaged: {detail}; restore a backup"
+    )]
     Corrupt { path: String, detail: String },
     /// Written by a newer tuban.
     #[error("{path}: 项目由更新版本的 tuban 创建（结构版本 {version}），请升级 tuban / made by a newer tuban (schema {version}); upgrade tuban")]
@@ -168,7 +173,12 @@ pub fn now_utc() -> String {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).ok().filter(|s| !s.is_empty()).or_else(|| std::env::var("COMPUTERNAME").ok()).unwrap_or_else(|| "?".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "?".into())
 }
 
 impl Project {
@@ -189,8 +199,10 @@ impl Project {
         let tmp = path.with_extension("gpkg.creating");
         let _ = std::fs::remove_file(&tmp);
         let result = (|| {
-            let conn = Connection::open(&tmp).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
-            schema::create(&conn, template, meta, &current_user()).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            let conn =
+                Connection::open(&tmp).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            schema::create(&conn, template, meta, &current_user())
+                .map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
             conn.close().map_err(|(_, source)| StoreError::Sqlite { path: p.clone(), cause: source })?;
             std::fs::rename(&tmp, path).map_err(|source| StoreError::Io { path: p.clone(), cause: source })
         })();
@@ -222,12 +234,20 @@ impl Project {
             // file is opened as immutable (nothing can change it there anyway).
             Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI).map_err(sq)?
         } else {
-            Connection::open_with_flags(path, flags).map_err(|e| if writable_folder(path) { sq(e) } else { StoreError::ReadOnlyMedium { path: p.clone() } })?
+            Connection::open_with_flags(path, flags).map_err(|e| {
+                if writable_folder(path) {
+                    sq(e)
+                } else {
+                    StoreError::ReadOnlyMedium { path: p.clone() }
+                }
+            })?
         };
         // PRAGMA rather than `busy_timeout()`: rusqlite 0.43 implements that with sqlite3_set_clientdata (SQLite ≥ 3.44; Debian 12 has 3.40).
         conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
         let is_project: bool = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='tuban_meta'", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='tuban_meta'", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map_err(|e| classify_open_error(&p, e))?
             > 0;
         if !is_project {
@@ -252,10 +272,23 @@ impl Project {
             schema::read_only_view(&conn, version).map_err(sq)?;
         }
         let meta = schema::read_meta(&conn).map_err(|e| classify_open_error(&p, e))?;
-        let toml: String = conn.query_row("SELECT toml FROM tuban_template ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).map_err(|e| classify_open_error(&p, e))?;
-        let template = Template::from_toml(&toml, &format!("{p} (tuban_template)")).map_err(|source| StoreError::Template { path: p.clone(), cause: source })?;
+        let toml: String = conn
+            .query_row("SELECT toml FROM tuban_template ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .map_err(|e| classify_open_error(&p, e))?;
+        let template = Template::from_toml(&toml, &format!("{p} (tuban_template)"))
+            .map_err(|source| StoreError::Template { path: p.clone(), cause: source })?;
         let field_columns = template.fields().iter().map(|f| f.name.clone()).collect();
-        Ok(Project { conn, _lock: lock, path: path.to_path_buf(), template, meta, access, user: current_user(), field_columns, imagery_context: None })
+        Ok(Project {
+            conn,
+            _lock: lock,
+            path: path.to_path_buf(),
+            template,
+            meta,
+            access,
+            user: current_user(),
+            field_columns,
+            imagery_context: None,
+        })
     }
 
     /// The project file.
@@ -327,17 +360,32 @@ impl Project {
         let tx = self.conn.transaction().map_err(sq)?;
         let existing: Vec<String> = {
             let mut st = tx.prepare("SELECT name FROM pragma_table_info('patches')").map_err(sq)?;
-            let names = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?.collect::<Result<Vec<_>, _>>().map_err(sq)?;
+            let names =
+                st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?.collect::<Result<Vec<_>, _>>().map_err(sq)?;
             names
         };
         for f in template.fields() {
             if !existing.iter().any(|c| c.eq_ignore_ascii_case(&f.name)) {
-                tx.execute(&format!("ALTER TABLE patches ADD COLUMN \"{}\" {}", f.name, schema::column_type(&f.kind)), []).map_err(sq)?;
+                tx.execute(
+                    &format!("ALTER TABLE patches ADD COLUMN \"{}\" {}", f.name, schema::column_type(&f.kind)),
+                    [],
+                )
+                .map_err(sq)?;
             }
         }
-        let dropped = self.template.fields().iter().filter(|old| template.field(&old.name).is_none()).map(|f| f.name.clone()).collect();
+        let dropped = self
+            .template
+            .fields()
+            .iter()
+            .filter(|old| template.field(&old.name).is_none())
+            .map(|f| f.name.clone())
+            .collect();
         schema::write_data_columns(&tx, &template).map_err(sq)?;
-        tx.execute("INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)", rusqlite::params![template.to_toml(), now_utc(), self.user]).map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)",
+            rusqlite::params![template.to_toml(), now_utc(), self.user],
+        )
+        .map_err(sq)?;
         tx.execute(
             "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, NULL, ?3, ?4, 'template')",
             rusqlite::params![now_utc(), self.user, format!("{} v{}", self.template.spec.id, self.template.spec.version), format!("{} v{}", template.spec.id, template.spec.version)],
@@ -355,7 +403,11 @@ fn check_sqlite_header(path: &Path) -> Result<()> {
     use std::io::Read;
     let p = path.display().to_string();
     let mut f = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound { StoreError::NotFound { path: p.clone() } } else { StoreError::Io { path: p.clone(), cause: source } }
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StoreError::NotFound { path: p.clone() }
+        } else {
+            StoreError::Io { path: p.clone(), cause: source }
+        }
     })?;
     let mut header = [0u8; 16];
     match f.read_exact(&mut header) {
@@ -379,9 +431,15 @@ fn advice_sqlite(e: &rusqlite::Error) -> &'static str {
 /// exports and the report).
 pub fn advice_io(e: &std::io::Error) -> &'static str {
     match e.kind() {
-        std::io::ErrorKind::StorageFull => "。磁盘已满：请腾出空间后重试 / the disk is full: free some space and try again",
-        std::io::ErrorKind::ReadOnlyFilesystem => "。位置只读：请换一个可写的位置 / read-only location: choose a writable one",
-        std::io::ErrorKind::PermissionDenied => "。没有权限：请换一个位置或检查文件权限 / permission denied: choose another place or check the permissions",
+        std::io::ErrorKind::StorageFull => {
+            "。磁盘已满：请腾出空间后重试 / the disk is full: free some space and try again"
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            "。位置只读：请换一个可写的位置 / read-only location: choose a writable one"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "。没有权限：请换一个位置或检查文件权限 / permission denied: choose another place or check the permissions"
+        }
         _ => "",
     }
 }
@@ -389,7 +447,9 @@ pub fn advice_io(e: &std::io::Error) -> &'static str {
 fn classify_open_error(path: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotSqlite { path: path.to_string() },
-        Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path: path.to_string(), detail: e.to_string() },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            StoreError::Corrupt { path: path.to_string(), detail: e.to_string() }
+        }
         _ => StoreError::Sqlite { path: path.to_string(), cause: e },
     }
 }
@@ -436,7 +496,9 @@ fn take_lock(path: &Path) -> Result<File> {
         return Err(StoreError::ReadOnlyMedium { path: p });
     }
     let file = File::options().read(true).write(true).open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => StoreError::ReadOnlyMedium { path: p.clone() },
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            StoreError::ReadOnlyMedium { path: p.clone() }
+        }
         _ => StoreError::Io { path: p.clone(), cause: source },
     })?;
     match file.try_lock() {
@@ -453,7 +515,13 @@ fn take_lock(path: &Path) -> Result<File> {
 fn read_holder(path: &Path) -> Option<String> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
     conn.query_row("SELECT user, host, pid, since FROM tuban_session WHERE id = 1", [], |r| {
-        Ok(format!("{}@{} (pid {}, since {})", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+        Ok(format!(
+            "{}@{} (pid {}, since {})",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?
+        ))
     })
     .optional()
     .ok()

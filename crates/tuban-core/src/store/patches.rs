@@ -116,17 +116,26 @@ pub(crate) fn to_sql(v: &Value) -> SqlValue {
 
 /// The audit-log text of a value (NULL when empty).
 pub(crate) fn audit_text(v: &Value) -> Option<String> {
-    if v.is_empty() { None } else { Some(v.to_string()) }
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.to_string())
+    }
 }
 
 /// `id` or `id-sub`.
 pub(crate) fn make_key(id: &str, sub: &str) -> String {
-    if sub.trim().is_empty() { id.to_string() } else { format!("{id}-{sub}") }
+    if sub.trim().is_empty() {
+        id.to_string()
+    } else {
+        format!("{id}-{sub}")
+    }
 }
 
 impl Project {
     fn select_columns(&self) -> String {
-        let mut s = String::from("fid, review_status, area_m2, center_lon, center_lat, batch_id, import_issues, extra_attrs");
+        let mut s =
+            String::from("fid, review_status, area_m2, center_lon, center_lat, batch_id, import_issues, extra_attrs");
         for c in &self.field_columns {
             s.push_str(&format!(", \"{c}\""));
         }
@@ -157,7 +166,9 @@ impl Project {
             area_m2: row.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
             center_lonlat: lon.zip(lat),
             batch_id: row.get(5)?,
-            import_issues: issues.map(|s| s.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+            import_issues: issues
+                .map(|s| s.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default(),
             extra: extra.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             values,
         })
@@ -165,14 +176,22 @@ impl Project {
 
     /// Every patch in key order.
     pub fn patches(&self) -> Result<Vec<PatchRecord>> {
-        let mut st = self.conn.prepare(&format!("SELECT {} FROM patches ORDER BY fid", self.select_columns())).map_err(self.sq())?;
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {} FROM patches ORDER BY fid", self.select_columns()))
+            .map_err(self.sq())?;
         let rows = st.query_map([], |r| self.record_from_row(r)).map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 
     /// One patch by row id.
     pub fn patch(&self, fid: i64) -> Result<Option<PatchRecord>> {
-        self.conn.query_row(&format!("SELECT {} FROM patches WHERE fid = ?1", self.select_columns()), [fid], |r| self.record_from_row(r)).optional().map_err(self.sq())
+        self.conn
+            .query_row(&format!("SELECT {} FROM patches WHERE fid = ?1", self.select_columns()), [fid], |r| {
+                self.record_from_row(r)
+            })
+            .optional()
+            .map_err(self.sq())
     }
 
     /// Number of patches.
@@ -208,13 +227,22 @@ impl Project {
 
     /// The display geometry (CGCS2000 lon/lat) of a patch.
     pub fn patch_geometry(&self, fid: i64) -> Result<Option<Geometry>> {
-        let blob: Option<Vec<u8>> = self.conn.query_row("SELECT geom FROM patches WHERE fid = ?1", [fid], |r| r.get(0)).optional().map_err(self.sq())?.flatten();
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT geom FROM patches WHERE fid = ?1", [fid], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())?
+            .flatten();
         Ok(blob.and_then(|b| gpkg::decode(&b).ok()).map(|(_, g)| g))
     }
 
     /// The geometry as delivered, with the SRS id of its CRS in `gpkg_spatial_ref_sys`.
     pub fn source_geometry(&self, fid: i64) -> Result<Option<(i32, Geometry)>> {
-        let blob: Option<Vec<u8>> = self.conn.query_row("SELECT geom FROM tuban_source_geom WHERE fid = ?1", [fid], |r| r.get(0)).optional().map_err(self.sq())?;
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT geom FROM tuban_source_geom WHERE fid = ?1", [fid], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())?;
         Ok(blob.and_then(|b| gpkg::decode(&b).ok()))
     }
 
@@ -227,8 +255,10 @@ impl Project {
     pub fn set_text(&mut self, fid: i64, edits: &[(&str, &str)]) -> Result<EditOutcome> {
         let mut parsed = Vec::with_capacity(edits.len());
         for (name, text) in edits {
-            let field = self.template().field(name).ok_or_else(|| StoreError::NoSuchField { name: name.to_string() })?;
-            let value = Value::parse_for(field, text).map_err(|source| StoreError::InvalidValue { name: field.name.clone(), cause: source })?;
+            let field =
+                self.template().field(name).ok_or_else(|| StoreError::NoSuchField { name: name.to_string() })?;
+            let value = Value::parse_for(field, text)
+                .map_err(|source| StoreError::InvalidValue { name: field.name.clone(), cause: source })?;
             parsed.push((field.name.clone(), value));
         }
         self.set_values(fid, &parsed, EditSource::User)
@@ -255,9 +285,18 @@ impl Project {
         template.apply_computed(&mut values);
         let problems = template.validate(&values);
         let mut status = template.review_status(&values, &problems);
-        let changed: Vec<(usize, Value, Value)> =
-            record.values.iter().zip(&values).enumerate().filter(|(_, (old, new))| old != new).map(|(i, (old, new))| (i, old.clone(), new.clone())).collect();
-        if source == EditSource::User && status == ReviewStatus::Unreviewed && (record.status != ReviewStatus::Unreviewed || !changed.is_empty()) {
+        let changed: Vec<(usize, Value, Value)> = record
+            .values
+            .iter()
+            .zip(&values)
+            .enumerate()
+            .filter(|(_, (old, new))| old != new)
+            .map(|(i, (old, new))| (i, old.clone(), new.clone()))
+            .collect();
+        if source == EditSource::User
+            && status == ReviewStatus::Unreviewed
+            && (record.status != ReviewStatus::Unreviewed || !changed.is_empty())
+        {
             // The analyst has started on this patch, even if only a remark was typed.
             status = ReviewStatus::InProgress;
         }
@@ -277,24 +316,44 @@ impl Project {
                 params.push(to_sql(new));
                 sets.push(format!("\"{}\" = ?{}", template.fields()[*i].name, params.len()));
             }
-            let verdict_changed = changed.iter().any(|(i, _, _)| template.fields()[*i].name == template.roles().verdict);
+            let verdict_changed =
+                changed.iter().any(|(i, _, _)| template.fields()[*i].name == template.roles().verdict);
             if let (true, Some(context)) = (verdict_changed, &context) {
                 params.push(SqlValue::Text(context.to_string()));
                 sets.push(format!("verdict_imagery = ?{}", params.len()));
             }
             params.push(SqlValue::Integer(fid));
-            tx.execute(&format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()), params_from_iter(params)).map_err(sq)?;
+            tx.execute(
+                &format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()),
+                params_from_iter(params),
+            )
+            .map_err(sq)?;
             let mut audit = tx
                 .prepare_cached("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                 .map_err(sq)?;
             for (i, old, new) in &changed {
                 let f = &template.fields()[*i];
                 let action = if f.compute.is_some() { "computed" } else { source.action() };
-                audit.execute(rusqlite::params![now, user, fid, record.key, f.name, audit_text(old), audit_text(new), action]).map_err(sq)?;
+                audit
+                    .execute(rusqlite::params![
+                        now,
+                        user,
+                        fid,
+                        record.key,
+                        f.name,
+                        audit_text(old),
+                        audit_text(new),
+                        action
+                    ])
+                    .map_err(sq)?;
             }
         }
         tx.commit().map_err(sq)?;
-        Ok(EditOutcome { changed: changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(), status, problems })
+        Ok(EditOutcome {
+            changed: changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(),
+            status,
+            problems,
+        })
     }
 
     /// Recomputes computed fields and statuses of every patch (after a template change); audited.
@@ -313,7 +372,11 @@ impl Project {
             let status = template.review_status(&values, &problems);
             for i in &changed {
                 let f = &template.fields()[*i];
-                tx.execute(&format!("UPDATE patches SET \"{}\" = ?1 WHERE fid = ?2", f.name), rusqlite::params![to_sql(&values[*i]), r.fid]).map_err(sq)?;
+                tx.execute(
+                    &format!("UPDATE patches SET \"{}\" = ?1 WHERE fid = ?2", f.name),
+                    rusqlite::params![to_sql(&values[*i]), r.fid],
+                )
+                .map_err(sq)?;
                 tx.execute(
                     "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'computed')",
                     rusqlite::params![now, user, r.fid, r.key, f.name, audit_text(&r.values[*i]), audit_text(&values[*i])],
@@ -321,7 +384,11 @@ impl Project {
                 .map_err(sq)?;
             }
             if status != r.status {
-                tx.execute("UPDATE patches SET review_status = ?1 WHERE fid = ?2", rusqlite::params![status.as_str(), r.fid]).map_err(sq)?;
+                tx.execute(
+                    "UPDATE patches SET review_status = ?1 WHERE fid = ?2",
+                    rusqlite::params![status.as_str(), r.fid],
+                )
+                .map_err(sq)?;
             }
         }
         tx.commit().map_err(sq)

@@ -36,11 +36,26 @@ pub struct PhotoRecord {
 
 impl Project {
     /// Stores a photo (refused when the same file is already in the project).
-    pub fn add_photo(&mut self, patch_fid: Option<i64>, file_name: &str, bytes: &[u8], info: &PhotoInfo, distance_m: Option<f64>) -> Result<i64> {
+    pub fn add_photo(
+        &mut self,
+        patch_fid: Option<i64>,
+        file_name: &str,
+        bytes: &[u8],
+        info: &PhotoInfo,
+        distance_m: Option<f64>,
+    ) -> Result<i64> {
         self.require_unsealed()?;
-        let exists: Option<String> = self.conn.query_row("SELECT file_name FROM tuban_photos WHERE sha256 = ?1", [&info.sha256], |r| r.get(0)).optional().map_err(self.sq())?;
+        let exists: Option<String> = self
+            .conn
+            .query_row("SELECT file_name FROM tuban_photos WHERE sha256 = ?1", [&info.sha256], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())?;
         if let Some(other) = exists {
-            return Err(StoreError::InvalidCase { detail: format!("{file_name}: 照片已在项目中（{other}） / the photo is already in the project ({other})") });
+            return Err(StoreError::InvalidCase {
+                detail: format!(
+                    "{file_name}: 照片已在项目中（{other}） / the photo is already in the project ({other})"
+                ),
+            });
         }
         let (lon, lat) = info.lonlat.unzip();
         let now = now_utc();
@@ -89,18 +104,28 @@ impl Project {
 
     /// The original bytes of a photo.
     pub fn photo_bytes(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.conn.query_row("SELECT data FROM tuban_photos WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(self.sq())
+        self.conn
+            .query_row("SELECT data FROM tuban_photos WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
     }
 
     /// The upright thumbnail (JPEG) of a photo.
     pub fn photo_thumbnail(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.conn.query_row("SELECT thumbnail FROM tuban_photos WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(self.sq()).map(Option::flatten)
+        self.conn
+            .query_row("SELECT thumbnail FROM tuban_photos WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
+            .map(Option::flatten)
     }
 
     /// Assigns a photo to a patch (manual assignment of an unmatched photo).
     pub fn assign_photo(&mut self, id: i64, patch_fid: i64) -> Result<()> {
         self.require_unsealed()?;
-        let n = self.conn.execute("UPDATE tuban_photos SET patch_fid = ?1, distance_m = NULL WHERE id = ?2", params![patch_fid, id]).map_err(self.sq())?;
+        let n = self
+            .conn
+            .execute("UPDATE tuban_photos SET patch_fid = ?1, distance_m = NULL WHERE id = ?2", params![patch_fid, id])
+            .map_err(self.sq())?;
         if n == 0 {
             return Err(StoreError::NoSuchPatch { key: format!("photo #{id}") });
         }
@@ -114,11 +139,18 @@ impl Project {
     pub fn describe_photo(&mut self, id: i64, kind: &str, caption: &str) -> Result<()> {
         self.require_unsealed()?;
         if !PHOTO_KINDS.contains(&kind) {
-            return Err(StoreError::InvalidCase { detail: format!("照片类别“{kind}”无效，可选：远景、近景、其他 / invalid kind") });
+            return Err(StoreError::InvalidCase {
+                detail: format!("照片类别“{kind}”无效，可选：远景、近景、其他 / invalid kind"),
+            });
         }
-        self.conn.execute("UPDATE tuban_photos SET kind = ?1, caption = ?2 WHERE id = ?3", params![kind, caption, id]).map_err(self.sq())?;
         self.conn
-            .execute("INSERT INTO tuban_audit(time, user, field, new_value, action) VALUES (?1, ?2, 'photo', ?3, 'photo')", params![now_utc(), self.user(), format!("#{id} {kind} {caption}")])
+            .execute("UPDATE tuban_photos SET kind = ?1, caption = ?2 WHERE id = ?3", params![kind, caption, id])
+            .map_err(self.sq())?;
+        self.conn
+            .execute(
+                "INSERT INTO tuban_audit(time, user, field, new_value, action) VALUES (?1, ?2, 'photo', ?3, 'photo')",
+                params![now_utc(), self.user(), format!("#{id} {kind} {caption}")],
+            )
             .map_err(self.sq())?;
         Ok(())
     }

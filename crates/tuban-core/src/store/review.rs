@@ -98,7 +98,12 @@ impl Project {
         self.require_unsealed()?;
         let key = self.patch(fid)?.ok_or_else(|| StoreError::NoSuchPatch { key: format!("#{fid}") })?.key;
         let now = now_utc();
-        self.conn.execute("INSERT INTO tuban_comments(patch_fid, time, user, text) VALUES (?1, ?2, ?3, ?4)", params![fid, now, self.user(), text]).map_err(self.sq())?;
+        self.conn
+            .execute(
+                "INSERT INTO tuban_comments(patch_fid, time, user, text) VALUES (?1, ?2, ?3, ?4)",
+                params![fid, now, self.user(), text],
+            )
+            .map_err(self.sq())?;
         self.conn
             .execute("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, new_value, action) VALUES (?1, ?2, ?3, ?4, 'comment', ?5, 'comment')", params![now, self.user(), fid, key, text])
             .map_err(self.sq())?;
@@ -107,8 +112,13 @@ impl Project {
 
     /// Comments of a patch, oldest first.
     pub fn comments(&self, fid: i64) -> Result<Vec<Comment>> {
-        let mut st = self.conn.prepare("SELECT time, user, text FROM tuban_comments WHERE patch_fid = ?1 ORDER BY id").map_err(self.sq())?;
-        let rows = st.query_map([fid], |r| Ok(Comment { time: r.get(0)?, user: r.get(1)?, text: r.get(2)? })).map_err(self.sq())?;
+        let mut st = self
+            .conn
+            .prepare("SELECT time, user, text FROM tuban_comments WHERE patch_fid = ?1 ORDER BY id")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([fid], |r| Ok(Comment { time: r.get(0)?, user: r.get(1)?, text: r.get(2)? }))
+            .map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 
@@ -117,20 +127,31 @@ impl Project {
         self.require_unsealed()?;
         for f in flags {
             if !REVIEW_FLAGS.contains(f) {
-                return Err(StoreError::InvalidCase { detail: format!("标记“{f}”无效，可选：{} / invalid flag", REVIEW_FLAGS.join("、")) });
+                return Err(StoreError::InvalidCase {
+                    detail: format!("标记“{f}”无效，可选：{} / invalid flag", REVIEW_FLAGS.join("、")),
+                });
             }
         }
         if confidence.is_some_and(|c| !(1..=5).contains(&c)) {
             return Err(StoreError::InvalidCase { detail: "把握程度应为 1-5 / confidence must be 1-5".into() });
         }
         let key = self.patch(fid)?.ok_or_else(|| StoreError::NoSuchPatch { key: format!("#{fid}") })?.key;
-        let (old_flags, old_conf): (Option<String>, Option<i64>) = self.conn.query_row("SELECT review_flags, confidence FROM patches WHERE fid = ?1", [fid], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?;
+        let (old_flags, old_conf): (Option<String>, Option<i64>) = self
+            .conn
+            .query_row("SELECT review_flags, confidence FROM patches WHERE fid = ?1", [fid], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(self.sq())?;
         let new_flags = flags.join(";");
         let now = now_utc();
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
-        tx.execute("UPDATE patches SET review_flags = ?1, confidence = ?2 WHERE fid = ?3", params![Some(new_flags.clone()).filter(|s| !s.is_empty()), confidence, fid]).map_err(sq)?;
+        tx.execute(
+            "UPDATE patches SET review_flags = ?1, confidence = ?2 WHERE fid = ?3",
+            params![Some(new_flags.clone()).filter(|s| !s.is_empty()), confidence, fid],
+        )
+        .map_err(sq)?;
         tx.execute(
             "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, 'review_flags', ?5, ?6, 'edit')",
             params![now, self.user(), fid, key, format!("{} {}", old_flags.unwrap_or_default(), old_conf.map(|c| c.to_string()).unwrap_or_default()).trim().to_string(), format!("{new_flags} {}", confidence.map(|c| c.to_string()).unwrap_or_default()).trim().to_string()],
@@ -141,25 +162,49 @@ impl Project {
 
     /// Flags and confidence of a patch.
     pub fn review_aids(&self, fid: i64) -> Result<(Vec<String>, Option<u8>)> {
-        let (flags, conf): (Option<String>, Option<i64>) = self.conn.query_row("SELECT review_flags, confidence FROM patches WHERE fid = ?1", [fid], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?;
-        Ok((flags.map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default(), conf.and_then(|c| u8::try_from(c).ok())))
+        let (flags, conf): (Option<String>, Option<i64>) = self
+            .conn
+            .query_row("SELECT review_flags, confidence FROM patches WHERE fid = ?1", [fid], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(self.sq())?;
+        Ok((
+            flags.map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+            conf.and_then(|c| u8::try_from(c).ok()),
+        ))
     }
 
     /// Adds a clue by hand (a point or polygon in lon/lat, e.g. from a petition with an address),
     /// with field values as typed; recorded as its own batch with its clue source.
-    pub fn add_manual_clue(&mut self, geom_lonlat: Geometry, fields: &[(&str, &str)], year: Option<i32>, clue_source: Option<&str>) -> Result<String> {
+    pub fn add_manual_clue(
+        &mut self,
+        geom_lonlat: Geometry,
+        fields: &[(&str, &str)],
+        year: Option<i32>,
+        clue_source: Option<&str>,
+    ) -> Result<String> {
         let template = self.template().clone();
         let mut values = vec![None; template.fields().len()];
         for (name, text) in fields {
-            let i = template.fields().iter().position(|f| f.name.eq_ignore_ascii_case(name)).ok_or_else(|| StoreError::NoSuchField { name: name.to_string() })?;
+            let i = template
+                .fields()
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| StoreError::NoSuchField { name: name.to_string() })?;
             let f = &template.fields()[i];
-            values[i] = Some(Value::parse_for(f, text).map_err(|cause| StoreError::InvalidValue { name: f.name.clone(), cause })?);
+            values[i] = Some(
+                Value::parse_for(f, text).map_err(|cause| StoreError::InvalidValue { name: f.name.clone(), cause })?,
+            );
         }
         let id_index = template.fields().iter().position(|f| f.name == template.roles().id);
         if let Some(i) = id_index {
             if values[i].as_ref().is_none_or(Value::is_empty) {
                 let n = self.patch_count()? + 1;
-                values[i] = Some(Value::Text(format!("{}SG{}{n:04}", self.meta().county_code, year.unwrap_or(self.meta().year))));
+                values[i] = Some(Value::Text(format!(
+                    "{}SG{}{n:04}",
+                    self.meta().county_code,
+                    year.unwrap_or(self.meta().year)
+                )));
             }
         }
         let key = id_index.and_then(|i| values[i].as_ref()).map(|v| v.to_string()).unwrap_or_default();
@@ -170,12 +215,25 @@ impl Project {
             layer: String::new(),
             encoding: String::new(),
             encoding_how: String::new(),
-            source_crs: SourceCrs { name: "China Geodetic Coordinate System 2000".into(), organization: "EPSG".into(), code: 4490, wkt: super::schema::WKT_4490.into() },
+            source_crs: SourceCrs {
+                name: "China Geodetic Coordinate System 2000".into(),
+                organization: "EPSG".into(),
+                code: 4490,
+                wkt: super::schema::WKT_4490.into(),
+            },
             year,
             clue_source: clue_source.map(str::to_string),
         };
         let mut session = self.begin_import(batch)?;
-        session.add(NewPatch { values, geom_lonlat: geom_lonlat.clone(), geom_source: geom_lonlat, area_m2, centre, extra: BTreeMap::new(), issues: vec![] })?;
+        session.add(NewPatch {
+            values,
+            geom_lonlat: geom_lonlat.clone(),
+            geom_source: geom_lonlat,
+            area_m2,
+            centre,
+            extra: BTreeMap::new(),
+            issues: vec![],
+        })?;
         session.finish()?;
         Ok(key)
     }
@@ -188,7 +246,11 @@ impl Project {
             .conn
             .prepare("SELECT l.patch_fid, c.number FROM tuban_case_patches l JOIN tuban_cases c ON c.id = l.case_id WHERE (c.step = '销号' OR c.rectification = '已整改到位') AND l.patch_fid != ?1")
             .map_err(self.sq())?;
-        let closed: Vec<(i64, String)> = st.query_map([fid], |row| Ok((row.get(0)?, row.get(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let closed: Vec<(i64, String)> = st
+            .query_map([fid], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
         let mut out = Vec::new();
         for (ofid, number) in closed {
             let Some(old) = self.patch(ofid)? else { continue };
@@ -209,7 +271,11 @@ impl Project {
             .conn
             .prepare("SELECT l.patch_fid, c.number FROM tuban_case_patches l JOIN tuban_cases c ON c.id = l.case_id WHERE c.step = '销号' OR c.rectification = '已整改到位'")
             .map_err(self.sq())?;
-        let closed: Vec<(i64, String)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let closed: Vec<(i64, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
         if closed.is_empty() {
             return Ok(vec![]);
         }
@@ -231,7 +297,11 @@ impl Project {
                     continue;
                 }
                 if og.bounding_rect().is_some_and(|ob| ob.intersects(&bb)) && og.intersects(&g) {
-                    out.push(Rebound { new_key: r.key.clone(), old_key: key_of.get(ofid).cloned().unwrap_or_default(), case_number: number.clone() });
+                    out.push(Rebound {
+                        new_key: r.key.clone(),
+                        old_key: key_of.get(ofid).cloned().unwrap_or_default(),
+                        case_number: number.clone(),
+                    });
                 }
             }
         }
@@ -244,14 +314,21 @@ impl Project {
         self.require_write()?;
         let t = self.template().clone();
         let town = t.roles().township.clone();
-        let reviewed: Vec<super::PatchRecord> = self.patches()?.into_iter().filter(|r| !self.verdict_text(r).is_empty()).collect();
+        let reviewed: Vec<super::PatchRecord> =
+            self.patches()?.into_iter().filter(|r| !self.verdict_text(r).is_empty()).collect();
         if reviewed.is_empty() {
-            return Err(StoreError::InvalidCase { detail: "还没有已下结论的图斑可抽查 / no patch has a verdict yet".into() });
+            return Err(StoreError::InvalidCase {
+                detail: "还没有已下结论的图斑可抽查 / no patch has a verdict yet".into(),
+            });
         }
         let share = match (share, count) {
             (Some(s), _) if s > 0.0 && s <= 1.0 => s,
             (_, Some(c)) if c > 0 => (c as f64 / reviewed.len() as f64).min(1.0),
-            _ => return Err(StoreError::InvalidCase { detail: "抽查比例应在 0-1 之间，或给出数量 / give a share in (0, 1] or a count".into() }),
+            _ => {
+                return Err(StoreError::InvalidCase {
+                    detail: "抽查比例应在 0-1 之间，或给出数量 / give a share in (0, 1] or a count".into(),
+                })
+            }
         };
         let mut strata: BTreeMap<(String, String), Vec<&super::PatchRecord>> = BTreeMap::new();
         for r in &reviewed {
@@ -274,10 +351,18 @@ impl Project {
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let now = now_utc();
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
-        tx.execute("INSERT INTO tuban_spotchecks(created_at, user, seed, share) VALUES (?1, ?2, ?3, ?4)", params![now, self.user(), seed as i64, share]).map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_spotchecks(created_at, user, seed, share) VALUES (?1, ?2, ?3, ?4)",
+            params![now, self.user(), seed as i64, share],
+        )
+        .map_err(sq)?;
         let id = tx.last_insert_rowid();
         for (fid, _, verdict) in &picked {
-            tx.execute("INSERT INTO tuban_spotcheck_items(spotcheck_id, patch_fid, first_verdict) VALUES (?1, ?2, ?3)", params![id, fid, verdict]).map_err(sq)?;
+            tx.execute(
+                "INSERT INTO tuban_spotcheck_items(spotcheck_id, patch_fid, first_verdict) VALUES (?1, ?2, ?3)",
+                params![id, fid, verdict],
+            )
+            .map_err(sq)?;
         }
         tx.execute("INSERT INTO tuban_audit(time, user, field, new_value, action) VALUES (?1, ?2, 'spotcheck', ?3, 'spotcheck')", params![now, self.user(), format!("#{id} seed {seed} share {share:.3} n {}", picked.len())]).map_err(sq)?;
         tx.commit().map_err(sq)?;
@@ -287,7 +372,11 @@ impl Project {
     /// The sample as the second reviewer sees it: keys only, never the first verdict.
     pub fn spot_check_blind(&self, id: i64) -> Result<Vec<(i64, String, Option<String>)>> {
         let mut st = self.conn.prepare("SELECT i.patch_fid, i.second_verdict FROM tuban_spotcheck_items i WHERE i.spotcheck_id = ?1 ORDER BY i.patch_fid").map_err(self.sq())?;
-        let rows: Vec<(i64, Option<String>)> = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let rows: Vec<(i64, Option<String>)> = st
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
         let mut out = Vec::new();
         for (fid, second) in rows {
             out.push((fid, self.patch(fid)?.map(|r| r.key).unwrap_or_default(), second));
@@ -299,29 +388,47 @@ impl Project {
     pub fn record_second_verdict(&mut self, id: i64, fid: i64, verdict: &str) -> Result<()> {
         self.require_write()?;
         let t = self.template();
-        let codes = t.field(&t.roles().verdict).map(|f| f.codes().iter().map(|c| c.code.clone()).collect::<Vec<_>>()).unwrap_or_default();
+        let codes = t
+            .field(&t.roles().verdict)
+            .map(|f| f.codes().iter().map(|c| c.code.clone()).collect::<Vec<_>>())
+            .unwrap_or_default();
         if !codes.iter().any(|c| c == verdict) {
-            return Err(StoreError::InvalidCase { detail: format!("“{verdict}”不在核查结论代码表中（{}） / not a verdict of the template", codes.join("、")) });
+            return Err(StoreError::InvalidCase {
+                detail: format!(
+                    "“{verdict}”不在核查结论代码表中（{}） / not a verdict of the template",
+                    codes.join("、")
+                ),
+            });
         }
         let n = self
             .conn
             .execute("UPDATE tuban_spotcheck_items SET second_verdict = ?1, reviewer = ?2, reviewed_at = ?3 WHERE spotcheck_id = ?4 AND patch_fid = ?5", params![verdict, self.user(), now_utc(), id, fid])
             .map_err(self.sq())?;
         if n == 0 {
-            return Err(StoreError::InvalidCase { detail: format!("图斑 #{fid} 不在抽查 #{id} 的样本中 / not in the sample") });
+            return Err(StoreError::InvalidCase {
+                detail: format!("图斑 #{fid} 不在抽查 #{id} 的样本中 / not in the sample"),
+            });
         }
         Ok(())
     }
 
     /// The latest spot-check's id.
     pub fn latest_spot_check(&self) -> Result<Option<i64>> {
-        self.conn.query_row("SELECT max(id) FROM tuban_spotchecks", [], |r| r.get(0)).optional().map_err(self.sq()).map(Option::flatten)
+        self.conn
+            .query_row("SELECT max(id) FROM tuban_spotchecks", [], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
+            .map(Option::flatten)
     }
 
     /// Agreement table, kappa and disagreements of a spot-check.
     pub fn spot_check_result(&self, id: i64) -> Result<SpotCheckResult> {
         let mut st = self.conn.prepare("SELECT patch_fid, first_verdict, second_verdict FROM tuban_spotcheck_items WHERE spotcheck_id = ?1 ORDER BY patch_fid").map_err(self.sq())?;
-        let rows: Vec<(i64, String, Option<String>)> = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.sq())?.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())?;
+        let rows: Vec<(i64, String, Option<String>)> = st
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.sq())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sq())?;
         let mut res = SpotCheckResult { sampled: rows.len(), ..Default::default() };
         for (fid, first, second) in rows {
             let Some(second) = second else { continue };
@@ -329,7 +436,11 @@ impl Project {
             if first == second {
                 res.agreed += 1;
             } else {
-                res.disagreements.push((self.patch(fid)?.map(|r| r.key).unwrap_or_default(), first.clone(), second.clone()));
+                res.disagreements.push((
+                    self.patch(fid)?.map(|r| r.key).unwrap_or_default(),
+                    first.clone(),
+                    second.clone(),
+                ));
             }
             *res.table.entry((first, second)).or_default() += 1;
         }

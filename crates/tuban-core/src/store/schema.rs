@@ -125,11 +125,28 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
     let srs = [
         ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
         ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-        ("WGS 84 geodetic", 4326, "EPSG", 4326, WKT_4326, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
-        ("China Geodetic Coordinate System 2000", 4490, "EPSG", 4490, WKT_4490, "CGCS2000 longitude/latitude (display geometry of tuban)"),
+        (
+            "WGS 84 geodetic",
+            4326,
+            "EPSG",
+            4326,
+            WKT_4326,
+            "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid",
+        ),
+        (
+            "China Geodetic Coordinate System 2000",
+            4490,
+            "EPSG",
+            4490,
+            WKT_4490,
+            "CGCS2000 longitude/latitude (display geometry of tuban)",
+        ),
     ];
     for (name, id, org, code, def, desc) in srs {
-        conn.execute("INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![name, id, org, code, def, desc])?;
+        conn.execute(
+            "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, id, org, code, def, desc],
+        )?;
     }
     let mut cols = String::from(
         "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom GEOMETRY, review_status TEXT NOT NULL DEFAULT 'unreviewed', \
@@ -150,15 +167,21 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
         "INSERT INTO gpkg_contents(table_name, data_type, identifier, description, last_change, srs_id) VALUES ('patches', 'features', 'patches', ?1, ?2, ?3)",
         params![desc, now_utc(), DISPLAY_SRS_ID],
     )?;
-    conn.execute("INSERT INTO gpkg_geometry_columns VALUES ('patches', 'geom', 'GEOMETRY', ?1, 0, 0)", params![DISPLAY_SRS_ID])?;
-    for (table, desc) in [("tuban_audit", "tuban 修改记录 / audit log"), ("tuban_batches", "tuban 导入批次 / import batches")] {
+    conn.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES ('patches', 'geom', 'GEOMETRY', ?1, 0, 0)",
+        params![DISPLAY_SRS_ID],
+    )?;
+    for (table, desc) in
+        [("tuban_audit", "tuban 修改记录 / audit log"), ("tuban_batches", "tuban 导入批次 / import batches")]
+    {
         conn.execute(
             "INSERT INTO gpkg_contents(table_name, data_type, identifier, description, last_change) VALUES (?1, 'attributes', ?1, ?2, ?3)",
             params![table, desc, now_utc()],
         )?;
     }
     write_data_columns(conn, template)?;
-    let programme = serde_json::to_value(meta.programme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let programme =
+        serde_json::to_value(meta.programme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     for (k, v) in [
         ("schema_version", SCHEMA_VERSION.to_string()),
         ("programme", programme),
@@ -172,7 +195,10 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
     ] {
         conn.execute("INSERT INTO tuban_meta(key, value) VALUES (?1, ?2)", params![k, v])?;
     }
-    conn.execute("INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)", params![template.to_toml(), now_utc(), user])?;
+    conn.execute(
+        "INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)",
+        params![template.to_toml(), now_utc(), user],
+    )?;
     for step in STEPS {
         (step.upgrade)(conn)?;
     }
@@ -227,7 +253,8 @@ pub fn read_meta(conn: &Connection) -> rusqlite::Result<ProjectMeta> {
             e => Err(e),
         })
     };
-        let programme = serde_json::from_value(serde_json::Value::String(get("programme")?)).unwrap_or(Programme::Grassland);
+    let programme =
+        serde_json::from_value(serde_json::Value::String(get("programme")?)).unwrap_or(Programme::Grassland);
     Ok(ProjectMeta {
         programme,
         county_code: get("county_code")?,

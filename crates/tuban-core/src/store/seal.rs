@@ -42,7 +42,9 @@ fn snapshot(p: &Project) -> Result<BTreeMap<(String, String), String>> {
     let t = p.template();
     let geoms: BTreeMap<i64, Vec<u8>> = {
         let mut st = p.conn.prepare("SELECT fid, geom FROM patches").map_err(p.sq())?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default()))).map_err(p.sq())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default())))
+            .map_err(p.sq())?;
         rows.collect::<rusqlite::Result<BTreeMap<_, _>>>().map_err(p.sq())?
     };
     for r in p.patches()? {
@@ -50,9 +52,15 @@ fn snapshot(p: &Project) -> Result<BTreeMap<(String, String), String>> {
         for (f, v) in t.fields().iter().zip(&r.values) {
             fields.insert(f.name.clone(), v.to_string());
         }
-        fields.insert("(geometry sha256)".into(), hex(&Sha256::digest(geoms.get(&r.fid).map(Vec::as_slice).unwrap_or_default())));
+        fields.insert(
+            "(geometry sha256)".into(),
+            hex(&Sha256::digest(geoms.get(&r.fid).map(Vec::as_slice).unwrap_or_default())),
+        );
         fields.insert("(status)".into(), r.status.as_str().into());
-        items.insert(("patch".to_string(), format!("{} (#{})", r.key, r.fid)), serde_json::to_string(&fields).unwrap_or_default());
+        items.insert(
+            ("patch".to_string(), format!("{} (#{})", r.key, r.fid)),
+            serde_json::to_string(&fields).unwrap_or_default(),
+        );
     }
     for (table, kind, sql) in [
         ("tuban_photos", "photo", "SELECT id, coalesce(file_name, '') || ' ' || coalesce(patch_fid, '') || ' ' || coalesce(caption, '') || ' ' || coalesce(kind, '') || ' ', data FROM tuban_photos"),
@@ -132,15 +140,22 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.transaction().map_err(sq)?;
-        tx.execute("INSERT INTO tuban_seals(sealed_at, user, digest) VALUES (?1, ?2, ?3)", params![now, user, digest]).map_err(sq)?;
+        tx.execute("INSERT INTO tuban_seals(sealed_at, user, digest) VALUES (?1, ?2, ?3)", params![now, user, digest])
+            .map_err(sq)?;
         let id = tx.last_insert_rowid();
         {
-            let mut st = tx.prepare("INSERT INTO tuban_seal_items(seal_id, kind, item, content) VALUES (?1, ?2, ?3, ?4)").map_err(sq)?;
+            let mut st = tx
+                .prepare("INSERT INTO tuban_seal_items(seal_id, kind, item, content) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sq)?;
             for ((kind, key), text) in &items {
                 st.execute(params![id, kind, key, text]).map_err(sq)?;
             }
         }
-        tx.execute("INSERT INTO tuban_audit(time, user, field, new_value, action) VALUES (?1, ?2, 'seal', ?3, 'seal')", params![now, user, digest]).map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_audit(time, user, field, new_value, action) VALUES (?1, ?2, 'seal', ?3, 'seal')",
+            params![now, user, digest],
+        )
+        .map_err(sq)?;
         tx.commit().map_err(sq)?;
         Ok(SealInfo { id, sealed_at: now, user, digest })
     }
@@ -157,7 +172,11 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.transaction().map_err(sq)?;
-        tx.execute("UPDATE tuban_seals SET unsealed_at = ?1, unsealed_by = ?2, unseal_reason = ?3 WHERE id = ?4", params![now, user, reason.trim(), seal.id]).map_err(sq)?;
+        tx.execute(
+            "UPDATE tuban_seals SET unsealed_at = ?1, unsealed_by = ?2, unseal_reason = ?3 WHERE id = ?4",
+            params![now, user, reason.trim(), seal.id],
+        )
+        .map_err(sq)?;
         tx.execute("INSERT INTO tuban_audit(time, user, field, old_value, new_value, action) VALUES (?1, ?2, 'seal', ?3, ?4, 'unseal')", params![now, user, seal.digest, reason.trim()]).map_err(sq)?;
         tx.commit().map_err(sq)
     }
@@ -168,9 +187,16 @@ impl Project {
         let digest_now = digest_of(&now);
         let last = self
             .conn
-            .query_row("SELECT id, sealed_at, user, digest, unsealed_at IS NULL FROM tuban_seals ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok((SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)? }, r.get::<_, bool>(4)?))
-            })
+            .query_row(
+                "SELECT id, sealed_at, user, digest, unsealed_at IS NULL FROM tuban_seals ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)? },
+                        r.get::<_, bool>(4)?,
+                    ))
+                },
+            )
             .optional()
             .map_err(self.sq())?;
         let Some((seal, in_force)) = last else {
@@ -178,8 +204,15 @@ impl Project {
         };
         let mut sealed = BTreeMap::new();
         {
-            let mut st = self.conn.prepare("SELECT kind, item, content FROM tuban_seal_items WHERE seal_id = ?1").map_err(self.sq())?;
-            let rows = st.query_map([seal.id], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?))).map_err(self.sq())?;
+            let mut st = self
+                .conn
+                .prepare("SELECT kind, item, content FROM tuban_seal_items WHERE seal_id = ?1")
+                .map_err(self.sq())?;
+            let rows = st
+                .query_map([seal.id], |r| {
+                    Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?))
+                })
+                .map_err(self.sq())?;
             for row in rows {
                 let (k, v) = row.map_err(self.sq())?;
                 sealed.insert(k, v);
@@ -192,8 +225,14 @@ impl Project {
                 Some(t) if t != text => {
                     let before: BTreeMap<String, String> = serde_json::from_str(text).unwrap_or_default();
                     let after: BTreeMap<String, String> = serde_json::from_str(t).unwrap_or_default();
-                    let mut fields: Vec<String> = before.iter().filter(|(f, v)| after.get(*f) != Some(v)).map(|(f, v)| format!("{f}: {v} → {}", after.get(f).cloned().unwrap_or_default())).collect();
-                    fields.extend(after.iter().filter(|(f, _)| !before.contains_key(*f)).map(|(f, v)| format!("{f}: → {v}")));
+                    let mut fields: Vec<String> = before
+                        .iter()
+                        .filter(|(f, v)| after.get(*f) != Some(v))
+                        .map(|(f, v)| format!("{f}: {v} → {}", after.get(f).cloned().unwrap_or_default()))
+                        .collect();
+                    fields.extend(
+                        after.iter().filter(|(f, _)| !before.contains_key(*f)).map(|(f, v)| format!("{f}: → {v}")),
+                    );
                     if fields.is_empty() {
                         fields.push("内容已改变 / content changed".into());
                     }

@@ -49,7 +49,8 @@ impl Project {
         let roles = t.roles().clone();
         let mut s = ProjectSummary::default();
         for p in self.patches()? {
-            let township = roles.township.as_deref().and_then(|f| p.value(t, f)).map(|v| v.to_string()).unwrap_or_default();
+            let township =
+                roles.township.as_deref().and_then(|f| p.value(t, f)).map(|v| v.to_string()).unwrap_or_default();
             let verdict = p.value(t, &roles.verdict).map(|v| v.to_string()).unwrap_or_default();
             let sub = roles.sub_id.as_deref().and_then(|f| p.value(t, f)).is_some_and(|v| !v.is_empty());
             s.total.add(p.area_m2);

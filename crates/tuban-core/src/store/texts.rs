@@ -38,7 +38,11 @@ impl ReportText {
 impl Project {
     /// The stored text, `None` when the analyst has not written one.
     pub fn report_text(&self, which: ReportText) -> Result<Option<String>> {
-        let v: Option<String> = self.conn.query_row("SELECT value FROM tuban_meta WHERE key = ?1", [which.key()], |r| r.get(0)).optional().map_err(self.sq())?;
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM tuban_meta WHERE key = ?1", [which.key()], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())?;
         Ok(v.filter(|s| !s.trim().is_empty()))
     }
 
@@ -53,7 +57,11 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
-        tx.execute("INSERT INTO tuban_meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![which.key(), text.trim_end()]).map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![which.key(), text.trim_end()],
+        )
+        .map_err(sq)?;
         tx.execute(
             "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, '报告', ?3, ?4, ?5, 'report_text')",
             params![now_utc(), self.user(), which.key(), old, text.trim_end()],

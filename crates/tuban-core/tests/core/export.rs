@@ -51,12 +51,22 @@ fn upload_shapefile_is_gbk_in_the_delivered_crs_and_reads_back() {
     assert!(matches!(e, ExportError::Exists { .. }) && e.to_string().contains("--force"), "{e}");
     export(&p, Format::Shp, &out, &ExportOptions { force: true, ..Default::default() }, &Progress::new()).unwrap();
     // Another CRS on request.
-    let files = export(&p, Format::Shp, &dir.path().join("4490"), &ExportOptions { crs: Some("EPSG:4490".into()), ..Default::default() }, &Progress::new()).unwrap();
+    let files = export(
+        &p,
+        Format::Shp,
+        &dir.path().join("4490"),
+        &ExportOptions { crs: Some("EPSG:4490".into()), ..Default::default() },
+        &Progress::new(),
+    )
+    .unwrap();
     let ds = gdal::Dataset::open(files.iter().find(|f| f.extension().is_some_and(|e| e == "shp")).unwrap()).unwrap();
     let extent = ds.layer(0).unwrap().get_extent().unwrap();
     assert!(extent.MinX > 111.0 && extent.MaxX < 112.0, "longitude on x: {extent:?}");
     // No temporary folder is left behind.
-    assert!(!std::fs::read_dir(&out).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".tuban-export")));
+    assert!(!std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(".tuban-export")));
 }
 
 #[test]
@@ -75,10 +85,16 @@ fn geopackage_spreadsheet_csv_and_photos() {
     std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut sheet).unwrap();
     assert!(sheet.contains("<pane") && sheet.contains("frozen"), "frozen header row");
     let csv = export(&p, Format::Csv, &out, &ExportOptions::default(), &Progress::new()).unwrap();
-    let patches_csv = std::fs::read_to_string(csv.iter().find(|f| f.to_string_lossy().ends_with("_图斑.csv")).unwrap()).unwrap();
-    assert!(patches_csv.starts_with('\u{feff}') && patches_csv.contains("核查结论(HCJG)") && patches_csv.contains("某光伏有限公司"));
+    let patches_csv =
+        std::fs::read_to_string(csv.iter().find(|f| f.to_string_lossy().ends_with("_图斑.csv")).unwrap()).unwrap();
+    assert!(
+        patches_csv.starts_with('\u{feff}')
+            && patches_csv.contains("核查结论(HCJG)")
+            && patches_csv.contains("某光伏有限公司")
+    );
     assert_eq!(patches_csv.lines().count(), 31);
-    let cases_csv = std::fs::read_to_string(csv.iter().find(|f| f.to_string_lossy().ends_with("_案件.csv")).unwrap()).unwrap();
+    let cases_csv =
+        std::fs::read_to_string(csv.iter().find(|f| f.to_string_lossy().ends_with("_案件.csv")).unwrap()).unwrap();
     assert!(cases_csv.contains("150999-2025-AJ001"));
     let photos = export(&p, Format::Photos, &out, &ExportOptions::default(), &Progress::new()).unwrap();
     assert_eq!(photos.len(), 3);

@@ -75,7 +75,9 @@ fn web_mercator_cog_renders_at_low_and_high_zoom() {
 fn rgbn_bands_can_be_chosen() {
     let path = common::fixture("imagery/m_3607824_se_17_1_20160620_sub.tif");
     let natural = RasterSource::open(&path).unwrap();
-    let false_colour = RasterSource::open_styled(std::slice::from_ref(&path), &RasterStyle { bands: Some([4, 1, 2]), stretch: None }).unwrap();
+    let false_colour =
+        RasterSource::open_styled(std::slice::from_ref(&path), &RasterStyle { bands: Some([4, 1, 2]), stretch: None })
+            .unwrap();
     let (x, y) = centre_tile(&natural, 16);
     let a = stats(&natural.render_tile(16, x, y).unwrap().unwrap()).2;
     let b = stats(&false_colour.render_tile(16, x, y).unwrap().unwrap()).2;
@@ -138,7 +140,8 @@ fn a_folder_of_rasters_is_one_mosaic() {
         ds.set_geo_transform(&[gt[0] + x0 as f64 * gt[1], gt[1], 0.0, gt[3], 0.0, gt[5]]).unwrap();
         ds.set_spatial_ref(&src.spatial_ref().unwrap()).unwrap();
         for b in 1..=4 {
-            let mut buf: Buffer<u8> = src.rasterband(b).unwrap().read_as((x0 as isize, 0), (ww, h), (ww, h), None).unwrap();
+            let mut buf: Buffer<u8> =
+                src.rasterband(b).unwrap().read_as((x0 as isize, 0), (ww, h), (ww, h), None).unwrap();
             ds.rasterband(b).unwrap().write((0, 0), (ww, h), &mut buf).unwrap();
         }
     }
@@ -157,7 +160,11 @@ fn a_folder_of_rasters_is_one_mosaic() {
 fn a_damaged_geotiff_fails_on_its_tiles_and_the_rest_keeps_working() {
     let corrupt = common::fixture("tricky/raster/corrupt.tif");
     let good = common::fixture("imagery/cogeo.tif");
-    let mut service = TileService::new(vec![SourceSpec::detect(&corrupt.to_string_lossy()), SourceSpec::detect(&good.to_string_lossy())], 2, || {});
+    let mut service = TileService::new(
+        vec![SourceSpec::detect(&corrupt.to_string_lossy()), SourceSpec::detect(&good.to_string_lossy())],
+        2,
+        || {},
+    );
     let bad = RasterSource::open(&corrupt);
     let good_src = RasterSource::open(&good).unwrap();
     let (gx, gy) = centre_tile(&good_src, 14);
@@ -181,7 +188,11 @@ fn a_damaged_geotiff_fails_on_its_tiles_and_the_rest_keeps_working() {
     }
     service.request(TileKey { source: 1, z: 14, x: gx, y: gy });
     let results = service.wait_all();
-    let errors: Vec<String> = results.iter().filter(|(k, _)| k.source == 0).filter_map(|(_, r)| r.as_ref().err().map(|e| e.to_string())).collect();
+    let errors: Vec<String> = results
+        .iter()
+        .filter(|(k, _)| k.source == 0)
+        .filter_map(|(_, r)| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
     assert!(bad.is_err() || !errors.is_empty(), "the damaged file must report an error somewhere");
     for e in &errors {
         assert!(e.contains("corrupt.tif"), "{e}");
@@ -205,7 +216,8 @@ fn mbtiles_rows_are_flipped_and_deep_zooms_come_from_the_parent() {
     let z4 = src.render(4, 3, 5).unwrap().unwrap();
     assert!(stats(&z4).1 > 60_000);
     // A damaged file is refused when opened, naming it.
-    let e = source::open(&SourceSpec::detect(&common::fixture("tiles/corrupt.mbtiles").to_string_lossy())).err().unwrap();
+    let e =
+        source::open(&SourceSpec::detect(&common::fixture("tiles/corrupt.mbtiles").to_string_lossy())).err().unwrap();
     assert!(e.to_string().contains("corrupt.mbtiles"), "{e}");
 }
 
@@ -214,7 +226,8 @@ fn a_tile_folder_serves_the_same_tiles() {
     let dir = tempfile::tempdir().unwrap();
     let conn = rusqlite::Connection::open(common::fixture("tiles/geography-class-png.mbtiles")).unwrap();
     let mut st = conn.prepare("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").unwrap();
-    let rows: Vec<(u8, u32, u32, Vec<u8>)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(u8, u32, u32, Vec<u8>)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
     for (z, x, y, data) in rows {
         let d = dir.path().join(z.to_string()).join(x.to_string());
         std::fs::create_dir_all(&d).unwrap();
@@ -224,7 +237,9 @@ fn a_tile_folder_serves_the_same_tiles() {
     let spec = SourceSpec::detect(&dir.path().to_string_lossy());
     assert!(matches!(spec, SourceSpec::TileDir { tms: true, .. }), "{spec:?}");
     let mut folder = source::open(&spec).unwrap();
-    let mut mb = source::open(&SourceSpec::detect(&common::fixture("tiles/geography-class-png.mbtiles").to_string_lossy())).unwrap();
+    let mut mb =
+        source::open(&SourceSpec::detect(&common::fixture("tiles/geography-class-png.mbtiles").to_string_lossy()))
+            .unwrap();
     assert_eq!(folder.render(1, 1, 0).unwrap(), mb.render(1, 1, 0).unwrap());
     assert_eq!(folder.render(3, 5, 2).unwrap(), mb.render(3, 5, 2).unwrap());
 }
@@ -244,7 +259,11 @@ fn serve(count: Arc<AtomicUsize>, png: Vec<u8>) -> u16 {
             let resp = if path.contains("/9.png") || path.contains("TILEROW=9&") {
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
             } else {
-                let mut r = format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", png.len()).into_bytes();
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    png.len()
+                )
+                .into_bytes();
                 r.extend_from_slice(&png);
                 r
             };
@@ -299,7 +318,13 @@ fn online_tiles_are_cached_and_offline_sends_nothing() {
     assert!(src.render(12, 3300, 1500).unwrap().is_some());
     online::set_offline(false);
     // An unreachable server is an error naming the template, not a panic.
-    let mut dead = OnlineSource::new(OnlineSpec { url: "http://127.0.0.1:9/{z}/{x}/{y}.png".into(), key: None, overlay: None, max_zoom: 18 }).with_cache(cache.path().join("dead"));
+    let mut dead = OnlineSource::new(OnlineSpec {
+        url: "http://127.0.0.1:9/{z}/{x}/{y}.png".into(),
+        key: None,
+        overlay: None,
+        max_zoom: 18,
+    })
+    .with_cache(cache.path().join("dead"));
     let e = dead.render(3, 1, 1).unwrap_err();
     assert!(e.to_string().contains("127.0.0.1:9"), "{e}");
     let _ = lonlat_to_merc(0.0, 0.0);

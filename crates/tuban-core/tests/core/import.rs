@@ -3,12 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::common::{fixture, import, import_with, new_project, sample_shp};
 use tuban_core::import::{EncodingHow, ImportError, ImportOptions};
+use tuban_core::store::Project;
 use tuban_model::progress::Progress;
 use tuban_model::{ReviewStatus, Value};
-use tuban_core::store::Project;
 
 fn text(p: &Project, key: &str, field: &str) -> String {
     let fid = p.find_patch(key).unwrap().unwrap();
@@ -26,7 +25,8 @@ fn sample_gbk_shapefile_is_detected_and_chinese_survives() {
     assert_eq!(r.summary.added, 30);
     assert!(r.summary.problems.is_empty(), "{:?}", r.summary.problems);
     assert_eq!(p.patch_count().unwrap(), 30);
-    let towns: std::collections::BTreeSet<String> = p.patches().unwrap().iter().map(|r| r.value(p.template(), "XZMC").unwrap().to_string()).collect();
+    let towns: std::collections::BTreeSet<String> =
+        p.patches().unwrap().iter().map(|r| r.value(p.template(), "XZMC").unwrap().to_string()).collect();
     assert!(towns.contains("乌兰花镇") && towns.contains("查干补力格苏木"), "{towns:?}");
     // Sub-patches are keyed by id + sub id.
     assert_eq!(text(&p, "150999SJBG2025000012-2", "XBH"), "2");
@@ -54,7 +54,8 @@ fn ellipsoidal_area_matches_gauss_kruger_within_a_hundredth_of_a_percent() {
 fn every_delivered_crs_lands_in_the_same_place() {
     let (_d, mut base) = new_project("grassland");
     import(&mut base, &sample_shp()).unwrap();
-    let reference: Vec<(f64, (f64, f64))> = base.patches().unwrap().iter().map(|r| (r.area_m2, r.center_lonlat.unwrap())).collect();
+    let reference: Vec<(f64, (f64, f64))> =
+        base.patches().unwrap().iter().map(|r| (r.area_m2, r.center_lonlat.unwrap())).collect();
     for (file, epsg) in [
         ("derived/gk_zone37_4525.shp", 4525),
         ("derived/cgcs2000_4490.shp", 4490),
@@ -71,7 +72,11 @@ fn every_delivered_crs_lands_in_the_same_place() {
         for (rec, (area, (lon, lat))) in p.patches().unwrap().iter().zip(&reference) {
             assert!((rec.area_m2 - area).abs() / area < 1e-4, "{file} {}: area {} vs {area}", rec.key, rec.area_m2);
             let (x, y) = rec.center_lonlat.unwrap();
-            assert!((x - lon).abs() < 1e-5 && (y - lat).abs() < 1e-5, "{file} {}: ({x}, {y}) vs ({lon}, {lat})", rec.key);
+            assert!(
+                (x - lon).abs() < 1e-5 && (y - lat).abs() < 1e-5,
+                "{file} {}: ({x}, {y}) vs ({lon}, {lat})",
+                rec.key
+            );
         }
     }
 }
@@ -97,7 +102,12 @@ fn missing_prj_degrees_are_cgcs2000_metres_are_refused_with_a_hint() {
     assert!(matches!(e, ImportError::UnknownCrs { .. }), "{msg}");
     assert!(msg.contains("gk_no_prj.shp") && msg.contains("--crs") && msg.contains("EPSG:4546"), "{msg}");
     assert_eq!(p.patch_count().unwrap(), 0);
-    let r = import_with(&mut p, &fixture("derived/gk_no_prj.shp"), ImportOptions { crs: Some("EPSG:4546".into()), ..Default::default() }).unwrap();
+    let r = import_with(
+        &mut p,
+        &fixture("derived/gk_no_prj.shp"),
+        ImportOptions { crs: Some("EPSG:4546".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(r.summary.added, 30);
 }
 
@@ -108,11 +118,14 @@ fn encoding_override_and_declared_cpg() {
     assert_eq!((r.encoding.name.as_str(), r.encoding.how), ("CP936", EncodingHow::Cpg));
     // Forcing the wrong encoding is honoured (and visibly wrong), not silently ignored.
     let (_d, mut p) = new_project("grassland");
-    let r = import_with(&mut p, &sample_shp(), ImportOptions { encoding: Some("latin1".into()), ..Default::default() }).unwrap();
+    let r = import_with(&mut p, &sample_shp(), ImportOptions { encoding: Some("latin1".into()), ..Default::default() })
+        .unwrap();
     assert_eq!((r.encoding.name.as_str(), r.encoding.how), ("ISO-8859-1", EncodingHow::Override));
     assert!(!p.patches().unwrap().iter().any(|r| r.value(p.template(), "XZMC").unwrap().to_string() == "乌兰花镇"));
     let (_d, mut p) = new_project("grassland");
-    let e = import_with(&mut p, &sample_shp(), ImportOptions { encoding: Some("klingon".into()), ..Default::default() }).unwrap_err();
+    let e =
+        import_with(&mut p, &sample_shp(), ImportOptions { encoding: Some("klingon".into()), ..Default::default() })
+            .unwrap_err();
     assert!(matches!(e, ImportError::BadEncoding(_)), "{e}");
 }
 
@@ -154,16 +167,31 @@ fn geopackage_with_several_layers_lists_them() {
     let e = import(&mut p, &fixture("derived/two_layers.gpkg")).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("第一批") && msg.contains("第二批") && msg.contains("--layer"), "{msg}");
-    let r = import_with(&mut p, &fixture("derived/two_layers.gpkg"), ImportOptions { layer: Some("第二批".into()), ..Default::default() }).unwrap();
+    let r = import_with(
+        &mut p,
+        &fixture("derived/two_layers.gpkg"),
+        ImportOptions { layer: Some("第二批".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(r.summary.added, 4);
-    let e = import_with(&mut p, &fixture("derived/two_layers.gpkg"), ImportOptions { layer: Some("第三批".into()), ..Default::default() }).unwrap_err();
+    let e = import_with(
+        &mut p,
+        &fixture("derived/two_layers.gpkg"),
+        ImportOptions { layer: Some("第三批".into()), ..Default::default() },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("第三批"), "{e}");
 }
 
 #[test]
 fn polygons_with_holes_survive() {
     let (_d, mut p) = new_project("eco");
-    let r = import_with(&mut p, &fixture("tricky/gpkg_multilayer/multipleholes.gpkg"), ImportOptions { layer: Some("multipolywithholes".into()), ..Default::default() }).unwrap();
+    let r = import_with(
+        &mut p,
+        &fixture("tricky/gpkg_multilayer/multipleholes.gpkg"),
+        ImportOptions { layer: Some("multipolywithholes".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(r.summary.added, 1);
     let g = p.patch_geometry(p.patches().unwrap()[0].fid).unwrap().unwrap();
     let holes: usize = match g {
@@ -206,7 +234,12 @@ fn tricky_inputs_fail_cleanly_or_warn() {
     assert_eq!(r.summary.added, 40);
     assert!(r.summary.problems.iter().any(|m| m.contains("self-intersection")), "{:?}", r.summary.problems);
     assert!(r.summary.problems.iter().any(|m| m.contains("outside China")), "{:?}", r.summary.problems);
-    let flagged: Vec<_> = p.patches().unwrap().into_iter().filter(|r| r.import_issues.iter().any(|i| i.contains("self-intersection"))).collect();
+    let flagged: Vec<_> = p
+        .patches()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.import_issues.iter().any(|i| i.contains("self-intersection")))
+        .collect();
     assert_eq!(flagged.len(), 1);
 }
 
@@ -236,7 +269,8 @@ fn duplicate_ids_are_flagged_not_dropped() {
     let r = import(&mut p, &sample_shp()).unwrap();
     assert_eq!(r.summary.added, 30);
     assert!(r.summary.problems.iter().any(|m| m.contains("150999SJBG2025000012")), "{:?}", r.summary.problems);
-    let flagged = p.patches().unwrap().into_iter().filter(|r| r.import_issues.iter().any(|i| i.contains("duplicate"))).count();
+    let flagged =
+        p.patches().unwrap().into_iter().filter(|r| r.import_issues.iter().any(|i| i.contains("duplicate"))).count();
     assert_eq!(flagged, 2);
 }
 

@@ -11,7 +11,9 @@ fn sample() -> (tempfile::TempDir, tuban_core::store::Project) {
     let (dir, mut p) = common::new_project("grassland");
     common::import(&mut p, &common::sample_shp()).unwrap();
     let imagery = common::sample("imagery");
-    for (name, file, date) in [("before", "2024-08_前时相_GF2.tif", "2024-08-02"), ("after", "2025-08_后时相_GF2.tif", "2025-08-09")] {
+    for (name, file, date) in
+        [("before", "2024-08_前时相_GF2.tif", "2024-08-02"), ("after", "2025-08_后时相_GF2.tif", "2025-08-09")]
+    {
         let spec = tuban_core::imagery::SourceSpec::detect(&imagery.join(file).to_string_lossy());
         p.add_imagery(name, &spec, tuban_model::value::parse_date(date), name).unwrap();
     }
@@ -56,11 +58,21 @@ fn a_chip_shows_the_change_between_periods() {
 #[test]
 fn points_without_imagery_and_bad_sizes() {
     let pt = geo::Geometry::Point(geo::Point::new(111.5, 41.6));
-    let img = render(None, &[Overlay { geom: pt.clone(), rgba: [0, 255, 255, 255], label: "线索".into() }], &RenderOptions::default()).unwrap();
+    let img = render(
+        None,
+        &[Overlay { geom: pt.clone(), rgba: [0, 255, 255, 255], label: "线索".into() }],
+        &RenderOptions::default(),
+    )
+    .unwrap();
     assert_eq!(img.dimensions(), (800, 600));
     let cyan = img.pixels().filter(|p| p[0] < 40 && p[1] > 220 && p[2] > 220).count();
     assert!(cyan > 30, "{cyan}");
-    let e = render(None, &[Overlay { geom: pt, rgba: [0, 0, 0, 255], label: String::new() }], &RenderOptions { size_px: (0, 10), ..Default::default() }).unwrap_err();
+    let e = render(
+        None,
+        &[Overlay { geom: pt, rgba: [0, 0, 0, 255], label: String::new() }],
+        &RenderOptions { size_px: (0, 10), ..Default::default() },
+    )
+    .unwrap_err();
     assert!(matches!(e, RenderError::BadSize(0, 10)));
     assert!(matches!(render(None, &[], &RenderOptions::default()), Err(RenderError::EmptyExtent)));
 }

@@ -14,8 +14,16 @@ fn the_report_reads_as_a_report() {
     let (dir, mut p) = common::new_project("grassland");
     common::import(&mut p, &common::sample_shp()).unwrap();
     let imagery = common::sample("imagery");
-    for (name, file, date) in [("before", "2024-08_前时相_GF2.tif", "2024-08-02"), ("after", "2025-08_后时相_GF2.tif", "2025-08-09")] {
-        p.add_imagery(name, &tuban_core::imagery::SourceSpec::detect(&imagery.join(file).to_string_lossy()), tuban_model::value::parse_date(date), name).unwrap();
+    for (name, file, date) in
+        [("before", "2024-08_前时相_GF2.tif", "2024-08-02"), ("after", "2025-08_后时相_GF2.tif", "2025-08-09")]
+    {
+        p.add_imagery(
+            name,
+            &tuban_core::imagery::SourceSpec::detect(&imagery.join(file).to_string_lossy()),
+            tuban_model::value::parse_date(date),
+            name,
+        )
+        .unwrap();
     }
     for key in ["150999SJBG2025000002", "150999SJBG2025000003"] {
         let fid = p.find_patch(key).unwrap().unwrap();
@@ -23,39 +31,74 @@ fn the_report_reads_as_a_report() {
     }
     p.propose_cases().unwrap();
     let out = dir.path().join("自查 报告.pdf");
-    let opts = ReportOptions { sheets: Sheets::Illegal, problems_text: Some("个别图斑影像时相偏早，建议补充外业。".into()), ..Default::default() };
+    let opts = ReportOptions {
+        sheets: Sheets::Illegal,
+        problems_text: Some("个别图斑影像时相偏早，建议补充外业。".into()),
+        ..Default::default()
+    };
     write(&p, &out, &opts, false, &tuban_model::progress::Progress::new()).unwrap();
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"%PDF"));
-    let info = String::from_utf8_lossy(&Command::new("pdfinfo").arg(&out).output().expect("poppler-utils").stdout).to_string();
-    let pages: usize = info.lines().find(|l| l.starts_with("Pages:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    let info =
+        String::from_utf8_lossy(&Command::new("pdfinfo").arg(&out).output().expect("poppler-utils").stdout).to_string();
+    let pages: usize = info
+        .lines()
+        .find(|l| l.starts_with("Pages:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(pages, 3 + 2, "cover, sections, two sheets: {info}");
     assert!((bytes.len() as f64 / pages as f64) < 500_000.0, "{} bytes per page", bytes.len() / pages);
     let fonts = String::from_utf8_lossy(&Command::new("pdffonts").arg(&out).output().unwrap().stdout).to_string();
     let rows: Vec<&str> = fonts.lines().skip(2).collect();
     assert_eq!(rows.len(), 1, "{fonts}");
-    assert!(rows[0].contains('+') && rows[0].contains("yes yes yes"), "one embedded subset font with Unicode map: {fonts}");
-    let text = String::from_utf8_lossy(&Command::new("pdftotext").arg(&out).arg("-").output().unwrap().stdout).to_string();
-    for needle in ["自查报告", "一、任务来源与基本情况", "三、核查结果", "四、违法图斑查处整改", "图斑核查表", "150999SJBG2025000003", "个别图斑影像时相偏早"] {
+    assert!(
+        rows[0].contains('+') && rows[0].contains("yes yes yes"),
+        "one embedded subset font with Unicode map: {fonts}"
+    );
+    let text =
+        String::from_utf8_lossy(&Command::new("pdftotext").arg(&out).arg("-").output().unwrap().stdout).to_string();
+    for needle in [
+        "自查报告",
+        "一、任务来源与基本情况",
+        "三、核查结果",
+        "四、违法图斑查处整改",
+        "图斑核查表",
+        "150999SJBG2025000003",
+        "个别图斑影像时相偏早",
+    ] {
         assert!(text.contains(needle), "missing {needle}");
     }
     let check = Command::new("qpdf").arg("--check").arg(&out).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     // The chips are JPEG images embedded as they are (DCTDecode), before and after per sheet.
-    let images = String::from_utf8_lossy(&Command::new("pdfimages").arg("-list").arg(&out).output().unwrap().stdout).to_string();
+    let images =
+        String::from_utf8_lossy(&Command::new("pdfimages").arg("-list").arg(&out).output().unwrap().stdout).to_string();
     let jpegs: Vec<&str> = images.lines().skip(2).filter(|l| l.split_whitespace().nth(8) == Some("jpeg")).collect();
     assert_eq!(jpegs.len(), 4, "{images}");
     assert!(jpegs.iter().all(|l| l.split_whitespace().nth(3) == Some("484")), "484 px wide at 150 dpi: {images}");
     // Not overwritten without force.
     assert!(write(&p, &out, &opts, false, &tuban_model::progress::Progress::new()).is_err());
     // Sheets for the patches matching a condition; a condition that cannot be read is refused.
-    let town = p.patches().unwrap().iter().filter(|r| r.value(p.template(), "XZMC").is_some_and(|v| v.to_string() == "乌兰花镇")).count();
+    let town = p
+        .patches()
+        .unwrap()
+        .iter()
+        .filter(|r| r.value(p.template(), "XZMC").is_some_and(|v| v.to_string() == "乌兰花镇"))
+        .count();
     assert!(town > 0);
     let filtered = dir.path().join("乌兰花镇.pdf");
     let opts = ReportOptions { sheets: Sheets::Filter("XZMC = 乌兰花镇".into()), ..Default::default() };
     write(&p, &filtered, &opts, false, &tuban_model::progress::Progress::new()).unwrap();
     let info = String::from_utf8_lossy(&Command::new("pdfinfo").arg(&filtered).output().unwrap().stdout).to_string();
-    let pages: usize = info.lines().find(|l| l.starts_with("Pages:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    let pages: usize = info
+        .lines()
+        .find(|l| l.starts_with("Pages:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(pages, 3 + town, "{town} sheets expected");
     let opts = ReportOptions { sheets: Sheets::Filter("XZMC ==".into()), ..Default::default() };
     let e = write(&p, &dir.path().join("x.pdf"), &opts, false, &tuban_model::progress::Progress::new()).unwrap_err();

@@ -3,12 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::process::Command;
 
 use crate::common::{fixture, import, new_project, sample_shp};
-use tuban_model::{ReviewStatus, Template, Value};
 use tuban_core::store::{Access, EditSource, Project, StoreError};
+use tuban_model::{ReviewStatus, Template, Value};
 
 #[test]
 fn the_project_is_a_valid_geopackage_that_gdal_reads() {
@@ -24,9 +23,19 @@ fn the_project_is_a_valid_geopackage_that_gdal_reads() {
         .arg(&path)
         .output()
         .expect("python3-gdal's validate_gpkg.py (apt-get install python3-gdal)");
-    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ogrinfo sees a patches layer with the template's columns and the Chinese values.
-    let out = Command::new("ogrinfo").args(["-ro", "-q", "-where", "TBBH = '150999SJBG2025000005'"]).arg(&path).arg("patches").output().expect("ogrinfo (gdal-bin)");
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-where", "TBBH = '150999SJBG2025000005'"])
+        .arg(&path)
+        .arg("patches")
+        .output()
+        .expect("ogrinfo (gdal-bin)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HCJG (String) = 违法"), "{text}");
     assert!(text.contains("DSR (String) = 某某牧业公司"), "{text}");
@@ -52,7 +61,8 @@ fn edits_are_on_disk_when_the_call_returns_and_are_audited() {
     let Some(Value::Real(wfmj)) = rec.value(reader.template(), "WFMJ") else { panic!() };
     assert!((wfmj - 16_666.67).abs() < 0.01);
     let log = reader.audit_log(Some(fid)).unwrap();
-    let fields: Vec<_> = log.iter().map(|e| (e.field.clone().unwrap_or_default(), e.action.clone(), e.user.clone())).collect();
+    let fields: Vec<_> =
+        log.iter().map(|e| (e.field.clone().unwrap_or_default(), e.action.clone(), e.user.clone())).collect();
     assert!(fields.contains(&("HCJG".into(), "edit".into(), "tester".into())), "{fields:?}");
     assert!(fields.contains(&("SFSX".into(), "computed".into(), "tester".into())), "{fields:?}");
     // Undo through the same API restores the old value and is audited too.
@@ -259,6 +269,9 @@ fn released_schema_versions_open() {
         p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
         // What the newest schema added works on the migrated file.
         p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
-        assert!(version == tuban_core::store::SCHEMA_VERSION || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists());
+        assert!(
+            version == tuban_core::store::SCHEMA_VERSION
+                || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists()
+        );
     }
 }

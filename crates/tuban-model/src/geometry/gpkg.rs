@@ -1,7 +1,10 @@
 //! GeoPackage geometry blobs (GeoPackage 1.3 §2.1.3): a `GP` header with the SRS id and an
 //! envelope, then ISO WKB. Written and read here so that the store needs no GDAL on its threads.
 
-use geo::{BoundingRect, Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
+use geo::{
+    BoundingRect, Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point,
+    Polygon,
+};
 
 /// A blob that is not a GeoPackage geometry.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -211,9 +214,24 @@ impl Reader<'_> {
                 let n = self.count(little, 5)?;
                 let parts = (0..n).map(|_| self.geometry()).collect::<Result<Vec<_>, _>>()?;
                 match base {
-                    4 => Geometry::MultiPoint(MultiPoint(parts.into_iter().filter_map(|g| if let Geometry::Point(p) = g { Some(p) } else { None }).collect())),
-                    5 => Geometry::MultiLineString(MultiLineString(parts.into_iter().filter_map(|g| if let Geometry::LineString(l) = g { Some(l) } else { None }).collect())),
-                    6 => Geometry::MultiPolygon(MultiPolygon(parts.into_iter().filter_map(|g| if let Geometry::Polygon(p) = g { Some(p) } else { None }).collect())),
+                    4 => Geometry::MultiPoint(MultiPoint(
+                        parts
+                            .into_iter()
+                            .filter_map(|g| if let Geometry::Point(p) = g { Some(p) } else { None })
+                            .collect(),
+                    )),
+                    5 => Geometry::MultiLineString(MultiLineString(
+                        parts
+                            .into_iter()
+                            .filter_map(|g| if let Geometry::LineString(l) = g { Some(l) } else { None })
+                            .collect(),
+                    )),
+                    6 => Geometry::MultiPolygon(MultiPolygon(
+                        parts
+                            .into_iter()
+                            .filter_map(|g| if let Geometry::Polygon(p) = g { Some(p) } else { None })
+                            .collect(),
+                    )),
                     _ => Geometry::GeometryCollection(GeometryCollection(parts)),
                 }
             }
@@ -233,7 +251,11 @@ mod tests {
             exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 4.0), (x: 0.0, y: 0.0)],
             interiors: [[(x: 1.0, y: 1.0), (x: 2.0, y: 1.0), (x: 2.0, y: 2.0), (x: 1.0, y: 1.0)]],
         ];
-        for g in [Geometry::MultiPolygon(MultiPolygon(vec![p.clone(), p.clone()])), Geometry::Polygon(p), Geometry::Point(Point::new(111.5, 41.2))] {
+        for g in [
+            Geometry::MultiPolygon(MultiPolygon(vec![p.clone(), p.clone()])),
+            Geometry::Polygon(p),
+            Geometry::Point(Point::new(111.5, 41.2)),
+        ] {
             let blob = encode(&g, 4490);
             assert_eq!(decode(&blob).unwrap(), (4490, g));
         }
