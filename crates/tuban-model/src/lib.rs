@@ -7,6 +7,7 @@
 
 pub mod expr;
 pub mod geometry;
+pub mod ledger;
 pub mod progress;
 pub mod random;
 pub mod template;
