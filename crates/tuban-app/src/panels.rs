@@ -210,45 +210,49 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                 ui.label(format!("{}  {}", c.number, c.party));
                 ui.horizontal(|ui| {
                     let label = ui.label(tr(lang, "investigation")).id;
-                    let r =
-                        egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
-                            for v in tuban_core::store::INVESTIGATION {
-                                if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
+                    let r = egui::ComboBox::from_id_salt("case_inv").selected_text(c.investigation.label()).show_ui(
+                        ui,
+                        |ui| {
+                            for &v in tuban_model::ledger::Investigation::ALL {
+                                if ui.selectable_label(c.investigation == v, v.label()).clicked()
+                                    && c.investigation != v
+                                {
                                     cmds.push(Command::CaseStatus {
                                         number: c.number.clone(),
-                                        investigation: Some(v.into()),
+                                        investigation: Some(v),
                                         rectification: None,
                                     });
                                 }
                             }
-                        });
+                        },
+                    );
                     r.response.labelled_by(label);
                 });
                 ui.horizontal(|ui| {
                     let label = ui.label(tr(lang, "rectification")).id;
-                    let r =
-                        egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
-                            for v in tuban_core::store::RECTIFICATION {
-                                if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
+                    let r = egui::ComboBox::from_id_salt("case_rect").selected_text(c.rectification.label()).show_ui(
+                        ui,
+                        |ui| {
+                            for &v in tuban_model::ledger::Rectification::ALL {
+                                if ui.selectable_label(c.rectification == v, v.label()).clicked()
+                                    && c.rectification != v
+                                {
                                     cmds.push(Command::CaseStatus {
                                         number: c.number.clone(),
                                         investigation: None,
-                                        rectification: Some(v.into()),
+                                        rectification: Some(v),
                                     });
                                 }
                             }
-                        });
+                        },
+                    );
                     r.response.labelled_by(label);
                 });
                 ui.horizontal(|ui| {
                     ui.label(format!("{}: {}", tr(lang, "step"), c.step));
-                    let next = tuban_core::store::STEPS
-                        .iter()
-                        .position(|s| *s == c.step)
-                        .and_then(|i| tuban_core::store::STEPS.get(i + 1));
-                    if let Some(next) = next {
+                    if let Some(next) = c.step.next() {
                         if ui.button(format!("→ {next}")).clicked() {
-                            cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
+                            cmds.push(Command::CaseStep { number: c.number.clone(), step: next });
                         }
                     }
                 });

@@ -76,9 +76,13 @@ pub enum Command {
     /// Add photo files (handled by the app: a job off the UI thread).
     AddPhotos(Vec<std::path::PathBuf>),
     /// Record a workflow step of a case (today).
-    CaseStep { number: String, step: String },
+    CaseStep { number: String, step: tuban_model::ledger::Step },
     /// Change the investigation or rectification status of a case.
-    CaseStatus { number: String, investigation: Option<String>, rectification: Option<String> },
+    CaseStatus {
+        number: String,
+        investigation: Option<tuban_model::ledger::Investigation>,
+        rectification: Option<tuban_model::ledger::Rectification>,
+    },
     /// Attach files (scanned documents, photos) to a case (handled by the app: a job).
     AttachToCase { number: String, paths: Vec<std::path::PathBuf>, kind: String },
     /// Write an attachment to a file (handled by the app: a job).
@@ -699,7 +703,7 @@ impl Workstation {
             }
             Command::AddPhotos(_) => Ok(()),
             Command::CaseStep { number, step } => {
-                self.project.record_step(&number, &step, None, "").map(|_| self.saved())
+                self.project.record_step(&number, step, None, "").map(|_| self.saved())
             }
             Command::CaseStatus { number, investigation, rectification } => self
                 .project

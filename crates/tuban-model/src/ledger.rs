@@ -250,6 +250,15 @@ pub struct Ledger {
     pub illegal_without_case: Vec<String>,
 }
 
+impl Ledger {
+    /// The rows of the rates table: each township in order (`Some("")` when the township is not
+    /// filled in), then the total (`None`). Every table of rates (screen, spreadsheet, report,
+    /// command line) is built from these rows.
+    pub fn rows(&self) -> impl Iterator<Item = (Option<&str>, &Rates)> {
+        self.by_township.iter().map(|(t, r)| (Some(t.as_str()), r)).chain(std::iter::once((None, &self.total)))
+    }
+}
+
 /// The ledger of a set of cases on `today`.
 pub fn ledger(cases: &[CaseFacts], today: NaiveDate) -> Ledger {
     let mut l = Ledger::default();
@@ -339,6 +348,12 @@ pub fn split_penalties(cases: &[CaseFacts]) -> Vec<Vec<String>> {
         }
     }
     groups
+}
+
+/// A settled case: closed (销号) or rectified (已整改到位). A new change patch over one of its
+/// patches is a rebound (反弹, DOMAIN §4).
+pub fn is_settled(step: Step, rectification: Rectification) -> bool {
+    step == Step::Closed || rectification == Rectification::Done
 }
 
 /// Why a case may not be closed (销号).
@@ -496,6 +511,13 @@ mod tests {
         assert!(split_penalties(&[a.clone(), far]).is_empty());
         let no_party = CaseFacts { party: " ".into(), ..a.clone() };
         assert!(split_penalties(&[no_party.clone(), no_party]).is_empty());
+    }
+
+    #[test]
+    fn closed_or_rectified_cases_are_settled() {
+        assert!(is_settled(Step::Closed, Rectification::InProgress));
+        assert!(is_settled(Step::Supervised, Rectification::Done));
+        assert!(!is_settled(Step::Reported, Rectification::InProgress));
     }
 
     #[test]

@@ -216,6 +216,63 @@ pub struct Roles {
     /// Verdict values that mean an illegal case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub illegal_verdicts: Vec<String>,
+    /// Illegal area (违法面积): a number with a unit; the ledger sums it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub illegal_area: Option<String>,
+    /// Suspected crime (涉嫌刑事): a yes/no field the ledger sets on delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criminal_flag: Option<String>,
+    /// Party (当事人 / 用地单位): becomes the party of a new case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// Address (地址) of a clue added by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Free note (备注): holds a clue's address when the template has no address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Clue source (线索来源: 遥感, 绿盾, 信访 …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clue_source: Option<String>,
+    /// Verified change reason (核实变化原因): a report table counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_reason: Option<String>,
+    /// Land class before (前地类).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub land_before: Option<String>,
+    /// Land class now (现地类).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub land_after: Option<String>,
+}
+
+/// The field names that played the optional roles before templates named them: a template
+/// stored by an earlier tuban gets these roles when it has a field of the name.
+/// A role's slot in [`Roles`].
+type RoleSlot = fn(&mut Roles) -> &mut Option<String>;
+
+const CONVENTIONAL_ROLES: [(RoleSlot, &str); 9] = [
+    (|r| &mut r.illegal_area, "WFMJ"),
+    (|r| &mut r.criminal_flag, "SFSX"),
+    (|r| &mut r.party, "DSR"),
+    (|r| &mut r.address, "DZ"),
+    (|r| &mut r.note, "BZ"),
+    (|r| &mut r.clue_source, "XSLY"),
+    (|r| &mut r.change_reason, "HSBHYY"),
+    (|r| &mut r.land_before, "QDL"),
+    (|r| &mut r.land_after, "XDL"),
+];
+
+impl Roles {
+    /// Fills each optional role left empty with its conventional field name, when the template
+    /// has that field (see [`CONVENTIONAL_ROLES`]).
+    fn fill_conventional(&mut self, has: impl Fn(&str) -> bool) {
+        for (role, name) in CONVENTIONAL_ROLES {
+            let slot = role(self);
+            if slot.is_none() && has(name) {
+                *slot = Some(name.to_string());
+            }
+        }
+    }
 }
 
 /// Error or warning.
@@ -355,7 +412,7 @@ impl Template {
     }
 
     /// Checks a template spec and parses its conditions.
-    pub fn from_spec(spec: TemplateSpec, source_name: &str) -> Result<Template, TemplateError> {
+    pub fn from_spec(mut spec: TemplateSpec, source_name: &str) -> Result<Template, TemplateError> {
         let sn = || source_name.to_string();
         let bad = |name: &str, reason: &str| TemplateError::BadField {
             source_name: sn(),
@@ -397,6 +454,8 @@ impl Template {
             what: what.to_string(),
             name: name.to_string(),
         };
+        let names: HashSet<String> = spec.fields.iter().map(|f| f.name.clone()).collect();
+        spec.roles.fill_conventional(|n| names.contains(n));
         let r = &spec.roles;
         for (what, name) in [
             ("roles.id", Some(&r.id)),
@@ -406,12 +465,28 @@ impl Template {
             ("roles.village", r.village.as_ref()),
             ("roles.before_date", r.before_date.as_ref()),
             ("roles.after_date", r.after_date.as_ref()),
+            ("roles.illegal_area", r.illegal_area.as_ref()),
+            ("roles.criminal_flag", r.criminal_flag.as_ref()),
+            ("roles.party", r.party.as_ref()),
+            ("roles.address", r.address.as_ref()),
+            ("roles.note", r.note.as_ref()),
+            ("roles.clue_source", r.clue_source.as_ref()),
+            ("roles.change_reason", r.change_reason.as_ref()),
+            ("roles.land_before", r.land_before.as_ref()),
+            ("roles.land_after", r.land_after.as_ref()),
         ] {
             if let Some(name) = name {
                 if !has(name) {
                     return Err(unknown(what, name));
                 }
             }
+        }
+        let kind_of = |name: &Option<String>| name.as_deref().and_then(|n| spec.fields.iter().find(|f| f.name == n));
+        if let Some(f) = kind_of(&r.criminal_flag).filter(|f| f.kind != FieldKind::Boolean) {
+            return Err(bad(&f.name, "roles.criminal_flag must name a yes/no (boolean) field"));
+        }
+        if let Some(f) = kind_of(&r.illegal_area).filter(|f| !matches!(f.kind, FieldKind::Decimal { .. })) {
+            return Err(bad(&f.name, "roles.illegal_area must name a decimal field (with a unit)"));
         }
         if let Some(verdict) = spec.fields.iter().find(|f| f.name == r.verdict) {
             let codes = verdict.codes();
@@ -516,5 +591,41 @@ mod tests {
         spec.rules[0].check = Some("NOFIELD < 3".into());
         let e = Template::from_spec(spec, "x.toml").unwrap_err();
         assert!(e.to_string().contains("NOFIELD"), "{e}");
+    }
+
+    #[test]
+    fn roles_name_fields_and_templates_without_them_get_the_conventional_names() {
+        let t = Template::builtin("forest").unwrap();
+        assert_eq!(t.roles().change_reason.as_deref(), Some("BHYY"));
+        assert_eq!(t.roles().criminal_flag, None, "the forest template has no SFSX");
+        // A grassland template as an earlier tuban stored it: no optional roles.
+        let text = BUILTIN.iter().find(|(id, _)| *id == "grassland").unwrap().1;
+        let old: String = text
+            .lines()
+            .filter(|l| {
+                !["illegal_area", "criminal_flag", "party", "note", "change_reason", "land_"]
+                    .iter()
+                    .any(|r| l.starts_with(r))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(!old.contains("criminal_flag ="));
+        let t = Template::from_toml(&old, "old.toml").unwrap();
+        let r = t.roles();
+        assert_eq!(
+            (r.illegal_area.as_deref(), r.criminal_flag.as_deref(), r.party.as_deref()),
+            (Some("WFMJ"), Some("SFSX"), Some("DSR"))
+        );
+        assert_eq!(
+            (r.change_reason.as_deref(), r.land_before.as_deref(), r.address.as_deref()),
+            (Some("HSBHYY"), Some("QDL"), None)
+        );
+        // A role must name a field of the right kind.
+        let mut spec = Template::builtin("grassland").unwrap().spec;
+        spec.roles.criminal_flag = Some("DSR".into());
+        let e = Template::from_spec(spec.clone(), "x.toml").unwrap_err();
+        assert!(e.to_string().contains("criminal_flag"), "{e}");
+        spec.roles.criminal_flag = Some("NOPE".into());
+        assert!(Template::from_spec(spec, "x.toml").unwrap_err().to_string().contains("NOPE"));
     }
 }

@@ -112,7 +112,7 @@ impl Project {
         self.require_write()?;
         let n = self.conn.execute("DELETE FROM tuban_imagery WHERE name = ?1", [name]).map_err(self.sq())?;
         if n == 0 {
-            return Err(StoreError::NoSuchPatch { key: format!("imagery {name}") });
+            return Err(StoreError::NoSuchPatch { path: self.path_str(), key: format!("imagery {name}") });
         }
         self.conn
             .execute(

@@ -10,10 +10,12 @@
 //! A project open for writing holds an exclusive `flock` on the file; a second writer is refused
 //! with the name of the holder.
 
+mod attachments;
 mod audit;
 mod cases;
 mod imagery;
 mod import;
+mod ledger;
 mod patches;
 mod photos;
 mod review;
@@ -30,11 +32,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tuban_model::value::ValueError;
 use tuban_model::{Programme, Template, TemplateError};
 
+pub use attachments::{Attachment, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES};
 pub use audit::AuditEntry;
-pub use cases::{
-    Attachment, Case, CaseStep, CaseUpdate, CriminalFlag, Ledger, Rates, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES,
-    CRIMINAL_THRESHOLD_M2, CRIMINAL_THRESHOLD_REPEAT_M2, INVESTIGATION, RECTIFICATION, STEPS,
-};
+pub use cases::{Case, CaseStep, CaseUpdate};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
@@ -44,6 +44,7 @@ pub use schema::SCHEMA_VERSION;
 pub use seal::{SealInfo, VerifyReport};
 pub use stats::{ProjectSummary, Tally};
 pub use texts::ReportText;
+pub use tuban_model::ledger::{CriminalFlag, Ledger, Rates};
 
 /// Why a project could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +85,8 @@ pub enum StoreError {
     #[error("{path}: 文件已存在，不会覆盖 / file exists; will not overwrite")]
     Exists { path: String },
     /// No patch with that key.
-    #[error("没有图斑 {key} / no patch {key}")]
-    NoSuchPatch { key: String },
+    #[error("{path}: 没有图斑 {key} / no patch {key}")]
+    NoSuchPatch { path: String, key: String },
     /// No field with that name.
     #[error("模板中没有字段 {name} / the template has no field {name}")]
     NoSuchField { name: String },

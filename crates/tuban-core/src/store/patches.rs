@@ -200,6 +200,13 @@ impl Project {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    /// The row id of the patch with this key (as [`find_patch`](Self::find_patch) reads it), or
+    /// [`StoreError::NoSuchPatch`] naming the project and the key.
+    pub fn require_patch(&self, key: &str) -> Result<i64> {
+        self.find_patch(key)?
+            .ok_or_else(|| StoreError::NoSuchPatch { path: self.path_str(), key: key.trim().to_string() })
+    }
+
     /// Finds a patch by key: `ID`, `ID-SUB`, or `#FID`.
     pub fn find_patch(&self, key: &str) -> Result<Option<i64>> {
         let key = key.trim();
@@ -274,7 +281,9 @@ impl Project {
                 return Err(StoreError::FieldReadOnly { name: field.name.clone() });
             }
         }
-        let record = self.patch(fid)?.ok_or_else(|| StoreError::NoSuchPatch { key: format!("#{fid}") })?;
+        let record = self
+            .patch(fid)?
+            .ok_or_else(|| StoreError::NoSuchPatch { path: self.path_str(), key: format!("#{fid}") })?;
         let template = self.template().clone();
         let mut values = record.values.clone();
         for (name, value) in edits {

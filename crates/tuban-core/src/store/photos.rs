@@ -127,7 +127,7 @@ impl Project {
             .execute("UPDATE tuban_photos SET patch_fid = ?1, distance_m = NULL WHERE id = ?2", params![patch_fid, id])
             .map_err(self.sq())?;
         if n == 0 {
-            return Err(StoreError::NoSuchPatch { key: format!("photo #{id}") });
+            return Err(StoreError::NoSuchPatch { path: self.path_str(), key: format!("photo #{id}") });
         }
         self.conn
             .execute("INSERT INTO tuban_audit(time, user, patch_fid, field, new_value, action) VALUES (?1, ?2, ?3, 'photo', ?4, 'photo')", params![now_utc(), self.user(), patch_fid, format!("#{id}")])

@@ -96,7 +96,10 @@ impl Project {
     /// Adds a comment to a patch (allowed while sealed? no: comments are review data).
     pub fn add_comment(&mut self, fid: i64, text: &str) -> Result<()> {
         self.require_unsealed()?;
-        let key = self.patch(fid)?.ok_or_else(|| StoreError::NoSuchPatch { key: format!("#{fid}") })?.key;
+        let key = self
+            .patch(fid)?
+            .ok_or_else(|| StoreError::NoSuchPatch { path: self.path_str(), key: format!("#{fid}") })?
+            .key;
         let now = now_utc();
         self.conn
             .execute(
@@ -135,7 +138,10 @@ impl Project {
         if confidence.is_some_and(|c| !(1..=5).contains(&c)) {
             return Err(StoreError::InvalidCase { detail: "把握程度应为 1-5 / confidence must be 1-5".into() });
         }
-        let key = self.patch(fid)?.ok_or_else(|| StoreError::NoSuchPatch { key: format!("#{fid}") })?.key;
+        let key = self
+            .patch(fid)?
+            .ok_or_else(|| StoreError::NoSuchPatch { path: self.path_str(), key: format!("#{fid}") })?
+            .key;
         let (old_flags, old_conf): (Option<String>, Option<i64>) = self
             .conn
             .query_row("SELECT review_flags, confidence FROM patches WHERE fid = ?1", [fid], |r| {
@@ -238,19 +244,19 @@ impl Project {
         Ok(key)
     }
 
+    /// The patches of settled cases (closed or rectified, `ledger::is_settled`) with their case
+    /// numbers: where a new patch would be a rebound.
+    fn settled_case_patches(&self) -> Result<Vec<(i64, String)>> {
+        let cases = self.cases()?;
+        let settled = cases.into_iter().filter(|c| tuban_model::ledger::is_settled(c.step, c.rectification));
+        Ok(settled.flat_map(|c| c.patch_fids.iter().map(|f| (*f, c.number.clone())).collect::<Vec<_>>()).collect())
+    }
+
     /// The rebounds of one patch (cheap: for the window, on each selection).
     pub fn rebounds_of(&self, fid: i64) -> Result<Vec<Rebound>> {
         let Some(r) = self.patch(fid)? else { return Ok(vec![]) };
         let Some(g) = self.patch_geometry(fid)? else { return Ok(vec![]) };
-        let mut st = self
-            .conn
-            .prepare("SELECT l.patch_fid, c.number FROM tuban_case_patches l JOIN tuban_cases c ON c.id = l.case_id WHERE (c.step = '销号' OR c.rectification = '已整改到位') AND l.patch_fid != ?1")
-            .map_err(self.sq())?;
-        let closed: Vec<(i64, String)> = st
-            .query_map([fid], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(self.sq())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sq())?;
+        let closed: Vec<(i64, String)> = self.settled_case_patches()?.into_iter().filter(|(f, _)| *f != fid).collect();
         let mut out = Vec::new();
         for (ofid, number) in closed {
             let Some(old) = self.patch(ofid)? else { continue };
@@ -267,15 +273,7 @@ impl Project {
     /// New patches that overlap a patch of an earlier batch whose case is closed (销号) or
     /// rectified (已整改到位): the problem came back.
     pub fn rebounds(&self) -> Result<Vec<Rebound>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT l.patch_fid, c.number FROM tuban_case_patches l JOIN tuban_cases c ON c.id = l.case_id WHERE c.step = '销号' OR c.rectification = '已整改到位'")
-            .map_err(self.sq())?;
-        let closed: Vec<(i64, String)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.sq())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sq())?;
+        let closed = self.settled_case_patches()?;
         if closed.is_empty() {
             return Ok(vec![]);
         }

@@ -87,8 +87,8 @@ fn the_ledger_counts_rates_and_shows_what_needs_attention() {
     // Work the cases through the statuses.
     let small: Vec<String> = created.iter().filter(|n| **n != big_case).cloned().collect();
     let upd = |inv: &str, rect: &str| tuban_core::store::CaseUpdate {
-        investigation: Some(inv.into()),
-        rectification: Some(rect.into()),
+        investigation: Some(inv.parse().unwrap()),
+        rectification: Some(rect.parse().unwrap()),
         ..Default::default()
     };
     p.update_case(&small[0], &upd("已结案", "已整改到位")).unwrap();
@@ -96,7 +96,7 @@ fn the_ledger_counts_rates_and_shows_what_needs_attention() {
     p.update_case(
         &big_case,
         &tuban_core::store::CaseUpdate {
-            investigation: Some("移送司法".into()),
+            investigation: Some("移送司法".parse().unwrap()),
             deadline: tuban_model::value::parse_date("2025-01-31"),
             ..Default::default()
         },
@@ -113,19 +113,22 @@ fn the_ledger_counts_rates_and_shows_what_needs_attention() {
     assert_eq!(l.overdue.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), vec![big_case.clone()]);
     assert_eq!(l.by_township.values().map(|r| r.cases).sum::<usize>(), 3);
     // Closure (销号) only after rectification, and with evidence.
-    let e = p.record_step(&big_case, "销号", None, "").unwrap_err();
+    let e = p.record_step(&big_case, "销号".parse().unwrap(), None, "").unwrap_err();
     assert!(e.to_string().contains("整改到位"), "{e}");
-    let e = p.record_step(&small[0], "销号", None, "").unwrap_err();
+    let e = p.record_step(&small[0], "销号".parse().unwrap(), None, "").unwrap_err();
     assert!(e.to_string().contains("证据") || e.to_string().contains("evidence"), "{e}");
-    p.record_step(&big_case, "移交查处", tuban_model::value::parse_date("2025-10-10"), "移交自然资源局").unwrap();
+    p.record_step(
+        &big_case,
+        "移交查处".parse().unwrap(),
+        tuban_model::value::parse_date("2025-10-10"),
+        "移交自然资源局",
+    )
+    .unwrap();
     let steps = p.case_steps(&big_case).unwrap();
-    assert_eq!(steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), vec!["问题发现", "移交查处"]);
-    assert!(p
-        .update_case(
-            &big_case,
-            &tuban_core::store::CaseUpdate { investigation: Some("大概".into()), ..Default::default() }
-        )
-        .is_err());
+    assert_eq!(steps.iter().map(|s| s.step.label()).collect::<Vec<_>>(), vec!["问题发现", "移交查处"]);
+    // A status outside the code list cannot even be written: it is refused when parsed, with the choices.
+    let refused = "大概".parse::<tuban_model::ledger::Investigation>().unwrap_err();
+    assert!(refused.to_string().contains("已立案未结案"), "{refused}");
     assert!(p
         .audit_log(None)
         .unwrap()
@@ -186,10 +189,12 @@ fn photos_are_matched_by_gps_and_checked_as_evidence() {
     let n = p.create_case(None, &[fid], "某公司", "林业和草原局").unwrap();
     p.update_case(
         &n,
-        &tuban_core::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() },
+        &tuban_core::store::CaseUpdate {
+            rectification: Some("已整改到位".parse().unwrap()), ..Default::default()
+        },
     )
     .unwrap();
-    p.record_step(&n, "销号", None, "恢复植被").unwrap();
+    p.record_step(&n, "销号".parse().unwrap(), None, "恢复植被").unwrap();
     assert!(p.case(&n).unwrap().unwrap().closed_on.is_some());
 }
 
@@ -256,7 +261,9 @@ fn manual_clues_comments_flags_and_rebounds() {
     let n = p.create_case(None, &[old], "某养殖场", "生态环境局").unwrap();
     p.update_case(
         &n,
-        &tuban_core::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() },
+        &tuban_core::store::CaseUpdate {
+            rectification: Some("已整改到位".parse().unwrap()), ..Default::default()
+        },
     )
     .unwrap();
     // A petition this year, typed by hand at the old site (Gauss-Krüger, as a field team reads it).
@@ -315,8 +322,8 @@ fn ten_mu_is_criminal_after_a_penalty_for_the_same_within_three_years() {
     let now = p.create_case(Some("A-2025"), &[a_now], "甲公司", "").unwrap();
     let before = p.create_case(Some("A-2023"), &[a_before], "甲公司", "").unwrap();
     let d = |s: &str| tuban_model::value::parse_date(s);
-    p.record_step(&now, "问题发现", d("2025-06-01"), "").unwrap();
-    p.record_step(&before, "问题发现", d("2023-09-01"), "").unwrap();
+    p.record_step(&now, "问题发现".parse().unwrap(), d("2025-06-01"), "").unwrap();
+    p.record_step(&before, "问题发现".parse().unwrap(), d("2023-09-01"), "").unwrap();
     assert!(criminal(&p).is_empty(), "12 亩 without a penalty is below 20 亩");
     p.update_case(
         &before,
@@ -338,8 +345,8 @@ fn ten_mu_is_criminal_after_a_penalty_for_the_same_within_three_years() {
     illegal(&mut p, b_old, "2亩", "乙牧场");
     let b = p.create_case(Some("B-2025"), &[b_now], "乙牧场", "").unwrap();
     let b0 = p.create_case(Some("B-2020"), &[b_old], "乙牧场", "").unwrap();
-    p.record_step(&b, "问题发现", d("2025-06-01"), "").unwrap();
-    p.record_step(&b0, "问题发现", d("2021-05-31"), "").unwrap();
+    p.record_step(&b, "问题发现".parse().unwrap(), d("2025-06-01"), "").unwrap();
+    p.record_step(&b0, "问题发现".parse().unwrap(), d("2021-05-31"), "").unwrap();
     p.update_case(
         &b0,
         &tuban_core::store::CaseUpdate { penalty_doc: Some("示林罚〔2021〕1号".into()), ..Default::default() },
@@ -379,7 +386,7 @@ fn ten_mu_is_criminal_after_a_penalty_for_the_same_within_three_years() {
     );
     p.update_case(
         &now,
-        &tuban_core::store::CaseUpdate { investigation: Some("移送司法".into()), ..Default::default() },
+        &tuban_core::store::CaseUpdate { investigation: Some("移送司法".parse().unwrap()), ..Default::default() },
     )
     .unwrap();
     assert!(!criminal(&p).iter().any(|(n, _)| *n == now));
@@ -395,10 +402,12 @@ fn case_attachments_are_kept_in_the_project_and_count_as_evidence() {
     let n = p.create_case(None, &[fid], "某牧业公司", "").unwrap();
     p.update_case(
         &n,
-        &tuban_core::store::CaseUpdate { rectification: Some("已整改到位".into()), ..Default::default() },
+        &tuban_core::store::CaseUpdate {
+            rectification: Some("已整改到位".parse().unwrap()), ..Default::default()
+        },
     )
     .unwrap();
-    let e = p.record_step(&n, "销号", None, "").unwrap_err();
+    let e = p.record_step(&n, "销号".parse().unwrap(), None, "").unwrap_err();
     assert!(e.to_string().contains("证据"), "{e}");
     // A real photo as the rectification evidence; its bytes come back unchanged.
     let photo = std::fs::read(common::fixture("exif/DSCN0010.jpg")).unwrap();
@@ -409,7 +418,7 @@ fn case_attachments_are_kept_in_the_project_and_count_as_evidence() {
     let list = p.case_attachments(&n).unwrap();
     assert_eq!((list.len(), list[0].kind.as_str(), list[0].size_bytes), (1, "整改照片", photo.len() as i64));
     assert_eq!(p.attachment_data(id).unwrap().unwrap(), ("DSCN0010.jpg".to_string(), photo.clone()));
-    p.record_step(&n, "销号", None, "整改到位，现场复核").unwrap();
+    p.record_step(&n, "销号".parse().unwrap(), None, "整改到位，现场复核").unwrap();
     // Sealed: attachments are part of the digest; adding or removing one is refused.
     let seal = p.seal().unwrap();
     assert!(matches!(p.attach_to_case(&n, "b.jpg", "其他", &photo).unwrap_err(), StoreError::Sealed { .. }));
