@@ -212,14 +212,9 @@ pub fn with_progress<T, E: std::error::Error + Send + Sync + 'static>(
     Ok(result?)
 }
 
+/// The review status in the output language.
 pub fn status_label(s: ReviewStatus, tr: &Tr) -> &'static str {
-    match (s, tr.en) {
-        (s, false) => s.label(),
-        (ReviewStatus::Unreviewed, true) => "unreviewed",
-        (ReviewStatus::InProgress, true) => "in progress",
-        (ReviewStatus::Done, true) => "done",
-        (ReviewStatus::Problem, true) => "problem",
-    }
+    tr.t(s.label(), s.label_en())
 }
 
 pub fn severity_label(s: Severity, tr: &Tr) -> &'static str {

@@ -348,12 +348,7 @@ pub fn info(p: &Project, tr: &Tr) -> Result<()> {
         tr.t("面积", "area"),
         area_text(s.total.area_m2)
     );
-    let reviewed = s
-        .by_status
-        .iter()
-        .filter(|(k, _)| matches!(k, ReviewStatus::Done | ReviewStatus::Problem))
-        .map(|(_, v)| v.count)
-        .sum::<usize>();
+    let reviewed = s.by_status.iter().filter(|(k, _)| k.is_reviewed()).map(|(_, v)| v.count).sum::<usize>();
     println!("{}: {reviewed} / {}", tr.t("已核查", "reviewed"), s.total.count);
     println!("{}:", tr.t("按状态", "by status"));
     for st in ReviewStatus::ALL {

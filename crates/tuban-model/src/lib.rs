@@ -6,10 +6,12 @@
 //! The store reads and writes these values; the import fills them; both front ends show them.
 
 pub mod expr;
+pub mod field;
 pub mod geometry;
 pub mod ledger;
 pub mod progress;
 pub mod random;
+pub mod roles;
 pub mod template;
 pub mod units;
 pub mod validate;

@@ -63,6 +63,22 @@ impl ReviewStatus {
             ReviewStatus::Problem => "有问题",
         }
     }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ReviewStatus::Unreviewed => "unreviewed",
+            ReviewStatus::InProgress => "in progress",
+            ReviewStatus::Done => "done",
+            ReviewStatus::Problem => "problem",
+        }
+    }
+
+    /// Whether the patch counts as reviewed (已核查 n/N): a verdict is set, whether or not
+    /// problems remain.
+    pub fn is_reviewed(self) -> bool {
+        matches!(self, ReviewStatus::Done | ReviewStatus::Problem)
+    }
 }
 
 impl Template {

@@ -4,8 +4,8 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use super::template::{Field, FieldKind};
 use super::units::{self, Unit};
+use crate::field::{Field, FieldKind};
 
 /// The value of one field of one patch.
 #[derive(Debug, Clone, PartialEq)]
