@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what is missing, then builds once and tests once.
+# Runs the whole test suite: installs what is missing, checks formatting and lints, compiles the
+# benchmarks and the headless (no-window) build, then builds once and tests once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-cargo test "$@"
+step() { printf '\n== %s\n' "$*" >&2; }
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy (every crate and target, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "headless command line (no window crates)"
+cargo check -p tuban --no-default-features --locked
+step "benchmarks compile"
+cargo bench --workspace --no-run --locked
+step "tests"
+cargo test --workspace --locked "$@"

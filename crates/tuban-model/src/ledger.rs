@@ -313,10 +313,11 @@ pub fn prior_penalty(c: &CaseFacts, cases: &[CaseFacts]) -> Option<String> {
         })
 }
 
-/// Local metres of a lon/lat point (equirectangular about its own latitude): enough to tell
-/// whether two patch centres lie within a few hundred metres.
+/// Local metres of a patch centre about its own latitude: enough to tell whether two centres
+/// lie within a few hundred metres.
 fn local_m((lon, lat): (f64, f64)) -> (f64, f64) {
-    (lon * 111_320.0 * lat.to_radians().cos(), lat * 110_574.0)
+    let p = crate::geometry::local_m(lon, lat, lat);
+    (p.x(), p.y())
 }
 
 /// Groups of cases of one party (two or more) on patches closer than [`SPLIT_DISTANCE_M`]:

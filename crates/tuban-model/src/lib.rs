@@ -9,6 +9,7 @@ pub mod expr;
 pub mod field;
 pub mod geometry;
 pub mod ledger;
+pub mod photo;
 pub mod progress;
 pub mod random;
 pub mod roles;

@@ -5,7 +5,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use geo::{Contains, Distance, Euclidean, Geometry, Point};
+use geo::Geometry;
 use sha2::{Digest, Sha256};
 
 /// Thumbnails fit in this square (pixels).
@@ -13,26 +13,7 @@ pub const THUMB_PX: u32 = 320;
 /// Photos larger than this are refused (bytes on disk).
 pub const MAX_PHOTO_BYTES: usize = 80 << 20;
 
-/// What a photo says about itself.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PhotoInfo {
-    /// SHA-256 of the file.
-    pub sha256: Vec<u8>,
-    /// EXIF DateTimeOriginal, `YYYY-MM-DD HH:MM:SS`.
-    pub taken_at: Option<String>,
-    /// GPS position (lon, lat), WGS 84 ≈ CGCS2000.
-    pub lonlat: Option<(f64, f64)>,
-    /// GPS altitude in metres.
-    pub altitude_m: Option<f64>,
-    /// Direction the camera looked, degrees from north.
-    pub bearing_deg: Option<f64>,
-    /// EXIF orientation (1 = upright).
-    pub orientation: u32,
-    /// Width and height as shown (after orientation).
-    pub size_px: (u32, u32),
-    /// JPEG thumbnail, upright.
-    pub thumbnail_jpeg: Vec<u8>,
-}
+pub use tuban_model::photo::PhotoInfo;
 
 /// Why a photo could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -178,39 +159,7 @@ fn reader_size(bytes: &[u8]) -> Option<(u32, u32)> {
     image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
 }
 
-/// Local metres of a lon/lat point around a reference latitude (good to 0.1 % over a few km).
-fn local_m(lon: f64, lat: f64, ref_lat: f64) -> Point {
-    Point::new(lon * 111_320.0 * ref_lat.to_radians().cos(), lat * 110_574.0)
-}
-
-fn to_local(g: &Geometry, ref_lat: f64) -> Geometry {
-    use geo::MapCoords;
-    g.map_coords(|c| {
-        let p = local_m(c.x, c.y, ref_lat);
-        geo::Coord { x: p.x(), y: p.y() }
-    })
-}
-
-/// Distance in metres from a lon/lat point to a lon/lat geometry (0 inside).
-pub fn distance_m(lonlat: (f64, f64), geom: &Geometry) -> f64 {
-    let p = local_m(lonlat.0, lonlat.1, lonlat.1);
-    let g = to_local(geom, lonlat.1);
-    if g.contains(&p) {
-        0.0
-    } else {
-        Euclidean.distance(&g, &p)
-    }
-}
-
-/// The patch a photo belongs to: the one containing its position, else the nearest within
-/// `max_m` metres. Returns (index into `patches`, distance in m).
-pub fn match_patch(lonlat: (f64, f64), patches: &[(i64, Geometry)], max_m: f64) -> Option<(i64, f64)> {
-    patches
-        .iter()
-        .map(|(fid, g)| (*fid, distance_m(lonlat, g)))
-        .filter(|(_, d)| *d <= max_m)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-}
+pub use tuban_model::geometry::{distance_m, match_patch};
 
 /// Reads a photo file.
 pub fn read_photo_file(path: &Path) -> Result<(Vec<u8>, PhotoInfo), PhotoError> {

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{now_utc, Project, Result, StoreError};
-use crate::evidence::PhotoInfo;
+use tuban_model::photo::PhotoInfo;
 
 /// Kinds of photo.
 pub const PHOTO_KINDS: [&str; 3] = ["远景", "近景", "其他"];
@@ -166,7 +166,7 @@ impl Project {
             return Ok(w);
         };
         if let (Some(ll), Some(g)) = (photo.lonlat, self.patch_geometry(fid)?) {
-            let d = crate::evidence::distance_m(ll, &g);
+            let d = tuban_model::geometry::distance_m(ll, &g);
             if d > max_m {
                 w.push(format!("拍摄点距图斑 {d:.0} m（超过 {max_m:.0} m） / taken {d:.0} m from the patch"));
             }

@@ -8,7 +8,7 @@
 pub mod gpkg;
 
 use geo::orient::{Direction, Orient};
-use geo::{Centroid, Contains, GeodesicArea, Geometry, InteriorPoint, Point};
+use geo::{Centroid, Contains, Distance, Euclidean, GeodesicArea, Geometry, InteriorPoint, Point};
 
 /// Ellipsoidal area of a lon/lat geometry in m²; 0 for points and lines.
 ///
@@ -33,6 +33,41 @@ pub fn centre(geom: &Geometry) -> Option<Point> {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) if !geom.contains(&c) => geom.interior_point().or(Some(c)),
         _ => Some(c),
     }
+}
+
+/// Local metres of a lon/lat point around a reference latitude (good to 0.1 % over a few km).
+pub fn local_m(lon: f64, lat: f64, ref_lat: f64) -> Point {
+    Point::new(lon * 111_320.0 * ref_lat.to_radians().cos(), lat * 110_574.0)
+}
+
+/// A lon/lat geometry in local metres around `ref_lat` (see [`local_m`]).
+pub fn to_local(g: &Geometry, ref_lat: f64) -> Geometry {
+    use geo::MapCoords;
+    g.map_coords(|c| {
+        let p = local_m(c.x, c.y, ref_lat);
+        geo::Coord { x: p.x(), y: p.y() }
+    })
+}
+
+/// Distance in metres from a lon/lat point to a lon/lat geometry (0 inside).
+pub fn distance_m(lonlat: (f64, f64), geom: &Geometry) -> f64 {
+    let p = local_m(lonlat.0, lonlat.1, lonlat.1);
+    let g = to_local(geom, lonlat.1);
+    if g.contains(&p) {
+        0.0
+    } else {
+        Euclidean.distance(&g, &p)
+    }
+}
+
+/// The patch a photo belongs to: the one containing its position, else the nearest within
+/// `max_m` metres. Returns (index into `patches`, distance in m).
+pub fn match_patch(lonlat: (f64, f64), patches: &[(i64, Geometry)], max_m: f64) -> Option<(i64, f64)> {
+    patches
+        .iter()
+        .map(|(fid, g)| (*fid, distance_m(lonlat, g)))
+        .filter(|(_, d)| *d <= max_m)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 #[cfg(test)]
