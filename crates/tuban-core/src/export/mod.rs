@@ -12,6 +12,7 @@ use gdal::spatial_ref::{CoordTransform, SpatialRef};
 use gdal::vector::{FieldDefn, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
 use gdal::DriverManager;
 
+use crate::atomic::{AtomicError, Overwrite, PartDir};
 use crate::store::{PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
@@ -97,40 +98,20 @@ fn write_atomically(
     force: bool,
     build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>,
 ) -> Result<Vec<PathBuf>, ExportError> {
-    let created_dir = !out_dir.exists();
-    std::fs::create_dir_all(out_dir).map_err(|e| werr_io(out_dir, e))?;
-    let tmp = out_dir.join(format!(".tuban-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    if let Err(e) = std::fs::create_dir_all(&tmp) {
-        if created_dir {
-            let _ = std::fs::remove_dir(out_dir);
-        }
-        return Err(werr_io(&tmp, e));
-    }
-    let result = build(&tmp).and_then(|files| {
-        let mut out = Vec::new();
-        for f in &files {
-            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(f));
-            if target.exists() && !force {
-                return Err(ExportError::Exists { path: target.display().to_string() });
+    let dir = PartDir::new(out_dir)?;
+    let files = build(dir.path())?;
+    Ok(dir.commit(files, Overwrite::from_force(force))?)
+}
+
+impl From<AtomicError> for ExportError {
+    fn from(e: AtomicError) -> ExportError {
+        match e {
+            AtomicError::Exists { path } => ExportError::Exists { path },
+            AtomicError::Io { path, cause } => {
+                ExportError::Write { detail: format!("{cause}{}", crate::store::advice_io(&cause)), path }
             }
         }
-        for f in files {
-            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(&f));
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| werr_io(parent, e))?;
-            }
-            std::fs::rename(&f, &target).map_err(|e| werr_io(&target, e))?;
-            out.push(target);
-        }
-        Ok(out)
-    });
-    let _ = std::fs::remove_dir_all(&tmp);
-    if result.is_err() && created_dir {
-        // Only removed when empty: a folder we made for nothing.
-        let _ = std::fs::remove_dir(out_dir);
     }
-    result
 }
 
 /// Exports a project.

@@ -152,10 +152,8 @@ impl OnlineSource {
             .map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
         let rgba = decode_tile(&bytes, &shown)?;
         if std::fs::create_dir_all(&dir).is_ok() {
-            let tmp = file.with_extension("part");
-            if std::fs::write(&tmp, &bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &file);
-            }
+            // A tile that cannot be cached is fetched again next time.
+            let _ = crate::atomic::write_file(&file, &bytes, crate::atomic::Overwrite::Replace);
             trim_cache(&self.cache_root);
         }
         Ok(Some(rgba))

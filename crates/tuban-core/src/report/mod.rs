@@ -12,6 +12,7 @@ use printpdf::{
     PolygonRing, Pt, Rgb, TextItem, WindingOrder, XObjectTransform,
 };
 
+use crate::atomic::{AtomicError, Overwrite, PartFile};
 use crate::render::{self, Overlay, RenderOptions, CJK_FONT};
 use crate::store::{Period, Project, StoreError};
 use tuban_model::progress::Progress;
@@ -294,7 +295,8 @@ fn counts_by<F: Fn(&crate::store::PatchRecord) -> String>(
     m
 }
 
-/// Writes the report to `out` (temporary name, then rename).
+/// Writes the report to `out` (under a temporary name `out.part`, then renamed): a failure
+/// leaves no partial file. An existing `out` is replaced only with `force`.
 pub fn write(
     p: &Project,
     out: &Path,
@@ -302,18 +304,21 @@ pub fn write(
     force: bool,
     progress: &Progress,
 ) -> Result<(), ReportError> {
-    if out.exists() && !force {
-        return Err(ReportError::Exists { path: out.display().to_string() });
-    }
+    let part = PartFile::new(out, Overwrite::from_force(force))?;
     let bytes = build(p, opts, progress)?;
-    let tmp = out.with_extension("pdf.part");
-    let failed = |path: &Path, e: std::io::Error| {
-        // A partial file is never left behind.
-        let _ = std::fs::remove_file(&tmp);
-        ReportError::Write { path: path.display().to_string(), detail: format!("{e}{}", crate::store::advice_io(&e)) }
-    };
-    std::fs::write(&tmp, &bytes).map_err(|e| failed(&tmp, e))?;
-    std::fs::rename(&tmp, out).map_err(|e| failed(out, e))
+    std::fs::write(part.path(), &bytes).map_err(|e| AtomicError::io(part.path(), e))?;
+    Ok(part.commit()?)
+}
+
+impl From<AtomicError> for ReportError {
+    fn from(e: AtomicError) -> ReportError {
+        match e {
+            AtomicError::Exists { path } => ReportError::Exists { path },
+            AtomicError::Io { path, cause } => {
+                ReportError::Write { detail: format!("{cause}{}", crate::store::advice_io(&cause)), path }
+            }
+        }
+    }
 }
 
 /// Builds the report and returns the PDF bytes.
