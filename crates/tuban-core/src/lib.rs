@@ -3,6 +3,7 @@
 //! exports, field evidence, and `ops`, the use cases the command line and the window both call.
 //! Plain data and rules live in `tuban-model`; this crate never depends on the UI stack.
 
+pub mod atomic; // files written under a temporary name and renamed into place when complete
 pub mod crash; // panic hook: crash report, and the message that the data is safe
 pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
 pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder

@@ -12,6 +12,7 @@ use gdal::spatial_ref::{CoordTransform, SpatialRef};
 use gdal::vector::{FieldDefn, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
 use gdal::DriverManager;
 
+use crate::atomic::{AtomicError, Overwrite, PartDir};
 use crate::store::{PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
@@ -97,40 +98,20 @@ fn write_atomically(
     force: bool,
     build: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ExportError>,
 ) -> Result<Vec<PathBuf>, ExportError> {
-    let created_dir = !out_dir.exists();
-    std::fs::create_dir_all(out_dir).map_err(|e| werr_io(out_dir, e))?;
-    let tmp = out_dir.join(format!(".tuban-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    if let Err(e) = std::fs::create_dir_all(&tmp) {
-        if created_dir {
-            let _ = std::fs::remove_dir(out_dir);
-        }
-        return Err(werr_io(&tmp, e));
-    }
-    let result = build(&tmp).and_then(|files| {
-        let mut out = Vec::new();
-        for f in &files {
-            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(f));
-            if target.exists() && !force {
-                return Err(ExportError::Exists { path: target.display().to_string() });
+    let dir = PartDir::new(out_dir)?;
+    let files = build(dir.path())?;
+    Ok(dir.commit(files, Overwrite::from_force(force))?)
+}
+
+impl From<AtomicError> for ExportError {
+    fn from(e: AtomicError) -> ExportError {
+        match e {
+            AtomicError::Exists { path } => ExportError::Exists { path },
+            AtomicError::Io { path, cause } => {
+                ExportError::Write { detail: format!("{cause}{}", crate::store::advice_io(&cause)), path }
             }
         }
-        for f in files {
-            let target = out_dir.join(f.strip_prefix(&tmp).unwrap_or(&f));
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| werr_io(parent, e))?;
-            }
-            std::fs::rename(&f, &target).map_err(|e| werr_io(&target, e))?;
-            out.push(target);
-        }
-        Ok(out)
-    });
-    let _ = std::fs::remove_dir_all(&tmp);
-    if result.is_err() && created_dir {
-        // Only removed when empty: a folder we made for nothing.
-        let _ = std::fs::remove_dir(out_dir);
     }
-    result
 }
 
 /// Exports a project.
@@ -183,6 +164,28 @@ fn text_of(v: &Value) -> String {
     }
 }
 
+/// The records of one output layer and its geometry type.
+type Group<'r> = (&'static str, Vec<&'r PatchRecord>, OGRwkbGeometryType::Type);
+
+/// The output layers: for a shapefile (which holds one geometry kind) polygons and, with the
+/// suffix `_点`, points; for a GeoPackage one layer of everything.
+fn groups(format: Format, records: &[PatchRecord]) -> Vec<Group<'_>> {
+    let (points, polys): (Vec<&PatchRecord>, Vec<&PatchRecord>) = records.iter().partition(|r| r.area_m2 == 0.0);
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    match format {
+        Format::Shp => {
+            if !polys.is_empty() {
+                groups.push(("", polys, OGRwkbGeometryType::wkbMultiPolygon));
+            }
+            if !points.is_empty() {
+                groups.push(("_点", points, OGRwkbGeometryType::wkbPoint));
+            }
+        }
+        _ => groups.push(("", records.iter().collect(), OGRwkbGeometryType::wkbUnknown)),
+    }
+    groups
+}
+
 /// Shapefile (one per geometry kind: a shapefile holds one) or GeoPackage.
 fn vector(
     p: &Project,
@@ -198,20 +201,6 @@ fn vector(
         .map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
     let target_code = crate::import::crs::epsg_code(&srs);
     let records = p.patches_delivered()?;
-    let t = p.template();
-    let (points, polys): (Vec<&PatchRecord>, Vec<&PatchRecord>) = records.iter().partition(|r| r.area_m2 == 0.0);
-    let mut groups: Vec<(&str, Vec<&PatchRecord>, OGRwkbGeometryType::Type)> = Vec::new();
-    match format {
-        Format::Shp => {
-            if !polys.is_empty() {
-                groups.push(("", polys, OGRwkbGeometryType::wkbMultiPolygon));
-            }
-            if !points.is_empty() {
-                groups.push(("_点", points, OGRwkbGeometryType::wkbPoint));
-            }
-        }
-        _ => groups.push(("", records.iter().collect(), OGRwkbGeometryType::wkbUnknown)),
-    }
     let base = stem(p);
     let mut written = Vec::new();
     progress.stage("导出 / exporting", records.len() as u64);
@@ -227,7 +216,8 @@ fn vector(
     } else {
         None
     };
-    for (suffix, recs, gtype) in groups {
+    let geometry = TargetGeometry { p, to_target: &to_target, target_code };
+    for (suffix, recs, gtype) in groups(format, &records) {
         let path = tmp.join(format!("{base}{suffix}.{ext}"));
         let mut shp_ds =
             if format == Format::Shp { Some(drv.create_vector_only(&path).map_err(|e| werr(&path, e))?) } else { None };
@@ -237,65 +227,16 @@ fn vector(
         let layer = ds
             .create_layer(LayerOptions { name: &layer_name, srs: Some(&srs), ty: gtype, options: Some(layer_options) })
             .map_err(|e| werr(&path, e))?;
-        for f in t.fields() {
-            let (ty, width, precision) = match &f.kind {
-                FieldKind::Text { length } => (OGRFieldType::OFTString, length.unwrap_or(254).min(254) as i32, 0),
-                FieldKind::Code { codes, multiple } => {
-                    let w = if *multiple {
-                        254
-                    } else {
-                        codes.iter().map(|c| tuban_model::value::gbk_len(&c.code)).max().unwrap_or(10).max(2)
-                    };
-                    (OGRFieldType::OFTString, w as i32, 0)
-                }
-                FieldKind::Integer => (OGRFieldType::OFTInteger64, 18, 0),
-                FieldKind::Decimal { decimals, .. } => (OGRFieldType::OFTReal, 18, i32::from(*decimals)),
-                FieldKind::Date => (OGRFieldType::OFTDate, 8, 0),
-                FieldKind::Boolean => (OGRFieldType::OFTString, 2, 0),
-            };
-            let defn = FieldDefn::new(&f.name, ty).map_err(|e| werr(&path, e))?;
-            defn.set_width(width);
-            defn.set_precision(precision);
-            defn.add_to_layer(&layer).map_err(|e| werr(&path, e))?;
-        }
+        add_fields(p, &layer, &path)?;
         let defn = gdal::vector::Defn::from_layer(&layer);
         for r in recs {
             done += 1;
             if progress.set(done).is_err() {
                 return Err(ExportError::Cancelled);
             }
-            let geom = match p.source_geometry(r.fid)? {
-                Some((srs_id, g)) if target_code.is_some() && p.srs_code(srs_id)? == target_code => {
-                    g.to_gdal().map_err(|e| werr(&path, e))?
-                }
-                _ => {
-                    let Some(g) = p.patch_geometry(r.fid)? else { continue };
-                    g.to_gdal().map_err(|e| werr(&path, e))?.transform(&to_target).map_err(|e| werr(&path, e))?
-                }
-            };
-            let geom = if gtype == OGRwkbGeometryType::wkbMultiPolygon
-                && geom.geometry_type() == OGRwkbGeometryType::wkbPolygon
-            {
-                let mut m =
-                    gdal::vector::Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon).map_err(|e| werr(&path, e))?;
-                m.add_geometry(geom).map_err(|e| werr(&path, e))?;
-                m
-            } else {
-                geom
-            };
+            let Some(geom) = geometry.of(r, gtype, &path)? else { continue };
             let mut feature = gdal::vector::Feature::new(&defn).map_err(|e| werr(&path, e))?;
-            for (i, (f, v)) in t.fields().iter().zip(&r.values).enumerate() {
-                if v.is_empty() {
-                    continue;
-                }
-                let res = match (v, &f.kind) {
-                    (Value::Int(x), _) => feature.set_field_integer64(i, *x),
-                    (Value::Real(x), _) => feature.set_field_double(i, *x),
-                    (Value::Date(d), _) => feature.set_field_string(i, &d.format("%Y-%m-%d").to_string()),
-                    (other, _) => feature.set_field_string(i, &text_of(other)),
-                };
-                res.map_err(|e| werr(&path, e))?;
-            }
+            set_values(p, &mut feature, r, &path)?;
             feature.set_geometry(geom).map_err(|e| werr(&path, e))?;
             feature.create(&layer).map_err(|e| werr(&path, e))?;
         }
@@ -314,6 +255,91 @@ fn vector(
         written.push(gpkg_path);
     }
     Ok(written)
+}
+
+/// The template's fields as layer fields, with the template's widths (a shapefile's DBF needs them).
+fn add_fields(p: &Project, layer: &gdal::vector::Layer<'_>, path: &Path) -> Result<(), ExportError> {
+    for f in p.template().fields() {
+        let (ty, width, precision) = match &f.kind {
+            FieldKind::Text { length } => (OGRFieldType::OFTString, length.unwrap_or(254).min(254) as i32, 0),
+            FieldKind::Code { codes, multiple } => {
+                let w = if *multiple {
+                    254
+                } else {
+                    codes.iter().map(|c| tuban_model::value::gbk_len(&c.code)).max().unwrap_or(10).max(2)
+                };
+                (OGRFieldType::OFTString, w as i32, 0)
+            }
+            FieldKind::Integer => (OGRFieldType::OFTInteger64, 18, 0),
+            FieldKind::Decimal { decimals, .. } => (OGRFieldType::OFTReal, 18, i32::from(*decimals)),
+            FieldKind::Date => (OGRFieldType::OFTDate, 8, 0),
+            FieldKind::Boolean => (OGRFieldType::OFTString, 2, 0),
+        };
+        let defn = FieldDefn::new(&f.name, ty).map_err(|e| werr(path, e))?;
+        defn.set_width(width);
+        defn.set_precision(precision);
+        defn.add_to_layer(layer).map_err(|e| werr(path, e))?;
+    }
+    Ok(())
+}
+
+/// Sets a feature's fields from a record's filled values.
+fn set_values(
+    p: &Project,
+    feature: &mut gdal::vector::Feature<'_>,
+    r: &PatchRecord,
+    path: &Path,
+) -> Result<(), ExportError> {
+    for (i, (f, v)) in p.template().fields().iter().zip(&r.values).enumerate() {
+        if v.is_empty() {
+            continue;
+        }
+        let res = match (v, &f.kind) {
+            (Value::Int(x), _) => feature.set_field_integer64(i, *x),
+            (Value::Real(x), _) => feature.set_field_double(i, *x),
+            (Value::Date(d), _) => feature.set_field_string(i, &d.format("%Y-%m-%d").to_string()),
+            (other, _) => feature.set_field_string(i, &text_of(other)),
+        };
+        res.map_err(|e| werr(path, e))?;
+    }
+    Ok(())
+}
+
+/// A patch's geometry in the output CRS: the delivered geometry as it was when the output CRS
+/// is the delivered one, else the lon/lat geometry transformed.
+struct TargetGeometry<'a> {
+    p: &'a Project,
+    to_target: &'a CoordTransform,
+    target_code: Option<i32>,
+}
+
+impl TargetGeometry<'_> {
+    /// The geometry of `r` for a layer of `gtype` (a polygon becomes a multipolygon where the
+    /// layer holds multipolygons); `None` when the patch has none.
+    fn of(
+        &self,
+        r: &PatchRecord,
+        gtype: OGRwkbGeometryType::Type,
+        path: &Path,
+    ) -> Result<Option<gdal::vector::Geometry>, ExportError> {
+        let p = self.p;
+        let geom = match p.source_geometry(r.fid)? {
+            Some((srs_id, g)) if self.target_code.is_some() && p.srs_code(srs_id)? == self.target_code => {
+                g.to_gdal().map_err(|e| werr(path, e))?
+            }
+            _ => {
+                let Some(g) = p.patch_geometry(r.fid)? else { return Ok(None) };
+                g.to_gdal().map_err(|e| werr(path, e))?.transform(self.to_target).map_err(|e| werr(path, e))?
+            }
+        };
+        if gtype == OGRwkbGeometryType::wkbMultiPolygon && geom.geometry_type() == OGRwkbGeometryType::wkbPolygon {
+            let mut m =
+                gdal::vector::Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon).map_err(|e| werr(path, e))?;
+            m.add_geometry(geom).map_err(|e| werr(path, e))?;
+            return Ok(Some(m));
+        }
+        Ok(Some(geom))
+    }
 }
 
 /// The patch table as rows of text: header labels and one row per patch.

@@ -7,6 +7,7 @@
 pub mod online;
 mod pyramid;
 pub mod source;
+mod tile;
 mod tiles;
 
 use std::path::{Path, PathBuf};

@@ -9,8 +9,32 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::source::{decode_tile, overzoom, OnlineSpec, TileSource};
+use serde::{Deserialize, Serialize};
+
+use super::tile::{decode_tile, overzoom, TileSource};
 use super::ImageryError;
+
+/// An online tile template: `{z} {x} {y}` (or `{TileMatrix} {TileCol} {TileRow}`), `{-y}` for
+/// TMS rows, `{s}` or `t{0-7}` for subdomains, `{key}` / `{tk}` for the user's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineSpec {
+    /// The URL template.
+    pub url: String,
+    /// Key substituted for `{key}` / `{tk}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// A second template drawn on top (Tianditu `cia_w` annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
+    /// Highest zoom the server has; deeper tiles are cut from it.
+    #[serde(default = "default_max_zoom")]
+    pub max_zoom: u8,
+}
+
+/// The zoom most tile servers go to (18), when a spec does not say.
+pub(super) fn default_max_zoom() -> u8 {
+    18
+}
 
 static OFFLINE: AtomicBool = AtomicBool::new(false);
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -152,10 +176,8 @@ impl OnlineSource {
             .map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
         let rgba = decode_tile(&bytes, &shown)?;
         if std::fs::create_dir_all(&dir).is_ok() {
-            let tmp = file.with_extension("part");
-            if std::fs::write(&tmp, &bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &file);
-            }
+            // A tile that cannot be cached is fetched again next time.
+            let _ = crate::atomic::write_file(&file, &bytes, crate::atomic::Overwrite::Replace);
             trim_cache(&self.cache_root);
         }
         Ok(Some(rgba))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::source::{decode_tile, overzoom, TileSource};
+use super::tile::{decode_tile, overzoom, TileSource};
 use super::ImageryError;
 
 /// An MBTiles file opened read-only on this thread.

@@ -1,13 +1,18 @@
 //! Every kind of imagery a county holds, behind one interface: render tile `z/x/y` (XYZ, Web
 //! Mercator, 256 px) as RGBA. Sources are described by a [`SourceSpec`] (stored in the project)
-//! and opened on the thread that renders them.
+//! and opened on the thread that renders them by [`open`].
+//!
+//! Dependencies go one way: this module knows every kind (`online`, `pyramid`, the rasters of
+//! `imagery`); they know only the interface in `tile`, re-exported here.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::online::OnlineSource;
-use super::{ImageryError, RasterSource, TILE_PX};
+pub use super::online::OnlineSpec;
+pub use super::tile::{decode_tile, overzoom, TileSource, ViewRender};
+use super::{ImageryError, RasterSource};
 
 /// How to turn a raster's values into display colours.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,27 +62,6 @@ pub enum SourceSpec {
     Online(OnlineSpec),
 }
 
-/// An online tile template: `{z} {x} {y}` (or `{TileMatrix} {TileCol} {TileRow}`), `{-y}` for
-/// TMS rows, `{s}` or `t{0-7}` for subdomains, `{key}` / `{tk}` for the user's key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OnlineSpec {
-    /// The URL template.
-    pub url: String,
-    /// Key substituted for `{key}` / `{tk}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// A second template drawn on top (Tianditu `cia_w` annotation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overlay: Option<String>,
-    /// Highest zoom the server has; deeper tiles are cut from it.
-    #[serde(default = "default_max_zoom")]
-    pub max_zoom: u8,
-}
-
-fn default_max_zoom() -> u8 {
-    18
-}
-
 impl SourceSpec {
     /// The files this source reads (none for online sources).
     pub fn files(&self) -> Vec<&Path> {
@@ -104,7 +88,7 @@ impl SourceSpec {
                 url: given.to_string(),
                 key: None,
                 overlay: None,
-                max_zoom: default_max_zoom(),
+                max_zoom: super::online::default_max_zoom(),
             });
         }
         let path = PathBuf::from(given);
@@ -139,29 +123,6 @@ impl SourceSpec {
     }
 }
 
-/// A source opened on the current thread.
-pub trait TileSource {
-    /// Tile `z/x/y` as 256×256 RGBA; `None` where the source has nothing.
-    fn render(&mut self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError>;
-
-    /// A Web-Mercator extent (metres) straight at `size` pixels, for sources that can resample
-    /// in one step (rasters); [`ViewRender::Tiles`] tells the caller to compose tiles instead.
-    fn render_view(&mut self, _extent_merc: [f64; 4], _size: (usize, usize)) -> Result<ViewRender, ImageryError> {
-        Ok(ViewRender::Tiles)
-    }
-}
-
-/// The answer of [`TileSource::render_view`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum ViewRender {
-    /// RGBA pixels of the requested size.
-    Image(Vec<u8>),
-    /// Nothing there (outside the source or transparent).
-    Empty,
-    /// Not supported by this source: compose its tiles.
-    Tiles,
-}
-
 impl TileSource for RasterSource {
     fn render(&mut self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, ImageryError> {
         self.render_tile(z, x, y)
@@ -184,33 +145,6 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn TileSource>, ImageryError> {
         SourceSpec::TileDir { path, tms } => Box::new(super::pyramid::TileDir::open(path, *tms)?),
         SourceSpec::Online(o) => Box::new(OnlineSource::new(o.clone())),
     })
-}
-
-/// Decodes PNG/JPEG/WebP bytes into 256×256 RGBA.
-pub fn decode_tile(bytes: &[u8], what: &str) -> Result<Vec<u8>, ImageryError> {
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| ImageryError::Read { path: what.to_string(), detail: e.to_string() })?
-        .to_rgba8();
-    let img = if img.width() as usize != TILE_PX || img.height() as usize != TILE_PX {
-        image::imageops::resize(&img, TILE_PX as u32, TILE_PX as u32, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    Ok(img.into_raw())
-}
-
-/// Cuts tile `z/x/y` out of its ancestor at zoom `from_z` (already decoded), scaled up.
-pub fn overzoom(parent_rgba: &[u8], from_z: u8, z: u8, x: u32, y: u32) -> Option<Vec<u8>> {
-    let d = 1u32 << (z - from_z);
-    let size = TILE_PX as u32 / d;
-    if size == 0 {
-        return None;
-    }
-    let img = image::RgbaImage::from_raw(TILE_PX as u32, TILE_PX as u32, parent_rgba.to_vec())?;
-    let sub = image::imageops::crop_imm(&img, (x % d) * size, (y % d) * size, size, size).to_image();
-    Some(
-        image::imageops::resize(&sub, TILE_PX as u32, TILE_PX as u32, image::imageops::FilterType::Triangle).into_raw(),
-    )
 }
 
 #[cfg(test)]

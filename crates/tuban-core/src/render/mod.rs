@@ -3,11 +3,14 @@
 //! a scale bar and a north arrow drawn with the bundled CJK font. The report's image chips and
 //! thumbnails use it; `tuban render` exposes it.
 
+use std::path::Path;
+
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use geo::Geometry;
 use image::RgbaImage;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
+use crate::atomic::{self, AtomicError, Overwrite};
 use crate::imagery::source::{self, SourceSpec, TileSource, ViewRender};
 use crate::imagery::{ImageryError, TILE_PX};
 
@@ -79,6 +82,12 @@ pub enum RenderError {
     /// Bad output size.
     #[error("图片尺寸无效 / invalid image size {0}×{1}")]
     BadSize(u32, u32),
+    /// The file name's extension is not an image format we write (`.png`, `.jpg`, `.tif`, ...).
+    #[error("{path}: 无法按此格式保存图片（请用 .png 或 .jpg） / cannot save an image in this format (use .png or .jpg): {detail}")]
+    Encode { path: String, detail: String },
+    /// Writing the file failed (exists and not forced, full disk, ...); nothing was left behind.
+    #[error(transparent)]
+    Write(#[from] AtomicError),
 }
 
 fn merc01(lon: f64, lat: f64) -> (f64, f64) {
@@ -91,6 +100,23 @@ fn for_each_coord(g: &Geometry, f: &mut impl FnMut(f64, f64)) {
     for c in g.coords_iter() {
         f(c.x, c.y);
     }
+}
+
+/// Saves a rendered image to `path` in the format its extension names (`.png`, `.jpg`), under
+/// a temporary name renamed into place: a failure leaves no partial image, and an existing file
+/// is replaced only with [`Overwrite::Replace`].
+pub fn save(img: &RgbaImage, path: &Path, overwrite: Overwrite) -> Result<(), RenderError> {
+    let encode_error = |detail: String| RenderError::Encode { path: path.display().to_string(), detail };
+    let format = image::ImageFormat::from_path(path).map_err(|e| encode_error(e.to_string()))?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    // JPEG has no alpha channel.
+    let encoded = if format == image::ImageFormat::Jpeg {
+        image::DynamicImage::ImageRgba8(img.clone()).to_rgb8().write_to(&mut bytes, format)
+    } else {
+        img.write_to(&mut bytes, format)
+    };
+    encoded.map_err(|e| encode_error(e.to_string()))?;
+    Ok(atomic::write_file(path, bytes.get_ref(), overwrite)?)
 }
 
 /// Renders `overlays` over `source` (or a grey background), framed on the overlays' extent.
@@ -117,6 +143,33 @@ pub fn render_from(
     if w == 0 || h == 0 || w > 10_000 || h > 10_000 {
         return Err(RenderError::BadSize(w, h));
     }
+    let (view, cy) = frame(overlays, opts)?;
+    let mut img = RgbaImage::from_pixel(w, h, image::Rgba([58, 58, 58, 255]));
+    if let Some(src) = source {
+        draw_imagery(&mut img, src, view)?;
+    }
+    let mut pixmap = to_pixmap(&img).ok_or(RenderError::BadSize(w, h))?;
+    let labels = draw_overlays(&mut pixmap, overlays, opts, view);
+    let lat_c = {
+        let n = std::f64::consts::PI * (1.0 - 2.0 * cy);
+        n.sinh().atan()
+    };
+    let metres_per_px = (view[2] - view[0]) * 40_075_016.686 * lat_c.cos() / f64::from(w);
+    if opts.scale_bar {
+        draw_scale_bar(&mut pixmap, metres_per_px);
+    }
+    if opts.north_arrow {
+        draw_north_arrow(&mut pixmap);
+    }
+    let mut img = from_pixmap(&pixmap);
+    draw_texts(&mut img, labels, opts, metres_per_px);
+    Ok(img)
+}
+
+/// The view (normalised Mercator `[x0, y0, x1, y1]`) framing the overlays, and its centre's y:
+/// at least ~50 m across so a point clue gets a view; then the margin; then the aspect ratio.
+fn frame(overlays: &[Overlay], opts: &RenderOptions) -> Result<([f64; 4], f64), RenderError> {
+    let (w, h) = opts.size_px;
     let mut bb = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
     for o in overlays {
         for_each_coord(&o.geom, &mut |lon, lat| {
@@ -127,7 +180,6 @@ pub fn render_from(
     if !bb[0].is_finite() {
         return Err(RenderError::EmptyExtent);
     }
-    // At least ~50 m across so a point clue gets a view; then the margin; then the aspect ratio.
     let min_size = 50.0 / 40_075_016.686;
     let (cx, cy) = ((bb[0] + bb[2]) / 2.0, (bb[1] + bb[3]) / 2.0);
     let mut half_w = ((bb[2] - bb[0]).max(min_size) / 2.0) * (1.0 + 2.0 * opts.margin);
@@ -138,11 +190,18 @@ pub fn render_from(
     } else {
         half_h = half_w / aspect
     }
-    let view = [cx - half_w, cy - half_h, cx + half_w, cy + half_h];
-    let mut img = RgbaImage::from_pixel(w, h, image::Rgba([58, 58, 58, 255]));
-    if let Some(src) = source {
-        draw_imagery(&mut img, src, view)?;
-    }
+    Ok(([cx - half_w, cy - half_h, cx + half_w, cy + half_h], cy))
+}
+
+/// Strokes each overlay's outline (with a dark halo) and returns the labels to draw: text and
+/// the pixel position above the shape's top.
+fn draw_overlays(
+    pixmap: &mut Pixmap,
+    overlays: &[Overlay],
+    opts: &RenderOptions,
+    view: [f64; 4],
+) -> Vec<(String, f32, f32)> {
+    let (w, h) = opts.size_px;
     let to_px = |lon: f64, lat: f64| {
         let (x, y) = merc01(lon, lat);
         (
@@ -150,7 +209,6 @@ pub fn render_from(
             ((y - view[1]) / (view[3] - view[1]) * f64::from(h)) as f32,
         )
     };
-    let mut pixmap = to_pixmap(&img).ok_or(RenderError::BadSize(w, h))?;
     let width = match opts.outline {
         Outline::Thick => 3.0,
         Outline::Thin => 1.5,
@@ -200,38 +258,31 @@ pub fn render_from(
             labels.push((o.label.clone(), top.1, top.0 - 8.0));
         }
     }
-    let lat_c = {
-        let n = std::f64::consts::PI * (1.0 - 2.0 * cy);
-        n.sinh().atan()
-    };
-    let metres_per_px = (view[2] - view[0]) * 40_075_016.686 * lat_c.cos() / f64::from(w);
+    labels
+}
+
+/// Draws the labels, the scale bar's length, the north arrow's N and the caption with the
+/// bundled font.
+fn draw_texts(img: &mut RgbaImage, labels: Vec<(String, f32, f32)>, opts: &RenderOptions, metres_per_px: f64) {
+    let (w, h) = opts.size_px;
+    let Ok(font) = FontRef::try_from_slice(CJK_FONT) else { return };
+    let font = &font;
+    for (text, x, y) in labels {
+        let size = 16.0;
+        let tw = text_width(font, &text, size);
+        draw_text(img, font, &text, (x - tw / 2.0).max(2.0), y.max(size + 2.0), size, [255, 255, 0, 255]);
+    }
     if opts.scale_bar {
-        draw_scale_bar(&mut pixmap, metres_per_px);
+        let (len_m, len_px) = nice_scale(metres_per_px);
+        let label = if len_m >= 1000.0 { format!("{} km", len_m / 1000.0) } else { format!("{len_m} m") };
+        draw_text(img, font, &label, 20.0 + len_px + 8.0, h as f32 - 14.0, 15.0, [255, 255, 255, 255]);
     }
     if opts.north_arrow {
-        draw_north_arrow(&mut pixmap);
+        draw_text(img, font, "N", w as f32 - 31.0, 22.0, 16.0, [255, 255, 255, 255]);
     }
-    let mut img = from_pixmap(&pixmap);
-    let font = FontRef::try_from_slice(CJK_FONT).ok();
-    if let Some(font) = &font {
-        for (text, x, y) in labels {
-            let size = 16.0;
-            let tw = text_width(font, &text, size);
-            draw_text(&mut img, font, &text, (x - tw / 2.0).max(2.0), y.max(size + 2.0), size, [255, 255, 0, 255]);
-        }
-        if opts.scale_bar {
-            let (len_m, len_px) = nice_scale(metres_per_px);
-            let label = if len_m >= 1000.0 { format!("{} km", len_m / 1000.0) } else { format!("{len_m} m") };
-            draw_text(&mut img, font, &label, 20.0 + len_px + 8.0, h as f32 - 14.0, 15.0, [255, 255, 255, 255]);
-        }
-        if opts.north_arrow {
-            draw_text(&mut img, font, "N", w as f32 - 31.0, 22.0, 16.0, [255, 255, 255, 255]);
-        }
-        if let Some(c) = &opts.caption {
-            draw_text(&mut img, font, c, 12.0, 24.0, 17.0, [255, 255, 255, 255]);
-        }
+    if let Some(c) = &opts.caption {
+        draw_text(img, font, c, 12.0, 24.0, 17.0, [255, 255, 255, 255]);
     }
-    Ok(img)
 }
 
 /// Fills `img` with the source's tiles covering `view` (normalised Mercator).

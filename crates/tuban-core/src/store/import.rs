@@ -323,42 +323,10 @@ impl ImportSession<'_> {
         values: &[Option<Value>],
         delivered: &[Option<Value>],
     ) -> Result<()> {
-        let path = self.path.clone();
-        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let fields = self.template.fields().to_vec();
-        let mut select = String::from("SELECT geom");
-        for f in &fields {
-            select.push_str(&format!(", \"{}\"", f.name));
-        }
-        select.push_str(" FROM patches WHERE fid = ?1");
-        let (old_geom, mut current): (Option<Vec<u8>>, Vec<Value>) = self
-            .tx
-            .query_row(&select, [fid], |r| {
-                let g: Option<Vec<u8>> = r.get(0)?;
-                let mut vals = Vec::with_capacity(fields.len());
-                for (i, f) in fields.iter().enumerate() {
-                    vals.push(super::patches::from_sql(f, r.get_ref(1 + i)?));
-                }
-                Ok((g, vals))
-            })
-            .map_err(sq)?;
+        let (old_geom, mut current) = self.stored(fid, &fields)?;
         let before = current.clone();
-        let mut changed_fields = Vec::new();
-        for (i, f) in fields.iter().enumerate() {
-            if !f.issued {
-                continue;
-            }
-            let from_source = delivered.get(i).is_some_and(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
-            if !from_source && !current[i].is_empty() {
-                continue;
-            }
-            if let Some(Some(new)) = values.get(i) {
-                if !new.is_empty() && *new != current[i] {
-                    current[i] = new.clone();
-                    changed_fields.push(i);
-                }
-            }
-        }
+        let changed_fields = merge_issued(&fields, values, delivered, &mut current);
         let new_geom = gpkg::encode(&p.geom_lonlat, DISPLAY_SRS_ID);
         let geom_changed = old_geom.as_deref() != Some(new_geom.as_slice());
         if changed_fields.is_empty() && !geom_changed {
@@ -368,6 +336,7 @@ impl ImportSession<'_> {
         let computed = self.template.apply_computed(&mut current);
         let problems = self.template.validate(&current);
         let status = self.template.review_status(&current, &problems);
+        let changed: Vec<usize> = changed_fields.iter().chain(&computed).copied().collect();
         let mut sets =
             vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string(), "batch_id = ?3".to_string()];
         let mut params: Vec<SqlValue> = vec![
@@ -375,11 +344,54 @@ impl ImportSession<'_> {
             SqlValue::Text(self.now.clone()),
             SqlValue::Integer(self.batch_id),
         ];
-        for &i in changed_fields.iter().chain(&computed) {
+        for &i in &changed {
             params.push(to_sql(&current[i]));
             sets.push(format!("\"{}\" = ?{}", fields[i].name, params.len()));
         }
-        if geom_changed {
+        let new_geom = geom_changed.then_some(new_geom);
+        self.update_row(fid, p, sets, params, new_geom.clone())?;
+        let rows: Vec<AuditRow<'_>> = changed
+            .iter()
+            .map(|&i| (fields[i].name.as_str(), audit_text(&before[i]), audit_text(&current[i]), computed.contains(&i)))
+            .collect();
+        self.audit_update(fid, key, &rows, geom_changed)?;
+        self.summary.updated += 1;
+        Ok(())
+    }
+
+    /// The stored geometry and template values of patch `fid`.
+    fn stored(&self, fid: i64, fields: &[tuban_model::Field]) -> Result<(Option<Vec<u8>>, Vec<Value>)> {
+        let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
+        let mut select = String::from("SELECT geom");
+        for f in fields {
+            select.push_str(&format!(", \"{}\"", f.name));
+        }
+        select.push_str(" FROM patches WHERE fid = ?1");
+        self.tx
+            .query_row(&select, [fid], |r| {
+                let g: Option<Vec<u8>> = r.get(0)?;
+                let mut vals = Vec::with_capacity(fields.len());
+                for (i, f) in fields.iter().enumerate() {
+                    vals.push(super::patches::from_sql(f, r.get_ref(1 + i)?));
+                }
+                Ok((g, vals))
+            })
+            .map_err(sq)
+    }
+
+    /// Writes the changed columns (`sets` with their `params`) and, when the geometry changed
+    /// (`new_geom`), the geometry, areas, centre and source geometry.
+    fn update_row(
+        &self,
+        fid: i64,
+        p: &NewPatch,
+        mut sets: Vec<String>,
+        mut params: Vec<SqlValue>,
+        new_geom: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
+        let geom_changed = new_geom.is_some();
+        if let Some(new_geom) = new_geom {
             let centre = p.centre;
             for (col, v) in [
                 ("geom", SqlValue::Blob(new_geom)),
@@ -408,25 +420,20 @@ impl ImportSession<'_> {
                 )
                 .map_err(sq)?;
         }
+        Ok(())
+    }
+
+    /// Audit rows of an update: one per changed field (`name, old, new, computed`), one for a new geometry.
+    fn audit_update(&self, fid: i64, key: &str, rows: &[AuditRow<'_>], geom_changed: bool) -> Result<()> {
+        let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
         let action = format!("import:{}", self.batch_id);
         let mut audit = self
             .tx
             .prepare_cached("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
             .map_err(sq)?;
-        for &i in changed_fields.iter().chain(&computed) {
-            let a = if computed.contains(&i) { "computed".to_string() } else { action.clone() };
-            audit
-                .execute(params![
-                    self.now,
-                    self.user,
-                    fid,
-                    key,
-                    fields[i].name,
-                    audit_text(&before[i]),
-                    audit_text(&current[i]),
-                    a
-                ])
-                .map_err(sq)?;
+        for (name, old, new, computed) in rows {
+            let a = if *computed { "computed".to_string() } else { action.clone() };
+            audit.execute(params![self.now, self.user, fid, key, name, old, new, a]).map_err(sq)?;
         }
         if geom_changed {
             audit
@@ -442,8 +449,6 @@ impl ImportSession<'_> {
                 ])
                 .map_err(sq)?;
         }
-        drop(audit);
-        self.summary.updated += 1;
         Ok(())
     }
 
@@ -510,6 +515,35 @@ pub struct BatchRecord {
     pub counts: [i64; 4],
 }
 
+/// A field changed by an import: its name, old and new audit text, and whether it was computed.
+type AuditRow<'f> = (&'f str, Option<String>, Option<String>, bool);
+
+/// Takes the issued fields of `values` into `current` where the source delivered them, or where
+/// `current` is still empty (a filled value never overwrites one); returns the changed indices.
+fn merge_issued(
+    fields: &[tuban_model::Field],
+    values: &[Option<Value>],
+    delivered: &[Option<Value>],
+    current: &mut [Value],
+) -> Vec<usize> {
+    let mut changed = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        if !f.issued {
+            continue;
+        }
+        let from_source = delivered.get(i).is_some_and(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
+        if !from_source && !current[i].is_empty() {
+            continue;
+        }
+        if let Some(Some(new)) = values.get(i) {
+            if !new.is_empty() && *new != current[i] {
+                current[i] = new.clone();
+                changed.push(i);
+            }
+        }
+    }
+    changed
+}
 impl Project {
     /// Import batches, oldest first.
     pub fn batches(&self) -> Result<Vec<BatchRecord>> {

@@ -47,13 +47,8 @@ pub fn column_type(kind: &FieldKind) -> &'static str {
     }
 }
 
-/// Creates every table of a new project in one transaction.
-pub fn create(conn: &Connection, template: &Template, meta: &ProjectMeta, user: &str) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID)?;
-    conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
-    conn.execute_batch("BEGIN")?;
-    conn.execute_batch(
-        r#"
+/// The GeoPackage core tables (spatial reference systems, contents, geometry columns).
+const GPKG_CORE_TABLES: &str = r#"
 CREATE TABLE gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
   organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
@@ -69,6 +64,10 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT uk_gc_table_name UNIQUE (table_name),
   CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+"#;
+
+/// tuban's own tables at schema version 1 (later versions add theirs through [`STEPS`]).
+const TUBAN_TABLES: &str = r#"
 CREATE TABLE tuban_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 CREATE TABLE tuban_template (id INTEGER PRIMARY KEY AUTOINCREMENT, toml TEXT NOT NULL, installed_at TEXT NOT NULL, installed_by TEXT);
 CREATE TABLE tuban_session (id INTEGER PRIMARY KEY CHECK (id = 1), user TEXT, host TEXT, pid INTEGER, since TEXT);
@@ -109,6 +108,10 @@ CREATE TABLE tuban_spotchecks (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at 
 CREATE TABLE tuban_spotcheck_items (
   spotcheck_id INTEGER NOT NULL, patch_fid INTEGER NOT NULL, first_verdict TEXT NOT NULL, second_verdict TEXT, reviewer TEXT, reviewed_at DATETIME,
   PRIMARY KEY (spotcheck_id, patch_fid));
+"#;
+
+/// The GeoPackage schema extension: column descriptions and their constraints (code lists).
+const GPKG_SCHEMA_EXTENSION: &str = r#"
 CREATE TABLE gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
   CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
@@ -120,8 +123,30 @@ CREATE TABLE gpkg_data_column_constraints (
   max NUMERIC, max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value));
 INSERT INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write');
 INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write');
-"#,
-    )?;
+"#;
+
+/// Creates every table of a new project in one transaction.
+pub fn create(conn: &Connection, template: &Template, meta: &ProjectMeta, user: &str) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
+    conn.execute_batch("BEGIN")?;
+    conn.execute_batch(GPKG_CORE_TABLES)?;
+    conn.execute_batch(TUBAN_TABLES)?;
+    conn.execute_batch(GPKG_SCHEMA_EXTENSION)?;
+    insert_srs(conn)?;
+    create_patches(conn, template, meta)?;
+    write_data_columns(conn, template)?;
+    insert_meta(conn, template, meta, user)?;
+    for step in STEPS {
+        (step.upgrade)(conn)?;
+    }
+    conn.execute_batch("COMMIT")?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    Ok(())
+}
+
+/// The spatial reference systems a GeoPackage must have, and CGCS2000 (the display geometry's).
+fn insert_srs(conn: &Connection) -> rusqlite::Result<()> {
     let srs = [
         ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
         ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
@@ -148,6 +173,12 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
             params![name, id, org, code, def, desc],
         )?;
     }
+    Ok(())
+}
+
+/// The `patches` feature table (tuban's columns, then one per template field), its key index,
+/// and its entries (and those of the audit log and batches) in the GeoPackage contents.
+fn create_patches(conn: &Connection, template: &Template, meta: &ProjectMeta) -> rusqlite::Result<()> {
     let mut cols = String::from(
         "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom GEOMETRY, review_status TEXT NOT NULL DEFAULT 'unreviewed', \
          area_m2 DOUBLE, area_mu DOUBLE, area_ha DOUBLE, center_lon DOUBLE, center_lat DOUBLE, batch_id INTEGER, \
@@ -179,7 +210,11 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
             params![table, desc, now_utc()],
         )?;
     }
-    write_data_columns(conn, template)?;
+    Ok(())
+}
+
+/// The project's metadata and its template.
+fn insert_meta(conn: &Connection, template: &Template, meta: &ProjectMeta, user: &str) -> rusqlite::Result<()> {
     let programme =
         serde_json::to_value(meta.programme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     for (k, v) in [
@@ -199,11 +234,6 @@ INSERT INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_
         "INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)",
         params![template.to_toml(), now_utc(), user],
     )?;
-    for step in STEPS {
-        (step.upgrade)(conn)?;
-    }
-    conn.execute_batch("COMMIT")?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
     Ok(())
 }
 

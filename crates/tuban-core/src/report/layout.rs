@@ -1,0 +1,186 @@
+//! Page layout of the report: A4 in millimetres from the top left, a page builder that places
+//! text, wrapped paragraphs, boxes, tables and images, and JPEG images embedded as they are.
+
+use std::collections::BTreeMap;
+
+use printpdf::{
+    Color, LinePoint, Mm, Op, PdfDocument, PdfFontHandle, Point, Polygon, PolygonRing, Pt, Rgb, TextItem, WindingOrder,
+    XObjectTransform,
+};
+
+pub(super) const PAGE_W: f32 = 210.0;
+pub(super) const PAGE_H: f32 = 297.0;
+pub(super) const MARGIN: f32 = 20.0;
+
+/// One page being laid out, top to bottom (y in mm from the top).
+pub(super) struct PageBuilder {
+    pub(super) ops: Vec<Op>,
+    pub(super) y: f32,
+}
+
+fn black() -> Color {
+    Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None })
+}
+
+pub(super) fn grey(v: f32) -> Color {
+    Color::Rgb(Rgb { r: v, g: v, b: v, icc_profile: None })
+}
+
+/// Approximate width of text in mm at `size` pt (CJK full width, Latin half).
+pub(super) fn text_width_mm(text: &str, size: f32) -> f32 {
+    let em = size * 0.3528;
+    text.chars().map(|c| if c.is_ascii() { 0.55 * em } else { em }).sum()
+}
+
+/// Splits text into lines no wider than `width` mm.
+fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        for c in para.chars() {
+            line.push(c);
+            if text_width_mm(&line, size) > width {
+                line.pop();
+                lines.push(std::mem::take(&mut line));
+                line.push(c);
+            }
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+impl PageBuilder {
+    pub(super) fn new() -> PageBuilder {
+        PageBuilder { ops: Vec::new(), y: MARGIN }
+    }
+
+    pub(super) fn text_at(&mut self, font: &printpdf::FontId, x: f32, y_top: f32, size: f32, text: &str) {
+        self.ops.extend([
+            Op::StartTextSection,
+            Op::SetFillColor { col: black() },
+            Op::SetTextCursor { pos: Point::new(Mm(x), Mm(PAGE_H - y_top - size * 0.3528)) },
+            Op::SetFont { font: PdfFontHandle::External(font.clone()), size: Pt(size) },
+            Op::ShowText { items: vec![TextItem::Text(text.to_string())] },
+            Op::EndTextSection,
+        ]);
+    }
+
+    /// A paragraph (wrapped) at the cursor.
+    pub(super) fn para(&mut self, font: &printpdf::FontId, size: f32, text: &str) {
+        for line in wrap(text, size, PAGE_W - 2.0 * MARGIN) {
+            self.text_at(font, MARGIN, self.y, size, &line);
+            self.y += size * 0.3528 * 1.6;
+        }
+    }
+
+    pub(super) fn rect(&mut self, x: f32, y_top: f32, w: f32, h: f32, fill: Option<Color>) {
+        let pts = [(x, y_top), (x + w, y_top), (x + w, y_top + h), (x, y_top + h)];
+        let ring = PolygonRing {
+            points: pts
+                .iter()
+                .map(|(a, b)| LinePoint { p: Point::new(Mm(*a), Mm(PAGE_H - b)), bezier: false })
+                .collect(),
+        };
+        let mode = if fill.is_some() { printpdf::PaintMode::FillStroke } else { printpdf::PaintMode::Stroke };
+        if let Some(c) = fill {
+            self.ops.push(Op::SetFillColor { col: c });
+        }
+        self.ops.push(Op::SetOutlineColor { col: grey(0.45) });
+        self.ops.push(Op::SetOutlineThickness { pt: Pt(0.5) });
+        self.ops.push(Op::DrawPolygon {
+            polygon: Polygon { rings: vec![ring], mode, winding_order: WindingOrder::NonZero },
+        });
+    }
+
+    /// A table at the cursor: the first row is the header; widths in mm.
+    pub(super) fn table(&mut self, font: &printpdf::FontId, widths: &[f32], rows: &[Vec<String>]) {
+        let size = 9.0;
+        let h = 6.5;
+        for (r, row) in rows.iter().enumerate() {
+            let mut x = MARGIN;
+            for (c, w) in widths.iter().enumerate() {
+                self.rect(x, self.y, *w, h, if r == 0 { Some(grey(0.88)) } else { None });
+                let cell = row.get(c).cloned().unwrap_or_default();
+                let mut shown = cell.clone();
+                while text_width_mm(&shown, size) > w - 2.0 && !shown.is_empty() {
+                    shown.pop();
+                }
+                self.text_at(font, x + 1.0, self.y + 1.4, size, &shown);
+                x += w;
+            }
+            self.y += h;
+        }
+        self.y += 4.0;
+    }
+
+    pub(super) fn image(&mut self, id: &printpdf::XObjectId, x: f32, y_top: f32, w_mm: f32, px: (u32, u32)) {
+        let h_mm = w_mm * px.1 as f32 / px.0 as f32;
+        let dpi = px.0 as f32 / (w_mm / 25.4);
+        self.ops.push(Op::UseXobject {
+            id: id.clone(),
+            transform: XObjectTransform {
+                translate_x: Some(Mm(x).into()),
+                translate_y: Some(Mm(PAGE_H - y_top - h_mm).into()),
+                dpi: Some(dpi),
+                ..Default::default()
+            },
+        });
+    }
+}
+
+/// A JPEG image kept as its bytes: the PDF embeds it as it is (DCTDecode), so encoding happens on
+/// the chip workers and not in the single-threaded save.
+pub(super) struct Jpeg {
+    bytes: Vec<u8>,
+    pub(super) w: u32,
+    pub(super) h: u32,
+}
+
+/// JPEG quality of the chips: 82 keeps outlines and field boundaries sharp at ~45 KB per chip.
+const CHIP_JPEG_QUALITY: u8 = 82;
+
+impl Jpeg {
+    /// Encodes with jpeg-encoder (AVX2 when the CPU has it; about 3× faster than the image
+    /// crate's encoder here) from the RGBA pixels as they are.
+    pub(super) fn encode(img: &image::RgbaImage) -> Option<Jpeg> {
+        let (w, h) = (u16::try_from(img.width()).ok()?, u16::try_from(img.height()).ok()?);
+        let mut bytes = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut bytes, CHIP_JPEG_QUALITY);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgba).ok()?;
+        Some(Jpeg { bytes, w: img.width(), h: img.height() })
+    }
+
+    /// A JPEG made elsewhere (photo thumbnails); `None` unless it is an 8-bit RGB JPEG.
+    pub(super) fn from_bytes(bytes: Vec<u8>) -> Option<Jpeg> {
+        let dec = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(&bytes)).ok()?;
+        use image::ImageDecoder;
+        if dec.color_type() != image::ColorType::Rgb8 {
+            return None;
+        }
+        let (w, h) = dec.dimensions();
+        Some(Jpeg { bytes, w, h })
+    }
+}
+
+/// Embeds a JPEG as an image XObject without decoding it.
+pub(super) fn add_jpeg(doc: &mut PdfDocument, jpeg: Jpeg) -> printpdf::XObjectId {
+    use printpdf::{DictItem, ExternalStream, ExternalXObject, Px};
+    let name = |n: &str| DictItem::Name(n.as_bytes().to_vec());
+    let dict = BTreeMap::from([
+        ("Type".to_string(), name("XObject")),
+        ("Subtype".to_string(), name("Image")),
+        ("Width".to_string(), DictItem::Int(i64::from(jpeg.w))),
+        ("Height".to_string(), DictItem::Int(i64::from(jpeg.h))),
+        ("ColorSpace".to_string(), name("DeviceRGB")),
+        ("BitsPerComponent".to_string(), DictItem::Int(8)),
+        ("Filter".to_string(), name("DCTDecode")),
+    ]);
+    doc.add_xobject(&ExternalXObject {
+        stream: ExternalStream { dict, content: jpeg.bytes, compress: false },
+        width: Some(Px(jpeg.w as usize)),
+        height: Some(Px(jpeg.h as usize)),
+        dpi: None,
+    })
+}

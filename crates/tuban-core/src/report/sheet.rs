@@ -1,0 +1,281 @@
+//! The appendix of the report: one verification sheet (核查表) per chosen patch with its facts,
+//! the before and after image chips, up to four field photos and the filled attributes.
+//! The chips are rendered and JPEG-encoded on worker threads, each keeping its sources open;
+//! the project and the PDF stay on the calling thread, which lays the sheets out in order.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tuban_model::progress::Progress;
+use tuban_model::units::m2_to_mu;
+
+use super::layout::{add_jpeg, grey, Jpeg, PageBuilder, MARGIN, PAGE_H};
+use super::{value, Doc, ReportError, ReportOptions, Sheets};
+use crate::imagery::source::{SourceSpec, TileSource};
+use crate::render::{self, Overlay, RenderOptions};
+use crate::store::{ImagerySource, PatchRecord, Period};
+
+/// Width of an image chip on the page.
+const CHIP_W_MM: f32 = 82.0;
+
+/// One sheet's chips: the patch outline and, before and after, the source and caption.
+struct ChipJob {
+    geom: Option<geo::Geometry>,
+    sides: [(Option<usize>, Option<String>); 2],
+}
+
+/// The sources each chip worker opened, by index in the project's imagery.
+type OpenSources = BTreeMap<usize, Option<Box<dyn TileSource>>>;
+
+/// Adds the sheets chosen by `opts.sheets`, with progress and cancel.
+pub(super) fn sheets(
+    doc: &mut Doc<'_>,
+    records: &[PatchRecord],
+    imagery: &[ImagerySource],
+    opts: &ReportOptions,
+    progress: &Progress,
+) -> Result<(), ReportError> {
+    let sheet_records = chosen(doc, records, opts)?;
+    progress.stage("核查表 / sheets", sheet_records.len() as u64);
+    let chip_px = ((CHIP_W_MM / 25.4) * opts.dpi as f32) as u32;
+    let chip_size = (chip_px, chip_px * 3 / 4);
+    let jobs = chip_jobs(doc, &sheet_records, imagery)?;
+    let specs: BTreeMap<usize, SourceSpec> = imagery.iter().enumerate().map(|(i, s)| (i, s.spec.clone())).collect();
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, [Option<Jpeg>; 2])>(workers * 4);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (jobs, specs, next, stop) = (&jobs, &specs, &next, &stop);
+            scope.spawn(move || {
+                // Each worker opens the sources it needs once and keeps them for every chip.
+                let mut open = OpenSources::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let chips = render_chips(&jobs[i], specs, &mut open, chip_size);
+                    if tx.send((i, chips)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready: BTreeMap<usize, [Option<Jpeg>; 2]> = BTreeMap::new();
+        for (i, r) in sheet_records.iter().enumerate() {
+            if progress.set(i as u64).is_err() {
+                stop.store(true, Ordering::Relaxed);
+                return Err(ReportError::Cancelled);
+            }
+            let chips = loop {
+                if let Some(c) = ready.remove(&i) {
+                    break c;
+                }
+                match rx.recv() {
+                    Ok((k, c)) => {
+                        ready.insert(k, c);
+                    }
+                    Err(_) => break [None, None],
+                }
+            };
+            if i == 0 {
+                doc.bookmarks.push(("附件 核查表".into(), doc.pages.len() + 1));
+            }
+            let pg = sheet(doc, r, &jobs[i], chips)?;
+            doc.pages.push(pg);
+        }
+        Ok(())
+    })
+}
+
+/// The records that get a sheet.
+fn chosen<'r>(
+    doc: &Doc<'_>,
+    records: &'r [PatchRecord],
+    opts: &ReportOptions,
+) -> Result<Vec<&'r PatchRecord>, ReportError> {
+    let t = doc.p.template();
+    let roles = t.roles();
+    let filter = match &opts.sheets {
+        Sheets::Filter(text) => Some(t.parse_condition(text).map_err(|e| ReportError::BadFilter(e.to_string()))?),
+        _ => None,
+    };
+    Ok(records
+        .iter()
+        .filter(|r| match &opts.sheets {
+            Sheets::All => true,
+            Sheets::Illegal => roles.illegal_verdicts.contains(&value(t, r, Some(&roles.verdict))),
+            Sheets::None => false,
+            Sheets::Filter(_) => filter.as_ref().is_some_and(|f| t.matches(f, &r.values) == Some(true)),
+        })
+        .collect())
+}
+
+/// What each sheet's two chips show, read here (the project stays on this thread).
+fn chip_jobs(doc: &Doc<'_>, records: &[&PatchRecord], imagery: &[ImagerySource]) -> Result<Vec<ChipJob>, ReportError> {
+    let mut jobs = Vec::with_capacity(records.len());
+    for r in records {
+        let geom = doc.p.patch_geometry(r.fid)?;
+        let sides = [Period::Before, Period::After].map(|period| {
+            let source = doc.p.imagery_for(r, imagery, period);
+            let caption = source.and_then(|s| imagery.get(s)).map(|s| {
+                format!(
+                    "{} {}",
+                    if period == Period::Before { "前时相" } else { "后时相" },
+                    s.acquired.map(|d| d.to_string()).unwrap_or_default()
+                )
+            });
+            (source, caption)
+        });
+        jobs.push(ChipJob { geom, sides });
+    }
+    Ok(jobs)
+}
+
+/// Renders and encodes the before and after chips of one sheet (on a worker thread).
+fn render_chips(
+    job: &ChipJob,
+    specs: &BTreeMap<usize, SourceSpec>,
+    open: &mut OpenSources,
+    size: (u32, u32),
+) -> [Option<Jpeg>; 2] {
+    let Some(geom) = &job.geom else { return [None, None] };
+    job.sides.clone().map(|(source, caption)| {
+        let ro = RenderOptions { size_px: size, caption, labels: false, ..Default::default() };
+        let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
+        let src = match source {
+            Some(i) => open
+                .entry(i)
+                .or_insert_with(|| specs.get(&i).and_then(|s| crate::imagery::source::open(s).ok()))
+                .as_deref_mut(),
+            None => None,
+        };
+        render::render_from(src, &[overlay], &ro).ok().and_then(|img| Jpeg::encode(&img))
+    })
+}
+
+/// One patch's sheet.
+fn sheet(
+    doc: &mut Doc<'_>,
+    r: &PatchRecord,
+    job: &ChipJob,
+    chips: [Option<Jpeg>; 2],
+) -> Result<PageBuilder, ReportError> {
+    let mut pg = PageBuilder::new();
+    doc.bookmarks.push((r.key.clone(), doc.pages.len() + 1));
+    facts(doc, &mut pg, r);
+    if job.geom.is_some() {
+        chips_row(doc, &mut pg, chips);
+    }
+    photos(doc, &mut pg, r)?;
+    attributes(doc, &mut pg, r);
+    let t = doc.p.template();
+    let signed = format!(
+        "调查人：{}    调查日期：{}    核查单位：{}",
+        value(t, r, Some("DCRY")),
+        value(t, r, Some("DCRQ")),
+        doc.unit
+    );
+    pg.text_at(&doc.font, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &signed);
+    Ok(pg)
+}
+
+/// The title and the table of place, dates, area and verdict.
+fn facts(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
+    let (t, f) = (doc.p.template(), &doc.font);
+    let roles = t.roles();
+    pg.text_at(f, MARGIN, pg.y, 14.0, &format!("图斑核查表  {}", r.key));
+    pg.y += 9.0;
+    let (lon, lat) = r.center_lonlat.unwrap_or_default();
+    let rows = vec![
+        vec![
+            "乡镇/村".to_string(),
+            format!("{} {}", value(t, r, roles.township.as_deref()), value(t, r, roles.village.as_deref())),
+            "中心坐标".into(),
+            format!("{lon:.6}°E, {lat:.6}°N"),
+        ],
+        vec![
+            "前时相".to_string(),
+            value(t, r, roles.before_date.as_deref()),
+            "后时相".into(),
+            value(t, r, roles.after_date.as_deref()),
+        ],
+        vec![
+            "面积".to_string(),
+            format!("{:.2} m²（{:.3} 亩）", r.area_m2, m2_to_mu(r.area_m2)),
+            "核查结论".into(),
+            value(t, r, Some(&roles.verdict)),
+        ],
+    ];
+    pg.table(f, &[22.0, 63.0, 22.0, 63.0], &rows);
+}
+
+/// The before and after chips side by side (a grey box where one could not be made).
+fn chips_row(doc: &mut Doc<'_>, pg: &mut PageBuilder, chips: [Option<Jpeg>; 2]) {
+    let chip_top = pg.y;
+    for (k, chip) in chips.into_iter().enumerate() {
+        let x = MARGIN + k as f32 * (CHIP_W_MM + 6.0);
+        match chip {
+            Some(jpeg) => {
+                let size = (jpeg.w, jpeg.h);
+                let id = add_jpeg(&mut doc.pdf, jpeg);
+                pg.image(&id, x, chip_top, CHIP_W_MM, size);
+            }
+            None => {
+                pg.rect(x, chip_top, CHIP_W_MM, CHIP_W_MM * 0.75, Some(grey(0.8)));
+                pg.text_at(&doc.font, x + 3.0, chip_top + 3.0, 9.0, "影像无法生成 / no image");
+            }
+        }
+    }
+    pg.y = chip_top + CHIP_W_MM * 0.75 + 6.0;
+}
+
+/// Field photos, up to four, with captions (their thumbnails are JPEG already).
+fn photos(doc: &mut Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) -> Result<(), ReportError> {
+    let photos = doc.p.photos(Some(r.fid))?;
+    if photos.is_empty() {
+        return Ok(());
+    }
+    let w = 40.0;
+    let top = pg.y;
+    for (k, ph) in photos.iter().take(4).enumerate() {
+        let Some(thumb) = doc.p.photo_thumbnail(ph.id)? else { continue };
+        let Some(jpeg) = Jpeg::from_bytes(thumb) else { continue };
+        let (jw, jh) = (jpeg.w, jpeg.h);
+        let id = add_jpeg(&mut doc.pdf, jpeg);
+        let x = MARGIN + k as f32 * (w + 2.5);
+        pg.image(&id, x, top, w, (jw, jh));
+        let cap = format!("{} {}", ph.kind, ph.caption);
+        pg.text_at(&doc.font, x, top + w * jh as f32 / jw as f32 + 1.0, 7.0, &cap);
+    }
+    pg.y = top + 40.0;
+    Ok(())
+}
+
+/// The attributes that are filled, two per row, cut to what fits above the signature line.
+fn attributes(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
+    let t = doc.p.template();
+    let mut rows = vec![vec!["字段".to_string(), "值".into(), "字段".into(), "值".into()]];
+    let filled: Vec<(String, String)> = t
+        .fields()
+        .iter()
+        .zip(&r.values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(fd, v)| (fd.label.clone(), v.to_string()))
+        .collect();
+    for pair in filled.chunks(2) {
+        let mut row = vec![pair[0].0.clone(), pair[0].1.clone()];
+        if let Some(b) = pair.get(1) {
+            row.extend([b.0.clone(), b.1.clone()]);
+        }
+        rows.push(row);
+    }
+    if pg.y + rows.len() as f32 * 6.5 > PAGE_H - MARGIN - 10.0 {
+        rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
+    }
+    pg.table(&doc.font, &[28.0, 57.0, 28.0, 57.0], &rows);
+}
