@@ -1,6 +1,6 @@
 //! Project commands: new, import, layers, info, check, set, log, template.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -215,7 +215,9 @@ pub fn run_template(action: TemplateAction, ctx: &Ctx) -> Result<()> {
             };
             let text = template.to_toml();
             match out {
-                Some(path) => write_new_file(&path, text.as_bytes())?,
+                Some(path) => {
+                    tuban_core::atomic::write_file(&path, text.as_bytes(), tuban_core::atomic::Overwrite::Refuse)?
+                }
                 None => print!("{text}"),
             }
         }
@@ -269,17 +271,6 @@ pub fn load_template(name: &str) -> Result<Template> {
         return Ok(Template::from_toml(&text, name)?);
     }
     Ok(Template::builtin(name)?)
-}
-
-/// Writes a file that must not exist yet: temporary name, then rename.
-pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path.exists() {
-        bail!("{}: 文件已存在，不会覆盖 / file exists; will not overwrite", path.display());
-    }
-    let tmp = path.with_extension("tmp-tuban");
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-    Ok(())
 }
 
 pub fn print_import_report(r: &ImportReport, tr: &Tr) {

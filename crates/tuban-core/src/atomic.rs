@@ -37,7 +37,7 @@ pub enum AtomicError {
         path: String,
     },
     /// The file system refused (full disk, read-only medium, no permission, ...).
-    #[error("{path}: 写出失败 / cannot write: {cause}{}", crate::store::advice_io(cause))]
+    #[error("{path}: 写出失败 / cannot write: {cause}{}", advice_io(cause))]
     Io {
         /// The file that could not be written (the temporary one or the target).
         path: String,
@@ -221,6 +221,23 @@ impl Drop for PartDir {
             // Only removed when empty: a folder we made for nothing.
             let _ = std::fs::remove_dir(&self.out_dir);
         }
+    }
+}
+
+/// What to do about a file-system error, when there is something to say (every writer of files
+/// says it: the store, the exports, the report).
+pub fn advice_io(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => {
+            "。磁盘已满：请腾出空间后重试 / the disk is full: free some space and try again"
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            "。位置只读：请换一个可写的位置 / read-only location: choose a writable one"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "。没有权限：请换一个位置或检查文件权限 / permission denied: choose another place or check the permissions"
+        }
+        _ => "",
     }
 }
 

@@ -20,7 +20,7 @@ impl GkProjector {
     pub fn project(&mut self, lon: f64, lat: f64) -> Option<(u32, f64, f64)> {
         let epsg = zone_epsg(lon);
         if self.current.as_ref().is_none_or(|(e, _)| *e != epsg) {
-            let from = crate::import::crs::cgcs2000().ok()?;
+            let from = crate::crs::cgcs2000().ok()?;
             let mut to = SpatialRef::from_epsg(epsg).ok()?;
             to.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
             self.current = Some((epsg, CoordTransform::new(&from, &to).ok()?));
@@ -34,8 +34,8 @@ impl GkProjector {
 
 /// CGCS2000 lon/lat of Gauss-Krüger (or any projected) coordinates in `crs` (e.g. `EPSG:4546`).
 pub fn to_lonlat(crs: &str, x: f64, y: f64) -> Option<(f64, f64)> {
-    let from = crate::import::crs::parse_user_crs(crs).ok()?;
-    let to = crate::import::crs::cgcs2000().ok()?;
+    let from = crate::crs::parse_user_crs(crs).ok()?;
+    let to = crate::crs::cgcs2000().ok()?;
     let ct = CoordTransform::new(&from, &to).ok()?;
     let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
     ct.transform_coords(&mut xs, &mut ys, &mut zs).ok()?;

@@ -5,6 +5,7 @@
 
 pub mod atomic; // files written under a temporary name and renamed into place when complete
 pub mod crash; // panic hook: crash report, and the message that the data is safe
+pub mod crs; // coordinate systems as GDAL reads them: CGCS2000, Gauss-Krüger hints, GDAL's messages
 pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
 pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder
 pub mod gk; // CGCS2000 Gauss-Krüger coordinates of a point (GDAL/PROJ)

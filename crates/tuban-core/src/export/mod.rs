@@ -133,9 +133,9 @@ pub fn export(
 }
 
 fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportError> {
-    crate::import::init_gdal();
+    crate::crs::init_gdal();
     if let Some(c) = &opts.crs {
-        return crate::import::crs::parse_user_crs(c)
+        return crate::crs::parse_user_crs(c)
             .map_err(|e| ExportError::BadCrs { crs: c.clone(), detail: e.to_string() });
     }
     let first = p.patches()?.first().map(|r| r.fid);
@@ -143,12 +143,12 @@ fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportErr
         if let Some((srs_id, _)) = p.source_geometry(fid)? {
             if let Some(wkt) = p.srs_wkt(srs_id)? {
                 if let Ok(s) = SpatialRef::from_wkt(&wkt) {
-                    return Ok(crate::import::crs::srs_xy(s));
+                    return Ok(crate::crs::srs_xy(s));
                 }
             }
         }
     }
-    crate::import::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })
+    crate::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })
 }
 
 fn text_of(v: &Value) -> String {
@@ -195,11 +195,11 @@ fn vector(
     progress: &Progress,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let srs = target_srs(p, opts)?;
-    let display = crate::import::crs::cgcs2000()
-        .map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
+    let display =
+        crate::crs::cgcs2000().map_err(|e| ExportError::BadCrs { crs: "EPSG:4490".into(), detail: e.to_string() })?;
     let to_target = CoordTransform::new(&display, &srs)
         .map_err(|e| ExportError::BadCrs { crs: "target".into(), detail: e.to_string() })?;
-    let target_code = crate::import::crs::epsg_code(&srs);
+    let target_code = crate::crs::epsg_code(&srs);
     let records = p.patches_delivered()?;
     let base = stem(p);
     let mut written = Vec::new();
@@ -428,14 +428,9 @@ fn rate_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError
     .to_vec();
     let pct = |r: Option<f64>| r.map(|v| format!("{:.4}", v)).unwrap_or_default();
     let mut rows = Vec::new();
-    for (town, r) in l
-        .by_township
-        .iter()
-        .map(|(t, r)| (if t.is_empty() { "（未填）".to_string() } else { t.clone() }, r))
-        .chain(std::iter::once(("合计".to_string(), &l.total)))
-    {
+    for (town, r) in l.rows() {
         rows.push(vec![
-            town,
+            town.map_or("合计", |t| if t.is_empty() { "（未填）" } else { t }).to_string(),
             r.cases.to_string(),
             format!("{:.4}", m2_to_mu(r.illegal_area_m2)),
             r.filed.to_string(),

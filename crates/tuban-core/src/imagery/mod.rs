@@ -87,7 +87,7 @@ impl RasterSource {
 
     /// Opens one raster, or several as one mosaic (a VRT), and prepares it for display.
     pub fn open_styled(paths: &[PathBuf], style: &RasterStyle) -> Result<RasterSource, ImageryError> {
-        crate::import::init_gdal();
+        crate::crs::init_gdal();
         let first = paths.first().ok_or_else(|| ImageryError::Open {
             path: "-".into(),
             detail: "文件夹中没有影像文件 / no raster files in the folder".into(),
@@ -147,7 +147,7 @@ impl RasterSource {
         let mut merc =
             SpatialRef::from_epsg(3857).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         merc.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-        let src = crate::import::crs::srs_xy(srs);
+        let src = crate::crs::srs_xy(srs);
         let ct = CoordTransform::new(&src, &merc)
             .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let mut zs = vec![0.0; xs.len()];
@@ -410,7 +410,7 @@ fn warp_into(src: &Dataset, dst: &Dataset, args: &[&str]) -> Result<(), String> 
 /// `IMAGE_DATE`), if any.
 pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
     use gdal::Metadata;
-    crate::import::init_gdal();
+    crate::crs::init_gdal();
     let ds = Dataset::open(path).ok()?;
     for key in ["ACQUISITION_DATE", "IMAGE_DATE", "DATE", "TIFFTAG_DATETIME"] {
         if let Some(v) = ds.metadata_item(key, "") {
@@ -425,7 +425,7 @@ pub fn acquisition_date(path: &Path) -> Option<chrono::NaiveDate> {
 
 /// Builds overviews (pyramids) of a raster in place, with progress and cancel.
 pub fn build_overviews(path: &Path, progress: &tuban_model::progress::Progress) -> Result<(), ImageryError> {
-    crate::import::init_gdal();
+    crate::crs::init_gdal();
     let p = path.display().to_string();
     let mut ds = Dataset::open_ex(
         path,

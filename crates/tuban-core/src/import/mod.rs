@@ -7,16 +7,15 @@
 //! Non-fatal problems (invalid rings, empty geometries, values that do not fit, duplicate ids) are
 //! collected into the report; only what makes the whole file unusable is an error.
 
-pub mod crs;
 pub mod encoding;
 mod fields;
 mod prepare;
 mod reader;
 
+use crate::crs::take_gdal_messages;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Mutex, Once};
 
 use gdal::vector::LayerAccess;
 
@@ -114,27 +113,6 @@ pub enum ImportError {
     /// Cancelled; nothing written.
     #[error("已取消，项目未改变 / cancelled; the project is unchanged")]
     Cancelled,
-}
-
-/// GDAL messages collected by our error handler (instead of GDAL printing them to stderr).
-static GDAL_MESSAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Routes GDAL's messages into tuban's reports (once per process).
-pub fn init_gdal() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        gdal::config::set_error_handler(|_class, _no, msg| {
-            if let Ok(mut v) = GDAL_MESSAGES.lock() {
-                if v.len() < 200 {
-                    v.push(msg.to_string());
-                }
-            }
-        });
-    });
-}
-
-fn take_gdal_messages() -> Vec<String> {
-    GDAL_MESSAGES.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
 }
 
 /// The layers of a source, for choosing one.

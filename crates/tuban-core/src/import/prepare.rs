@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use super::encoding::{self, EncodingChoice, EncodingHow};
-use super::{init_gdal, take_gdal_messages, ImportError, ImportOptions};
+use super::{ImportError, ImportOptions};
+use crate::crs::{init_gdal, take_gdal_messages};
 
 /// A source ready for GDAL: zip extracted, encoding decided, CSV recoded.
 pub(super) struct Prepared {

@@ -10,7 +10,8 @@ use std::sync::mpsc::SyncSender;
 
 use super::fields::FieldMap;
 use super::prepare::{open_dataset, Prepared};
-use super::{crs, ImportError, ImportOptions};
+use super::{ImportError, ImportOptions};
+use crate::crs;
 use crate::store::{NewPatch, SourceCrs};
 use tuban_model::Template;
 

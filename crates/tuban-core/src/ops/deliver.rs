@@ -101,14 +101,7 @@ pub fn render_patch(
     let opts = crate::render::RenderOptions { size_px, caption, ..Default::default() };
     let overlay = crate::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
     let img = crate::render::render(chosen.map(|s| &s.spec), &[overlay], &opts)?;
-    super::check_overwrite(out, overwrite)?;
-    let tmp = out.with_extension("part-tuban.png");
-    img.save(&tmp).map_err(|e| OpsError::Invalid(format!("{}: {e}", tmp.display()))).and_then(|()| {
-        std::fs::rename(&tmp, out).map_err(|cause| {
-            let _ = std::fs::remove_file(&tmp);
-            OpsError::Io { path: out.display().to_string(), cause }
-        })
-    })?;
+    crate::render::save(&img, out, overwrite)?;
     let size_bytes = std::fs::metadata(out).map_err(super::io_error(out))?.len();
     Ok(Written { path: out.to_path_buf(), size_bytes, seconds: started.elapsed().as_secs_f64() })
 }

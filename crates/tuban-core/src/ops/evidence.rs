@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tuban_model::progress::Progress;
 
-use super::{check_overwrite, io_error, OpsError, Overwrite};
+use super::{io_error, OpsError, Overwrite};
 use crate::evidence::PhotoImport;
 use crate::store::Project;
 
@@ -69,16 +69,11 @@ pub fn attach(p: &mut Project, number: &str, paths: &[PathBuf], kind: &str, prog
     report
 }
 
-/// Writes attachment `id` to `out` (temporary name, then rename) and returns its original file
+/// Writes attachment `id` to `out` (through the atomic writer) and returns its original file
 /// name. An existing `out` is replaced only with [`Overwrite::Replace`].
 pub fn extract(p: &Project, id: i64, out: &Path, overwrite: Overwrite) -> Result<String, OpsError> {
     let (name, bytes) =
         p.attachment_data(id)?.ok_or_else(|| OpsError::Invalid(format!("#{id}: 没有这个附件 / no such attachment")))?;
-    check_overwrite(out, overwrite)?;
-    let tmp = out.with_extension("part-tuban");
-    std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|cause| {
-        let _ = std::fs::remove_file(&tmp);
-        OpsError::Io { path: out.display().to_string(), cause }
-    })?;
+    crate::atomic::write_file(out, &bytes, overwrite)?;
     Ok(name)
 }

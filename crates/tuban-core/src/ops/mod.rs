@@ -13,25 +13,7 @@ use std::path::Path;
 
 use crate::store::StoreError;
 
-/// Whether an output file that already exists may be replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overwrite {
-    /// Refuse, naming the file (the command line without `--force`).
-    Refuse,
-    /// Replace it (`--force`, or a save dialog that already asked).
-    Replace,
-}
-
-impl Overwrite {
-    /// `Replace` when `force` is set.
-    pub fn from_force(force: bool) -> Overwrite {
-        if force {
-            Overwrite::Replace
-        } else {
-            Overwrite::Refuse
-        }
-    }
-}
+pub use crate::atomic::Overwrite;
 
 /// Why a use case failed: the error of the layer that failed, with its file and remedy.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +33,9 @@ pub enum OpsError {
     /// A map image.
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
+    /// An output file could not be written, or exists.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::AtomicError),
     /// A file could not be read or written.
     #[error("{path}: {cause}{}", crate::store::advice_io(cause))]
     Io {
@@ -58,12 +43,6 @@ pub enum OpsError {
         path: String,
         /// What the system said.
         cause: std::io::Error,
-    },
-    /// An output file exists and may not be replaced.
-    #[error("{path}: 文件已存在；加 --force 覆盖 / file exists; add --force to overwrite")]
-    Exists {
-        /// The file.
-        path: String,
     },
     /// Input the use case cannot take (a date, a coordinate), with what to write instead.
     #[error("{0}")]
@@ -73,12 +52,4 @@ pub enum OpsError {
 /// An I/O error naming `path`.
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OpsError + '_ {
     move |cause| OpsError::Io { path: path.display().to_string(), cause }
-}
-
-/// Refuses an existing `out` unless it may be replaced.
-pub(crate) fn check_overwrite(out: &Path, overwrite: Overwrite) -> Result<(), OpsError> {
-    if overwrite == Overwrite::Refuse && out.exists() {
-        return Err(OpsError::Exists { path: out.display().to_string() });
-    }
-    Ok(())
 }

@@ -80,12 +80,7 @@ fn situation(
 ) -> Result<(), ReportError> {
     doc.heading(pg, "一、任务来源与基本情况");
     let batches = doc.p.batches()?;
-    let reviewed = summary
-        .by_status
-        .iter()
-        .filter(|(k, _)| matches!(k, tuban_model::ReviewStatus::Done | tuban_model::ReviewStatus::Problem))
-        .map(|(_, v)| v.count)
-        .sum::<usize>();
+    let reviewed = summary.by_status.iter().filter(|(k, _)| k.is_reviewed()).map(|(_, v)| v.count).sum::<usize>();
     pg.para(&doc.font, 11.0, &format!(
         "{}年度，上级下发本{}变化图斑{}个（含细斑{}个），总面积{:.2}公顷（{:.2}亩），共{}批次。截至报告编制时，已核查{}个，未核查{}个。",
         meta.year,
@@ -129,11 +124,13 @@ fn results(doc: &mut Doc<'_>, pg: &mut PageBuilder, records: &[PatchRecord], sum
     doc.heading(pg, "三、核查结果");
     by_township_table(doc, pg, summary);
     let (t, f) = (doc.p.template(), &doc.font);
-    for (caption, field) in [("表2 按核实变化原因统计", "HSBHYY"), ("表3 按核查结论统计", t.roles().verdict.as_str())]
-    {
-        if t.field(field).is_none() {
-            continue;
-        }
+    let roles = t.roles();
+    let tables = [
+        ("表2 按核实变化原因统计", roles.change_reason.as_deref()),
+        ("表3 按核查结论统计", Some(roles.verdict.as_str())),
+    ];
+    for (caption, field) in tables {
+        let Some(field) = field.filter(|f| t.field(f).is_some()) else { continue };
         pg.text_at(f, MARGIN, pg.y, 11.0, caption);
         pg.y += 6.0;
         let m = counts_by(records, |r| value(t, r, Some(field)));
@@ -147,10 +144,11 @@ fn results(doc: &mut Doc<'_>, pg: &mut PageBuilder, records: &[PatchRecord], sum
         }));
         pg.table(f, &[80.0, 25.0, 30.0], &rows);
     }
-    if t.field("QDL").is_some() && t.field("XDL").is_some() {
+    let land = roles.land_before.as_deref().zip(roles.land_after.as_deref());
+    if let Some((before, after)) = land.filter(|(b, a)| t.field(b).is_some() && t.field(a).is_some()) {
         pg.text_at(f, MARGIN, pg.y, 11.0, "表4 前地类→现地类");
         pg.y += 6.0;
-        let m = counts_by(records, |r| format!("{} → {}", value(t, r, Some("QDL")), value(t, r, Some("XDL"))));
+        let m = counts_by(records, |r| format!("{} → {}", value(t, r, Some(before)), value(t, r, Some(after))));
         let mut rows = vec![vec!["前地类 → 现地类".to_string(), "图斑数".into(), "面积(亩)".into()]];
         rows.extend(m.iter().map(|(k, (c, a))| vec![k.clone(), c.to_string(), format!("{:.2}", m2_to_mu(*a))]));
         pg.table(f, &[80.0, 25.0, 30.0], &rows);
@@ -194,11 +192,9 @@ fn ledger(doc: &mut Doc<'_>, pg: &mut PageBuilder) -> Result<(), ReportError> {
     let mut rows = vec![["乡镇", "违法宗数", "面积(亩)", "查处到位率", "整改到位率", "立案率", "结案率"]
         .map(str::to_string)
         .to_vec()];
-    for (town, r) in
-        l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once(("合计".to_string(), &l.total)))
-    {
+    for (town, r) in l.rows() {
         rows.push(vec![
-            town,
+            town.map_or("合计", |t| if t.is_empty() { "（未填）" } else { t }).to_string(),
             r.cases.to_string(),
             format!("{:.2}", m2_to_mu(r.illegal_area_m2)),
             pct(r.investigation_rate()),

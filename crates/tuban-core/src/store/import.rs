@@ -12,23 +12,11 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 use super::patches::{audit_text, make_key, to_sql};
 use super::schema::DISPLAY_SRS_ID;
 use super::{now_utc, Project, ProjectMeta, Result, StoreError};
+use crate::crs::SourceCrs;
 use tuban_model::geometry::gpkg;
 use tuban_model::template::Fill;
 use tuban_model::units::{self, Unit};
 use tuban_model::{Template, Value};
-
-/// The CRS of delivered data, registered in `gpkg_spatial_ref_sys`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceCrs {
-    /// Human name (e.g. `CGCS2000 / 3-degree Gauss-Kruger CM 111E`).
-    pub name: String,
-    /// `EPSG` or `NONE`.
-    pub organization: String,
-    /// EPSG code, or 0 when the CRS has none.
-    pub code: i32,
-    /// WKT definition.
-    pub wkt: String,
-}
 
 /// What is known about a batch before its patches are read.
 #[derive(Debug, Clone, PartialEq)]

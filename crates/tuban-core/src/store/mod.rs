@@ -32,11 +32,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tuban_model::value::ValueError;
 use tuban_model::{Programme, Template, TemplateError};
 
+pub use crate::atomic::advice_io;
+pub use crate::crs::SourceCrs;
 pub use attachments::{Attachment, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES};
 pub use audit::AuditEntry;
 pub use cases::{Case, CaseStep, CaseUpdate};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
-pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch, SourceCrs};
+pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};
@@ -424,23 +426,6 @@ fn advice_sqlite(e: &rusqlite::Error) -> &'static str {
         Some(rusqlite::ErrorCode::DatabaseCorrupt) => "。文件已损坏：请用备份（.bak-v*）或上次交付的副本 / the file is damaged: use a backup copy",
         Some(rusqlite::ErrorCode::ReadOnly) => "。文件只读：请复制到可写磁盘 / the file is read-only: copy it to a writable disk",
         Some(rusqlite::ErrorCode::SystemIoFailure) => "。读写出错：请检查磁盘或U盘是否已拔出 / input/output error: check the disk or USB drive",
-        _ => "",
-    }
-}
-
-/// What to do about a file-system error, when there is something to say (also used by the
-/// exports and the report).
-pub fn advice_io(e: &std::io::Error) -> &'static str {
-    match e.kind() {
-        std::io::ErrorKind::StorageFull => {
-            "。磁盘已满：请腾出空间后重试 / the disk is full: free some space and try again"
-        }
-        std::io::ErrorKind::ReadOnlyFilesystem => {
-            "。位置只读：请换一个可写的位置 / read-only location: choose a writable one"
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            "。没有权限：请换一个位置或检查文件权限 / permission denied: choose another place or check the permissions"
-        }
         _ => "",
     }
 }

@@ -1,9 +1,9 @@
-//! Coordinate systems of delivered data: what the file declares, what `--crs` says, and what to do
+//! Coordinate systems as GDAL reads them, and GDAL itself: what a file declares, what `--crs` says, and what to do
 //! when nothing is declared (degrees → CGCS2000 with a warning; metres → refuse with a hint).
 
-use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
+use std::sync::{Mutex, Once};
 
-use crate::store::SourceCrs;
+use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 
 /// A spatial reference with longitude (or easting) on x, as every tuban geometry has.
 pub fn srs_xy(mut srs: SpatialRef) -> SpatialRef {
@@ -71,6 +71,40 @@ pub fn guess_hint(extent: [f64; 4]) -> String {
         return "东坐标不带带号，可能是 CGCS2000 3 度带 EPSG:4534-4554（按中央经线选择，如 111°E 为 EPSG:4546） / easting without zone: CGCS2000 3-degree zone EPSG:4534-4554 by central meridian (111°E = EPSG:4546)".into();
     }
     "请向数据提供方确认坐标系 / ask the data provider which CRS it is".into()
+}
+
+/// The CRS of delivered data, registered in `gpkg_spatial_ref_sys`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceCrs {
+    /// Human name (e.g. `CGCS2000 / 3-degree Gauss-Kruger CM 111E`).
+    pub name: String,
+    /// `EPSG` or `NONE`.
+    pub organization: String,
+    /// EPSG code, or 0 when the CRS has none.
+    pub code: i32,
+    /// WKT definition.
+    pub wkt: String,
+}
+
+/// GDAL messages collected by our error handler (instead of GDAL printing them to stderr).
+static GDAL_MESSAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Routes GDAL's messages into tuban's reports (once per process).
+pub fn init_gdal() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|_class, _no, msg| {
+            if let Ok(mut v) = GDAL_MESSAGES.lock() {
+                if v.len() < 200 {
+                    v.push(msg.to_string());
+                }
+            }
+        });
+    });
+}
+
+pub(crate) fn take_gdal_messages() -> Vec<String> {
+    GDAL_MESSAGES.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
 }
 
 #[cfg(test)]
