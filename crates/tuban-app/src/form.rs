@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use egui::{RichText, Ui};
 
+use super::commands::{Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, Workstation};
+use super::state::Workstation;
 use super::theme;
 use tuban_model::units::{m2_to_ha, m2_to_mu};
 use tuban_model::{Field, FieldKind, Severity, Value};
@@ -38,7 +39,7 @@ fn from_jiff(d: jiff::civil::Date) -> Option<chrono::NaiveDate> {
 }
 
 /// Draws the form of the current patch.
-pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Commands) {
     let Some(index) = ws.current else {
         ui.label(tr(lang, "no_patch"));
         return;
@@ -128,7 +129,7 @@ fn field_ui(
     value: &Value,
     buffers: &mut FormBuffers,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
     label_id: egui::Id,
 ) {
     if field.is_read_only() {
@@ -268,7 +269,7 @@ fn text_field(
     field: &Field,
     value: &Value,
     buffers: &mut FormBuffers,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
     width: f32,
     label_id: egui::Id,
 ) {

@@ -4,7 +4,8 @@
 use egui::{Color32, Mesh, Pos2, Shape, Stroke, Ui};
 use walkers::{lon_lat, Map, MapMemory, Projector};
 
-use super::state::{lonlat_of_merc01, merc01, Command, Workstation};
+use super::commands::{Command, Commands};
+use super::state::{lonlat_of_merc01, merc01, Workstation};
 use super::theme;
 use super::tiles::ImageryTiles;
 
@@ -112,7 +113,7 @@ pub fn map_ui(
     sources: MapSources,
     caption: String,
     swipe: &mut f32,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if ws.fit_requested {
         if let Some(shape) = ws.current.and_then(|i| ws.shapes.get(i)) {

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use egui::{RichText, Ui};
 
+use super::commands::{AppCommand, Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, Workstation};
+use super::state::Workstation;
 use super::theme;
 use tuban_core::store::{AuditEntry, Case, PhotoRecord, REVIEW_FLAGS};
 
@@ -83,7 +84,7 @@ impl SideCache {
 }
 
 /// Photos, comments and flags, case and history of the current patch.
-pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     cache.reload(ws);
     if ws.current.is_none() {
         return;
@@ -97,7 +98,7 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
             if ui.button(tr(lang, "add_photos")).clicked() {
                 if let Some(files) = rfd::FileDialog::new().add_filter("JPEG", &["jpg", "jpeg"]).pick_files() {
-                    cmds.push(Command::AddPhotos(files));
+                    cmds.push(AppCommand::AddPhotos(files));
                 }
             }
             let photos = cache.photos.clone();
@@ -295,7 +296,7 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                         );
                         if ui.small_button(tr(lang, "save_as")).clicked() {
                             if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
-                                cmds.push(Command::ExtractAttachment { id: a.id, out });
+                                cmds.push(AppCommand::ExtractAttachment { id: a.id, out });
                             }
                         }
                     });
@@ -322,7 +323,7 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                             )
                             .pick_files()
                         {
-                            cmds.push(Command::AttachToCase {
+                            cmds.push(AppCommand::AttachToCase {
                                 number: c.number.clone(),
                                 paths,
                                 kind: cache.attach_kind.clone(),
@@ -371,13 +372,13 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
 
 /// The case ledger window: rates per township and what needs attention (computed again only
 /// after a change, not every frame).
-pub fn ledger_window(
+pub fn ledger_ui(
     ctx: &egui::Context,
     ws: &Workstation,
     cache: &mut Option<(u64, tuban_core::store::Ledger)>,
     open: &mut bool,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if cache.as_ref().is_none_or(|(serial, _)| *serial != ws.side_serial) {
         *cache = ws.project.ledger().ok().map(|l| (ws.side_serial, l));
@@ -443,14 +444,14 @@ pub struct SpotView {
 }
 
 /// The spot-check window: draw a sample, review it blind, see the agreement.
-pub fn spotcheck_window(
+pub fn spot_check_ui(
     ctx: &egui::Context,
     ws: &Workstation,
     cache: &mut Option<SpotView>,
     open: &mut bool,
     share: &mut f64,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if cache.as_ref().is_none_or(|c| c.serial != ws.side_serial) {
         *cache = match ws.project.latest_spot_check() {

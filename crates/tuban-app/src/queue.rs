@@ -2,8 +2,9 @@
 
 use egui::{RichText, Ui};
 
+use super::commands::{Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, SortBy, Workstation};
+use super::state::{SortBy, Workstation};
 use super::theme;
 use tuban_model::ReviewStatus;
 
@@ -17,7 +18,7 @@ fn status_key(s: ReviewStatus) -> &'static str {
 }
 
 /// Draws the queue panel; `search_focus` asks to focus the search box (the `/` key).
-pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: bool, cmds: &mut Vec<Command>) {
+pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: bool, cmds: &mut Commands) {
     let total = ws.records.len();
     ui.horizontal(|ui| {
         ui.heading(tr(lang, "queue"));
