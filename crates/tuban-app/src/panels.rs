@@ -90,6 +90,35 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
         return;
     }
     ui.separator();
+    photos_ui(ui, ws, cache, lang, cmds);
+    notes_ui(ui, cache, lang, cmds);
+    case_ui(ui, ws, cache, lang, cmds);
+    for r in &cache.rebound {
+        ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
+    }
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(
+        ui,
+        |ui| {
+            for e in cache.history.iter().rev().take(50) {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {} {} {}: {} → {}",
+                        &e.time[..19.min(e.time.len())],
+                        e.user,
+                        e.action,
+                        e.field.clone().unwrap_or_default(),
+                        e.old_value.clone().unwrap_or_default(),
+                        e.new_value.clone().unwrap_or_default()
+                    ))
+                    .small(),
+                );
+            }
+        },
+    );
+}
+
+/// Photos of the current patch (kind, caption, warnings) and photos not yet assigned.
+fn photos_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong())
         .default_open(true)
         .show(ui, |ui| {
@@ -157,6 +186,10 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                 }
             }
         });
+}
+
+/// Flags, confidence and comments.
+fn notes_ui(ui: &mut Ui, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     egui::CollapsingHeader::new(RichText::new(tr(lang, "notes")).strong()).default_open(true).show(ui, |ui| {
         let mut flags = cache.flags.clone();
         let mut changed = false;
@@ -204,133 +237,18 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
         });
     });
+}
+
+/// The case of the current patch, or a button to open one.
+fn case_ui(ui: &mut Ui, ws: &Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
+    // A copy: the case is shown while the buffers of the cache are edited.
+    let case = cache.case.clone();
     egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(
         ui,
-        |ui| match &cache.case {
+        |ui| match &case {
             Some(c) => {
-                ui.label(format!("{}  {}", c.number, c.party));
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "investigation")).id;
-                    let r =
-                        egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
-                            for v in tuban_core::store::INVESTIGATION {
-                                if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
-                                    cmds.push(Command::CaseStatus {
-                                        number: c.number.clone(),
-                                        investigation: Some(v.into()),
-                                        rectification: None,
-                                    });
-                                }
-                            }
-                        });
-                    r.response.labelled_by(label);
-                });
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "rectification")).id;
-                    let r =
-                        egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
-                            for v in tuban_core::store::RECTIFICATION {
-                                if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
-                                    cmds.push(Command::CaseStatus {
-                                        number: c.number.clone(),
-                                        investigation: None,
-                                        rectification: Some(v.into()),
-                                    });
-                                }
-                            }
-                        });
-                    r.response.labelled_by(label);
-                });
-                ui.horizontal(|ui| {
-                    ui.label(format!("{}: {}", tr(lang, "step"), c.step));
-                    let next = tuban_core::store::STEPS
-                        .iter()
-                        .position(|s| *s == c.step)
-                        .and_then(|i| tuban_core::store::STEPS.get(i + 1));
-                    if let Some(next) = next {
-                        if ui.button(format!("→ {next}")).clicked() {
-                            cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
-                        }
-                    }
-                });
-                if let Some(flag) = &cache.criminal {
-                    let basis = flag
-                        .prior_penalty
-                        .as_ref()
-                        .map(|d| format!("（{} {d}）", tr(lang, "prior_penalty")))
-                        .unwrap_or_default();
-                    let text = format!(
-                        "{} {:.2} 亩{basis}",
-                        tr(lang, "criminal_reached"),
-                        tuban_model::units::m2_to_mu(flag.area_m2)
-                    );
-                    ui.colored_label(theme::ERROR_TEXT, text);
-                }
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "prior_penalty_doc")).id;
-                    let r = ui
-                        .add(
-                            egui::TextEdit::singleline(&mut cache.prior_penalty)
-                                .desired_width(180.0)
-                                .hint_text(tr(lang, "prior_penalty_hint")),
-                        )
-                        .labelled_by(label);
-                    if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
-                        cmds.push(Command::CasePriorPenalty {
-                            number: c.number.clone(),
-                            text: cache.prior_penalty.trim().to_string(),
-                        });
-                    }
-                });
-                ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
-                for a in &cache.attachments {
-                    ui.horizontal(|ui| {
-                        ui.label(
-                            RichText::new(format!(
-                                "{} {} ({:.0} KB)",
-                                a.kind,
-                                a.file_name,
-                                a.size_bytes as f64 / 1024.0
-                            ))
-                            .small(),
-                        );
-                        if ui.small_button(tr(lang, "save_as")).clicked() {
-                            if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
-                                cmds.push(AppCommand::ExtractAttachment { id: a.id, out });
-                            }
-                        }
-                    });
-                }
-                ui.horizontal(|ui| {
-                    if cache.attach_kind.is_empty() {
-                        cache.attach_kind = "其他".into();
-                    }
-                    let label = ui.label(tr(lang, "attachment_kind")).id;
-                    egui::ComboBox::from_id_salt("attach_kind")
-                        .selected_text(&cache.attach_kind)
-                        .show_ui(ui, |ui| {
-                            for k in tuban_core::store::ATTACHMENT_KINDS {
-                                ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
-                            }
-                        })
-                        .response
-                        .labelled_by(label);
-                    if ui.button(tr(lang, "attach_files")).clicked() {
-                        if let Some(paths) = rfd::FileDialog::new()
-                            .add_filter(
-                                tr(lang, "documents"),
-                                &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"],
-                            )
-                            .pick_files()
-                        {
-                            cmds.push(AppCommand::AttachToCase {
-                                number: c.number.clone(),
-                                paths,
-                                kind: cache.attach_kind.clone(),
-                            });
-                        }
-                    }
-                });
+                case_status_ui(ui, c, cache, lang, cmds);
+                case_files_ui(ui, c, cache, lang, cmds);
             }
             None => {
                 ui.horizontal(|ui| {
@@ -346,28 +264,120 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
         },
     );
-    for r in &cache.rebound {
-        ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
-    }
-    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(
-        ui,
-        |ui| {
-            for e in cache.history.iter().rev().take(50) {
-                ui.label(
-                    RichText::new(format!(
-                        "{} {} {} {}: {} → {}",
-                        &e.time[..19.min(e.time.len())],
-                        e.user,
-                        e.action,
-                        e.field.clone().unwrap_or_default(),
-                        e.old_value.clone().unwrap_or_default(),
-                        e.new_value.clone().unwrap_or_default()
-                    ))
-                    .small(),
-                );
+}
+
+/// Number and party, investigation, rectification, step and the criminal threshold of a case.
+fn case_status_ui(ui: &mut Ui, c: &Case, cache: &SideCache, lang: Lang, cmds: &mut Commands) {
+    ui.label(format!("{}  {}", c.number, c.party));
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "investigation")).id;
+        let r = egui::ComboBox::from_id_salt("case_inv").selected_text(&c.investigation).show_ui(ui, |ui| {
+            for v in tuban_core::store::INVESTIGATION {
+                if ui.selectable_label(c.investigation == v, v).clicked() && c.investigation != v {
+                    cmds.push(Command::CaseStatus {
+                        number: c.number.clone(),
+                        investigation: Some(v.into()),
+                        rectification: None,
+                    });
+                }
             }
-        },
-    );
+        });
+        r.response.labelled_by(label);
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "rectification")).id;
+        let r = egui::ComboBox::from_id_salt("case_rect").selected_text(&c.rectification).show_ui(ui, |ui| {
+            for v in tuban_core::store::RECTIFICATION {
+                if ui.selectable_label(c.rectification == v, v).clicked() && c.rectification != v {
+                    cmds.push(Command::CaseStatus {
+                        number: c.number.clone(),
+                        investigation: None,
+                        rectification: Some(v.into()),
+                    });
+                }
+            }
+        });
+        r.response.labelled_by(label);
+    });
+    ui.horizontal(|ui| {
+        ui.label(format!("{}: {}", tr(lang, "step"), c.step));
+        let next = tuban_core::store::STEPS
+            .iter()
+            .position(|s| *s == c.step)
+            .and_then(|i| tuban_core::store::STEPS.get(i + 1));
+        if let Some(next) = next {
+            if ui.button(format!("→ {next}")).clicked() {
+                cmds.push(Command::CaseStep { number: c.number.clone(), step: next.to_string() });
+            }
+        }
+    });
+    if let Some(flag) = &cache.criminal {
+        let basis =
+            flag.prior_penalty.as_ref().map(|d| format!("（{} {d}）", tr(lang, "prior_penalty"))).unwrap_or_default();
+        let text =
+            format!("{} {:.2} 亩{basis}", tr(lang, "criminal_reached"), tuban_model::units::m2_to_mu(flag.area_m2));
+        ui.colored_label(theme::ERROR_TEXT, text);
+    }
+}
+
+/// The prior penalty and the attachments of a case.
+fn case_files_ui(ui: &mut Ui, c: &Case, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "prior_penalty_doc")).id;
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut cache.prior_penalty)
+                    .desired_width(180.0)
+                    .hint_text(tr(lang, "prior_penalty_hint")),
+            )
+            .labelled_by(label);
+        if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
+            cmds.push(Command::CasePriorPenalty {
+                number: c.number.clone(),
+                text: cache.prior_penalty.trim().to_string(),
+            });
+        }
+    });
+    ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
+    for a in &cache.attachments {
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{} {} ({:.0} KB)", a.kind, a.file_name, a.size_bytes as f64 / 1024.0)).small(),
+            );
+            if ui.small_button(tr(lang, "save_as")).clicked() {
+                if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
+                    cmds.push(AppCommand::ExtractAttachment { id: a.id, out });
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if cache.attach_kind.is_empty() {
+            cache.attach_kind = "其他".into();
+        }
+        let label = ui.label(tr(lang, "attachment_kind")).id;
+        egui::ComboBox::from_id_salt("attach_kind")
+            .selected_text(&cache.attach_kind)
+            .show_ui(ui, |ui| {
+                for k in tuban_core::store::ATTACHMENT_KINDS {
+                    ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
+                }
+            })
+            .response
+            .labelled_by(label);
+        if ui.button(tr(lang, "attach_files")).clicked() {
+            if let Some(paths) = rfd::FileDialog::new()
+                .add_filter(tr(lang, "documents"), &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"])
+                .pick_files()
+            {
+                cmds.push(AppCommand::AttachToCase {
+                    number: c.number.clone(),
+                    paths,
+                    kind: cache.attach_kind.clone(),
+                });
+            }
+        }
+    });
 }
 
 /// The case ledger window: rates per township and what needs attention (computed again only
