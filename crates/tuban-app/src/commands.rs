@@ -193,3 +193,21 @@ impl Commands {
         &self.project
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_queue_takes_both_kinds_and_keeps_their_order() {
+        let mut cmds = Commands::default();
+        cmds.push(AppCommand::Seal);
+        cmds.push(Command::Next);
+        cmds.push(AppCommand::Verify);
+        cmds.push(Command::Undo);
+        let (project, app) = cmds.take();
+        assert_eq!(project, vec![Command::Next, Command::Undo]);
+        assert_eq!(app, vec![AppCommand::Seal, AppCommand::Verify]);
+        assert!(cmds.project().is_empty());
+    }
+}

@@ -201,12 +201,14 @@ impl JobSlot {
     pub fn poll(&mut self) -> Option<JobDone> {
         let job = self.job.as_mut()?;
         let outcome = match job.handle.take() {
-            Some(h) if h.is_finished() => h.join().unwrap_or_else(|_| Err(JobError::from("job thread panicked"))),
+            Some(h) if h.is_finished() => {
+                h.join().unwrap_or_else(|_| Err(JobError::from("任务线程崩溃 / job thread panicked")))
+            }
             Some(h) => {
                 job.handle = Some(h);
                 return None;
             }
-            None => Err(JobError::from("job thread could not start")),
+            None => Err(JobError::from("任务线程无法启动 / job thread could not start")),
         };
         let job = self.job.take()?;
         Some(JobDone { project: job.project, wrote: job.wrote, outcome })
@@ -327,4 +329,43 @@ fn seal(project: &std::path::Path) -> Result<JobOutcome, JobError> {
 fn verify(project: &std::path::Path) -> Result<JobOutcome, JobError> {
     let proj = open_snapshot(project)?;
     proj.verify().map(JobOutcome::Verified).map_err(JobError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_second_job_is_refused_until_the_first_is_polled() {
+        let mut slot = JobSlot::default();
+        let missing = std::env::temp_dir().join("tuban-no-such-project.gpkg");
+        assert!(slot.start(JobSpec::Verify { project: missing.clone() }, || {}).is_ok());
+        assert_eq!(slot.running().map(|j| j.title), Some("verifying"));
+        // Even once its thread has ended, the slot is taken until the outcome is handed back.
+        let second = slot.start(JobSpec::Seal { project: missing.clone() }, || {});
+        assert_eq!(second, Err(JobBusy));
+        assert_eq!(slot.running().map(|j| j.title), Some("verifying"), "the first job keeps the slot");
+        let done = loop {
+            if let Some(done) = slot.poll() {
+                break done;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(!done.wrote && done.project == missing);
+        let Err(e) = done.outcome else { panic!("a missing project cannot be verified") };
+        assert!(!e.message.is_empty());
+        assert!(!slot.is_running() && slot.poll().is_none());
+        assert!(slot.start(JobSpec::Verify { project: missing }, || {}).is_ok(), "free again");
+    }
+
+    #[test]
+    fn writing_jobs_are_the_ones_that_need_the_project_to_themselves() {
+        let p = PathBuf::from("p.gpkg");
+        assert!(JobSpec::Seal { project: p.clone() }.writes());
+        assert!(JobSpec::Photos { project: p.clone(), paths: vec![] }.writes());
+        assert!(!JobSpec::Verify { project: p.clone() }.writes());
+        assert!(!JobSpec::Extract { project: p, id: 1, out: PathBuf::from("x") }.writes());
+    }
 }
