@@ -1,14 +1,16 @@
 //! The two kinds of command the panels and keys send, and the queue they are sent through.
 //!
 //! A [`Command`] asks something of the open project (a verdict, a field edit, a case update, the
-//! queue or the map view); the workstation applies it through the store ([`Workstation::apply`](crate::Workstation::apply)).
+//! queue or the map view); the workstation applies it through the store
+//! ([`Workstation::apply`](crate::Workstation::apply)).
 //! An [`AppCommand`] asks something of the window itself (open or close a project, show a
 //! dialog, start a job); the app shell handles it (`logic.rs`).
 //! Panels push both into one [`Commands`] queue, drained once per frame: project commands
 //! first, then app commands, so a job started in a frame sees that frame's edits.
 //!
 //! Architecture invariant: each command kind has exactly one handler; nothing intercepts a
-//! [`Command`] before [`Workstation::apply`](crate::Workstation::apply), and `apply` has no arm for window work.
+//! [`Command`] before [`Workstation::apply`](crate::Workstation::apply), and `apply` has no arm
+//! for window work.
 
 use std::path::PathBuf;
 

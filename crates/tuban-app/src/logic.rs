@@ -1,6 +1,7 @@
 //! The app shell's logic: the one handler of [`AppCommand`]s, the one place a job is started
 //! (refused while one runs; a writing job gets the project to itself), and what is done with a
-//! finished job. Project [`Command`](crate::Command)s go to [`Workstation::apply`](crate::Workstation::apply).
+//! finished job. Project [`Command`](crate::Command)s go to
+//! [`Workstation::apply`](crate::Workstation::apply) instead.
 
 use std::path::{Path, PathBuf};
 
