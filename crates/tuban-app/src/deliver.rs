@@ -5,19 +5,12 @@ use std::path::PathBuf;
 
 use egui::Ui;
 
+use super::commands::{AppCommand, Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, Workstation};
+use super::state::Workstation;
 use tuban_core::export::Format;
 use tuban_core::report::{ReportOptions, Sheets};
 use tuban_core::store::ReportText;
-
-/// What the dialog asks the app to run.
-pub enum DeliverAction {
-    /// Write the report to `out`.
-    Report { out: PathBuf, opts: ReportOptions, force: bool },
-    /// Export `format` into the folder `out`.
-    Export { out: PathBuf, format: Format, force: bool },
-}
 
 /// The dialog's fields (kept while it is open).
 pub struct DeliverDialog {
@@ -68,105 +61,25 @@ const FORMATS: [(Format, &str); 5] = [
     (Format::Photos, "照片 / photos"),
 ];
 
-/// Draws the dialog; `open` turns false when closed. Text edits become commands (stored at once).
-pub fn deliver_window(
+/// Draws the dialog; `open` turns false when closed. Text edits become commands (stored at once);
+/// the report and the exports are sent as [`AppCommand`]s (jobs).
+pub fn deliver_ui(
     ctx: &egui::Context,
     ws: &Workstation,
     dlg: &mut DeliverDialog,
     open: &mut bool,
     lang: Lang,
-    cmds: &mut Vec<Command>,
-) -> Option<DeliverAction> {
+    cmds: &mut Commands,
+) {
     if !dlg.texts_loaded {
         dlg.method = ws.project.report_text(ReportText::Method).ok().flatten().unwrap_or_default();
         dlg.problems = ws.project.report_text(ReportText::Problems).ok().flatten().unwrap_or_default();
         dlg.texts_loaded = true;
     }
-    let mut action = None;
     egui::Window::new(tr(lang, "deliverables_title")).open(open).default_width(560.0).show(ctx, |ui| {
         ui.heading(tr(lang, "report_pdf"));
-        egui::Grid::new("report_opts").num_columns(2).show(ui, |ui| {
-            ui.label(tr(lang, "report_sheets"));
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut dlg.sheets, Sheets::All, tr(lang, "sheets_all"));
-                ui.radio_value(&mut dlg.sheets, Sheets::Illegal, tr(lang, "sheets_illegal"));
-                ui.radio_value(&mut dlg.sheets, Sheets::None, tr(lang, "sheets_none"));
-                let filtering = matches!(dlg.sheets, Sheets::Filter(_));
-                if ui.radio(filtering, tr(lang, "sheets_filter")).clicked() && !filtering {
-                    dlg.sheets = Sheets::Filter(dlg.filter.clone());
-                }
-            });
-            ui.end_row();
-            if let Sheets::Filter(text) = &mut dlg.sheets {
-                let l = ui.label(tr(lang, "sheets_condition"));
-                if ui
-                    .add(
-                        egui::TextEdit::singleline(text)
-                            .hint_text("XZMC = 乌兰花镇 and HCJG = 违法")
-                            .desired_width(360.0),
-                    )
-                    .labelled_by(l.id)
-                    .changed()
-                {
-                    dlg.filter = text.clone();
-                }
-                ui.end_row();
-            }
-            ui.end_row();
-            ui.label(tr(lang, "report_dpi"));
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut dlg.dpi, 150, "150 dpi");
-                ui.radio_value(&mut dlg.dpi, 300, "300 dpi");
-            });
-            ui.end_row();
-            let l = ui.label(tr(lang, "report_unit"));
-            ui.text_edit_singleline(&mut dlg.unit).labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label(tr(lang, "output_file"));
-            ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut dlg.report_out).desired_width(360.0)).labelled_by(l.id);
-                if ui.button(tr(lang, "browse")).clicked() {
-                    if let Some(p) =
-                        rfd::FileDialog::new().add_filter("PDF", &["pdf"]).set_file_name("report.pdf").save_file()
-                    {
-                        dlg.report_out = p.display().to_string();
-                    }
-                }
-            });
-            ui.end_row();
-        });
-        let now = ui.input(|i| i.time);
-        for (k, (which, label, text)) in [
-            (ReportText::Method, "report_method", &mut dlg.method),
-            (ReportText::Problems, "report_problems", &mut dlg.problems),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let l = ui.label(tr(lang, label));
-            let r = ui
-                .add(
-                    egui::TextEdit::multiline(text)
-                        .desired_rows(4)
-                        .desired_width(f32::INFINITY)
-                        .hint_text(tr(lang, "report_text_hint")),
-                )
-                .labelled_by(l.id);
-            if r.changed() {
-                dlg.typed_at[k] = Some(now);
-            }
-            // Saved after a short pause in typing, as the form's fields are.
-            if let Some(t) = dlg.typed_at[k] {
-                if r.lost_focus() || now - t >= super::form::AUTOSAVE_AFTER_S {
-                    cmds.push(Command::SetReportText { which, text: text.clone() });
-                    dlg.typed_at[k] = None;
-                } else {
-                    ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(
-                        super::form::AUTOSAVE_AFTER_S - (now - t),
-                    ));
-                }
-            }
-        }
+        report_options_ui(ui, dlg, lang);
+        report_texts_ui(ui, dlg, lang, cmds);
         ui.checkbox(&mut dlg.force, tr(lang, "overwrite"));
         if ui.button(tr(lang, "make_report")).clicked() && !dlg.report_out.trim().is_empty() {
             cmds.push(Command::SetReportText { which: ReportText::Method, text: dlg.method.clone() });
@@ -181,16 +94,100 @@ pub fn deliver_window(
                 method_text: text(&dlg.method),
                 problems_text: text(&dlg.problems),
             };
-            action = Some(DeliverAction::Report { out: PathBuf::from(dlg.report_out.trim()), opts, force: dlg.force });
+            cmds.push(AppCommand::Report { out: PathBuf::from(dlg.report_out.trim()), opts, force: dlg.force });
         }
         ui.separator();
         ui.heading(tr(lang, "export_files"));
-        export_ui(ui, dlg, lang, &mut action);
+        export_ui(ui, dlg, lang, cmds);
     });
-    action
 }
 
-fn export_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang, action: &mut Option<DeliverAction>) {
+/// Sheets, resolution, unit and output file of the report.
+fn report_options_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang) {
+    egui::Grid::new("report_opts").num_columns(2).show(ui, |ui| {
+        ui.label(tr(lang, "report_sheets"));
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut dlg.sheets, Sheets::All, tr(lang, "sheets_all"));
+            ui.radio_value(&mut dlg.sheets, Sheets::Illegal, tr(lang, "sheets_illegal"));
+            ui.radio_value(&mut dlg.sheets, Sheets::None, tr(lang, "sheets_none"));
+            let filtering = matches!(dlg.sheets, Sheets::Filter(_));
+            if ui.radio(filtering, tr(lang, "sheets_filter")).clicked() && !filtering {
+                dlg.sheets = Sheets::Filter(dlg.filter.clone());
+            }
+        });
+        ui.end_row();
+        if let Sheets::Filter(text) = &mut dlg.sheets {
+            let l = ui.label(tr(lang, "sheets_condition"));
+            if ui
+                .add(egui::TextEdit::singleline(text).hint_text("XZMC = 乌兰花镇 and HCJG = 违法").desired_width(360.0))
+                .labelled_by(l.id)
+                .changed()
+            {
+                dlg.filter = text.clone();
+            }
+            ui.end_row();
+        }
+        ui.end_row();
+        ui.label(tr(lang, "report_dpi"));
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut dlg.dpi, 150, "150 dpi");
+            ui.radio_value(&mut dlg.dpi, 300, "300 dpi");
+        });
+        ui.end_row();
+        let l = ui.label(tr(lang, "report_unit"));
+        ui.text_edit_singleline(&mut dlg.unit).labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label(tr(lang, "output_file"));
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut dlg.report_out).desired_width(360.0)).labelled_by(l.id);
+            if ui.button(tr(lang, "browse")).clicked() {
+                if let Some(p) =
+                    rfd::FileDialog::new().add_filter("PDF", &["pdf"]).set_file_name("report.pdf").save_file()
+                {
+                    dlg.report_out = p.display().to_string();
+                }
+            }
+        });
+        ui.end_row();
+    });
+}
+
+/// The analyst's texts of the report, saved after a short pause in typing (as the form's fields).
+fn report_texts_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang, cmds: &mut Commands) {
+    let now = ui.input(|i| i.time);
+    for (k, (which, label, text)) in [
+        (ReportText::Method, "report_method", &mut dlg.method),
+        (ReportText::Problems, "report_problems", &mut dlg.problems),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let l = ui.label(tr(lang, label));
+        let r = ui
+            .add(
+                egui::TextEdit::multiline(text)
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY)
+                    .hint_text(tr(lang, "report_text_hint")),
+            )
+            .labelled_by(l.id);
+        if r.changed() {
+            dlg.typed_at[k] = Some(now);
+        }
+        if let Some(t) = dlg.typed_at[k] {
+            if r.lost_focus() || now - t >= super::form::AUTOSAVE_AFTER_S {
+                cmds.push(Command::SetReportText { which, text: text.clone() });
+                dlg.typed_at[k] = None;
+            } else {
+                ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(
+                    super::form::AUTOSAVE_AFTER_S - (now - t),
+                ));
+            }
+        }
+    }
+}
+
+fn export_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang, cmds: &mut Commands) {
     ui.horizontal_wrapped(|ui| {
         for (f, label) in FORMATS {
             ui.radio_value(&mut dlg.format, f, label);
@@ -206,7 +203,7 @@ fn export_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang, action: &mut Opti
         }
     });
     if ui.button(tr(lang, "export")).clicked() && !dlg.export_dir.trim().is_empty() {
-        *action = Some(DeliverAction::Export {
+        cmds.push(AppCommand::Export {
             out: PathBuf::from(dlg.export_dir.trim()),
             format: dlg.format,
             force: dlg.force,

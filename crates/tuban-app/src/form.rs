@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use egui::{RichText, Ui};
 
+use super::commands::{Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, Workstation};
+use super::state::Workstation;
 use super::theme;
 use tuban_model::units::{m2_to_ha, m2_to_mu};
 use tuban_model::{Field, FieldKind, Severity, Value};
@@ -38,7 +39,7 @@ fn from_jiff(d: jiff::civil::Date) -> Option<chrono::NaiveDate> {
 }
 
 /// Draws the form of the current patch.
-pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: Lang, cmds: &mut Commands) {
     let Some(index) = ws.current else {
         ui.label(tr(lang, "no_patch"));
         return;
@@ -128,7 +129,7 @@ fn field_ui(
     value: &Value,
     buffers: &mut FormBuffers,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
     label_id: egui::Id,
 ) {
     if field.is_read_only() {
@@ -142,64 +143,8 @@ fn field_ui(
     }
     let name = field.name.clone();
     match &field.kind {
-        FieldKind::Code { codes, multiple: false } => {
-            let current = value.to_string();
-            let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| {
-                if current.is_empty() {
-                    tr(lang, "not_set").to_string()
-                } else {
-                    current.clone()
-                }
-            });
-            let combo =
-                egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
-                    let filter = buffers.filter.entry(name.clone()).or_default();
-                    let r = ui
-                        .add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0))
-                        .labelled_by(label_id);
-                    r.request_focus();
-                    let needle = filter.trim().to_lowercase();
-                    if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
-                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
-                    }
-                    let matching: Vec<_> = codes
-                        .iter()
-                        .filter(|c| needle.is_empty() || c.display().to_lowercase().contains(&needle))
-                        .collect();
-                    for c in &matching {
-                        if ui.selectable_label(c.code == current, c.display()).clicked() {
-                            cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
-                        }
-                    }
-                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && matching.len() == 1 {
-                        cmds.push(Command::SetValue {
-                            field: name.clone(),
-                            value: Value::Text(matching[0].code.clone()),
-                        });
-                        ui.close();
-                    }
-                });
-            combo.response.labelled_by(label_id);
-        }
-        FieldKind::Code { codes, multiple: true } => {
-            let current = value.to_string();
-            let selected: Vec<&str> =
-                current.split(tuban_model::value::MULTI_SEPARATOR).filter(|s| !s.is_empty()).collect();
-            ui.horizontal_wrapped(|ui| {
-                for c in codes {
-                    let mut on = selected.contains(&c.code.as_str());
-                    if ui.checkbox(&mut on, c.display()).labelled_by(label_id).changed() {
-                        let mut next: Vec<&str> = codes
-                            .iter()
-                            .map(|k| k.code.as_str())
-                            .filter(|k| if *k == c.code { on } else { selected.contains(k) })
-                            .collect();
-                        next.dedup();
-                        cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
-                    }
-                }
-            });
-        }
+        FieldKind::Code { codes, multiple: false } => code_ui(ui, codes, &name, value, buffers, lang, cmds, label_id),
+        FieldKind::Code { codes, multiple: true } => codes_ui(ui, codes, &name, value, cmds, label_id),
         FieldKind::Boolean => {
             let current = match value {
                 Value::Bool(true) => Some(true),
@@ -215,34 +160,7 @@ fn field_ui(
                 }
             });
         }
-        FieldKind::Date => {
-            ui.horizontal(|ui| match value {
-                Value::Date(d) => {
-                    if let Some(mut jd) = to_jiff(*d) {
-                        let before = jd;
-                        ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d"))
-                            .labelled_by(label_id);
-                        if jd != before {
-                            if let Some(nd) = from_jiff(jd) {
-                                cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
-                            }
-                        }
-                    }
-                    if ui.small_button("×").on_hover_text(tr(lang, "clear")).clicked() {
-                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
-                    }
-                }
-                _ => {
-                    text_field(ui, field, value, buffers, cmds, 110.0, label_id);
-                    if ui.button(tr(lang, "set_date")).clicked() {
-                        cmds.push(Command::SetValue {
-                            field: name.clone(),
-                            value: Value::Date(chrono::Local::now().date_naive()),
-                        });
-                    }
-                }
-            });
-        }
+        FieldKind::Date => date_ui(ui, field, value, buffers, lang, cmds, label_id),
         FieldKind::Decimal { unit, .. } => {
             ui.horizontal(|ui| {
                 text_field(ui, field, value, buffers, cmds, 140.0, label_id);
@@ -268,7 +186,7 @@ fn text_field(
     field: &Field,
     value: &Value,
     buffers: &mut FormBuffers,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
     width: f32,
     label_id: egui::Id,
 ) {
@@ -313,4 +231,117 @@ fn text_field(
     } else if !r.has_focus() && *buffer != stored {
         *buffer = stored;
     }
+}
+
+/// One code from a list, with a filter box (Enter picks the only match).
+#[allow(clippy::too_many_arguments)]
+fn code_ui(
+    ui: &mut Ui,
+    codes: &[tuban_model::template::Code],
+    name: &str,
+    value: &Value,
+    buffers: &mut FormBuffers,
+    lang: Lang,
+    cmds: &mut Commands,
+    label_id: egui::Id,
+) {
+    let name = name.to_string();
+    let current = value.to_string();
+    let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| {
+        if current.is_empty() {
+            tr(lang, "not_set").to_string()
+        } else {
+            current.clone()
+        }
+    });
+    let combo = egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
+        let filter = buffers.filter.entry(name.clone()).or_default();
+        let r = ui
+            .add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0))
+            .labelled_by(label_id);
+        r.request_focus();
+        let needle = filter.trim().to_lowercase();
+        if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
+            cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
+        }
+        let matching: Vec<_> =
+            codes.iter().filter(|c| needle.is_empty() || c.display().to_lowercase().contains(&needle)).collect();
+        for c in &matching {
+            if ui.selectable_label(c.code == current, c.display()).clicked() {
+                cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
+            }
+        }
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && matching.len() == 1 {
+            cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(matching[0].code.clone()) });
+            ui.close();
+        }
+    });
+    combo.response.labelled_by(label_id);
+}
+
+/// Several codes from a list, as check boxes.
+fn codes_ui(
+    ui: &mut Ui,
+    codes: &[tuban_model::template::Code],
+    name: &str,
+    value: &Value,
+    cmds: &mut Commands,
+    label_id: egui::Id,
+) {
+    let name = name.to_string();
+    let current = value.to_string();
+    let selected: Vec<&str> = current.split(tuban_model::value::MULTI_SEPARATOR).filter(|s| !s.is_empty()).collect();
+    ui.horizontal_wrapped(|ui| {
+        for c in codes {
+            let mut on = selected.contains(&c.code.as_str());
+            if ui.checkbox(&mut on, c.display()).labelled_by(label_id).changed() {
+                let mut next: Vec<&str> = codes
+                    .iter()
+                    .map(|k| k.code.as_str())
+                    .filter(|k| if *k == c.code { on } else { selected.contains(k) })
+                    .collect();
+                next.dedup();
+                cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
+            }
+        }
+    });
+}
+
+/// A date: a picker once set, else a text box and "today".
+fn date_ui(
+    ui: &mut Ui,
+    field: &Field,
+    value: &Value,
+    buffers: &mut FormBuffers,
+    lang: Lang,
+    cmds: &mut Commands,
+    label_id: egui::Id,
+) {
+    let name = field.name.clone();
+    ui.horizontal(|ui| match value {
+        Value::Date(d) => {
+            if let Some(mut jd) = to_jiff(*d) {
+                let before = jd;
+                ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d"))
+                    .labelled_by(label_id);
+                if jd != before {
+                    if let Some(nd) = from_jiff(jd) {
+                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
+                    }
+                }
+            }
+            if ui.small_button("×").on_hover_text(tr(lang, "clear")).clicked() {
+                cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
+            }
+        }
+        _ => {
+            text_field(ui, field, value, buffers, cmds, 110.0, label_id);
+            if ui.button(tr(lang, "set_date")).clicked() {
+                cmds.push(Command::SetValue {
+                    field: name.clone(),
+                    value: Value::Date(chrono::Local::now().date_naive()),
+                });
+            }
+        }
+    });
 }

@@ -215,6 +215,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("offline", "离线模式（不访问网络）", "Offline (no network access)"),
     ("key_view", "切换单视图/并排/卷帘", "Single / side by side / swipe"),
     ("language_en", "English", "English"),
+    ("job_busy", "另一项任务正在进行，请等它完成后再试", "Another job is running; try again when it is done"),
+    ("sealing", "正在封库", "Sealing"),
+    ("verifying", "正在校验封库", "Verifying the seal"),
+    ("never_sealed", "项目从未封库", "The project was never sealed"),
+    ("photos_matched", "匹配", "matched"),
+    ("photos_unmatched", "未匹配", "unmatched"),
+    ("photos_errors", "出错", "errors"),
+    ("cancelled", "已取消", "cancelled"),
 ];
 
 /// The text of `key` in `lang`; the key itself when missing (visible in tests, never a panic).

@@ -4,7 +4,8 @@
 use egui::{Color32, Mesh, Pos2, Shape, Stroke, Ui};
 use walkers::{lon_lat, Map, MapMemory, Projector};
 
-use super::state::{lonlat_of_merc01, merc01, Command, Workstation};
+use super::commands::{Command, Commands};
+use super::state::{lonlat_of_merc01, merc01, ClueDraft, Workstation};
 use super::theme;
 use super::tiles::ImageryTiles;
 
@@ -112,272 +113,300 @@ pub fn map_ui(
     sources: MapSources,
     caption: String,
     swipe: &mut f32,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if ws.fit_requested {
-        if let Some(shape) = ws.current.and_then(|i| ws.shapes.get(i)) {
-            let (zoom, centre) = fit_zoom(shape.bbox, ui.available_size());
-            let (lon, lat) = lonlat_of_merc01(centre);
-            let zoom = if shape.is_point { 17.0 } else { zoom };
-            let _ = memory.set_zoom(zoom);
-            memory.center_at(lon_lat(lon, lat));
-        }
+        fit_to_current(ws, memory, ui.available_size());
     }
     let start = ws.current.and_then(|i| ws.records[i].center_lonlat).unwrap_or((111.0, 35.0));
     let mut hover_lonlat = None;
-    let mut scale_bar: Option<(f32, String)> = None;
-    let drawing = ws.drawing.as_ref().filter(|d| !d.finished);
-    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(drawing.is_none()).show(
+    let drawing = ws.drawing.as_ref().is_some_and(|d| !d.finished);
+    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(!drawing).show(
         ui,
         |ui, response, projector, _memory| {
             let t = ScreenTransform::from_projector(projector);
             let clip = projector.clip_rect();
-            let view_min = t.to_merc(clip.min);
-            let view_max = t.to_merc(clip.max);
             let painter = ui.painter().with_clip_rect(clip);
             if let Some(tiles) = tiles {
-                match sources {
-                    MapSources::Single(Some(s)) => paint_tiles(&painter, tiles, s, t, projector.zoom(), clip),
-                    MapSources::Single(None) => {}
-                    MapSources::Swipe { left, right, frac } => {
-                        let x = clip.left() + clip.width() * frac;
-                        if let Some(r) = right {
-                            paint_tiles(
-                                &painter,
-                                tiles,
-                                r,
-                                t,
-                                projector.zoom(),
-                                egui::Rect::from_min_max(egui::pos2(x, clip.top()), clip.max),
-                            );
-                        }
-                        if let Some(l) = left {
-                            paint_tiles(
-                                &painter,
-                                tiles,
-                                l,
-                                t,
-                                projector.zoom(),
-                                egui::Rect::from_min_max(clip.min, egui::pos2(x, clip.bottom())),
-                            );
-                        }
-                    }
-                }
+                paint_imagery(&painter, tiles, sources, t, projector.zoom(), clip);
             }
-            let mut fill = Mesh::default();
-            let mut dots = Mesh::default();
-            let mut dots_seen = std::collections::HashSet::new();
-            let mut outlines: Vec<Shape> = Vec::new();
-            let mut labels = Vec::new();
-            for (i, shape) in ws.shapes.iter().enumerate() {
-                let b = shape.bbox;
-                if b[2] < view_min[0]
-                    || b[0] > view_max[0]
-                    || b[3] < view_min[1]
-                    || b[1] > view_max[1]
-                    || shape.verts.is_empty()
-                {
-                    continue;
-                }
-                let status = ws.records[i].status;
-                let current = ws.current == Some(i);
-                let size_px = ((b[2] - b[0]).max(b[3] - b[1]) * t.scale) as f32;
-                if shape.is_point || size_px < 3.0 {
-                    let p = t.to_screen([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]);
-                    if current {
-                        outlines.push(Shape::circle_stroke(
-                            p,
-                            10.0,
-                            Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE),
-                        ));
-                    }
-                    if shape.is_point {
-                        outlines.push(Shape::circle_filled(p, 6.0, theme::status_stroke(status)));
-                    } else if dots_seen.insert(((p.x / 3.0) as i32, (p.y / 3.0) as i32)) {
-                        // Patches smaller than a few pixels: one small square per 3-pixel cell, all in
-                        // one mesh (100,000 patches at county zoom stay cheap).
-                        dots.add_colored_rect(
-                            egui::Rect::from_center_size(p, egui::vec2(3.0, 3.0)),
-                            theme::status_stroke(status),
-                        );
-                    }
-                    continue;
-                }
-                // The current patch is outlined only: the analyst must see the imagery inside it.
-                let base = fill.vertices.len() as u32;
-                let color = if current { Color32::TRANSPARENT } else { theme::status_fill(status) };
-                for v in &shape.verts {
-                    fill.colored_vertex(t.to_screen(*v), color);
-                }
-                fill.indices.extend(shape.triangles.iter().map(|&k| base + k));
-                let stroke = if current {
-                    Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE)
-                } else {
-                    Stroke::new(theme::OUTLINE_WIDTH, theme::status_stroke(status))
-                };
-                for ring in &shape.rings {
-                    let pts: Vec<Pos2> =
-                        shape.verts[ring.start as usize..ring.end as usize].iter().map(|v| t.to_screen(*v)).collect();
-                    outlines.push(Shape::closed_line(pts, stroke));
-                }
-                if size_px > 40.0 || current {
-                    labels.push((t.to_screen([(b[0] + b[2]) / 2.0, b[1]]), ws.records[i].key.clone(), current));
-                }
-            }
-            painter.add(Shape::mesh(fill));
-            painter.add(Shape::mesh(dots));
-            painter.extend(outlines);
-            // Field photos of the current patch: a marker with the direction the camera looked.
-            for (lon, lat, bearing) in &ws.photo_marks {
-                let p = t.to_screen(merc01(*lon, *lat));
-                if let Some(b) = bearing {
-                    let a = (*b as f32).to_radians();
-                    let tip = p + egui::vec2(a.sin(), -a.cos()) * 22.0;
-                    painter.line_segment([p, tip], Stroke::new(3.0, Color32::from_rgb(255, 140, 0)));
-                }
-                painter.circle(p, 6.0, Color32::from_rgb(255, 140, 0), Stroke::new(2.0, Color32::WHITE));
-            }
-            for (pos, text, current) in labels {
-                let font = egui::FontId::proportional(if current { 14.0 } else { 12.0 });
-                let color = if current { theme::CURRENT_STROKE } else { Color32::WHITE };
-                let galley = painter.layout_no_wrap(text, font, color);
-                let rect =
-                    egui::Rect::from_center_size(pos - egui::vec2(0.0, galley.size().y), galley.size()).expand(2.0);
-                painter.rect_filled(rect, 3.0, Color32::from_black_alpha(150));
-                painter.galley(rect.min + egui::vec2(2.0, 2.0), galley, color);
-            }
+            let labels = paint_patches(&painter, ws, t, clip);
+            paint_photo_marks(&painter, &ws.photo_marks, t);
+            paint_labels(&painter, labels);
             if let MapSources::Swipe { frac, .. } = sources {
-                let x = clip.left() + clip.width() * frac;
-                let handle =
-                    egui::Rect::from_center_size(egui::pos2(x, clip.center().y), egui::vec2(16.0, clip.height()));
-                let r = ui.interact(handle, ui.scope_id().with("swipe_divider"), egui::Sense::drag());
-                if r.dragged() {
-                    if let Some(p) = r.interact_pointer_pos() {
-                        *swipe = ((p.x - clip.left()) / clip.width()).clamp(0.02, 0.98);
-                    }
-                }
-                painter.line_segment(
-                    [egui::pos2(x, clip.top()), egui::pos2(x, clip.bottom())],
-                    Stroke::new(3.0, Color32::WHITE),
-                );
-                painter.circle_filled(egui::pos2(x, clip.center().y), 10.0, Color32::WHITE);
-                painter.text(
-                    egui::pos2(x, clip.center().y),
-                    egui::Align2::CENTER_CENTER,
-                    "⇔",
-                    egui::FontId::proportional(14.0),
-                    Color32::BLACK,
-                );
+                swipe_divider_ui(ui, &painter, clip, frac, swipe);
             }
-            // A clue being drawn: its vertices, edges and the edge to the cursor.
             if let Some(d) = ws.drawing.as_ref() {
-                let pts: Vec<Pos2> = d.vertices.iter().map(|(lon, lat)| t.to_screen(merc01(*lon, *lat))).collect();
-                let pen = Stroke::new(2.5, theme::CLUE_STROKE);
-                for w in pts.windows(2) {
-                    painter.line_segment([w[0], w[1]], pen);
-                }
-                if let (Some(last), Some(hover)) =
-                    (pts.last(), response.hover_pos().filter(|_| !d.finished && d.polygon))
-                {
-                    painter.line_segment([*last, hover], Stroke::new(1.5, theme::CLUE_STROKE));
-                    if let Some(first) = pts.first().filter(|_| pts.len() >= 2) {
-                        painter.add(Shape::dashed_line(
-                            &[hover, *first],
-                            Stroke::new(1.0, theme::CLUE_STROKE),
-                            6.0,
-                            4.0,
-                        ));
-                    }
-                }
-                if d.finished && d.polygon && pts.len() >= 3 {
-                    painter.line_segment([pts[pts.len() - 1], pts[0]], pen);
-                }
-                for p in &pts {
-                    painter.circle(*p, 5.0, theme::CLUE_STROKE, Stroke::new(1.5, Color32::BLACK));
-                }
+                paint_clue(&painter, d, t, response.hover_pos());
             }
-            if drawing.is_some() {
-                if response.double_clicked() {
-                    cmds.push(Command::FinishClue);
-                } else if response.clicked() {
-                    if let Some(p) = response.interact_pointer_pos() {
-                        let (lon, lat) = lonlat_of_merc01(t.to_merc(p));
-                        cmds.push(Command::ClueVertex(lon, lat));
-                    }
-                }
-            } else if response.clicked() {
-                if let Some(p) = response.interact_pointer_pos() {
-                    let m = t.to_merc(p);
-                    let hit = ws.shapes.iter().position(|s| s.contains(m)).or_else(|| {
-                        ws.shapes
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, s)| s.is_point || ((s.bbox[2] - s.bbox[0]) * t.scale) < 3.0)
-                            .map(|(i, s)| {
-                                (
-                                    i,
-                                    t.to_screen([(s.bbox[0] + s.bbox[2]) / 2.0, (s.bbox[1] + s.bbox[3]) / 2.0])
-                                        .distance(p),
-                                )
-                            })
-                            .filter(|(_, d)| *d < 10.0)
-                            .min_by(|a, b| a.1.total_cmp(&b.1))
-                            .map(|(i, _)| i)
-                    });
-                    if let Some(i) = hit {
-                        cmds.push(Command::Select(i));
-                    }
-                }
+            if drawing {
+                clue_clicks(response, t, cmds);
+            } else {
+                select_click(ws, response, t, cmds);
             }
             if let Some(p) = response.hover_pos() {
                 hover_lonlat = Some(lonlat_of_merc01(t.to_merc(p)));
             }
-            // Scale bar: a round length near 100 points wide.
-            let centre = projector.unproject(clip.center().to_vec2());
-            let px_per_m = projector.scale_pixel_per_meter(centre);
-            if px_per_m > 0.0 {
-                let target_m = 100.0 / px_per_m;
-                let pow = 10f32.powf(target_m.log10().floor());
-                let nice =
-                    [1.0, 2.0, 5.0, 10.0].into_iter().map(|k: f32| k * pow).rfind(|v| *v <= target_m).unwrap_or(pow);
-                let label = if nice >= 1000.0 { format!("{} km", nice / 1000.0) } else { format!("{nice} m") };
-                scale_bar = Some((nice * px_per_m, label));
-            }
-            let bar_origin = clip.left_bottom() + egui::vec2(12.0, -14.0);
-            if let Some((w, label)) = &scale_bar {
-                painter.rect_filled(
-                    egui::Rect::from_min_size(bar_origin - egui::vec2(4.0, 22.0), egui::vec2(w + 60.0, 30.0)),
-                    3.0,
-                    Color32::from_black_alpha(140),
-                );
-                painter.line_segment([bar_origin, bar_origin + egui::vec2(*w, 0.0)], Stroke::new(3.0, Color32::WHITE));
-                for x in [0.0, *w] {
-                    painter.line_segment(
-                        [bar_origin + egui::vec2(x, -6.0), bar_origin + egui::vec2(x, 0.0)],
-                        Stroke::new(2.0, Color32::WHITE),
-                    );
-                }
-                painter.text(
-                    bar_origin + egui::vec2(w + 6.0, 0.0),
-                    egui::Align2::LEFT_BOTTOM,
-                    label,
-                    egui::FontId::proportional(12.0),
-                    Color32::WHITE,
-                );
-            }
-            let pos = clip.left_top() + egui::vec2(10.0, 10.0);
-            let galley = painter.layout_no_wrap(caption, egui::FontId::proportional(15.0), Color32::WHITE);
-            painter.rect_filled(
-                egui::Rect::from_min_size(pos, galley.size()).expand(5.0),
-                4.0,
-                Color32::from_black_alpha(160),
-            );
-            painter.galley(pos, galley, Color32::WHITE);
+            paint_scale_bar(&painter, projector, clip);
+            paint_caption(&painter, clip, caption);
         },
     );
     if let Some((lon, lat)) = hover_lonlat {
         ui.ctx().data_mut(|d| d.insert_temp(egui::Id::unique("cursor_lonlat"), (lon, lat)));
     }
+}
+
+/// Zooms the map memory to the current patch (a point clue to a fixed close zoom).
+fn fit_to_current(ws: &Workstation, memory: &mut MapMemory, size: egui::Vec2) {
+    let Some(shape) = ws.current.and_then(|i| ws.shapes.get(i)) else { return };
+    let (zoom, centre) = fit_zoom(shape.bbox, size);
+    let (lon, lat) = lonlat_of_merc01(centre);
+    let zoom = if shape.is_point { 17.0 } else { zoom };
+    let _ = memory.set_zoom(zoom);
+    memory.center_at(lon_lat(lon, lat));
+}
+
+/// The imagery of one source, or two either side of the swipe divider.
+fn paint_imagery(
+    painter: &egui::Painter,
+    tiles: &mut ImageryTiles,
+    sources: MapSources,
+    t: ScreenTransform,
+    zoom: f64,
+    clip: egui::Rect,
+) {
+    match sources {
+        MapSources::Single(Some(s)) => paint_tiles(painter, tiles, s, t, zoom, clip),
+        MapSources::Single(None) => {}
+        MapSources::Swipe { left, right, frac } => {
+            let x = clip.left() + clip.width() * frac;
+            if let Some(r) = right {
+                paint_tiles(painter, tiles, r, t, zoom, egui::Rect::from_min_max(egui::pos2(x, clip.top()), clip.max));
+            }
+            if let Some(l) = left {
+                paint_tiles(
+                    painter,
+                    tiles,
+                    l,
+                    t,
+                    zoom,
+                    egui::Rect::from_min_max(clip.min, egui::pos2(x, clip.bottom())),
+                );
+            }
+        }
+    }
+}
+
+/// A label to draw over the patches: position, text, current patch.
+type Label = (Pos2, String, bool);
+
+/// Fills and outlines the patches in view by status, the current one outlined only; returns
+/// the labels to draw on top.
+fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, clip: egui::Rect) -> Vec<Label> {
+    let view_min = t.to_merc(clip.min);
+    let view_max = t.to_merc(clip.max);
+    let mut fill = Mesh::default();
+    let mut dots = Mesh::default();
+    let mut dots_seen = std::collections::HashSet::new();
+    let mut outlines: Vec<Shape> = Vec::new();
+    let mut labels = Vec::new();
+    for (i, shape) in ws.shapes.iter().enumerate() {
+        let b = shape.bbox;
+        if b[2] < view_min[0]
+            || b[0] > view_max[0]
+            || b[3] < view_min[1]
+            || b[1] > view_max[1]
+            || shape.verts.is_empty()
+        {
+            continue;
+        }
+        let status = ws.records[i].status;
+        let current = ws.current == Some(i);
+        let size_px = ((b[2] - b[0]).max(b[3] - b[1]) * t.scale) as f32;
+        if shape.is_point || size_px < 3.0 {
+            let p = t.to_screen([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]);
+            if current {
+                outlines.push(Shape::circle_stroke(p, 10.0, Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE)));
+            }
+            if shape.is_point {
+                outlines.push(Shape::circle_filled(p, 6.0, theme::status_stroke(status)));
+            } else if dots_seen.insert(((p.x / 3.0) as i32, (p.y / 3.0) as i32)) {
+                // Patches smaller than a few pixels: one small square per 3-pixel cell, all in
+                // one mesh (100,000 patches at county zoom stay cheap).
+                dots.add_colored_rect(
+                    egui::Rect::from_center_size(p, egui::vec2(3.0, 3.0)),
+                    theme::status_stroke(status),
+                );
+            }
+            continue;
+        }
+        // The current patch is outlined only: the analyst must see the imagery inside it.
+        let base = fill.vertices.len() as u32;
+        let color = if current { Color32::TRANSPARENT } else { theme::status_fill(status) };
+        for v in &shape.verts {
+            fill.colored_vertex(t.to_screen(*v), color);
+        }
+        fill.indices.extend(shape.triangles.iter().map(|&k| base + k));
+        let stroke = if current {
+            Stroke::new(theme::CURRENT_WIDTH, theme::CURRENT_STROKE)
+        } else {
+            Stroke::new(theme::OUTLINE_WIDTH, theme::status_stroke(status))
+        };
+        for ring in &shape.rings {
+            let pts: Vec<Pos2> =
+                shape.verts[ring.start as usize..ring.end as usize].iter().map(|v| t.to_screen(*v)).collect();
+            outlines.push(Shape::closed_line(pts, stroke));
+        }
+        if size_px > 40.0 || current {
+            labels.push((t.to_screen([(b[0] + b[2]) / 2.0, b[1]]), ws.records[i].key.clone(), current));
+        }
+    }
+    painter.add(Shape::mesh(fill));
+    painter.add(Shape::mesh(dots));
+    painter.extend(outlines);
+    labels
+}
+
+/// Field photos of the current patch: a marker with the direction the camera looked.
+fn paint_photo_marks(painter: &egui::Painter, marks: &[(f64, f64, Option<f64>)], t: ScreenTransform) {
+    for (lon, lat, bearing) in marks {
+        let p = t.to_screen(merc01(*lon, *lat));
+        if let Some(b) = bearing {
+            let a = (*b as f32).to_radians();
+            let tip = p + egui::vec2(a.sin(), -a.cos()) * 22.0;
+            painter.line_segment([p, tip], Stroke::new(3.0, Color32::from_rgb(255, 140, 0)));
+        }
+        painter.circle(p, 6.0, Color32::from_rgb(255, 140, 0), Stroke::new(2.0, Color32::WHITE));
+    }
+}
+
+fn paint_labels(painter: &egui::Painter, labels: Vec<Label>) {
+    for (pos, text, current) in labels {
+        let font = egui::FontId::proportional(if current { 14.0 } else { 12.0 });
+        let color = if current { theme::CURRENT_STROKE } else { Color32::WHITE };
+        let galley = painter.layout_no_wrap(text, font, color);
+        let rect = egui::Rect::from_center_size(pos - egui::vec2(0.0, galley.size().y), galley.size()).expand(2.0);
+        painter.rect_filled(rect, 3.0, Color32::from_black_alpha(150));
+        painter.galley(rect.min + egui::vec2(2.0, 2.0), galley, color);
+    }
+}
+
+/// The swipe divider at `frac` of the width; dragging it updates `swipe`.
+fn swipe_divider_ui(ui: &mut Ui, painter: &egui::Painter, clip: egui::Rect, frac: f32, swipe: &mut f32) {
+    let x = clip.left() + clip.width() * frac;
+    let handle = egui::Rect::from_center_size(egui::pos2(x, clip.center().y), egui::vec2(16.0, clip.height()));
+    let r = ui.interact(handle, ui.scope_id().with("swipe_divider"), egui::Sense::drag());
+    if r.dragged() {
+        if let Some(p) = r.interact_pointer_pos() {
+            *swipe = ((p.x - clip.left()) / clip.width()).clamp(0.02, 0.98);
+        }
+    }
+    painter.line_segment([egui::pos2(x, clip.top()), egui::pos2(x, clip.bottom())], Stroke::new(3.0, Color32::WHITE));
+    painter.circle_filled(egui::pos2(x, clip.center().y), 10.0, Color32::WHITE);
+    painter.text(
+        egui::pos2(x, clip.center().y),
+        egui::Align2::CENTER_CENTER,
+        "⇔",
+        egui::FontId::proportional(14.0),
+        Color32::BLACK,
+    );
+}
+
+/// A clue being drawn: its vertices, edges and the edge to the cursor.
+fn paint_clue(painter: &egui::Painter, d: &ClueDraft, t: ScreenTransform, hover: Option<Pos2>) {
+    let pts: Vec<Pos2> = d.vertices.iter().map(|(lon, lat)| t.to_screen(merc01(*lon, *lat))).collect();
+    let pen = Stroke::new(2.5, theme::CLUE_STROKE);
+    for w in pts.windows(2) {
+        painter.line_segment([w[0], w[1]], pen);
+    }
+    if let (Some(last), Some(hover)) = (pts.last(), hover.filter(|_| !d.finished && d.polygon)) {
+        painter.line_segment([*last, hover], Stroke::new(1.5, theme::CLUE_STROKE));
+        if let Some(first) = pts.first().filter(|_| pts.len() >= 2) {
+            painter.add(Shape::dashed_line(&[hover, *first], Stroke::new(1.0, theme::CLUE_STROKE), 6.0, 4.0));
+        }
+    }
+    if d.finished && d.polygon && pts.len() >= 3 {
+        painter.line_segment([pts[pts.len() - 1], pts[0]], pen);
+    }
+    for p in &pts {
+        painter.circle(*p, 5.0, theme::CLUE_STROKE, Stroke::new(1.5, Color32::BLACK));
+    }
+}
+
+/// While drawing a clue: a click adds a vertex, a double click finishes.
+fn clue_clicks(response: &egui::Response, t: ScreenTransform, cmds: &mut Commands) {
+    if response.double_clicked() {
+        cmds.push(Command::FinishClue);
+    } else if response.clicked() {
+        if let Some(p) = response.interact_pointer_pos() {
+            let (lon, lat) = lonlat_of_merc01(t.to_merc(p));
+            cmds.push(Command::ClueVertex(lon, lat));
+        }
+    }
+}
+
+/// A click selects the patch under the cursor, or the nearest point or tiny patch within 10 px.
+fn select_click(ws: &Workstation, response: &egui::Response, t: ScreenTransform, cmds: &mut Commands) {
+    if !response.clicked() {
+        return;
+    }
+    let Some(p) = response.interact_pointer_pos() else { return };
+    let m = t.to_merc(p);
+    let hit = ws.shapes.iter().position(|s| s.contains(m)).or_else(|| {
+        ws.shapes
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_point || ((s.bbox[2] - s.bbox[0]) * t.scale) < 3.0)
+            .map(|(i, s)| (i, t.to_screen([(s.bbox[0] + s.bbox[2]) / 2.0, (s.bbox[1] + s.bbox[3]) / 2.0]).distance(p)))
+            .filter(|(_, d)| *d < 10.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    });
+    if let Some(i) = hit {
+        cmds.push(Command::Select(i));
+    }
+}
+
+/// Scale bar: a round length near 100 points wide, bottom left.
+fn paint_scale_bar(painter: &egui::Painter, projector: &Projector, clip: egui::Rect) {
+    let centre = projector.unproject(clip.center().to_vec2());
+    let px_per_m = projector.scale_pixel_per_meter(centre);
+    if px_per_m <= 0.0 {
+        return;
+    }
+    let target_m = 100.0 / px_per_m;
+    let pow = 10f32.powf(target_m.log10().floor());
+    let nice = [1.0, 2.0, 5.0, 10.0].into_iter().map(|k: f32| k * pow).rfind(|v| *v <= target_m).unwrap_or(pow);
+    let label = if nice >= 1000.0 { format!("{} km", nice / 1000.0) } else { format!("{nice} m") };
+    let w = nice * px_per_m;
+    let bar_origin = clip.left_bottom() + egui::vec2(12.0, -14.0);
+    painter.rect_filled(
+        egui::Rect::from_min_size(bar_origin - egui::vec2(4.0, 22.0), egui::vec2(w + 60.0, 30.0)),
+        3.0,
+        Color32::from_black_alpha(140),
+    );
+    painter.line_segment([bar_origin, bar_origin + egui::vec2(w, 0.0)], Stroke::new(3.0, Color32::WHITE));
+    for x in [0.0, w] {
+        painter.line_segment(
+            [bar_origin + egui::vec2(x, -6.0), bar_origin + egui::vec2(x, 0.0)],
+            Stroke::new(2.0, Color32::WHITE),
+        );
+    }
+    painter.text(
+        bar_origin + egui::vec2(w + 6.0, 0.0),
+        egui::Align2::LEFT_BOTTOM,
+        label,
+        egui::FontId::proportional(12.0),
+        Color32::WHITE,
+    );
+}
+
+/// The caption, top left.
+fn paint_caption(painter: &egui::Painter, clip: egui::Rect, caption: String) {
+    let pos = clip.left_top() + egui::vec2(10.0, 10.0);
+    let galley = painter.layout_no_wrap(caption, egui::FontId::proportional(15.0), Color32::WHITE);
+    painter.rect_filled(egui::Rect::from_min_size(pos, galley.size()).expand(5.0), 4.0, Color32::from_black_alpha(160));
+    painter.galley(pos, galley, Color32::WHITE);
 }
 
 /// The cursor position text for the status bar: CGCS2000 lon/lat and the 3-degree GK zone.

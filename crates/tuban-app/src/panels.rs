@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use egui::{RichText, Ui};
 
+use super::commands::{AppCommand, Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, Workstation};
+use super::state::Workstation;
 use super::theme;
 use tuban_core::store::{AuditEntry, Case, PhotoRecord, REVIEW_FLAGS};
 
@@ -83,12 +84,41 @@ impl SideCache {
 }
 
 /// Photos, comments and flags, case and history of the current patch.
-pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     cache.reload(ws);
     if ws.current.is_none() {
         return;
     }
     ui.separator();
+    photos_ui(ui, ws, cache, lang, cmds);
+    notes_ui(ui, cache, lang, cmds);
+    case_ui(ui, ws, cache, lang, cmds);
+    for r in &cache.rebound {
+        ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
+    }
+    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(
+        ui,
+        |ui| {
+            for e in cache.history.iter().rev().take(50) {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {} {} {}: {} → {}",
+                        &e.time[..19.min(e.time.len())],
+                        e.user,
+                        e.action,
+                        e.field.clone().unwrap_or_default(),
+                        e.old_value.clone().unwrap_or_default(),
+                        e.new_value.clone().unwrap_or_default()
+                    ))
+                    .small(),
+                );
+            }
+        },
+    );
+}
+
+/// Photos of the current patch (kind, caption, warnings) and photos not yet assigned.
+fn photos_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     egui::CollapsingHeader::new(RichText::new(format!("{} ({})", tr(lang, "photos"), cache.photos.len())).strong())
         .default_open(true)
         .show(ui, |ui| {
@@ -97,7 +127,7 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
             if ui.button(tr(lang, "add_photos")).clicked() {
                 if let Some(files) = rfd::FileDialog::new().add_filter("JPEG", &["jpg", "jpeg"]).pick_files() {
-                    cmds.push(Command::AddPhotos(files));
+                    cmds.push(AppCommand::AddPhotos(files));
                 }
             }
             let photos = cache.photos.clone();
@@ -156,6 +186,10 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
                 }
             }
         });
+}
+
+/// Flags, confidence and comments.
+fn notes_ui(ui: &mut Ui, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
     egui::CollapsingHeader::new(RichText::new(tr(lang, "notes")).strong()).default_open(true).show(ui, |ui| {
         let mut flags = cache.flags.clone();
         let mut changed = false;
@@ -203,137 +237,18 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
         });
     });
+}
+
+/// The case of the current patch, or a button to open one.
+fn case_ui(ui: &mut Ui, ws: &Workstation, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
+    // A copy: the case is shown while the buffers of the cache are edited.
+    let case = cache.case.clone();
     egui::CollapsingHeader::new(RichText::new(tr(lang, "case")).strong()).default_open(true).show(
         ui,
-        |ui| match &cache.case {
+        |ui| match &case {
             Some(c) => {
-                ui.label(format!("{}  {}", c.number, c.party));
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "investigation")).id;
-                    let r = egui::ComboBox::from_id_salt("case_inv").selected_text(c.investigation.label()).show_ui(
-                        ui,
-                        |ui| {
-                            for &v in tuban_model::ledger::Investigation::ALL {
-                                if ui.selectable_label(c.investigation == v, v.label()).clicked()
-                                    && c.investigation != v
-                                {
-                                    cmds.push(Command::CaseStatus {
-                                        number: c.number.clone(),
-                                        investigation: Some(v),
-                                        rectification: None,
-                                    });
-                                }
-                            }
-                        },
-                    );
-                    r.response.labelled_by(label);
-                });
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "rectification")).id;
-                    let r = egui::ComboBox::from_id_salt("case_rect").selected_text(c.rectification.label()).show_ui(
-                        ui,
-                        |ui| {
-                            for &v in tuban_model::ledger::Rectification::ALL {
-                                if ui.selectable_label(c.rectification == v, v.label()).clicked()
-                                    && c.rectification != v
-                                {
-                                    cmds.push(Command::CaseStatus {
-                                        number: c.number.clone(),
-                                        investigation: None,
-                                        rectification: Some(v),
-                                    });
-                                }
-                            }
-                        },
-                    );
-                    r.response.labelled_by(label);
-                });
-                ui.horizontal(|ui| {
-                    ui.label(format!("{}: {}", tr(lang, "step"), c.step));
-                    if let Some(next) = c.step.next() {
-                        if ui.button(format!("→ {next}")).clicked() {
-                            cmds.push(Command::CaseStep { number: c.number.clone(), step: next });
-                        }
-                    }
-                });
-                if let Some(flag) = &cache.criminal {
-                    let basis = flag
-                        .prior_penalty
-                        .as_ref()
-                        .map(|d| format!("（{} {d}）", tr(lang, "prior_penalty")))
-                        .unwrap_or_default();
-                    let text = format!(
-                        "{} {:.2} 亩{basis}",
-                        tr(lang, "criminal_reached"),
-                        tuban_model::units::m2_to_mu(flag.area_m2)
-                    );
-                    ui.colored_label(theme::ERROR_TEXT, text);
-                }
-                ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "prior_penalty_doc")).id;
-                    let r = ui
-                        .add(
-                            egui::TextEdit::singleline(&mut cache.prior_penalty)
-                                .desired_width(180.0)
-                                .hint_text(tr(lang, "prior_penalty_hint")),
-                        )
-                        .labelled_by(label);
-                    if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
-                        cmds.push(Command::CasePriorPenalty {
-                            number: c.number.clone(),
-                            text: cache.prior_penalty.trim().to_string(),
-                        });
-                    }
-                });
-                ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
-                for a in &cache.attachments {
-                    ui.horizontal(|ui| {
-                        ui.label(
-                            RichText::new(format!(
-                                "{} {} ({:.0} KB)",
-                                a.kind,
-                                a.file_name,
-                                a.size_bytes as f64 / 1024.0
-                            ))
-                            .small(),
-                        );
-                        if ui.small_button(tr(lang, "save_as")).clicked() {
-                            if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
-                                cmds.push(Command::ExtractAttachment { id: a.id, out });
-                            }
-                        }
-                    });
-                }
-                ui.horizontal(|ui| {
-                    if cache.attach_kind.is_empty() {
-                        cache.attach_kind = "其他".into();
-                    }
-                    let label = ui.label(tr(lang, "attachment_kind")).id;
-                    egui::ComboBox::from_id_salt("attach_kind")
-                        .selected_text(&cache.attach_kind)
-                        .show_ui(ui, |ui| {
-                            for k in tuban_core::store::ATTACHMENT_KINDS {
-                                ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
-                            }
-                        })
-                        .response
-                        .labelled_by(label);
-                    if ui.button(tr(lang, "attach_files")).clicked() {
-                        if let Some(paths) = rfd::FileDialog::new()
-                            .add_filter(
-                                tr(lang, "documents"),
-                                &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"],
-                            )
-                            .pick_files()
-                        {
-                            cmds.push(Command::AttachToCase {
-                                number: c.number.clone(),
-                                paths,
-                                kind: cache.attach_kind.clone(),
-                            });
-                        }
-                    }
-                });
+                case_status_ui(ui, c, cache, lang, cmds);
+                case_files_ui(ui, c, cache, lang, cmds);
             }
             None => {
                 ui.horizontal(|ui| {
@@ -349,39 +264,127 @@ pub fn evidence_ui(ui: &mut Ui, ws: &mut Workstation, cache: &mut SideCache, lan
             }
         },
     );
-    for r in &cache.rebound {
-        ui.colored_label(theme::ERROR_TEXT, format!("{}: {r}", tr(lang, "rebound")));
-    }
-    egui::CollapsingHeader::new(RichText::new(tr(lang, "history_of_patch")).strong()).default_open(false).show(
-        ui,
-        |ui| {
-            for e in cache.history.iter().rev().take(50) {
-                ui.label(
-                    RichText::new(format!(
-                        "{} {} {} {}: {} → {}",
-                        &e.time[..19.min(e.time.len())],
-                        e.user,
-                        e.action,
-                        e.field.clone().unwrap_or_default(),
-                        e.old_value.clone().unwrap_or_default(),
-                        e.new_value.clone().unwrap_or_default()
-                    ))
-                    .small(),
-                );
+}
+
+/// Number and party, investigation, rectification, step and the criminal threshold of a case.
+fn case_status_ui(ui: &mut Ui, c: &Case, cache: &SideCache, lang: Lang, cmds: &mut Commands) {
+    ui.label(format!("{}  {}", c.number, c.party));
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "investigation")).id;
+        let r = egui::ComboBox::from_id_salt("case_inv").selected_text(c.investigation.label()).show_ui(ui, |ui| {
+            for &v in tuban_model::ledger::Investigation::ALL {
+                if ui.selectable_label(c.investigation == v, v.label()).clicked() && c.investigation != v {
+                    cmds.push(Command::CaseStatus {
+                        number: c.number.clone(),
+                        investigation: Some(v),
+                        rectification: None,
+                    });
+                }
             }
-        },
-    );
+        });
+        r.response.labelled_by(label);
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "rectification")).id;
+        let r = egui::ComboBox::from_id_salt("case_rect").selected_text(c.rectification.label()).show_ui(ui, |ui| {
+            for &v in tuban_model::ledger::Rectification::ALL {
+                if ui.selectable_label(c.rectification == v, v.label()).clicked() && c.rectification != v {
+                    cmds.push(Command::CaseStatus {
+                        number: c.number.clone(),
+                        investigation: None,
+                        rectification: Some(v),
+                    });
+                }
+            }
+        });
+        r.response.labelled_by(label);
+    });
+    ui.horizontal(|ui| {
+        ui.label(format!("{}: {}", tr(lang, "step"), c.step));
+        if let Some(next) = c.step.next() {
+            if ui.button(format!("→ {next}")).clicked() {
+                cmds.push(Command::CaseStep { number: c.number.clone(), step: next });
+            }
+        }
+    });
+    if let Some(flag) = &cache.criminal {
+        let basis =
+            flag.prior_penalty.as_ref().map(|d| format!("（{} {d}）", tr(lang, "prior_penalty"))).unwrap_or_default();
+        let text =
+            format!("{} {:.2} 亩{basis}", tr(lang, "criminal_reached"), tuban_model::units::m2_to_mu(flag.area_m2));
+        ui.colored_label(theme::ERROR_TEXT, text);
+    }
+}
+
+/// The prior penalty and the attachments of a case.
+fn case_files_ui(ui: &mut Ui, c: &Case, cache: &mut SideCache, lang: Lang, cmds: &mut Commands) {
+    ui.horizontal(|ui| {
+        let label = ui.label(tr(lang, "prior_penalty_doc")).id;
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut cache.prior_penalty)
+                    .desired_width(180.0)
+                    .hint_text(tr(lang, "prior_penalty_hint")),
+            )
+            .labelled_by(label);
+        if r.lost_focus() && cache.prior_penalty.trim() != c.prior_penalty {
+            cmds.push(Command::CasePriorPenalty {
+                number: c.number.clone(),
+                text: cache.prior_penalty.trim().to_string(),
+            });
+        }
+    });
+    ui.label(RichText::new(format!("{} ({})", tr(lang, "attachments"), cache.attachments.len())).strong());
+    for a in &cache.attachments {
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{} {} ({:.0} KB)", a.kind, a.file_name, a.size_bytes as f64 / 1024.0)).small(),
+            );
+            if ui.small_button(tr(lang, "save_as")).clicked() {
+                if let Some(out) = rfd::FileDialog::new().set_file_name(&a.file_name).save_file() {
+                    cmds.push(AppCommand::ExtractAttachment { id: a.id, out });
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if cache.attach_kind.is_empty() {
+            cache.attach_kind = "其他".into();
+        }
+        let label = ui.label(tr(lang, "attachment_kind")).id;
+        egui::ComboBox::from_id_salt("attach_kind")
+            .selected_text(&cache.attach_kind)
+            .show_ui(ui, |ui| {
+                for k in tuban_core::store::ATTACHMENT_KINDS {
+                    ui.selectable_value(&mut cache.attach_kind, k.to_string(), k);
+                }
+            })
+            .response
+            .labelled_by(label);
+        if ui.button(tr(lang, "attach_files")).clicked() {
+            if let Some(paths) = rfd::FileDialog::new()
+                .add_filter(tr(lang, "documents"), &["pdf", "jpg", "jpeg", "png", "tif", "tiff", "doc", "docx", "ofd"])
+                .pick_files()
+            {
+                cmds.push(AppCommand::AttachToCase {
+                    number: c.number.clone(),
+                    paths,
+                    kind: cache.attach_kind.clone(),
+                });
+            }
+        }
+    });
 }
 
 /// The case ledger window: rates per township and what needs attention (computed again only
 /// after a change, not every frame).
-pub fn ledger_window(
+pub fn ledger_ui(
     ctx: &egui::Context,
     ws: &Workstation,
     cache: &mut Option<(u64, tuban_core::store::Ledger)>,
     open: &mut bool,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if cache.as_ref().is_none_or(|(serial, _)| *serial != ws.side_serial) {
         *cache = ws.project.ledger().ok().map(|l| (ws.side_serial, l));
@@ -447,14 +450,14 @@ pub struct SpotView {
 }
 
 /// The spot-check window: draw a sample, review it blind, see the agreement.
-pub fn spotcheck_window(
+pub fn spot_check_ui(
     ctx: &egui::Context,
     ws: &Workstation,
     cache: &mut Option<SpotView>,
     open: &mut bool,
     share: &mut f64,
     lang: Lang,
-    cmds: &mut Vec<Command>,
+    cmds: &mut Commands,
 ) {
     if cache.as_ref().is_none_or(|c| c.serial != ws.side_serial) {
         *cache = match ws.project.latest_spot_check() {

@@ -2,8 +2,9 @@
 
 use egui::{RichText, Ui};
 
+use super::commands::{Command, Commands};
 use super::i18n::{tr, Lang};
-use super::state::{Command, SortBy, Workstation};
+use super::state::{SortBy, Workstation};
 use super::theme;
 use tuban_model::ReviewStatus;
 
@@ -17,7 +18,7 @@ fn status_key(s: ReviewStatus) -> &'static str {
 }
 
 /// Draws the queue panel; `search_focus` asks to focus the search box (the `/` key).
-pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: bool, cmds: &mut Vec<Command>) {
+pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: bool, cmds: &mut Commands) {
     let total = ws.records.len();
     ui.horizontal(|ui| {
         ui.heading(tr(lang, "queue"));
@@ -39,6 +40,18 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         }
         changed |= r.changed();
     });
+    changed |= queue_filters_ui(ui, ws, lang);
+    changed |= ui.checkbox(&mut ws.filter.only_problems, tr(lang, "only_problems")).changed();
+    if changed {
+        cmds.push(Command::Refilter);
+    }
+    ui.separator();
+    queue_table_ui(ui, ws, lang, cmds);
+}
+
+/// Status, township, verdict and sort; true when one changed.
+fn queue_filters_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang) -> bool {
+    let mut changed = false;
     let towns = ws.townships.clone();
     let verdict_field = ws.project.template().roles().verdict.clone();
     let codes: Vec<String> = ws
@@ -100,11 +113,11 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         r.response.labelled_by(label);
         ui.end_row();
     });
-    changed |= ui.checkbox(&mut ws.filter.only_problems, tr(lang, "only_problems")).changed();
-    if changed {
-        cmds.push(Command::Refilter);
-    }
-    ui.separator();
+    changed
+}
+
+/// The queue as a table of rows; a click selects the patch.
+fn queue_table_ui(ui: &mut Ui, ws: &Workstation, lang: Lang, cmds: &mut Commands) {
     let row_h = 22.0;
     let current = ws.current;
     let scroll_to = ws.fit_requested.then(|| ws.queue_position()).flatten();

@@ -1,26 +1,13 @@
-//! The start screen (recent projects, new project from a patch file, open a project) and the
-//! import job that runs off the UI thread with progress and cancel.
+//! The start screen: recent projects, open a project, a new project from a patch file (the
+//! import itself is a job, `jobs.rs`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use egui::Ui;
 
+use super::commands::{AppCommand, Commands};
 use super::i18n::{tr, Lang};
-use tuban_core::import::{self, ImportOptions, ImportReport};
-use tuban_core::store::{Access, Project, ProjectMeta};
-use tuban_model::progress::Progress;
 use tuban_model::Template;
-
-/// What the start screen asks the app to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartAction {
-    /// Open this project.
-    Open(PathBuf),
-    /// Create a project from a patch file and import it.
-    Create { patches: PathBuf, project: PathBuf, template: String, county: String, year: i32 },
-}
 
 /// Fields of the start screen.
 pub struct StartState {
@@ -62,9 +49,8 @@ pub fn project_path_for(patches: &Path) -> PathBuf {
     candidate
 }
 
-/// Draws the start screen.
-pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: Lang) -> Option<StartAction> {
-    let mut action = None;
+/// Draws the start screen; opening or creating a project is sent as an [`AppCommand`].
+pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: Lang, cmds: &mut Commands) {
     ui.vertical_centered(|ui| {
         ui.add_space(30.0);
         ui.heading(egui::RichText::new(tr(lang, "start_title")).size(28.0));
@@ -79,7 +65,7 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         }
         for p in recent {
             if ui.link(p.display().to_string()).clicked() {
-                action = Some(StartAction::Open(p.clone()));
+                cmds.push(AppCommand::OpenProject(p.clone()));
             }
         }
         ui.add_space(16.0);
@@ -93,7 +79,7 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
                 }
             }
             if ui.button(tr(lang, "open")).clicked() && !state.open_path.trim().is_empty() {
-                action = Some(StartAction::Open(PathBuf::from(state.open_path.trim())));
+                cmds.push(AppCommand::OpenProject(PathBuf::from(state.open_path.trim())));
             }
         });
         let ui = &mut cols[1];
@@ -102,9 +88,8 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut state.patch_path).desired_width(360.0)).labelled_by(label);
             if ui.button(tr(lang, "browse")).clicked() {
-                if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("patches", &["shp", "zip", "gpkg", "geojson", "json", "kml", "csv"])
-                    .pick_file()
+                if let Some(p) =
+                    rfd::FileDialog::new().add_filter("patches", &super::menus::PATCH_EXTENSIONS).pick_file()
                 {
                     state.patch_path = p.display().to_string();
                 }
@@ -131,7 +116,7 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
         });
         if ui.button(tr(lang, "create_and_import")).clicked() && !state.patch_path.trim().is_empty() {
             let patches = PathBuf::from(state.patch_path.trim());
-            action = Some(StartAction::Create {
+            cmds.push(AppCommand::CreateProject {
                 project: project_path_for(&patches),
                 patches,
                 template: state.template.clone(),
@@ -142,208 +127,8 @@ pub fn start_ui(ui: &mut Ui, state: &mut StartState, recent: &[PathBuf], lang: L
     });
     ui.add_space(20.0);
     ui.vertical_centered(|ui| ui.label(egui::RichText::new(tr(lang, "drop_hint")).weak()));
-    action
 }
 
 fn template_name(id: &str) -> String {
     Template::builtin(id).map(|t| t.spec.name).unwrap_or_else(|_| id.to_string())
-}
-
-/// What a finished job reports.
-pub enum JobReport {
-    /// A patch import (the app opens the project again).
-    Import(ImportReport),
-    /// Photos or attachments added, as text (the app opens the project again).
-    Changed(String),
-    /// A report or export, as text; the project stayed open.
-    Written(String),
-}
-
-/// Long work (import, photos, report, export) running on its own thread.
-pub struct Job {
-    /// Progress and cancel.
-    pub progress: Arc<Progress>,
-    /// Title of the progress dialog (an i18n key).
-    pub title: &'static str,
-    handle: Option<JoinHandle<Result<(PathBuf, JobReport), String>>>,
-}
-
-impl Job {
-    /// Runs `work` on a named thread with a fresh progress; asks for a repaint when done.
-    fn run(
-        name: &'static str,
-        ctx: egui::Context,
-        work: impl FnOnce(&Progress) -> Result<(PathBuf, JobReport), String> + Send + 'static,
-    ) -> Job {
-        let progress = Progress::new();
-        let p = Arc::clone(&progress);
-        let handle = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let result = work(&p);
-                ctx.request_repaint();
-                result
-            })
-            .ok();
-        let title = match name {
-            "report" => "making_report",
-            "export" | "extract" => "exporting",
-            _ => "importing",
-        };
-        Job { progress, title, handle }
-    }
-
-    /// Creates the project (when `create` is given) and imports `patches` into `project`.
-    pub fn spawn(
-        project: PathBuf,
-        patches: PathBuf,
-        create: Option<(Template, ProjectMeta)>,
-        ctx: egui::Context,
-    ) -> Job {
-        Job::run("import", ctx, move |p| {
-            let mut proj = match &create {
-                Some((t, meta)) => Project::create(&project, t, meta).map_err(|e| e.to_string())?,
-                None => Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?,
-            };
-            match import::import(&mut proj, &patches, &ImportOptions::default(), p) {
-                Ok(r) => Ok((project.clone(), JobReport::Import(r))),
-                Err(e) => {
-                    drop(proj);
-                    if create.is_some() {
-                        // A project that never received its patches is not worth keeping.
-                        let _ = std::fs::remove_file(&project);
-                    }
-                    Err(e.to_string())
-                }
-            }
-        })
-    }
-
-    /// Adds photos to a project (EXIF, thumbnails, matching) off the UI thread.
-    pub fn spawn_photos(project: PathBuf, paths: Vec<PathBuf>, ctx: egui::Context) -> Job {
-        Job::run("photos", ctx, move |p| {
-            let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
-            let r =
-                tuban_core::evidence::import_photos(&mut proj, &paths, None, 100.0, p).map_err(|e| e.to_string())?;
-            let mut text = format!(
-                "匹配 / matched {}  未匹配 / unmatched {}  出错 / errors {}",
-                r.matched.len(),
-                r.unmatched.len(),
-                r.errors.len()
-            );
-            for (f, k, d) in &r.matched {
-                text.push_str(&format!("\n{f} → {k} ({d:.0} m)"));
-            }
-            for f in &r.unmatched {
-                text.push_str(&format!("\n{f} → ?"));
-            }
-            for e in &r.errors {
-                text.push_str(&format!("\n{e}"));
-            }
-            Ok((project.clone(), JobReport::Changed(text)))
-        })
-    }
-
-    /// Reads files (scanned documents, photos) and attaches them to a case; a file that cannot be
-    /// read or is refused is named in the result and the others are still attached.
-    pub fn spawn_attach(
-        project: PathBuf,
-        number: String,
-        paths: Vec<PathBuf>,
-        kind: String,
-        ctx: egui::Context,
-    ) -> Job {
-        Job::run("attach", ctx, move |p| {
-            let mut proj = Project::open(&project, Access::ReadWrite).map_err(|e| e.to_string())?;
-            p.stage("附件 / attachments", paths.len() as u64);
-            let mut lines = Vec::new();
-            for (i, path) in paths.iter().enumerate() {
-                if p.set(i as u64).is_err() {
-                    lines.push("已取消 / cancelled".to_string());
-                    break;
-                }
-                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                let result = std::fs::read(path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| proj.attach_to_case(&number, &name, &kind, &bytes).map_err(|e| e.to_string()));
-                lines.push(match result {
-                    Ok(id) => format!("{number}: #{id} {kind} {name}"),
-                    Err(e) => format!("{}: {e}", path.display()),
-                });
-            }
-            Ok((project.clone(), JobReport::Changed(lines.join("\n"))))
-        })
-    }
-
-    /// Writes an attachment to a file, from a read-only connection.
-    pub fn spawn_extract(project: PathBuf, id: i64, out: PathBuf, ctx: egui::Context) -> Job {
-        Job::run("extract", ctx, move |_| {
-            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
-            let (_, bytes) = proj
-                .attachment_data(id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("#{id}: 没有附件 / no attachment"))?;
-            std::fs::write(&out, bytes)
-                .map_err(|e| format!("{}: {e}{}", out.display(), tuban_core::store::advice_io(&e)))?;
-            Ok((project.clone(), JobReport::Written(out.display().to_string())))
-        })
-    }
-
-    /// Writes the PDF report from a read-only connection (one consistent snapshot) while the
-    /// window keeps the project open.
-    pub fn spawn_report(
-        project: PathBuf,
-        out: PathBuf,
-        opts: tuban_core::report::ReportOptions,
-        force: bool,
-        ctx: egui::Context,
-    ) -> Job {
-        Job::run("report", ctx, move |p| {
-            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
-            proj.begin_snapshot().map_err(|e| e.to_string())?;
-            let t = std::time::Instant::now();
-            tuban_core::report::write(&proj, &out, &opts, force, p).map_err(|e| e.to_string())?;
-            let mb = std::fs::metadata(&out).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
-            Ok((
-                project.clone(),
-                JobReport::Written(format!("{}\n{mb:.1} MB, {:.1} s", out.display(), t.elapsed().as_secs_f64())),
-            ))
-        })
-    }
-
-    /// Exports one format into a folder from a read-only connection.
-    pub fn spawn_export(
-        project: PathBuf,
-        out: PathBuf,
-        format: tuban_core::export::Format,
-        force: bool,
-        ctx: egui::Context,
-    ) -> Job {
-        Job::run("export", ctx, move |p| {
-            let proj = Project::open(&project, Access::ReadOnly).map_err(|e| e.to_string())?;
-            proj.begin_snapshot().map_err(|e| e.to_string())?;
-            let files = tuban_core::export::export(
-                &proj,
-                format,
-                &out,
-                &tuban_core::export::ExportOptions { crs: None, force },
-                p,
-            )
-            .map_err(|e| e.to_string())?;
-            let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            Ok((project.clone(), JobReport::Written(list.join("\n"))))
-        })
-    }
-
-    /// The result once the thread has finished.
-    pub fn try_finish(&mut self) -> Option<Result<(PathBuf, JobReport), String>> {
-        if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
-            let h = self.handle.take()?;
-            return Some(h.join().unwrap_or_else(|_| Err("job thread panicked".into())));
-        }
-        if self.handle.is_none() {
-            return Some(Err("job thread could not start".into()));
-        }
-        None
-    }
 }

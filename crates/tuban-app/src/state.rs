@@ -1,5 +1,6 @@
-//! The open project as the window sees it, the commands the panels send, and the one place that
-//! applies them (rerun's logic/ui split: panels never change the project themselves).
+//! The open project as the window sees it: its patches prepared for drawing, the queue and its
+//! filters, the current patch and the map's period. Panels read it; only
+//! [`Workstation::apply`](crate::Workstation::apply) (in `apply.rs`) changes it.
 
 use std::collections::HashMap;
 
@@ -20,89 +21,6 @@ pub enum ViewMode {
     SideBySide,
     /// After with the before imagery left of a divider the analyst drags.
     Swipe,
-}
-
-/// What a panel or key asks for; applied once per frame by [`Workstation::apply`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Make record `index` the current patch.
-    Select(usize),
-    /// Next patch in the queue.
-    Next,
-    /// Previous patch in the queue.
-    Prev,
-    /// Next unreviewed patch in the queue (wrapping).
-    NextUnreviewed,
-    /// Set a field of the current patch from typed text.
-    SetText { field: String, text: String },
-    /// Set a field of the current patch to a value.
-    SetValue { field: String, value: Value },
-    /// Set the verdict to option `n` (1-based) of the template's verdict field; then advance or not.
-    Verdict { n: usize, advance: bool },
-    /// Confirm the current patch and go to the next.
-    ConfirmNext,
-    /// Undo the last edit.
-    Undo,
-    /// Redo the last undone edit.
-    Redo,
-    /// Zoom the map to the current patch.
-    Fit,
-    /// Show the before or after imagery.
-    Show(Period),
-    /// Switch between before and after.
-    TogglePeriod,
-    /// Rebuild the queue after a filter or sort change.
-    Refilter,
-    /// Add a comment to the current patch.
-    AddComment(String),
-    /// Set flags and confidence of the current patch.
-    SetAids { flags: Vec<String>, confidence: Option<u8> },
-    /// Open a case for the current patch.
-    CreateCase,
-    /// Open a case for every illegal patch without one.
-    ProposeCases,
-    /// Set kind and caption of a photo.
-    DescribePhoto { id: i64, kind: String, caption: String },
-    /// Assign a photo to the current patch.
-    AssignPhoto(i64),
-    /// Seal the project.
-    Seal,
-    /// Unseal with a reason.
-    Unseal(String),
-    /// Draw a spot-check sample of this share.
-    DrawSpotCheck(f64),
-    /// Record a second verdict in the latest spot-check.
-    SecondVerdict { fid: i64, verdict: String },
-    /// Add photo files (handled by the app: a job off the UI thread).
-    AddPhotos(Vec<std::path::PathBuf>),
-    /// Record a workflow step of a case (today).
-    CaseStep { number: String, step: tuban_model::ledger::Step },
-    /// Change the investigation or rectification status of a case.
-    CaseStatus {
-        number: String,
-        investigation: Option<tuban_model::ledger::Investigation>,
-        rectification: Option<tuban_model::ledger::Rectification>,
-    },
-    /// Attach files (scanned documents, photos) to a case (handled by the app: a job).
-    AttachToCase { number: String, paths: Vec<std::path::PathBuf>, kind: String },
-    /// Write an attachment to a file (handled by the app: a job).
-    ExtractAttachment { id: i64, out: std::path::PathBuf },
-    /// Record an earlier penalty of the party (document number) on a case.
-    CasePriorPenalty { number: String, text: String },
-    /// Start drawing a clue on the map (a point, or a polygon).
-    StartClue { polygon: bool },
-    /// Add a vertex (lon, lat) to the clue being drawn; a point clue is then complete.
-    ClueVertex(f64, f64),
-    /// Remove the last vertex of the clue being drawn.
-    ClueUndoVertex,
-    /// Close the polygon being drawn (three vertices at least); the clue form opens.
-    FinishClue,
-    /// Stop drawing; nothing is saved.
-    CancelClue,
-    /// Save the drawn clue as a new patch with an address, a source and a year.
-    SaveClue { address: String, source: String, year: i32 },
-    /// Store a text of the report (method, problems and suggestions).
-    SetReportText { which: tuban_core::store::ReportText, text: String },
 }
 
 /// A clue being drawn on the map (eco programme: 手工添加线索).
@@ -425,7 +343,7 @@ impl Workstation {
         self.queue.iter().position(|&i| i == c)
     }
 
-    fn select(&mut self, index: usize) {
+    pub(crate) fn select(&mut self, index: usize) {
         if index < self.records.len() {
             self.current = Some(index);
             self.fit_requested = true;
@@ -468,7 +386,7 @@ impl Workstation {
         })
     }
 
-    fn refresh(&mut self, fid: i64) -> Result<(), StoreError> {
+    pub(crate) fn refresh(&mut self, fid: i64) -> Result<(), StoreError> {
         let Some(&i) = self.index_of_fid.get(&fid) else { return Ok(()) };
         if let Some(r) = self.project.patch(fid)? {
             self.problems[i] = self.project.problems(&r);
@@ -479,56 +397,23 @@ impl Workstation {
         Ok(())
     }
 
-    fn current_fid(&self) -> Option<i64> {
+    pub(crate) fn current_fid(&self) -> Option<i64> {
         self.current.and_then(|i| self.records.get(i)).map(|r| r.fid)
     }
 
-    /// Saves the drawn clue as a new patch of its own batch, then shows it.
-    fn save_clue(&mut self, address: &str, source: &str, year: i32, lang: super::i18n::Lang) -> Result<(), StoreError> {
-        let Some(geom) = self.drawing.as_ref().and_then(ClueDraft::geometry) else { return Ok(()) };
-        let t = self.project.template();
-        let mut fields: Vec<(&str, &str)> = Vec::new();
-        // The address goes to the template's address field (eco: DZ), else to the remarks (BZ).
-        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty())
-        {
-            fields.push((f, address.trim()));
-        }
-        if !source.is_empty() && t.field("XSLY").is_some() {
-            fields.push(("XSLY", source));
-        }
-        let key = self.project.add_manual_clue(geom, &fields, Some(year), Some(source).filter(|s| !s.is_empty()))?;
-        self.drawing = None;
-        if let Some(fid) = self.project.find_patch(&key)? {
-            if let Some(r) = self.project.patch(fid)? {
-                let shape = self.project.patch_geometry(fid)?.map(|g| PatchShape::new(&g)).unwrap_or_default();
-                self.problems.push(self.project.problems(&r));
-                self.index_of_fid.insert(r.fid, self.records.len());
-                self.records.push(r);
-                self.shapes.push(shape);
-                self.refilter();
-                let i = self.records.len() - 1;
-                self.select(i);
-            }
-        }
-        self.message =
-            Some(Message { text: format!("{} {key}", super::i18n::tr(lang, "clue_added")), is_error: false });
-        self.saved();
-        Ok(())
-    }
-
-    fn saved(&mut self) {
+    pub(crate) fn saved(&mut self) {
         self.last_saved = Some(chrono::Local::now().format("%H:%M:%S").to_string());
         self.side_serial += 1;
     }
 
-    fn edit(&mut self, edits: Vec<(String, Value)>) -> Result<(), StoreError> {
+    pub(crate) fn edit(&mut self, edits: Vec<(String, Value)>) -> Result<(), StoreError> {
         let Some(i) = self.current else { return Ok(()) };
         let fid = self.records[i].fid;
         self.project.set_values(fid, &edits, tuban_core::store::EditSource::User)?;
         self.refresh(fid)
     }
 
-    fn step(&mut self, delta: isize) {
+    pub(crate) fn step(&mut self, delta: isize) {
         let pos = self.queue_position();
         let next = match pos {
             Some(p) => p as isize + delta,
@@ -536,236 +421,6 @@ impl Workstation {
         };
         if next >= 0 && (next as usize) < self.queue.len() {
             self.select(self.queue[next as usize]);
-        }
-    }
-
-    /// Applies one command; errors go to the status line, never a panic.
-    pub fn apply(&mut self, cmd: Command, lang: super::i18n::Lang) {
-        use super::i18n::tr;
-        let result: Result<(), StoreError> = match cmd {
-            Command::Select(i) => {
-                self.select(i);
-                Ok(())
-            }
-            Command::Next => {
-                self.step(1);
-                Ok(())
-            }
-            Command::Prev => {
-                self.step(-1);
-                Ok(())
-            }
-            Command::NextUnreviewed => {
-                let start = self.queue_position().map_or(0, |p| p + 1);
-                let n = self.queue.len();
-                let found = (0..n)
-                    .map(|k| self.queue[(start + k) % n.max(1)])
-                    .find(|&i| self.records[i].status == ReviewStatus::Unreviewed);
-                if let Some(i) = found {
-                    self.select(i);
-                }
-                Ok(())
-            }
-            Command::SetText { field, text } => match self.project.template().field(&field) {
-                Some(f) => match Value::parse_for(f, &text) {
-                    Ok(v) => self.edit(vec![(f.name.clone(), v)]),
-                    Err(cause) => Err(StoreError::InvalidValue { name: f.name.clone(), cause }),
-                },
-                None => Err(StoreError::NoSuchField { name: field }),
-            },
-            Command::SetValue { field, value } => self.edit(vec![(field, value)]),
-            Command::Verdict { n, advance } => {
-                let t = self.project.template();
-                let verdict = t.roles().verdict.clone();
-                let code = t.field(&verdict).and_then(|f| f.codes().get(n.wrapping_sub(1))).map(|c| c.code.clone());
-                match code {
-                    Some(code) => {
-                        let r = self.edit(vec![(verdict, Value::Text(code))]);
-                        if r.is_ok() && advance {
-                            self.step(1);
-                        }
-                        r
-                    }
-                    None => Ok(()),
-                }
-            }
-            Command::ConfirmNext => {
-                self.step(1);
-                Ok(())
-            }
-            Command::Undo | Command::Redo => {
-                let undo = cmd == Command::Undo;
-                let r = if undo { self.project.undo() } else { self.project.redo() };
-                match r {
-                    Ok(Some((fid, _))) => {
-                        let r = self.refresh(fid);
-                        if let Some(&i) = self.index_of_fid.get(&fid) {
-                            if self.current != Some(i) {
-                                self.select(i);
-                            }
-                        }
-                        self.message = Some(Message {
-                            text: format!(
-                                "{} {}",
-                                tr(lang, if undo { "undone" } else { "redone" }),
-                                self.records[self.index_of_fid[&fid]].key
-                            ),
-                            is_error: false,
-                        });
-                        r
-                    }
-                    Ok(None) => {
-                        self.message = Some(Message {
-                            text: tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into(),
-                            is_error: false,
-                        });
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Fit => {
-                self.fit_requested = true;
-                Ok(())
-            }
-            Command::Show(p) => {
-                self.period = p;
-                self.source_override = None;
-                Ok(())
-            }
-            Command::TogglePeriod => {
-                self.source_override = None;
-                self.period = match self.period {
-                    Period::Before => Period::After,
-                    Period::After => Period::Before,
-                };
-                Ok(())
-            }
-            Command::Refilter => {
-                self.refilter();
-                Ok(())
-            }
-            Command::AddComment(text) => match self.current_fid() {
-                Some(fid) if !text.trim().is_empty() => {
-                    self.project.add_comment(fid, text.trim()).map(|_| self.saved())
-                }
-                _ => Ok(()),
-            },
-            Command::SetAids { flags, confidence } => match self.current_fid() {
-                Some(fid) => {
-                    let f: Vec<&str> = flags.iter().map(String::as_str).collect();
-                    self.project.set_review_aids(fid, &f, confidence).map(|_| self.saved())
-                }
-                None => Ok(()),
-            },
-            Command::CreateCase => match self.current_fid() {
-                Some(fid) => {
-                    let party = self
-                        .current
-                        .and_then(|i| self.records[i].value(self.project.template(), "DSR"))
-                        .map(|v| v.to_string())
-                        .unwrap_or_default();
-                    self.project.create_case(None, &[fid], &party, "").map(|n| {
-                        self.message =
-                            Some(Message { text: format!("{} {n}", tr(lang, "case_opened")), is_error: false });
-                        self.saved();
-                    })
-                }
-                None => Ok(()),
-            },
-            Command::ProposeCases => self.project.propose_cases().map(|v| {
-                self.message =
-                    Some(Message { text: format!("{} {}", tr(lang, "case_opened"), v.len()), is_error: false });
-                self.saved();
-            }),
-            Command::DescribePhoto { id, kind, caption } => {
-                self.project.describe_photo(id, &kind, &caption).map(|_| self.saved())
-            }
-            Command::AssignPhoto(id) => match self.current_fid() {
-                Some(fid) => self.project.assign_photo(id, fid).map(|_| self.saved()),
-                None => Ok(()),
-            },
-            Command::Seal => self.project.seal().map(|s| {
-                self.message =
-                    Some(Message { text: format!("{} {}", tr(lang, "sealed"), &s.digest[..16]), is_error: false });
-            }),
-            Command::Unseal(reason) => self.project.unseal(&reason).map(|_| {
-                self.message = Some(Message { text: tr(lang, "unsealed").into(), is_error: false });
-            }),
-            Command::DrawSpotCheck(share) => {
-                self.project.draw_spot_check(Some(share), None, chrono::Local::now().timestamp() as u64).map(|s| {
-                    self.message = Some(Message {
-                        text: format!("{} #{} ({})", tr(lang, "spot_drawn"), s.id, s.patches.len()),
-                        is_error: false,
-                    });
-                    self.side_serial += 1;
-                })
-            }
-            Command::AddPhotos(_) => Ok(()),
-            Command::CaseStep { number, step } => {
-                self.project.record_step(&number, step, None, "").map(|_| self.saved())
-            }
-            Command::CaseStatus { number, investigation, rectification } => self
-                .project
-                .update_case(
-                    &number,
-                    &tuban_core::store::CaseUpdate { investigation, rectification, ..Default::default() },
-                )
-                .map(|_| self.saved()),
-            // Handled by the app: jobs off the UI thread (they read or write files).
-            Command::AttachToCase { .. } | Command::ExtractAttachment { .. } => Ok(()),
-            Command::CasePriorPenalty { number, text } => self
-                .project
-                .update_case(
-                    &number,
-                    &tuban_core::store::CaseUpdate { prior_penalty: Some(text), ..Default::default() },
-                )
-                .map(|_| self.saved()),
-            Command::StartClue { polygon } => {
-                self.drawing = Some(ClueDraft { polygon, ..Default::default() });
-                Ok(())
-            }
-            Command::ClueVertex(lon, lat) => {
-                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
-                    d.vertices.push((lon, lat));
-                    d.finished = !d.polygon;
-                }
-                Ok(())
-            }
-            Command::ClueUndoVertex => {
-                if let Some(d) = self.drawing.as_mut().filter(|d| !d.finished) {
-                    d.vertices.pop();
-                }
-                Ok(())
-            }
-            Command::FinishClue => {
-                if let Some(d) = self.drawing.as_mut() {
-                    if d.geometry().is_some() {
-                        d.finished = true;
-                    } else {
-                        self.message = Some(Message { text: tr(lang, "clue_needs_three").into(), is_error: true });
-                    }
-                }
-                Ok(())
-            }
-            Command::CancelClue => {
-                self.drawing = None;
-                Ok(())
-            }
-            Command::SaveClue { address, source, year } => self.save_clue(&address, &source, year, lang),
-            Command::SetReportText { which, text } => self.project.set_report_text(which, &text).map(|changed| {
-                if changed {
-                    self.saved();
-                }
-            }),
-            Command::SecondVerdict { fid, verdict } => match self.project.latest_spot_check() {
-                Ok(Some(id)) => self.project.record_second_verdict(id, fid, &verdict).map(|_| self.side_serial += 1),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = result {
-            self.message = Some(Message { text: e.to_string(), is_error: true });
         }
     }
 }

@@ -45,6 +45,14 @@ fn verdict_in_store(path: &std::path::Path, key: &str) -> Value {
     p.patch(fid).unwrap().unwrap().value(p.template(), "HCJG").cloned().unwrap()
 }
 
+/// Runs frames until the job is done (no wall-clock limit: it ends or the test harness times out).
+fn wait_for_job(h: &mut Harness<'_, TubanApp>) {
+    while h.state().job_running() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.run_steps(1);
+    }
+}
+
 fn current_key(h: &Harness<'_, TubanApp>) -> String {
     let ws = h.state().ws.as_ref().unwrap();
     ws.records[ws.current.unwrap()].key.clone()
@@ -240,9 +248,10 @@ fn workflow_panels_open_cases_flags_comments_and_seal() {
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     assert_eq!(p.review_aids(fid).unwrap().0, vec!["需外业核实".to_string()]);
     drop(p);
-    // Seal through the command the menu sends; edits are then refused with a message.
-    h.state_mut().send(tuban_app::Command::Seal);
-    h.run_steps(2);
+    // Seal through the command the menu sends (a job); edits are then refused with a message.
+    h.state_mut().send(tuban_app::AppCommand::Seal);
+    h.run_steps(1);
+    wait_for_job(&mut h);
     h.key_press(Key::Num1);
     h.run_steps(2);
     let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
@@ -425,7 +434,7 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
     };
     let photo = common::fixture("exif/DSCN0010.jpg");
     let missing = dir.path().join("不存在.pdf");
-    h.state_mut().send(tuban_app::Command::AttachToCase {
+    h.state_mut().send(tuban_app::AppCommand::AttachToCase {
         number: case.clone(),
         paths: vec![photo.clone(), missing],
         kind: "整改照片".into(),
@@ -444,8 +453,93 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
     assert_eq!(list.len(), 1);
     drop(p);
     let out = dir.path().join("取出.jpg");
-    h.state_mut().send(tuban_app::Command::ExtractAttachment { id: list[0].id, out: out.clone() });
+    h.state_mut().send(tuban_app::AppCommand::ExtractAttachment { id: list[0].id, out: out.clone() });
     h.run_steps(1);
     wait(&mut h);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
+}
+
+#[test]
+fn seal_and_verify_from_the_menu_run_as_jobs() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    h.get_by_label("业务").click();
+    h.run_steps(2);
+    h.get_by_label("封库…").click();
+    h.run_steps(3);
+    h.get_by_label("确定").click();
+    h.run_steps(1);
+    assert!(
+        h.state().job_running() && h.state().ws.is_none(),
+        "sealing runs as a job and the window lets go of the project meanwhile"
+    );
+    wait_for_job(&mut h);
+    let msg = h.state().ws.as_ref().expect("the project is open again").message.clone().unwrap();
+    assert!(msg.text.starts_with("已封库") && !msg.is_error, "{msg:?}");
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let seal = p.seal_in_force().unwrap().expect("sealed in the store");
+    assert!(msg.text.contains(&seal.digest[..16]), "{msg:?} vs {seal:?}");
+    drop(p);
+    h.get_by_label("业务").click();
+    h.run_steps(2);
+    h.get_by_label("校验封库").click();
+    h.run_steps(1);
+    assert!(h.state().job_running(), "verifying runs as a job");
+    assert!(h.state().ws.is_some(), "verifying only reads: the project stays open");
+    wait_for_job(&mut h);
+    let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
+    assert!(msg.text.starts_with("与封库一致") && msg.text.contains(&seal.digest[..16]), "{msg:?}");
+    h.run_steps(1);
+    assert!(h.query_by_label_contains("与封库一致").is_some(), "shown in the status bar");
+}
+
+/// A file dropped on the window, as the integration hands it over.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops `path` on the window in the next frame.
+fn drop_file(h: &mut Harness<'_, TubanApp>, path: &std::path::Path) {
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+}
+
+#[test]
+fn a_file_dropped_while_a_job_runs_is_refused_and_the_job_kept() {
+    let (dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    let out = dir.path().join("报告.pdf");
+    let opts = tuban_core::report::ReportOptions {
+        sheets: tuban_core::report::Sheets::None,
+        dpi: 150,
+        unit: None,
+        method_text: None,
+        problems_text: None,
+    };
+    // The report is sent, and a photo dropped on the window in the same frame.
+    h.state_mut().send(tuban_app::AppCommand::Report { out: out.clone(), opts, force: false });
+    drop_file(&mut h, &common::fixture("exif/DSCN0010.jpg"));
+    h.run_steps(1);
+    assert_eq!(h.state().job_title(), Some("making_report"), "the first job keeps the slot");
+    let msg = h.state().ws.as_ref().unwrap().message.clone().unwrap();
+    assert!(msg.is_error && msg.text.contains("另一项任务正在进行"), "{msg:?}");
+    // A second drop while the report still runs is refused too.
+    if h.state().job_running() {
+        drop_file(&mut h, &common::fixture("exif/DSCN0010.jpg"));
+        h.run_steps(1);
+        assert!(h.state().job_title().is_none_or(|t| t == "making_report"));
+    }
+    wait_for_job(&mut h);
+    assert!(h.state().job_result().unwrap_or_default().contains("报告.pdf"), "{:?}", h.state().job_result());
+    assert!(out.exists());
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert!(p.photos(None).unwrap().is_empty(), "the dropped photo was not imported");
 }
