@@ -2,6 +2,8 @@
 //! each command to a small method of its group (navigation, edits, history, view, evidence,
 //! cases, clues, spot checks, project texts). Store errors go to the status line, never a panic.
 
+use tuban_core::ops::clues::{Clue, ClueAt};
+use tuban_core::ops::{self, OpsError};
 use tuban_core::store::{CaseUpdate, ReportText, StoreError};
 use tuban_model::{ReviewStatus, Value};
 
@@ -264,17 +266,22 @@ impl Workstation {
     /// Saves the drawn clue as a new patch of its own batch, then shows it.
     fn save_clue(&mut self, address: &str, source: &str, year: i32, lang: Lang) -> Result<(), StoreError> {
         let Some(geom) = self.drawing.as_ref().and_then(ClueDraft::geometry) else { return Ok(()) };
-        let t = self.project.template();
-        let mut fields: Vec<(&str, &str)> = Vec::new();
-        // The address goes to the template's address field (eco: DZ), else to the remarks (BZ).
-        if let Some(f) = ["DZ", "BZ"].into_iter().find(|f| t.field(f).is_some()).filter(|_| !address.trim().is_empty())
-        {
-            fields.push((f, address.trim()));
-        }
-        if !source.is_empty() && t.field("XSLY").is_some() {
-            fields.push(("XSLY", source));
-        }
-        let key = self.project.add_manual_clue(geom, &fields, Some(year), Some(source).filter(|s| !s.is_empty()))?;
+        let clue = Clue {
+            at: ClueAt::Geometry(geom),
+            address: address.to_string(),
+            source: source.to_string(),
+            year: Some(year),
+            fields: Vec::new(),
+        };
+        let key = match ops::clues::add(&mut self.project, &clue) {
+            Ok(key) => key,
+            Err(OpsError::Store(e)) => return Err(e),
+            Err(e) => {
+                // Outside China, say: the drawing stays so it can be corrected.
+                self.message = Some(Message { text: e.to_string(), is_error: true });
+                return Ok(());
+            }
+        };
         self.drawing = None;
         if let Some(fid) = self.project.find_patch(&key)? {
             if let Some(r) = self.project.patch(fid)? {

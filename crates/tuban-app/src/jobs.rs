@@ -17,6 +17,7 @@ use std::time::Instant;
 use tuban_core::evidence::PhotoImport;
 use tuban_core::export::{ExportOptions, Format};
 use tuban_core::import::{ImportOptions, ImportReport};
+use tuban_core::ops::{self, Overwrite};
 use tuban_core::report::ReportOptions;
 use tuban_core::store::{Access, Project, ProjectMeta, SealInfo, VerifyReport};
 use tuban_model::progress::Progress;
@@ -124,6 +125,12 @@ pub struct JobError {
 
 impl JobError {
     fn from(e: impl std::fmt::Display) -> JobError {
+        JobError { message: e.to_string() }
+    }
+}
+
+impl From<ops::OpsError> for JobError {
+    fn from(e: ops::OpsError) -> JobError {
         JobError { message: e.to_string() }
     }
 }
@@ -253,7 +260,7 @@ fn import(
 
 fn add_photos(project: &std::path::Path, paths: &[PathBuf], p: &Progress) -> Result<JobOutcome, JobError> {
     let mut proj = open_rw(project)?;
-    let r = tuban_core::evidence::import_photos(&mut proj, paths, None, 100.0, p).map_err(JobError::from)?;
+    let r = ops::evidence::add_photos(&mut proj, paths, None, ops::evidence::MAX_DISTANCE_M, p)?;
     Ok(JobOutcome::PhotosAdded(r))
 }
 
@@ -266,32 +273,23 @@ fn attach(
     p: &Progress,
 ) -> Result<JobOutcome, JobError> {
     let mut proj = open_rw(project)?;
-    p.stage("附件 / attachments", paths.len() as u64);
-    let mut files = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
-        if p.set(i as u64).is_err() {
-            files.extend(paths[i..].iter().map(|f| (f.clone(), AttachResult::Cancelled)));
-            break;
-        }
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let result = std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| proj.attach_to_case(&case, &name, &kind, &bytes).map_err(|e| e.to_string()));
-        files.push((path.clone(), result.map_or_else(AttachResult::Failed, AttachResult::Stored)));
-    }
+    let report = ops::evidence::attach(&mut proj, &case, paths, &kind, p);
+    let mut files: Vec<(PathBuf, AttachResult)> = report
+        .files
+        .into_iter()
+        .map(|f| (f.path, f.result.map_or_else(|e| AttachResult::Failed(e.to_string()), AttachResult::Stored)))
+        .collect();
+    files.extend(paths[files.len()..].iter().map(|f| (f.clone(), AttachResult::Cancelled)));
     Ok(JobOutcome::Attached { case, kind, files })
 }
 
+/// The save dialog has already asked about an existing file, so it is replaced.
 fn extract(project: &std::path::Path, id: i64, out: PathBuf) -> Result<JobOutcome, JobError> {
     let t = Instant::now();
     let proj = Project::open(project, Access::ReadOnly).map_err(JobError::from)?;
-    let (_, bytes) = proj
-        .attachment_data(id)
-        .map_err(JobError::from)?
-        .ok_or_else(|| JobError::from(format!("#{id}: 没有附件 / no attachment")))?;
-    std::fs::write(&out, &bytes)
-        .map_err(|e| JobError::from(format!("{}: {e}{}", out.display(), tuban_core::store::advice_io(&e))))?;
-    Ok(JobOutcome::Written { path: out, size_bytes: bytes.len() as u64, seconds: t.elapsed().as_secs_f64() })
+    ops::evidence::extract(&proj, id, &out, Overwrite::Replace)?;
+    let size_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    Ok(JobOutcome::Written { path: out, size_bytes, seconds: t.elapsed().as_secs_f64() })
 }
 
 fn report(
@@ -301,11 +299,9 @@ fn report(
     force: bool,
     p: &Progress,
 ) -> Result<JobOutcome, JobError> {
-    let t = Instant::now();
-    let proj = open_snapshot(project)?;
-    tuban_core::report::write(&proj, &out, opts, force, p).map_err(JobError::from)?;
-    let size_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    Ok(JobOutcome::Written { path: out, size_bytes, seconds: t.elapsed().as_secs_f64() })
+    let proj = Project::open(project, Access::ReadOnly).map_err(JobError::from)?;
+    let w = ops::deliver::report(&proj, &out, opts, Overwrite::from_force(force), p)?;
+    Ok(JobOutcome::Written { path: w.path, size_bytes: w.size_bytes, seconds: w.seconds })
 }
 
 fn export(
@@ -315,9 +311,8 @@ fn export(
     force: bool,
     p: &Progress,
 ) -> Result<JobOutcome, JobError> {
-    let proj = open_snapshot(project)?;
-    let files = tuban_core::export::export(&proj, format, out, &ExportOptions { crs: None, force }, p)
-        .map_err(JobError::from)?;
+    let proj = Project::open(project, Access::ReadOnly).map_err(JobError::from)?;
+    let files = ops::deliver::export(&proj, format, out, &ExportOptions { crs: None, force }, p)?;
     Ok(JobOutcome::Exported(files))
 }
 

@@ -399,10 +399,8 @@ pub fn ledger_ui(
                 ui.strong(tr(lang, h));
             }
             ui.end_row();
-            let total = tr(lang, "total").to_string();
-            for (town, r) in l.by_township.iter().map(|(t, r)| (t.clone(), r)).chain(std::iter::once((total, &l.total)))
-            {
-                ui.label(town);
+            for (town, r) in l.rows() {
+                ui.label(town.unwrap_or(tr(lang, "total")));
                 ui.label(r.cases.to_string());
                 ui.label(format!("{:.2}", tuban_model::units::m2_to_mu(r.illegal_area_m2)));
                 ui.label(pct(r.investigation_rate()));

@@ -334,7 +334,7 @@ impl Workstation {
 
     /// Number of reviewed patches (done or with problems after a verdict).
     pub fn reviewed_count(&self) -> usize {
-        self.records.iter().filter(|r| matches!(r.status, ReviewStatus::Done | ReviewStatus::Problem)).count()
+        self.records.iter().filter(|r| r.status.is_reviewed()).count()
     }
 
     /// Position of the current patch in the queue.
