@@ -224,6 +224,12 @@ impl ImportSession<'_> {
 
     /// Adds one delivered patch (or updates the issued fields of a known one).
     pub fn add(&mut self, p: NewPatch) -> Result<()> {
+        self.add_row(p)?;
+        crate::failpoint::hit("import.row", &self.tx);
+        Ok(())
+    }
+
+    fn add_row(&mut self, p: NewPatch) -> Result<()> {
         let values = self.filled_values(&p);
         let key = self.key_of(&values);
         if let Some(env) = gpkg::envelope(&p.geom_lonlat) {
