@@ -45,9 +45,20 @@ fn verdict_in_store(path: &std::path::Path, key: &str) -> Value {
     p.patch(fid).unwrap().unwrap().value(p.template(), "HCJG").cloned().unwrap()
 }
 
-/// Runs frames until the job is done (no wall-clock limit: it ends or the test harness times out).
+/// Longest a job of these tests may run (a report of the sample project takes a few seconds).
+const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs frames until the job is done; fails when it still runs after [`JOB_DEADLINE`], with what
+/// the window showed, so a stuck job fails the test instead of hanging CI.
 fn wait_for_job(h: &mut Harness<'_, TubanApp>) {
+    let started = std::time::Instant::now();
     while h.state().job_running() {
+        assert!(
+            started.elapsed() < JOB_DEADLINE,
+            "the job still runs after {} s; last result shown: {:?}",
+            JOB_DEADLINE.as_secs(),
+            h.state().job_result()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         h.run_steps(1);
     }
@@ -181,7 +192,14 @@ fn view_modes_and_the_imagery_recorded_with_the_verdict() {
     h.key_press(Key::V);
     h.run_steps(2);
     assert_eq!(h.state().prefs.view, tuban_app::ViewMode::SideBySide);
-    assert!(h.query_by_label_contains("2024 GF-2").is_some() || h.state().ws.as_ref().unwrap().imagery.len() == 2);
+    // The two maps show the earlier and the later source (their captions are painted, not widgets).
+    let ws = h.state().ws.as_ref().unwrap();
+    let shown = |period| ws.source_caption(ws.imagery_for(period));
+    assert_eq!(
+        (shown(tuban_app::Period::Before), shown(tuban_app::Period::After)),
+        ("2024 GF-2 2024-08-02".to_string(), "2025 GF-2 2025-08-09".to_string()),
+        "the sources of the side-by-side maps"
+    );
     h.key_press(Key::Num2);
     h.run_steps(2);
     let p = Project::open(&path, Access::ReadOnly).unwrap();
@@ -276,11 +294,7 @@ fn report_from_the_menu_runs_as_a_job_and_keeps_the_texts() {
     h.get_by_label("生成报告").click();
     h.run_steps(2);
     assert!(h.state().job_running(), "the report runs as a job");
-    // Wait for the job by frames (no wall-clock limit): it ends or the test harness times out.
-    while h.state().job_running() {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        h.run_steps(1);
-    }
+    wait_for_job(&mut h);
     let result = h.state().job_result().unwrap_or_default().to_string();
     assert!(result.contains(".pdf"), "{result}");
     // The project stayed open and the text is kept in it for the next report.
@@ -426,12 +440,6 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
     let case = p.create_case(None, &[fid], "某公司", "").unwrap();
     drop(p);
     let mut h = harness(&path, Lang::Zh);
-    let wait = |h: &mut Harness<'_, TubanApp>| {
-        while h.state().job_running() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            h.run_steps(1);
-        }
-    };
     let photo = common::fixture("exif/DSCN0010.jpg");
     let missing = dir.path().join("不存在.pdf");
     h.state_mut().send(tuban_app::AppCommand::AttachToCase {
@@ -444,7 +452,7 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
         h.state().job_running() && h.state().ws.is_none(),
         "the window lets go of the project while the job writes it"
     );
-    wait(&mut h);
+    wait_for_job(&mut h);
     let result = h.state().job_result().unwrap_or_default().to_string();
     assert!(result.contains("DSCN0010.jpg") && result.contains("不存在.pdf"), "each file is reported: {result}");
     assert!(h.state().ws.is_some(), "the project is open again");
@@ -455,7 +463,7 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
     let out = dir.path().join("取出.jpg");
     h.state_mut().send(tuban_app::AppCommand::ExtractAttachment { id: list[0].id, out: out.clone() });
     h.run_steps(1);
-    wait(&mut h);
+    wait_for_job(&mut h);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
 }
 
