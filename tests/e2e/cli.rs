@@ -158,8 +158,21 @@ fn imagery_catalogue_from_the_command_line() {
             && out.contains("tianditu"),
         "{out}"
     );
-    // Paths are stored relative to the project.
-    assert!(out.contains("sample-data/imagery") || out.contains("2024-08_前时相_GF2.tif"), "{out}");
+    // The path is stored relative to the project, and both it (resolved from the project's folder)
+    // and the path listed lead to the registered file, byte for byte.
+    let stored: String = rusqlite::Connection::open(d.join("p.gpkg"))
+        .unwrap()
+        .query_row("SELECT spec FROM tuban_imagery WHERE name = '2024-08_前时相_GF2'", [], |r| r.get(0))
+        .unwrap();
+    let path_in =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["path"].as_str().unwrap().to_string();
+    let relative = path_in(&stored);
+    assert!(std::path::Path::new(&relative).is_relative(), "stored as {stored}");
+    let line = out.lines().find(|l| l.starts_with("2024-08_前时相_GF2\t")).unwrap();
+    let listed = path_in(line.rsplit('\t').next().unwrap());
+    let original = std::fs::read(&tif).unwrap();
+    assert!(std::fs::read(d.join(&relative)).unwrap() == original, "{relative} is not the registered file");
+    assert!(std::fs::read(&listed).unwrap() == original, "{listed} is not the registered file");
     // A broken source is refused with its name.
     let o = tuban(&["imagery", "add", "p.gpkg", fixture("tiles/corrupt.mbtiles").to_str().unwrap()], d);
     assert_eq!(o.status.code(), Some(1));
