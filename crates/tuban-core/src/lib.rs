@@ -8,7 +8,6 @@ pub mod crash; // panic hook: crash report, and the message that the data is saf
 pub mod crs; // coordinate systems as GDAL reads them: CGCS2000, Gauss-Krüger hints, GDAL's messages
 pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
 pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder
-pub(crate) mod failpoint; // test-only aimed kills inside store transactions (debug builds only)
 pub mod gk; // CGCS2000 Gauss-Krüger coordinates of a point (GDAL/PROJ)
 pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)

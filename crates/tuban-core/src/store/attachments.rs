@@ -64,7 +64,7 @@ impl Project {
         )
         .map_err(sq)?;
         let id = tx.last_insert_rowid();
-        crate::failpoint::hit("attach.after_insert", &tx);
+        super::failpoint::hit("attach.after_insert", &tx);
         self.audit_case(&tx, number, "attachment", None, Some(format!("{kind} {file_name} ({} bytes)", bytes.len())))
             .map_err(sq)?;
         tx.commit().map_err(sq)?;

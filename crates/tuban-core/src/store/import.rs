@@ -225,7 +225,7 @@ impl ImportSession<'_> {
     /// Adds one delivered patch (or updates the issued fields of a known one).
     pub fn add(&mut self, p: NewPatch) -> Result<()> {
         self.add_row(p)?;
-        crate::failpoint::hit("import.row", &self.tx);
+        super::failpoint::hit("import.row", &self.tx);
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 mod attachments;
 mod audit;
 mod cases;
+mod failpoint; // test-only aimed kills inside transactions (debug builds only)
 mod imagery;
 mod import;
 mod ledger;

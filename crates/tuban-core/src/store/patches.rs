@@ -337,7 +337,7 @@ impl Project {
                 params_from_iter(params),
             )
             .map_err(sq)?;
-            crate::failpoint::hit("edit.after_values", &tx);
+            super::failpoint::hit("edit.after_values", &tx);
             let mut audit = tx
                 .prepare_cached("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                 .map_err(sq)?;
@@ -358,7 +358,7 @@ impl Project {
                     .map_err(sq)?;
             }
         }
-        crate::failpoint::hit("edit.before_commit", &tx);
+        super::failpoint::hit("edit.before_commit", &tx);
         tx.commit().map_err(sq)?;
         Ok(EditOutcome {
             changed: changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(),
