@@ -8,8 +8,8 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn sockets_of_this_process() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -24,6 +24,7 @@ fn sockets_of_this_process() -> usize {
 /// With no online source, working on a project opens no network socket.
 #[test]
 fn no_network_without_an_online_source() {
+    let _turn = sockets_turn();
     let before = sockets_of_this_process();
     let (_dir, mut p) = common::new_project("grassland");
     common::import(&mut p, &common::sample_shp()).unwrap();
@@ -40,31 +41,65 @@ fn no_network_without_an_online_source() {
     assert_eq!(sockets_of_this_process(), before, "a socket was opened");
 }
 
+/// Tests that count this process's sockets and the test that opens some take turns.
+static SOCKETS: Mutex<()> = Mutex::new(());
+
+fn sockets_turn() -> std::sync::MutexGuard<'static, ()> {
+    SOCKETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A tile server on 127.0.0.1 that answers every request with one PNG and counts the requests
-/// it received.
-fn counting_tile_server() -> (u16, Arc<AtomicUsize>) {
-    let img = image::RgbaImage::from_pixel(256, 256, image::Rgba([20, 140, 40, 255]));
-    let mut png = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    let png = png.into_inner();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            counted.fetch_add(1, Ordering::SeqCst);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                png.len()
-            );
-            let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(&png));
+/// it received; dropping it closes its socket and ends its thread.
+struct TileServer {
+    port: u16,
+    served: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TileServer {
+    fn start() -> TileServer {
+        let img = image::RgbaImage::from_pixel(256, 256, image::Rgba([20, 140, 40, 255]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (served, stop) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let (count, stopped) = (Arc::clone(&served), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                count.fetch_add(1, Ordering::SeqCst);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    png.len()
+                );
+                let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(&png));
+            }
+        });
+        TileServer { port, served, stop, thread: Some(thread) }
+    }
+
+    /// Requests received so far.
+    fn served(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port)); // wakes the accept
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
-    });
-    (port, count)
+    }
 }
 
 /// The offline switch, counted by the server: `tuban render` of a patch whose imagery is an
@@ -73,7 +108,9 @@ fn counting_tile_server() -> (u16, Arc<AtomicUsize>) {
 /// server's count does not move.
 #[test]
 fn offline_mode_sends_the_tile_server_nothing() {
-    let (port, served) = counting_tile_server();
+    let _turn = sockets_turn();
+    let server = TileServer::start();
+    let port = server.port;
     let (dir, mut p) = common::new_project("grassland");
     common::import(&mut p, &common::sample_shp()).unwrap();
     let path = p.path().to_path_buf();
@@ -82,7 +119,7 @@ fn offline_mode_sends_the_tile_server_nothing() {
     let url = format!("http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.png");
     let o = tuban(&["imagery", "add", file, &url, "--name", "在线", "--date", "2025-08-01"], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let registered = served.load(Ordering::SeqCst);
+    let registered = server.served();
     let cache = dir.path().join("瓦片缓存");
     let cache = cache.to_str().unwrap();
     let render = |out: &str, offline: &str| {
@@ -91,14 +128,14 @@ fn offline_mode_sends_the_tile_server_nothing() {
         tuban(&args, &[("TUBAN_OFFLINE", offline), ("TUBAN_TILE_CACHE", cache)])
     };
     let off = render("离线.png", "1");
-    assert_eq!(served.load(Ordering::SeqCst), registered, "offline: {}", String::from_utf8_lossy(&off.stderr));
+    assert_eq!(server.served(), registered, "offline: {}", String::from_utf8_lossy(&off.stderr));
     let on = render("在线.png", "0");
     assert!(on.status.success(), "{}", String::from_utf8_lossy(&on.stderr));
-    let fetched = served.load(Ordering::SeqCst) - registered;
+    let fetched = server.served() - registered;
     assert!(fetched > 0, "online: the server received nothing");
     let again = render("离线2.png", "1");
     assert!(again.status.success(), "offline from the cache: {}", String::from_utf8_lossy(&again.stderr));
-    assert_eq!(served.load(Ordering::SeqCst), registered + fetched, "offline after caching");
+    assert_eq!(server.served(), registered + fetched, "offline after caching");
     println!(
         "offline switch: server received {registered} at registration, 0 offline, {fetched} online, 0 offline again"
     );
