@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what is missing, checks formatting and lints, compiles the
 # benchmarks and the headless (no-window) build, then builds once and tests once.
+# CI sets CI=true itself and it passes through to the tests: a test that cannot get mount rights,
+# Xvfb or xdotool then fails with the reason instead of skipping (scripts/install-deps.sh installs
+# both tools; mounting needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
