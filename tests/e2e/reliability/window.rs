@@ -130,12 +130,22 @@ fn killing_the_window_while_typing_loses_at_most_the_last_second() {
         let err = std::fs::read_to_string(dir.path().join("window.err")).unwrap_or_default();
         format!("window stderr: {}", err.lines().rev().take(8).collect::<Vec<_>>().join(" | "))
     };
-    wait_for(
+    let opened = wait_for(
         Duration::from_secs(90),
         "the window opens the project",
-        || (holder_pid(&path) == Some(pid)).then_some(()),
+        || match app.0.try_wait() {
+            Ok(Some(status)) => Some(Err(status)),
+            _ => (holder_pid(&path) == Some(pid)).then_some(Ok(())),
+        },
         seen,
     );
+    if let Err(status) = opened {
+        let err = std::fs::read_to_string(dir.path().join("window.err")).unwrap_or_default();
+        if err.contains("built without the window") {
+            return super::cannot_run(TEST, "this tuban was built without the window (no gui feature)");
+        }
+        panic!("the window ended ({status}) before it opened the project: {err}");
+    }
     let win = wait_for(Duration::from_secs(30), "the window appears", || xdotool_search(&display), seen);
     std::thread::sleep(Duration::from_secs(2)); // the first frames
     let _ = Command::new("xdotool").env("DISPLAY", &display).args(["windowfocus", &win]).status();
