@@ -204,3 +204,33 @@ fn rebounds_need_contact_a_settled_case_and_a_later_batch() {
     assert!(p.rebounds_of(p.require_patch(&near).unwrap()).unwrap().is_empty());
     assert_eq!(p.rebounds_of(p.require_patch(&on_open_case).unwrap()).unwrap().len(), 1);
 }
+
+/// The transverse Mercator worked example of Snyder, *Map Projections — A Working Manual*
+/// (USGS Professional Paper 1395, 1987, p. 269): on the Clarke 1866 ellipsoid, central meridian
+/// 75°W, k0 = 0.9996, the point x = 127,106.5 m, y = 4,484,124.4 m is 40°30'N, 73°30'W.
+/// Read back through tuban's typed-coordinate path (`gk::to_lonlat`, as `tuban clue --gk` uses).
+#[test]
+fn a_published_transverse_mercator_example_reads_back_through_tubans_coordinate_path() {
+    let crs = "+proj=tmerc +lat_0=0 +lon_0=-75 +k=0.9996 +x_0=0 +y_0=0 +ellps=clrk66 +units=m +no_defs";
+    let (lon, lat) = tuban_core::gk::to_lonlat(crs, 127_106.5, 4_484_124.4).unwrap();
+    // 0.1 m of the published rounding is about 1.3e-6° of longitude here.
+    assert!((lon - (-73.5)).abs() < 2e-6 && (lat - 40.5).abs() < 2e-6, "{lon}, {lat}");
+}
+
+/// Either side of 112.5°E, the border of zones 37 (CM 111°E, EPSG:4546) and 38 (CM 114°E,
+/// EPSG:4547): the read-out changes zone, and the two points, 1.5° from their central
+/// meridians, lie symmetrically about them (transverse Mercator is symmetric about its CM).
+#[test]
+fn the_zone_border_at_112_5_degrees_changes_zone_symmetrically() {
+    let mut gk = tuban_core::gk::GkProjector::default();
+    let (west_epsg, west_x, west_y) = gk.project(112.5 - 1e-9, 41.6).unwrap();
+    let (east_epsg, east_x, east_y) = gk.project(112.5 + 1e-9, 41.6).unwrap();
+    assert_eq!((west_epsg, east_epsg), (4546, 4547));
+    assert!(west_x > 600_000.0 && east_x < 400_000.0, "{west_x} {east_x}");
+    assert!(((west_x - 500_000.0) - (500_000.0 - east_x)).abs() < 0.01, "{west_x} {east_x}");
+    assert!((west_y - east_y).abs() < 0.01, "{west_y} {east_y}");
+    for (epsg, x, y) in [(west_epsg, west_x, west_y), (east_epsg, east_x, east_y)] {
+        let (lon, lat) = tuban_core::gk::to_lonlat(&format!("EPSG:{epsg}"), x, y).unwrap();
+        assert!((lon - 112.5).abs() < 1e-7 && (lat - 41.6).abs() < 1e-7, "{epsg}: {lon} {lat}");
+    }
+}
