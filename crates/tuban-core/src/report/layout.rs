@@ -93,6 +93,43 @@ impl PageBuilder {
         });
     }
 
+    /// A QR code of `text`, `size_mm` square, its top left at (`x`, `y_top`): dark modules as
+    /// filled black rectangles (one per run of a row), a white quiet zone of four modules.
+    /// Nothing is drawn if the text is too long for a QR code.
+    pub(super) fn qr(&mut self, text: &str, x: f32, y_top: f32, size_mm: f32) {
+        let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else { return };
+        let n = code.width();
+        let colors = code.to_colors();
+        let module = size_mm / (n + 8) as f32;
+        let (x0, y0) = (x + 4.0 * module, y_top + 4.0 * module);
+        self.ops.push(Op::SetFillColor { col: black() });
+        for row in 0..n {
+            let mut col = 0;
+            while col < n {
+                if colors.get(row * n + col) != Some(&qrcode::Color::Dark) {
+                    col += 1;
+                    continue;
+                }
+                let start = col;
+                while colors.get(row * n + col) == Some(&qrcode::Color::Dark) && col < n {
+                    col += 1;
+                }
+                let (rx, ry) = (x0 + start as f32 * module, y0 + row as f32 * module);
+                let (w, h) = ((col - start) as f32 * module, module);
+                let pts = [(rx, ry), (rx + w, ry), (rx + w, ry + h), (rx, ry + h)];
+                let ring = PolygonRing {
+                    points: pts
+                        .iter()
+                        .map(|(a, b)| LinePoint { p: Point::new(Mm(*a), Mm(PAGE_H - b)), bezier: false })
+                        .collect(),
+                };
+                self.ops.push(Op::DrawPolygon {
+                    polygon: Polygon { rings: vec![ring], mode: printpdf::PaintMode::Fill, winding_order: WindingOrder::NonZero },
+                });
+            }
+        }
+    }
+
     /// A table at the cursor: the first row is the header; widths in mm.
     pub(super) fn table(&mut self, font: &printpdf::FontId, widths: &[f32], rows: &[Vec<String>]) {
         let size = 9.0;
