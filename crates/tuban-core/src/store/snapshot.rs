@@ -174,16 +174,20 @@ impl Project {
         let keys: BTreeMap<i64, String> = self.patches()?.into_iter().map(|r| (r.fid, r.key)).collect();
         let mut patches: BTreeMap<i64, BTreeMap<String, String>> =
             rows(self, "SELECT fid, * FROM patches", &["fid", "updated_at"])?.into_iter().collect();
+        // Delivered geometry and comments belong to their patch: a deleted patch row shows as
+        // removed whatever is left of it elsewhere.
         for (fid, f) in rows(self, "SELECT fid, srs_id, geom FROM tuban_source_geom", &[])? {
-            let e = patches.entry(fid).or_default();
-            for (name, text) in f {
-                e.insert(format!("(delivered {name})"), text);
+            if let Some(e) = patches.get_mut(&fid) {
+                for (name, text) in f {
+                    e.insert(format!("(delivered {name})"), text);
+                }
             }
         }
         for (id, f) in rows(self, "SELECT id, patch_fid, time, user, text FROM tuban_comments", &[])? {
             let fid = f.get("patch_fid").and_then(|s| s.parse::<i64>().ok()).unwrap_or_default();
-            let text = serde_json::to_string(&f).unwrap_or_default();
-            patches.entry(fid).or_default().insert(format!("(comment #{id})"), text);
+            if let Some(e) = patches.get_mut(&fid) {
+                e.insert(format!("(comment #{id})"), serde_json::to_string(&f).unwrap_or_default());
+            }
         }
         for (fid, fields) in patches {
             let label = keys.get(&fid).cloned().unwrap_or_else(|| format!("#{fid}"));

@@ -8,6 +8,7 @@ mod export;
 mod imagery;
 mod import;
 mod render;
+mod seal;
 mod report;
 mod store;
 mod workflow;
