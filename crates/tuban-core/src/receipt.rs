@@ -244,7 +244,8 @@ impl Receipt {
 
 /// The QR text of a seal: `tuban封库回执|项目|county code county name|year|v2:digest`.
 pub fn qr_text(project: &str, county_code: &str, county_name: &str, year: i32, digest: &str, version: u32) -> String {
-    format!("tuban封库回执|{project}|{county_code} {county_name}|{year}|v{version}:{digest}")
+    let county = format!("{county_code} {county_name}");
+    format!("tuban封库回执|{project}|{}|{year}|v{version}:{digest}", county.trim())
 }
 
 /// Bytes of a hex string; `None` if it is not hex.

@@ -292,3 +292,19 @@ fn the_upload_package_carries_the_receipt() {
     let copied = files.iter().find(|f| f.to_string_lossy().contains("封库回执")).expect("receipt in the package");
     assert_eq!(std::fs::read(copied).unwrap(), std::fs::read(&s.receipt_path).unwrap());
 }
+
+#[test]
+fn a_sealed_report_ends_with_the_seal_page() {
+    let (_dir, path, _, s) = sealed();
+    let pages = |p: &Project| {
+        let opts = tuban_core::report::ReportOptions { sheets: tuban_core::report::Sheets::None, ..Default::default() };
+        let pdf = tuban_core::report::build(p, &opts, &Progress::new()).unwrap();
+        pdf.windows(10).filter(|w| w == b"/Type/Page").count()
+    };
+    let sealed_pages = pages(&Project::open(&path, Access::ReadOnly).unwrap());
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    p.unseal("对照未封库的报告").unwrap();
+    assert_eq!(sealed_pages, pages(&p) + 1, "the seal page with its QR code");
+    let r = tuban_core::receipt::Receipt::read(&s.receipt_path).unwrap();
+    assert_eq!(r.qr_text(), format!("tuban封库回执|项目 测试.gpkg|150999 示范旗|2025|v2:{}", s.seal.digest));
+}
