@@ -122,7 +122,13 @@ pub fn run_seal(a: SealArgs, ctx: &Ctx) -> Result<()> {
     println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.seal.sealed_at, s.seal.user, s.seal.digest);
     let signed = if s.receipt.signature.is_some() { tr.t("（已签名）", " (signed)") } else { "" };
     println!("{}{signed}: {}", tr.t("封库回执", "receipt"), s.receipt_path.display());
-    println!("{}", tr.t("请将回执交省级留存；核对：tuban verify 项目 --receipt 回执", "hand the receipt to the province; check with: tuban verify PROJECT --receipt RECEIPT"));
+    println!(
+        "{}",
+        tr.t(
+            "请将回执交省级留存；核对：tuban verify 项目 --receipt 回执",
+            "hand the receipt to the province; check with: tuban verify PROJECT --receipt RECEIPT"
+        )
+    );
     Ok(())
 }
 
@@ -193,13 +199,25 @@ pub fn run_verify(a: VerifyArgs, ctx: &Ctx) -> Result<()> {
     println!("{}: {} (v{})", tr.t("封库摘要", "sealed digest"), v.expected, v.digest_version);
     println!("{}: {}", tr.t("当前摘要", "digest now"), v.digest_now);
     if !v.receipt_consistent {
-        println!("  {}", tr.t("回执本身被改动：逐项摘要与总摘要不符", "the receipt itself was edited: its item digests do not make up its digest"));
+        println!(
+            "  {}",
+            tr.t(
+                "回执本身被改动：逐项摘要与总摘要不符",
+                "the receipt itself was edited: its item digests do not make up its digest"
+            )
+        );
     }
     use ops::seal::SignatureCheck as S;
     match v.signature {
         S::NotAsked => {}
         S::Valid => println!("{}", tr.t("签名有效", "signature valid")),
-        S::Invalid => println!("  {}", tr.t("签名无效：不是该公钥签的，或回执签名后被改动", "signature invalid: not made by this key, or the receipt changed after signing")),
+        S::Invalid => println!(
+            "  {}",
+            tr.t(
+                "签名无效：不是该公钥签的，或回执签名后被改动",
+                "signature invalid: not made by this key, or the receipt changed after signing"
+            )
+        ),
         S::Missing => println!("  {}", tr.t("回执没有签名", "the receipt is not signed")),
     }
     for d in &v.differences {
@@ -210,7 +228,13 @@ pub fn run_verify(a: VerifyArgs, ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     if v.differences.is_empty() && v.expected != v.digest_now {
-        println!("  {}", tr.t("数据已改变（只有摘要，无法指出哪一项）", "the data changed (with only a digest, what changed cannot be named)"));
+        println!(
+            "  {}",
+            tr.t(
+                "数据已改变（只有摘要，无法指出哪一项）",
+                "the data changed (with only a digest, what changed cannot be named)"
+            )
+        );
     }
     bail!("{}: {}", project.display(), tr.t("与封库时不一致", "differs from the seal"))
 }

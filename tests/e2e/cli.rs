@@ -191,7 +191,9 @@ fn render_writes_a_chip_and_refuses_to_overwrite() {
 fn seal_writes_a_signed_receipt_and_verify_names_a_change_behind_its_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(tuban(&["new", "示范旗.gpkg", "--template", "grassland", "--county", "150999", "--year", "2025"], d).status.success());
+    assert!(tuban(&["new", "示范旗.gpkg", "--template", "grassland", "--county", "150999", "--year", "2025"], d)
+        .status
+        .success());
     assert!(tuban(&["import", "示范旗.gpkg", sample_shp().to_str().unwrap()], d).status.success());
     assert!(tuban(&["set", "示范旗.gpkg", "150999SJBG2025000007", "HCJG=违法"], d).status.success());
     let o = tuban(&["keygen", "--out", "密钥"], d);

@@ -318,7 +318,9 @@ fn export(
 
 fn seal(project: &std::path::Path) -> Result<JobOutcome, JobError> {
     let mut proj = open_rw(project)?;
-    ops::seal::seal(&mut proj, &Default::default()).map(|s| JobOutcome::Sealed(s.seal, s.receipt_path)).map_err(JobError::from)
+    ops::seal::seal(&mut proj, &Default::default())
+        .map(|s| JobOutcome::Sealed(s.seal, s.receipt_path))
+        .map_err(JobError::from)
 }
 
 fn verify(project: &std::path::Path) -> Result<JobOutcome, JobError> {

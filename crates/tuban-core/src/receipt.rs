@@ -168,11 +168,15 @@ impl Receipt {
 
     /// Reads a receipt written by [`Receipt::to_json`].
     pub fn read(path: &Path) -> Result<Receipt, ReceiptError> {
-        let bytes = std::fs::read(path).map_err(|cause| ReceiptError::Read { path: path.display().to_string(), cause })?;
+        let bytes =
+            std::fs::read(path).map_err(|cause| ReceiptError::Read { path: path.display().to_string(), cause })?;
         let r: Receipt = serde_json::from_slice(&bytes)
             .map_err(|e| ReceiptError::NotAReceipt { path: path.display().to_string(), detail: e.to_string() })?;
         if r.kind != RECEIPT_KIND {
-            return Err(ReceiptError::NotAReceipt { path: path.display().to_string(), detail: format!("kind = {}", r.kind) });
+            return Err(ReceiptError::NotAReceipt {
+                path: path.display().to_string(),
+                detail: format!("kind = {}", r.kind),
+            });
         }
         Ok(r)
     }

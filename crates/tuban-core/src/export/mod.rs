@@ -157,7 +157,8 @@ fn seal_receipt(p: &Project, tmp: &Path) -> Result<Option<PathBuf>, ExportError>
         }
     };
     let path = tmp.join(name.file_name().unwrap_or_default());
-    std::fs::write(&path, bytes).map_err(|e| ExportError::Write { path: path.display().to_string(), detail: e.to_string() })?;
+    std::fs::write(&path, bytes)
+        .map_err(|e| ExportError::Write { path: path.display().to_string(), detail: e.to_string() })?;
     Ok(Some(path))
 }
 

@@ -137,7 +137,11 @@ impl PageBuilder {
                         .collect(),
                 };
                 self.ops.push(Op::DrawPolygon {
-                    polygon: Polygon { rings: vec![ring], mode: printpdf::PaintMode::Fill, winding_order: WindingOrder::NonZero },
+                    polygon: Polygon {
+                        rings: vec![ring],
+                        mode: printpdf::PaintMode::Fill,
+                        winding_order: WindingOrder::NonZero,
+                    },
                 });
             }
         }

@@ -55,8 +55,14 @@ pub(super) fn cover(doc: &mut Doc<'_>, meta: &ProjectMeta) {
 pub(super) fn seal_marks(doc: &mut Doc<'_>, meta: &ProjectMeta) -> Result<(), ReportError> {
     let Some(seal) = doc.p.seal_in_force()? else { return Ok(()) };
     let file = doc.p.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let text =
-        crate::receipt::qr_text(&file, &meta.county_code, &meta.county_name, meta.year, &seal.digest, seal.digest_version);
+    let text = crate::receipt::qr_text(
+        &file,
+        &meta.county_code,
+        &meta.county_name,
+        meta.year,
+        &seal.digest,
+        seal.digest_version,
+    );
     let f = doc.font.clone();
     if let Some(cover) = doc.pages.first_mut() {
         let (x, y) = (PAGE_W - MARGIN - 40.0, 230.0);

@@ -64,7 +64,11 @@ impl Project {
     fn with_version(&self, mut seal: SealInfo) -> Result<SealInfo> {
         let v: Option<String> = self
             .conn
-            .query_row("SELECT content FROM tuban_seal_items WHERE seal_id = ?1 AND kind = ?2", params![seal.id, VERSION_KIND], |r| r.get(0))
+            .query_row(
+                "SELECT content FROM tuban_seal_items WHERE seal_id = ?1 AND kind = ?2",
+                params![seal.id, VERSION_KIND],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.sq())?;
         seal.digest_version = v.and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -105,7 +109,8 @@ impl Project {
                 .map_err(sq)?;
             st.execute(params![id, VERSION_KIND, "", DIGEST_VERSION.to_string()]).map_err(sq)?;
             for (item, s) in &snap.items {
-                st.execute(params![id, item.kind, item.id, serde_json::to_string(s).unwrap_or_default()]).map_err(sq)?;
+                st.execute(params![id, item.kind, item.id, serde_json::to_string(s).unwrap_or_default()])
+                    .map_err(sq)?;
             }
         }
         tx.execute(
@@ -149,7 +154,8 @@ impl Project {
             .conn
             .prepare("SELECT kind, item, content FROM tuban_seal_items WHERE seal_id = ?1 AND kind <> ?2")
             .map_err(self.sq())?;
-        let rows = st.query_map(params![id, VERSION_KIND], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.sq())?;
+        let rows =
+            st.query_map(params![id, VERSION_KIND], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
     }
 
@@ -163,7 +169,13 @@ impl Project {
                 [],
                 |r| {
                     Ok((
-                        SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)?, digest_version: 1 },
+                        SealInfo {
+                            id: r.get(0)?,
+                            sealed_at: r.get(1)?,
+                            user: r.get(2)?,
+                            digest: r.get(3)?,
+                            digest_version: 1,
+                        },
                         r.get::<_, bool>(4)?,
                     ))
                 },

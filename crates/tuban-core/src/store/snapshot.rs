@@ -163,7 +163,13 @@ fn table_exists(p: &Project, table: &str) -> Result<bool> {
     Ok(n + temp > 0)
 }
 
-fn insert(items: &mut BTreeMap<ItemId, SealItem>, kind: &str, id: i64, label: String, fields: BTreeMap<String, String>) {
+fn insert(
+    items: &mut BTreeMap<ItemId, SealItem>,
+    kind: &str,
+    id: i64,
+    label: String,
+    fields: BTreeMap<String, String>,
+) {
     items.insert(ItemId { kind: kind.into(), id: format!("#{id}") }, SealItem { label, fields });
 }
 

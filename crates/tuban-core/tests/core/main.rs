@@ -8,7 +8,7 @@ mod export;
 mod imagery;
 mod import;
 mod render;
-mod seal;
 mod report;
+mod seal;
 mod store;
 mod workflow;

@@ -133,8 +133,9 @@ fn geometry_bytes_issued_and_delivered_are_covered() {
 fn photo_bytes_are_covered() {
     let (_dir, path, _, s) = sealed();
     let c = rusqlite::Connection::open(&path).unwrap();
-    let (id, name): (i64, String) =
-        c.query_row("SELECT id, file_name FROM tuban_photos ORDER BY id LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (id, name): (i64, String) = c
+        .query_row("SELECT id, file_name FROM tuban_photos ORDER BY id LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     // The bytes replaced; the stored sha256 column left as it was.
     c.execute("UPDATE tuban_photos SET data = data || x'00' WHERE id = ?1", [id]).unwrap();
     drop(c);
@@ -288,7 +289,8 @@ fn the_upload_package_carries_the_receipt() {
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     let out = dir.path().join("上报");
     let opts = tuban_core::export::ExportOptions::default();
-    let files = tuban_core::ops::deliver::export(&p, tuban_core::export::Format::Shp, &out, &opts, &Progress::new()).unwrap();
+    let files =
+        tuban_core::ops::deliver::export(&p, tuban_core::export::Format::Shp, &out, &opts, &Progress::new()).unwrap();
     let copied = files.iter().find(|f| f.to_string_lossy().contains("封库回执")).expect("receipt in the package");
     assert_eq!(std::fs::read(copied).unwrap(), std::fs::read(&s.receipt_path).unwrap());
 }
