@@ -127,26 +127,49 @@ fn canonical(v: ValueRef<'_>) -> Option<String> {
     }
 }
 
-/// Rows of `sql` (the first column the row id) as id → column → canonical text, without `skip`.
-fn rows(p: &Project, sql: &str, skip: &[&str]) -> Result<Vec<(i64, BTreeMap<String, String>)>> {
+/// Rows of `sql` as id → column → canonical text: the first column is the row id, the others
+/// are named by `names`.
+fn query_rows(p: &Project, sql: &str, names: &[String]) -> Result<Vec<(i64, BTreeMap<String, String>)>> {
     let mut st = p.conn.prepare(sql).map_err(p.sq())?;
-    let names: Vec<String> = st.column_names().map(|s| s.to_string()).collect();
     let mut out = Vec::new();
     let mut q = st.query([]).map_err(p.sq())?;
     while let Some(r) = q.next().map_err(p.sq())? {
         let id: i64 = r.get(0).map_err(p.sq())?;
         let mut fields = BTreeMap::new();
-        for (i, name) in names.iter().enumerate().skip(1) {
-            if skip.contains(&name.as_str()) {
-                continue;
-            }
-            if let Some(text) = canonical(r.get_ref(i).map_err(p.sq())?) {
+        for (i, name) in names.iter().enumerate() {
+            if let Some(text) = canonical(r.get_ref(i + 1).map_err(p.sq())?) {
                 fields.insert(name.clone(), text);
             }
         }
         out.push((id, fields));
     }
     Ok(out)
+}
+
+/// Every column of `table` but `id` and `skip`, as [`query_rows`] gives them. The names come
+/// from `pragma_table_info` as values (rusqlite's column names panic on a damaged file).
+fn table_rows(p: &Project, table: &str, id: &str, skip: &[&str]) -> Result<Vec<(i64, BTreeMap<String, String>)>> {
+    let mut st = p.conn.prepare("SELECT name FROM pragma_table_info(?1)").map_err(p.sq())?;
+    let names = st
+        .query_map([table], |r| {
+            Ok(match r.get_ref(0)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+                _ => String::new(),
+            })
+        })
+        .map_err(p.sq())?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(p.sq())?;
+    let names: Vec<String> = names.into_iter().filter(|n| n != id && !skip.contains(&n.as_str())).collect();
+    let quoted: Vec<String> = std::iter::once(id.to_string())
+        .chain(names.iter().cloned())
+        .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+        .collect();
+    query_rows(p, &format!("SELECT {} FROM {table}", quoted.join(", ")), &names)
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 fn table_exists(p: &Project, table: &str) -> Result<bool> {
@@ -179,17 +202,23 @@ impl Project {
         let mut items = BTreeMap::new();
         let keys: BTreeMap<i64, String> = self.patches()?.into_iter().map(|r| (r.fid, r.key)).collect();
         let mut patches: BTreeMap<i64, BTreeMap<String, String>> =
-            rows(self, "SELECT fid, * FROM patches", &["fid", "updated_at"])?.into_iter().collect();
+            table_rows(self, "patches", "fid", &["updated_at"])?.into_iter().collect();
         // Delivered geometry and comments belong to their patch: a deleted patch row shows as
         // removed whatever is left of it elsewhere.
-        for (fid, f) in rows(self, "SELECT fid, srs_id, geom FROM tuban_source_geom", &[])? {
+        for (fid, f) in
+            query_rows(self, "SELECT fid, srs_id, geom FROM tuban_source_geom", &names(&["srs_id", "geom"]))?
+        {
             if let Some(e) = patches.get_mut(&fid) {
                 for (name, text) in f {
                     e.insert(format!("(delivered {name})"), text);
                 }
             }
         }
-        for (id, f) in rows(self, "SELECT id, patch_fid, time, user, text FROM tuban_comments", &[])? {
+        for (id, f) in query_rows(
+            self,
+            "SELECT id, patch_fid, time, user, text FROM tuban_comments",
+            &names(&["patch_fid", "time", "user", "text"]),
+        )? {
             let fid = f.get("patch_fid").and_then(|s| s.parse::<i64>().ok()).unwrap_or_default();
             if let Some(e) = patches.get_mut(&fid) {
                 e.insert(format!("(comment #{id})"), serde_json::to_string(&f).unwrap_or_default());
@@ -199,21 +228,21 @@ impl Project {
             let label = keys.get(&fid).cloned().unwrap_or_else(|| format!("#{fid}"));
             insert(&mut items, "patch", fid, label, fields);
         }
-        for (id, f) in rows(self, "SELECT id, * FROM tuban_photos", &["id", "thumbnail"])? {
+        for (id, f) in table_rows(self, "tuban_photos", "id", &["thumbnail"])? {
             let label = f.get("file_name").cloned().unwrap_or_default();
             insert(&mut items, "photo", id, label, f);
         }
         let mut cases: BTreeMap<i64, BTreeMap<String, String>> =
-            rows(self, "SELECT id, * FROM tuban_cases", &["id"])?.into_iter().collect();
-        for (case, f) in rows(
+            table_rows(self, "tuban_cases", "id", &[])?.into_iter().collect();
+        for (case, f) in query_rows(
             self,
             "SELECT case_id, group_concat(patch_fid) FROM (SELECT case_id, patch_fid FROM tuban_case_patches ORDER BY patch_fid) GROUP BY case_id",
-            &[],
+            &names(&["patches"]),
         )? {
             let linked = f.into_values().next().unwrap_or_default();
             cases.entry(case).or_default().insert("(patches)".into(), linked);
         }
-        for (id, f) in rows(self, "SELECT id, * FROM tuban_case_steps", &["id"])? {
+        for (id, f) in table_rows(self, "tuban_case_steps", "id", &[])? {
             let case = f.get("case_id").and_then(|s| s.parse::<i64>().ok()).unwrap_or_default();
             let text = serde_json::to_string(&f).unwrap_or_default();
             cases.entry(case).or_default().insert(format!("(step #{id})"), text);
@@ -223,7 +252,7 @@ impl Project {
             insert(&mut items, "case", id, label, fields);
         }
         if table_exists(self, "tuban_case_attachments")? {
-            for (id, f) in rows(self, "SELECT id, * FROM tuban_case_attachments", &["id"])? {
+            for (id, f) in table_rows(self, "tuban_case_attachments", "id", &[])? {
                 let label = f.get("file_name").cloned().unwrap_or_default();
                 insert(&mut items, "attachment", id, label, f);
             }
