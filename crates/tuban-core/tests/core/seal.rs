@@ -268,8 +268,17 @@ fn a_version_1_digest_still_verifies_by_its_own_rule() {
     drop(p);
     let v = check(&path, &Against::Digest(v1.clone()));
     assert!(v.unchanged() && v.digest_version == 1, "{v:?}");
+    // A seal row as version 1 wrote it (no digest_version row): the file's own check uses rule 1.
+    tamper(
+        &path,
+        &format!("INSERT INTO tuban_seals(sealed_at, user, digest) VALUES ('2025-12-01T00:00:00Z', 'old', '{v1}')"),
+    );
+    let inside = Project::open(&path, Access::ReadOnly).unwrap().verify().unwrap();
+    assert_eq!(inside.seal.as_ref().map(|s| s.digest_version), Some(1));
+    assert_eq!(inside.digest_now, v1);
     tamper(&path, "UPDATE patches SET HCJG = '合法' WHERE fid = 1");
-    assert!(!check(&path, &Against::Digest(v1)).unchanged());
+    assert!(!check(&path, &Against::Digest(v1.clone())).unchanged());
+    assert_ne!(Project::open(&path, Access::ReadOnly).unwrap().verify().unwrap().digest_now, v1);
 }
 
 #[test]
@@ -309,4 +318,22 @@ fn a_sealed_report_ends_with_the_seal_page() {
     assert_eq!(sealed_pages, pages(&p) + 1, "the seal page with its QR code");
     let r = tuban_core::receipt::Receipt::read(&s.receipt_path).unwrap();
     assert_eq!(r.qr_text(), format!("tuban封库回执|项目 测试.gpkg|150999 示范旗|2025|v2:{}", s.seal.digest));
+}
+
+#[test]
+fn no_seal_stands_without_its_receipt() {
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    // Every receipt name of the next seconds is taken already.
+    let now = chrono::Local::now();
+    for s in 0..10 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d-%H%M%S").to_string();
+        std::fs::create_dir(tuban_core::receipt::file_name(p.path(), &stamp)).unwrap();
+    }
+    let e = seal::seal(&mut p, &SealOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("封库回执"), "{e}");
+    assert!(p.seal_in_force().unwrap().is_none(), "the seal was lifted again");
+    let log = p.audit_log(None).unwrap();
+    assert!(log.iter().any(|e| e.action == "unseal" && e.new_value.as_deref().is_some_and(|v| v.contains("回执"))));
+    drop(dir);
 }
