@@ -183,7 +183,7 @@ impl TubanApp {
             }
         }
         match done.outcome {
-            Ok(outcome @ (JobOutcome::Sealed(_) | JobOutcome::Verified(_))) => {
+            Ok(outcome @ (JobOutcome::Sealed(..) | JobOutcome::Verified(_))) => {
                 let text = dialogs::outcome_text(lang, &outcome);
                 match &mut self.ws {
                     Some(ws) => ws.inform(text),

@@ -10,6 +10,7 @@ mod imagery;
 mod import;
 mod render;
 mod report;
+mod seal;
 mod store;
 mod truths;
 mod workflow;
