@@ -6,7 +6,7 @@ packages=(
   gcc libc6-dev pkg-config   # C toolchain for gdal-sys and libsqlite3-sys
   libgdal-dev                # GDAL 3.6 with PROJ, GEOS and the system SQLite
   gdal-bin python3-gdal      # ogrinfo, ogr2ogr and validate_gpkg.py (used by the tests)
-  zip sqlite3                # fixtures script, inspecting project files
+  zip sqlite3 xz-utils       # fixtures script, inspecting project files, the fuzz corpus replay
   poppler-utils qpdf         # report checks: pdftotext, pdffonts, pdftoppm, qpdf --check
   libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6   # the window (X11)
   libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri mesa-vulkan-drivers          # software OpenGL/Vulkan (UI tests)

@@ -108,14 +108,44 @@ pub fn run_export(a: ExportArgs, ctx: &Ctx) -> Result<()> {
 #[derive(Args)]
 pub struct SealArgs {
     pub project: PathBuf,
+    /// 用 Ed25519 私钥（PEM，tuban keygen 生成）签名回执 / sign the receipt with an Ed25519 private key (PEM, from tuban keygen)
+    #[arg(long)]
+    pub sign_key: Option<PathBuf>,
 }
 
-/// 封库：记录全部核查数据的摘要，之后拒绝修改 / seal: record a digest of all review data; edits are refused afterwards
+/// 封库：记录全部核查数据的摘要并在项目旁写出封库回执，之后拒绝修改 / seal: record a digest of all review data, write the receipt beside the project; edits are refused afterwards
 pub fn run_seal(a: SealArgs, ctx: &Ctx) -> Result<()> {
-    let SealArgs { project } = a;
+    let SealArgs { project, sign_key } = a;
     let tr = &ctx.tr;
-    let s = ctx.open(&project, Access::ReadWrite)?.seal()?;
-    println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.sealed_at, s.user, s.digest);
+    let mut p = ctx.open(&project, Access::ReadWrite)?;
+    let s = ops::seal::seal(&mut p, &ops::seal::SealOptions { sign_key })?;
+    println!("{} {} {}  SHA-256 {}", tr.t("已封库", "sealed"), s.seal.sealed_at, s.seal.user, s.seal.digest);
+    let signed = if s.receipt.signature.is_some() { tr.t("（已签名）", " (signed)") } else { "" };
+    println!("{}{signed}: {}", tr.t("封库回执", "receipt"), s.receipt_path.display());
+    println!(
+        "{}",
+        tr.t(
+            "请将回执交省级留存；核对：tuban verify 项目 --receipt 回执",
+            "hand the receipt to the province; check with: tuban verify PROJECT --receipt RECEIPT"
+        )
+    );
+    Ok(())
+}
+
+/// Arguments of `tuban keygen`.
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// 写出密钥对的文件夹 / folder for the key pair
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// 生成封库签名密钥对（Ed25519） / make an Ed25519 key pair for signing receipts
+pub fn run_keygen(a: KeygenArgs, ctx: &Ctx) -> Result<()> {
+    let tr = &ctx.tr;
+    let (private, public) = ops::seal::keygen(&a.out)?;
+    println!("{}: {}", tr.t("私钥（妥善保管，勿外传）", "private key (keep it to yourself)"), private.display());
+    println!("{}: {}", tr.t("公钥（交省级留存）", "public key (for the province)"), public.display());
     Ok(())
 }
 
@@ -141,13 +171,78 @@ pub fn run_unseal(a: UnsealArgs, ctx: &Ctx) -> Result<()> {
 #[derive(Args)]
 pub struct VerifyArgs {
     pub project: PathBuf,
+    /// 对照省级留存的封库回执，逐项指出改动 / check against the receipt the province kept; names what changed
+    #[arg(long, conflicts_with = "digest")]
+    pub receipt: Option<PathBuf>,
+    /// 对照封库时打印的摘要（只能判断是否改动） / check against the digest tuban seal printed (says only whether anything changed)
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// 同时核对回执签名的公钥（PEM） / also check the receipt's signature with this public key (PEM)
+    #[arg(long, requires = "receipt")]
+    pub public_key: Option<PathBuf>,
 }
 
 /// 校验封库后是否被改动 / check what changed since the seal
 pub fn run_verify(a: VerifyArgs, ctx: &Ctx) -> Result<()> {
-    let VerifyArgs { project } = a;
+    let VerifyArgs { project, receipt, digest, public_key } = a;
+    let against = match (receipt, digest) {
+        (Some(path), _) => ops::seal::Against::Receipt { path, public_key },
+        (None, Some(hex)) => ops::seal::Against::Digest(hex),
+        (None, None) => return verify_in_file(&project, ctx),
+    };
     let tr = &ctx.tr;
-    let r = ctx.open(&project, Access::ReadOnly)?.verify()?;
+    let p = ctx.open(&project, Access::ReadOnly)?;
+    let v = ops::seal::verify(&p, &against)?;
+    if let Some(r) = &v.receipt {
+        println!("{} {} {} {}", tr.t("回执", "receipt"), r.project_file, r.sealed_at, r.user);
+    }
+    println!("{}: {} (v{})", tr.t("封库摘要", "sealed digest"), v.expected, v.digest_version);
+    println!("{}: {}", tr.t("当前摘要", "digest now"), v.digest_now);
+    if !v.receipt_consistent {
+        println!(
+            "  {}",
+            tr.t(
+                "回执本身被改动：逐项摘要与总摘要不符",
+                "the receipt itself was edited: its item digests do not make up its digest"
+            )
+        );
+    }
+    use ops::seal::SignatureCheck as S;
+    match v.signature {
+        S::NotAsked => {}
+        S::Valid => println!("{}", tr.t("签名有效", "signature valid")),
+        S::Invalid => println!(
+            "  {}",
+            tr.t(
+                "签名无效：不是该公钥签的，或回执签名后被改动",
+                "signature invalid: not made by this key, or the receipt changed after signing"
+            )
+        ),
+        S::Missing => println!("  {}", tr.t("回执没有签名", "the receipt is not signed")),
+    }
+    for d in &v.differences {
+        println!("  {d}");
+    }
+    if v.unchanged() {
+        println!("{}", tr.t("一致：封库后没有改动", "unchanged since the seal"));
+        return Ok(());
+    }
+    if v.differences.is_empty() && v.expected != v.digest_now {
+        println!(
+            "  {}",
+            tr.t(
+                "数据已改变（只有摘要，无法指出哪一项）",
+                "the data changed (with only a digest, what changed cannot be named)"
+            )
+        );
+    }
+    bail!("{}: {}", project.display(), tr.t("与封库时不一致", "differs from the seal"))
+}
+
+/// Without a receipt or digest: against the seal kept in the file itself.
+fn verify_in_file(project: &std::path::Path, ctx: &Ctx) -> Result<()> {
+    let tr = &ctx.tr;
+    let r = ctx.open(project, Access::ReadOnly)?.verify()?;
     let Some(seal) = &r.seal else {
         println!("{}", tr.t("项目尚未封库", "the project was never sealed"));
         return Ok(());
@@ -164,6 +259,13 @@ pub fn run_verify(a: VerifyArgs, ctx: &Ctx) -> Result<()> {
     for d in &r.differences {
         println!("  {d}");
     }
+    println!(
+        "{}",
+        tr.t(
+            "注意：这是对照文件内的封库记录，改动文件的人也能改它；请用省级留存的回执核对（--receipt）",
+            "note: this checks against the seal kept in the file, which whoever edits the file can rewrite; check against the receipt the province kept (--receipt)"
+        )
+    );
     if r.differences.is_empty() {
         println!("{}", tr.t("一致：封库后没有改动", "unchanged since the seal"));
     } else {

@@ -92,8 +92,10 @@ pub enum Command {
     Report(deliver::ReportArgs),
     /// 导出上报成果：shp（GBK）、gpkg、xlsx 台账、csv、照片文件夹 / export: shp (GBK), gpkg, xlsx ledger, csv, photo folder
     Export(deliver::ExportArgs),
-    /// 封库：记录全部核查数据的摘要，之后拒绝修改 / seal: record a digest of all review data; edits are refused afterwards
+    /// 封库：记录全部核查数据的摘要，写出封库回执，之后拒绝修改 / seal: record a digest of all review data, write a receipt; edits are refused afterwards
     Seal(deliver::SealArgs),
+    /// 生成封库签名密钥对（Ed25519） / make an Ed25519 key pair for signing receipts
+    Keygen(deliver::KeygenArgs),
     /// 解封（须写明原因） / unseal, with a written reason
     Unseal(deliver::UnsealArgs),
     /// 校验封库后是否被改动 / check what changed since the seal
@@ -161,6 +163,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => deliver::run_report(a, &ctx),
         Command::Export(a) => deliver::run_export(a, &ctx),
         Command::Seal(a) => deliver::run_seal(a, &ctx),
+        Command::Keygen(a) => deliver::run_keygen(a, &ctx),
         Command::Unseal(a) => deliver::run_unseal(a, &ctx),
         Command::Verify(a) => deliver::run_verify(a, &ctx),
         Command::Demo(a) => demo::run_demo(a, &ctx),

@@ -199,3 +199,52 @@ fn render_writes_a_chip_and_refuses_to_overwrite() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
 }
+
+#[test]
+fn seal_writes_a_signed_receipt_and_verify_names_a_change_behind_its_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(tuban(&["new", "示范旗.gpkg", "--template", "grassland", "--county", "150999", "--year", "2025"], d)
+        .status
+        .success());
+    assert!(tuban(&["import", "示范旗.gpkg", sample_shp().to_str().unwrap()], d).status.success());
+    assert!(tuban(&["set", "示范旗.gpkg", "150999SJBG2025000007", "HCJG=违法"], d).status.success());
+    let o = tuban(&["keygen", "--out", "密钥"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tuban(&["seal", "示范旗.gpkg", "--sign-key", "密钥/封库私钥.pem"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let receipts: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("示范旗.封库回执.") && n.ends_with(".json"))
+        .collect();
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    let receipt = &receipts[0];
+    assert!(out.contains(receipt.as_str()) && out.contains("已签名"), "{out}");
+    let digest = out.split("SHA-256 ").nth(1).unwrap().lines().next().unwrap().trim().to_string();
+    assert_eq!(digest.len(), 64, "{out}");
+
+    let o = tuban(&["verify", "示范旗.gpkg", "--receipt", receipt, "--public-key", "密钥/封库公钥.pem"], d);
+    assert!(o.status.success() && stdout(&o).contains("签名有效"), "{}{}", stdout(&o), stderr(&o));
+    assert!(tuban(&["verify", "示范旗.gpkg", "--digest", &digest], d).status.success());
+
+    // A flipped digit of the digest differs from the untouched data.
+    let mut flipped = digest.clone().into_bytes();
+    flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+    let o = tuban(&["verify", "示范旗.gpkg", "--digest", std::str::from_utf8(&flipped).unwrap()], d);
+    assert_eq!(o.status.code(), Some(1));
+    // Another program changes the verdict.
+    let c = rusqlite::Connection::open(d.join("示范旗.gpkg")).unwrap();
+    c.execute("UPDATE patches SET HCJG = '合法' WHERE TBBH = '150999SJBG2025000007'", []).unwrap();
+    drop(c);
+    let o = tuban(&["verify", "示范旗.gpkg", "--receipt", receipt], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let line = stdout(&o).lines().find(|l| l.contains("150999SJBG2025000007")).map(str::to_string);
+    assert!(line.as_deref().is_some_and(|l| l.contains("HCJG") && l.contains("合法")), "{}", stdout(&o));
+    let o = tuban(&["verify", "示范旗.gpkg", "--digest", &digest], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = tuban(&["verify", "示范旗.gpkg", "--digest", "12ab"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("示范旗.gpkg") && stderr(&o).contains("64"), "{}", stderr(&o));
+}

@@ -240,7 +240,9 @@ pub fn outcome_text(lang: Lang, outcome: &JobOutcome) -> String {
             let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             format!("{}\n{}", tr(lang, "written"), list.join("\n"))
         }
-        JobOutcome::Sealed(s) => format!("{} {}", tr(lang, "sealed"), short_digest(&s.digest)),
+        JobOutcome::Sealed(s, receipt) => {
+            format!("{} {}\n{} {}", tr(lang, "sealed"), short_digest(&s.digest), tr(lang, "receipt"), receipt.display())
+        }
         JobOutcome::Verified(r) if r.seal.is_none() => tr(lang, "never_sealed").to_string(),
         JobOutcome::Verified(r) if r.differences.is_empty() => {
             format!("{} {}", tr(lang, "seal_ok"), short_digest(&r.digest_now))

@@ -95,7 +95,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
                 }
                 let label_id = ui.label(label_text).on_hover_text(&field.help).id;
                 ui.vertical(|ui| {
-                    field_ui(ui, field, &value, buffers, lang, cmds, label_id);
+                    field_ui(ui, field, &value, &mut FieldCx { buffers, cmds, lang, label_id });
                     for p in problems.iter().filter(|p| p.field == field.name) {
                         let color = if p.severity == Severity::Error { theme::ERROR_TEXT } else { theme::WARNING_TEXT };
                         let text = if lang == Lang::En { &p.message_en } else { &p.message };
@@ -123,28 +123,29 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
     }
 }
 
-fn field_ui(
-    ui: &mut Ui,
-    field: &Field,
-    value: &Value,
-    buffers: &mut FormBuffers,
+/// What every field widget needs besides its field and value.
+struct FieldCx<'a> {
+    buffers: &'a mut FormBuffers,
+    cmds: &'a mut Commands,
     lang: Lang,
-    cmds: &mut Commands,
     label_id: egui::Id,
-) {
+}
+
+/// One field of the form: a read-only label, or the widget of its kind.
+fn field_ui(ui: &mut Ui, field: &Field, value: &Value, cx: &mut FieldCx<'_>) {
     if field.is_read_only() {
         let text = match (value, field.unit()) {
             (Value::Null, _) => "—".to_string(),
             (v, Some(u)) => format!("{v} {}", u.symbol()),
             (v, None) => v.to_string(),
         };
-        ui.label(RichText::new(text).color(theme::READ_ONLY_TEXT)).on_hover_text(tr(lang, "read_only"));
+        ui.label(RichText::new(text).color(theme::READ_ONLY_TEXT)).on_hover_text(tr(cx.lang, "read_only"));
         return;
     }
     let name = field.name.clone();
     match &field.kind {
-        FieldKind::Code { codes, multiple: false } => code_ui(ui, codes, &name, value, buffers, lang, cmds, label_id),
-        FieldKind::Code { codes, multiple: true } => codes_ui(ui, codes, &name, value, cmds, label_id),
+        FieldKind::Code { codes, multiple: false } => code_ui(ui, codes, &name, value, cx),
+        FieldKind::Code { codes, multiple: true } => codes_ui(ui, codes, &name, value, cx),
         FieldKind::Boolean => {
             let current = match value {
                 Value::Bool(true) => Some(true),
@@ -153,17 +154,19 @@ fn field_ui(
             };
             ui.horizontal(|ui| {
                 for (v, key) in [(Some(true), "yes"), (Some(false), "no"), (None, "not_set")] {
-                    if ui.selectable_label(current == v, tr(lang, key)).labelled_by(label_id).clicked() && current != v
+                    if ui.selectable_label(current == v, tr(cx.lang, key)).labelled_by(cx.label_id).clicked()
+                        && current != v
                     {
-                        cmds.push(Command::SetValue { field: name.clone(), value: v.map_or(Value::Null, Value::Bool) });
+                        cx.cmds
+                            .push(Command::SetValue { field: name.clone(), value: v.map_or(Value::Null, Value::Bool) });
                     }
                 }
             });
         }
-        FieldKind::Date => date_ui(ui, field, value, buffers, lang, cmds, label_id),
+        FieldKind::Date => date_ui(ui, field, value, cx),
         FieldKind::Decimal { unit, .. } => {
             ui.horizontal(|ui| {
-                text_field(ui, field, value, buffers, cmds, 140.0, label_id);
+                text_field(ui, field, value, cx, 140.0);
                 if let Some(u) = unit {
                     ui.label(u.symbol());
                     if let (Some(m2), Value::Real(v)) = (u.m2_factor(), value) {
@@ -175,32 +178,24 @@ fn field_ui(
             });
         }
         FieldKind::Text { .. } | FieldKind::Integer => {
-            text_field(ui, field, value, buffers, cmds, 240.0, label_id);
+            text_field(ui, field, value, cx, 240.0);
         }
     }
 }
 
 /// A text box whose content is committed on Enter or when it loses focus.
-fn text_field(
-    ui: &mut Ui,
-    field: &Field,
-    value: &Value,
-    buffers: &mut FormBuffers,
-    cmds: &mut Commands,
-    width: f32,
-    label_id: egui::Id,
-) {
+fn text_field(ui: &mut Ui, field: &Field, value: &Value, cx: &mut FieldCx<'_>, width: f32) {
     let stored = match value {
         Value::Real(r) => tuban_model::value::format_decimal(*r),
         v => v.to_string(),
     };
-    let buffer = buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
+    let buffer = cx.buffers.text.entry(field.name.clone()).or_insert_with(|| stored.clone());
     let r = ui
         .add(egui::TextEdit::singleline(buffer).desired_width(width).id_salt(("field", &field.name)))
-        .labelled_by(label_id);
+        .labelled_by(cx.label_id);
     let now = ui.input(|i| i.time);
     if r.changed() {
-        buffers.typed_at.insert(field.name.clone(), now);
+        cx.buffers.typed_at.insert(field.name.clone(), now);
     }
     if r.has_focus() && *buffer != stored {
         // Checked as the analyst types; rules that involve other fields follow on commit.
@@ -208,12 +203,12 @@ fn text_field(
             Err(e) => {
                 ui.label(RichText::new(e.to_string()).color(theme::ERROR_TEXT).small());
             }
-            Ok(_) if buffers.autosaved.get(&field.name) != Some(buffer) => {
+            Ok(_) if cx.buffers.autosaved.get(&field.name) != Some(buffer) => {
                 // A valid value is saved after a short pause even while the field keeps the focus.
-                let since = buffers.typed_at.get(&field.name).map_or(f64::INFINITY, |t| now - t);
+                let since = cx.buffers.typed_at.get(&field.name).map_or(f64::INFINITY, |t| now - t);
                 if since >= AUTOSAVE_AFTER_S {
-                    cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
-                    buffers.autosaved.insert(field.name.clone(), buffer.clone());
+                    cx.cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
+                    cx.buffers.autosaved.insert(field.name.clone(), buffer.clone());
                 } else {
                     ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(AUTOSAVE_AFTER_S - since));
                 }
@@ -222,122 +217,97 @@ fn text_field(
         }
     }
     if r.lost_focus() {
-        let autosaved = buffers.autosaved.remove(&field.name);
+        let autosaved = cx.buffers.autosaved.remove(&field.name);
         if *buffer != stored && autosaved.as_ref() != Some(buffer) {
-            cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
+            cx.cmds.push(Command::SetText { field: field.name.clone(), text: buffer.clone() });
         }
         // Show the stored form (e.g. 20亩 → 13333.33) once committed.
-        buffers.text.remove(&field.name);
+        cx.buffers.text.remove(&field.name);
     } else if !r.has_focus() && *buffer != stored {
         *buffer = stored;
     }
 }
 
 /// One code from a list, with a filter box (Enter picks the only match).
-#[allow(clippy::too_many_arguments)]
-fn code_ui(
-    ui: &mut Ui,
-    codes: &[tuban_model::template::Code],
-    name: &str,
-    value: &Value,
-    buffers: &mut FormBuffers,
-    lang: Lang,
-    cmds: &mut Commands,
-    label_id: egui::Id,
-) {
+fn code_ui(ui: &mut Ui, codes: &[tuban_model::template::Code], name: &str, value: &Value, cx: &mut FieldCx<'_>) {
     let name = name.to_string();
     let current = value.to_string();
     let shown = codes.iter().find(|c| c.code == current).map(|c| c.display()).unwrap_or_else(|| {
         if current.is_empty() {
-            tr(lang, "not_set").to_string()
+            tr(cx.lang, "not_set").to_string()
         } else {
             current.clone()
         }
     });
     let combo = egui::ComboBox::from_id_salt(("code", &name)).selected_text(shown).width(220.0).show_ui(ui, |ui| {
-        let filter = buffers.filter.entry(name.clone()).or_default();
+        let filter = cx.buffers.filter.entry(name.clone()).or_default();
         let r = ui
-            .add(egui::TextEdit::singleline(filter).hint_text(tr(lang, "filter")).desired_width(200.0))
-            .labelled_by(label_id);
+            .add(egui::TextEdit::singleline(filter).hint_text(tr(cx.lang, "filter")).desired_width(200.0))
+            .labelled_by(cx.label_id);
         r.request_focus();
         let needle = filter.trim().to_lowercase();
-        if ui.selectable_label(current.is_empty(), tr(lang, "not_set")).clicked() {
-            cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
+        if ui.selectable_label(current.is_empty(), tr(cx.lang, "not_set")).clicked() {
+            cx.cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
         }
         let matching: Vec<_> =
             codes.iter().filter(|c| needle.is_empty() || c.display().to_lowercase().contains(&needle)).collect();
         for c in &matching {
             if ui.selectable_label(c.code == current, c.display()).clicked() {
-                cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
+                cx.cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(c.code.clone()) });
             }
         }
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && matching.len() == 1 {
-            cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(matching[0].code.clone()) });
+            cx.cmds.push(Command::SetValue { field: name.clone(), value: Value::Text(matching[0].code.clone()) });
             ui.close();
         }
     });
-    combo.response.labelled_by(label_id);
+    combo.response.labelled_by(cx.label_id);
 }
 
 /// Several codes from a list, as check boxes.
-fn codes_ui(
-    ui: &mut Ui,
-    codes: &[tuban_model::template::Code],
-    name: &str,
-    value: &Value,
-    cmds: &mut Commands,
-    label_id: egui::Id,
-) {
+fn codes_ui(ui: &mut Ui, codes: &[tuban_model::template::Code], name: &str, value: &Value, cx: &mut FieldCx<'_>) {
     let name = name.to_string();
     let current = value.to_string();
     let selected: Vec<&str> = current.split(tuban_model::value::MULTI_SEPARATOR).filter(|s| !s.is_empty()).collect();
     ui.horizontal_wrapped(|ui| {
         for c in codes {
             let mut on = selected.contains(&c.code.as_str());
-            if ui.checkbox(&mut on, c.display()).labelled_by(label_id).changed() {
+            if ui.checkbox(&mut on, c.display()).labelled_by(cx.label_id).changed() {
                 let mut next: Vec<&str> = codes
                     .iter()
                     .map(|k| k.code.as_str())
                     .filter(|k| if *k == c.code { on } else { selected.contains(k) })
                     .collect();
                 next.dedup();
-                cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
+                cx.cmds.push(Command::SetText { field: name.clone(), text: next.join(";") });
             }
         }
     });
 }
 
 /// A date: a picker once set, else a text box and "today".
-fn date_ui(
-    ui: &mut Ui,
-    field: &Field,
-    value: &Value,
-    buffers: &mut FormBuffers,
-    lang: Lang,
-    cmds: &mut Commands,
-    label_id: egui::Id,
-) {
+fn date_ui(ui: &mut Ui, field: &Field, value: &Value, cx: &mut FieldCx<'_>) {
     let name = field.name.clone();
     ui.horizontal(|ui| match value {
         Value::Date(d) => {
             if let Some(mut jd) = to_jiff(*d) {
                 let before = jd;
                 ui.add(egui_extras::DatePickerButton::new(&mut jd).id_salt(&name).format("%Y-%m-%d"))
-                    .labelled_by(label_id);
+                    .labelled_by(cx.label_id);
                 if jd != before {
                     if let Some(nd) = from_jiff(jd) {
-                        cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
+                        cx.cmds.push(Command::SetValue { field: name.clone(), value: Value::Date(nd) });
                     }
                 }
             }
-            if ui.small_button("×").on_hover_text(tr(lang, "clear")).clicked() {
-                cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
+            if ui.small_button("×").on_hover_text(tr(cx.lang, "clear")).clicked() {
+                cx.cmds.push(Command::SetValue { field: name.clone(), value: Value::Null });
             }
         }
         _ => {
-            text_field(ui, field, value, buffers, cmds, 110.0, label_id);
-            if ui.button(tr(lang, "set_date")).clicked() {
-                cmds.push(Command::SetValue {
+            text_field(ui, field, value, cx, 110.0);
+            if ui.button(tr(cx.lang, "set_date")).clicked() {
+                cx.cmds.push(Command::SetValue {
                     field: name.clone(),
                     value: Value::Date(chrono::Local::now().date_naive()),
                 });

@@ -163,6 +163,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("case_opened", "已立案", "Case opened"),
     ("sealed", "已封库", "Sealed"),
     ("unsealed", "已解封", "Unsealed"),
+    ("receipt", "封库回执", "Receipt"),
     ("spot_drawn", "已抽样", "Sample drawn"),
     ("photos", "外业照片", "Field photos"),
     ("no_photos", "（无照片，可把照片拖进窗口）", "(no photos; drop photos on the window)"),

@@ -100,8 +100,8 @@ pub enum JobOutcome {
     Written { path: PathBuf, size_bytes: u64, seconds: f64 },
     /// Files exported.
     Exported(Vec<PathBuf>),
-    /// The project was sealed.
-    Sealed(SealInfo),
+    /// The project was sealed; the receipt written beside it.
+    Sealed(SealInfo, PathBuf),
     /// The data was checked against the seal.
     Verified(VerifyReport),
 }
@@ -318,7 +318,9 @@ fn export(
 
 fn seal(project: &std::path::Path) -> Result<JobOutcome, JobError> {
     let mut proj = open_rw(project)?;
-    proj.seal().map(JobOutcome::Sealed).map_err(JobError::from)
+    ops::seal::seal(&mut proj, &Default::default())
+        .map(|s| JobOutcome::Sealed(s.seal, s.receipt_path))
+        .map_err(JobError::from)
 }
 
 fn verify(project: &std::path::Path) -> Result<JobOutcome, JobError> {

@@ -66,6 +66,8 @@ pub struct TubanApp {
     jobs: jobs::JobSlot,
     /// Why a second job was not started (shown in the progress dialog).
     job_notice: Option<String>,
+    /// The patch shown when a writing job took the project (shown again when it is back).
+    resume_fid: Option<i64>,
     /// The words of the last finished job (its result window).
     report: Option<String>,
     /// An error shown on the start screen.
@@ -89,6 +91,7 @@ impl TubanApp {
             start: start::StartState::default(),
             jobs: jobs::JobSlot::default(),
             job_notice: None,
+            resume_fid: None,
             report: None,
             error: None,
             map: views::MapState::default(),

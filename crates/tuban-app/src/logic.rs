@@ -72,6 +72,7 @@ impl TubanApp {
 
     /// Lets go of the open project (its connection and imagery tiles).
     fn release_project(&mut self) {
+        self.resume_fid = self.ws.as_ref().and_then(|ws| ws.current.and_then(|i| ws.records.get(i)).map(|r| r.fid));
         self.ws = None;
         self.map.tiles = None;
     }
@@ -173,9 +174,16 @@ impl TubanApp {
         let lang = self.lang();
         if done.wrote && done.project.exists() {
             self.open_project(&done.project);
+            // Back on the patch the analyst was looking at when the job started.
+            let resume = self.resume_fid.take();
+            if let Some(ws) = &mut self.ws {
+                if let Some(&i) = resume.and_then(|fid| ws.index_of_fid.get(&fid)) {
+                    ws.select(i);
+                }
+            }
         }
         match done.outcome {
-            Ok(outcome @ (JobOutcome::Sealed(_) | JobOutcome::Verified(_))) => {
+            Ok(outcome @ (JobOutcome::Sealed(..) | JobOutcome::Verified(_))) => {
                 let text = dialogs::outcome_text(lang, &outcome);
                 match &mut self.ws {
                     Some(ws) => ws.inform(text),

@@ -471,6 +471,12 @@ fn attachments_are_read_and_written_by_jobs_off_the_ui_thread() {
 fn seal_and_verify_from_the_menu_run_as_jobs() {
     let (_dir, path) = sample_project(false);
     let mut h = harness(&path, Lang::Zh);
+    // On the third patch when sealing: the window comes back to it afterwards.
+    h.key_press(Key::ArrowRight);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    let current = h.state().ws.as_ref().unwrap().current;
+    assert_eq!(current, Some(2));
     h.get_by_label("业务").click();
     h.run_steps(2);
     h.get_by_label("封库…").click();
@@ -484,6 +490,9 @@ fn seal_and_verify_from_the_menu_run_as_jobs() {
     wait_for_job(&mut h);
     let msg = h.state().ws.as_ref().expect("the project is open again").message.clone().unwrap();
     assert!(msg.text.starts_with("已封库") && !msg.is_error, "{msg:?}");
+    assert_eq!(h.state().ws.as_ref().unwrap().current, current, "back on the patch shown before the job");
+    // The frame that took the finished job was drawn without the project: draw one with it.
+    h.run_steps(2);
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     let seal = p.seal_in_force().unwrap().expect("sealed in the store");
     assert!(msg.text.contains(&seal.digest[..16]), "{msg:?} vs {seal:?}");

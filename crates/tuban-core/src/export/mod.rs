@@ -123,13 +123,43 @@ pub fn export(
     progress: &Progress,
 ) -> Result<Vec<PathBuf>, ExportError> {
     match format {
-        Format::Shp | Format::Gpkg => {
-            write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress))
-        }
+        Format::Shp => write_atomically(out_dir, opts.force, |tmp| {
+            let mut files = vector(p, format, tmp, opts, progress)?;
+            files.extend(seal_receipt(p, tmp)?);
+            Ok(files)
+        }),
+        Format::Gpkg => write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress)),
         Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| xlsx(p, tmp)),
         Format::Csv => write_atomically(out_dir, opts.force, |tmp| csv(p, tmp)),
         Format::Photos => write_atomically(out_dir, opts.force, |tmp| photos(p, tmp, progress)),
     }
+}
+
+/// The upload package of a sealed project carries its receipt: the one beside the project, or,
+/// when that was not kept there, one made again from the data if the data still matches the seal
+/// (unsigned). Nothing when the project is not sealed or no longer matches its seal.
+fn seal_receipt(p: &Project, tmp: &Path) -> Result<Option<PathBuf>, ExportError> {
+    let Some(seal) = p.seal_in_force()? else { return Ok(None) };
+    let stamp = seal.sealed_at.replace([':', '-'], "").replace('T', "-");
+    let (name, bytes) = match crate::receipt::find_beside(p.path(), &seal) {
+        Some(found) => {
+            let bytes = std::fs::read(&found)
+                .map_err(|e| ExportError::Write { path: found.display().to_string(), detail: e.to_string() })?;
+            (found, bytes)
+        }
+        None => {
+            let snap = p.seal_snapshot()?;
+            if seal.digest_version != crate::store::DIGEST_VERSION || snap.digest() != seal.digest {
+                return Ok(None);
+            }
+            let r = crate::receipt::Receipt::new(p.path(), p.meta(), &seal, &snap);
+            (crate::receipt::file_name(p.path(), &stamp), r.to_json())
+        }
+    };
+    let path = tmp.join(name.file_name().unwrap_or_default());
+    std::fs::write(&path, bytes)
+        .map_err(|e| ExportError::Write { path: path.display().to_string(), detail: e.to_string() })?;
+    Ok(Some(path))
 }
 
 fn target_srs(p: &Project, opts: &ExportOptions) -> Result<SpatialRef, ExportError> {

@@ -184,12 +184,18 @@ impl OnlineSource {
     }
 }
 
-/// Keeps the cache under its size limit, removing the oldest tiles first (checked now and then).
+/// Keeps the cache under its size limit, removing the oldest tiles first (checked every 200
+/// tiles written).
 fn trim_cache(root: &std::path::Path) {
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    if !WRITES.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
-        return;
+    if WRITES.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
+        trim_cache_to(root, cache_limit_bytes());
     }
+}
+
+/// Removes the least recently written files under `root` until at most `limit_bytes` remain;
+/// returns how many files were removed.
+pub fn trim_cache_to(root: &std::path::Path, limit_bytes: u64) -> usize {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -203,20 +209,22 @@ fn trim_cache(root: &std::path::Path) {
         }
     }
     let total: u64 = files.iter().map(|f| f.1).sum();
-    let limit = cache_limit_bytes();
-    if total <= limit {
-        return;
+    if total <= limit_bytes {
+        return 0;
     }
     files.sort_by_key(|f| f.0);
-    let mut excess = total - limit;
+    let mut excess = total - limit_bytes;
+    let mut removed = 0;
     for (_, len, p) in files {
         if excess == 0 {
             break;
         }
         if std::fs::remove_file(&p).is_ok() {
             excess = excess.saturating_sub(len);
+            removed += 1;
         }
     }
+    removed
 }
 
 fn composite(base: &mut [u8], over: &[u8]) {

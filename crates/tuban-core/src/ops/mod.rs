@@ -8,6 +8,7 @@ pub mod clues;
 pub mod deliver;
 pub mod evidence;
 pub mod imagery;
+pub mod seal;
 
 use std::path::Path;
 
@@ -33,6 +34,9 @@ pub enum OpsError {
     /// A map image.
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
+    /// A seal receipt or a signing key.
+    #[error(transparent)]
+    Receipt(#[from] crate::receipt::ReceiptError),
     /// An output file could not be written, or exists.
     #[error(transparent)]
     Write(#[from] crate::atomic::AtomicError),

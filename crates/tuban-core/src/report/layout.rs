@@ -12,6 +12,19 @@ pub(super) const PAGE_W: f32 = 210.0;
 pub(super) const PAGE_H: f32 = 297.0;
 pub(super) const MARGIN: f32 = 20.0;
 
+/// A QR code of `text` marked as UTF-8 (ECI 26), so scanners do not guess another encoding for
+/// the Chinese of a project or county name; the smallest version that holds it, error level M.
+fn utf8_qr(text: &str) -> Option<qrcode::QrCode> {
+    use qrcode::{bits::Bits, EcLevel, Version};
+    (1..=40).find_map(|v| {
+        let mut bits = Bits::new(Version::Normal(v));
+        bits.push_eci_designator(26).ok()?;
+        bits.push_byte_data(text.as_bytes()).ok()?;
+        bits.push_terminator(EcLevel::M).ok()?;
+        qrcode::QrCode::with_bits(bits, EcLevel::M).ok()
+    })
+}
+
 /// One page being laid out, top to bottom (y in mm from the top).
 pub(super) struct PageBuilder {
     pub(super) ops: Vec<Op>,
@@ -91,6 +104,47 @@ impl PageBuilder {
         self.ops.push(Op::DrawPolygon {
             polygon: Polygon { rings: vec![ring], mode, winding_order: WindingOrder::NonZero },
         });
+    }
+
+    /// A QR code of `text`, `size_mm` square, its top left at (`x`, `y_top`): dark modules as
+    /// filled black rectangles (one per run of a row), a white quiet zone of four modules.
+    /// Nothing is drawn if the text is too long for a QR code.
+    pub(super) fn qr(&mut self, text: &str, x: f32, y_top: f32, size_mm: f32) {
+        let Some(code) = utf8_qr(text) else { return };
+        let n = code.width();
+        let colors = code.to_colors();
+        let module = size_mm / (n + 8) as f32;
+        let (x0, y0) = (x + 4.0 * module, y_top + 4.0 * module);
+        self.ops.push(Op::SetFillColor { col: black() });
+        for row in 0..n {
+            let mut col = 0;
+            while col < n {
+                if colors.get(row * n + col) != Some(&qrcode::Color::Dark) {
+                    col += 1;
+                    continue;
+                }
+                let start = col;
+                while colors.get(row * n + col) == Some(&qrcode::Color::Dark) && col < n {
+                    col += 1;
+                }
+                let (rx, ry) = (x0 + start as f32 * module, y0 + row as f32 * module);
+                let (w, h) = ((col - start) as f32 * module, module);
+                let pts = [(rx, ry), (rx + w, ry), (rx + w, ry + h), (rx, ry + h)];
+                let ring = PolygonRing {
+                    points: pts
+                        .iter()
+                        .map(|(a, b)| LinePoint { p: Point::new(Mm(*a), Mm(PAGE_H - b)), bezier: false })
+                        .collect(),
+                };
+                self.ops.push(Op::DrawPolygon {
+                    polygon: Polygon {
+                        rings: vec![ring],
+                        mode: printpdf::PaintMode::Fill,
+                        winding_order: WindingOrder::NonZero,
+                    },
+                });
+            }
+        }
     }
 
     /// A table at the cursor: the first row is the header; widths in mm.

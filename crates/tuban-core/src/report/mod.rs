@@ -168,6 +168,7 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     sections::cover(&mut doc, &meta);
     let imagery = sections::chapters(&mut doc, &meta, &records, opts)?;
     sheet::sheets(&mut doc, &records, &imagery, opts, progress)?;
+    sections::seal_marks(&mut doc, &meta)?;
     progress.stage("写出 PDF / writing the PDF", 0);
     Ok(doc.finish())
 }

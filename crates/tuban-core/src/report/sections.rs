@@ -50,6 +50,43 @@ pub(super) fn cover(doc: &mut Doc<'_>, meta: &ProjectMeta) {
     doc.pages.push(pg);
 }
 
+/// When the project is sealed: the receipt's essentials (project, county, year, digest) as a QR
+/// code on the cover, and a last page with the seal and the same QR code.
+pub(super) fn seal_marks(doc: &mut Doc<'_>, meta: &ProjectMeta) -> Result<(), ReportError> {
+    let Some(seal) = doc.p.seal_in_force()? else { return Ok(()) };
+    let file = doc.p.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = crate::receipt::qr_text(
+        &file,
+        &meta.county_code,
+        &meta.county_name,
+        meta.year,
+        &seal.digest,
+        seal.digest_version,
+    );
+    let f = doc.font.clone();
+    if let Some(cover) = doc.pages.first_mut() {
+        let (x, y) = (PAGE_W - MARGIN - 40.0, 230.0);
+        cover.qr(&text, x, y, 40.0);
+        cover.text_at(&f, x + 2.0, y + 41.0, 8.0, &format!("封库回执 {}…", &seal.digest[..16.min(seal.digest.len())]));
+    }
+    let mut pg = PageBuilder::new();
+    doc.heading(&mut pg, "封库信息");
+    for line in [
+        format!("项目文件：{file}"),
+        format!("县（市、区、旗）：{}（{}）  监测年度：{}", doc.county, meta.county_code, meta.year),
+        format!("封库时间（UTC）：{}  封库人：{}", seal.sealed_at, seal.user),
+        format!("摘要（SHA-256，第 {} 版）：", seal.digest_version),
+        seal.digest.clone(),
+        "省级留存的封库回执（*.封库回执.*.json）可用 tuban verify --receipt 核对本项目数据。".to_string(),
+    ] {
+        pg.text_at(&f, MARGIN, pg.y, 10.0, &line);
+        pg.y += 7.0;
+    }
+    pg.qr(&text, MARGIN, pg.y + 4.0, 60.0);
+    doc.pages.push(pg);
+    Ok(())
+}
+
 /// Sections 1 to 6 on two pages; returns the project's imagery (the sheets use it).
 pub(super) fn chapters(
     doc: &mut Doc<'_>,

@@ -22,6 +22,8 @@ mod photos;
 mod review;
 mod schema;
 mod seal;
+mod seal_diff;
+mod snapshot;
 mod stats;
 mod texts;
 
@@ -45,6 +47,8 @@ pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};
 pub use schema::SCHEMA_VERSION;
 pub use seal::{SealInfo, VerifyReport};
+pub use seal_diff::{compare as compare_seal, Change, Difference, FieldChange, SealedItem};
+pub use snapshot::{field_digest, hex, item_digest, total_digest, ItemId, SealItem, Snapshot, DIGEST_VERSION};
 pub use stats::{ProjectSummary, Tally};
 pub use texts::ReportText;
 pub use tuban_model::ledger::{CriminalFlag, Ledger, Rates};

@@ -1,14 +1,23 @@
-//! Sealing (封库): a digest of all review data (patches with every field and geometry, photos,
-//! cases) recorded with time and user; afterwards every edit is refused until the project is
-//! unsealed with a written reason. `verify` recomputes and names what changed since the seal,
-//! also when another program edited the GeoPackage.
+//! Sealing (封库): a digest of all review data (see [`super::snapshot`]) recorded with time and
+//! user; afterwards every edit is refused until the project is unsealed with a written reason.
+//! [`Project::verify`] recomputes and names what changed since the file's own last seal, also
+//! when another program edited the GeoPackage; it trusts the seal tables, which whoever edits the
+//! file can rewrite too, so the proof that holds is a receipt kept outside the file
+//! (`ops::seal`).
+//!
+//! The digest version of a seal is kept as a `digest_version` row of `tuban_seal_items` (no
+//! schema change); a seal without one was made by version 1.
 
 use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
-use sha2::{Digest, Sha256};
 
+use super::seal_diff::{compare, SealedItem};
+use super::snapshot::{digest_v1, snapshot_v1, ItemId, SealItem, Snapshot, DIGEST_VERSION};
 use super::{now_utc, Project, Result, StoreError};
+
+/// The `kind` of the row of `tuban_seal_items` that holds the digest version.
+const VERSION_KIND: &str = "(digest_version)";
 
 /// A recorded seal.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +30,8 @@ pub struct SealInfo {
     pub user: String,
     /// SHA-256 over every item, hex.
     pub digest: String,
+    /// The rule the digest was made by (1: before receipts; [`DIGEST_VERSION`] now).
+    pub digest_version: u32,
 }
 
 /// What `verify` found.
@@ -36,89 +47,32 @@ pub struct VerifyReport {
     pub differences: Vec<String>,
 }
 
-/// The sealed items: (kind, key) → canonical text of the item.
-fn snapshot(p: &Project) -> Result<BTreeMap<(String, String), String>> {
-    let mut items = BTreeMap::new();
-    let t = p.template();
-    let geoms: BTreeMap<i64, Vec<u8>> = {
-        let mut st = p.conn.prepare("SELECT fid, geom FROM patches").map_err(p.sq())?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default())))
-            .map_err(p.sq())?;
-        rows.collect::<rusqlite::Result<BTreeMap<_, _>>>().map_err(p.sq())?
-    };
-    for r in p.patches()? {
-        let mut fields = BTreeMap::new();
-        for (f, v) in t.fields().iter().zip(&r.values) {
-            fields.insert(f.name.clone(), v.to_string());
-        }
-        fields.insert(
-            "(geometry sha256)".into(),
-            hex(&Sha256::digest(geoms.get(&r.fid).map(Vec::as_slice).unwrap_or_default())),
-        );
-        fields.insert("(status)".into(), r.status.as_str().into());
-        items.insert(
-            ("patch".to_string(), format!("{} (#{})", r.key, r.fid)),
-            serde_json::to_string(&fields).unwrap_or_default(),
-        );
-    }
-    for (table, kind, sql) in [
-        ("tuban_photos", "photo", "SELECT id, coalesce(file_name, '') || ' ' || coalesce(patch_fid, '') || ' ' || coalesce(caption, '') || ' ' || coalesce(kind, '') || ' ', data FROM tuban_photos"),
-        // prior_penalty (schema 2) only when filled, so seals made under schema 1 still verify.
-        ("tuban_cases", "case", "SELECT id, json_patch(json_object('number', number, 'party', party, 'department', department, 'investigation', investigation, 'rectification', rectification, 'measures', measures, 'penalty_doc', penalty_doc, 'fine_yuan', fine_yuan, 'deadline', deadline, 'closed_on', closed_on, 'patches', (SELECT group_concat(patch_fid) FROM tuban_case_patches WHERE case_id = tuban_cases.id)), CASE WHEN prior_penalty <> '' THEN json_object('prior_penalty', prior_penalty) ELSE '{}' END) FROM tuban_cases"),
-        ("tuban_case_attachments", "attachment", "SELECT id, (SELECT number FROM tuban_cases WHERE id = case_id) || ' ' || file_name || ' ' || kind || ' ', data FROM tuban_case_attachments"),
-    ] {
-        let exists: bool = p.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get::<_, i64>(0)).map_err(p.sq())? > 0;
-        if !exists {
-            continue;
-        }
-        let mut st = p.conn.prepare(sql).map_err(p.sq())?;
-        // Photos and attachments: the digest of the bytes as they are now (not the stored one,
-        // which another program could leave unchanged while replacing the data).
-        let with_data = st.column_count() > 2;
-        let rows = st
-            .query_map([], |r| {
-                let mut text = r.get::<_, String>(1)?;
-                if with_data {
-                    text.push_str(&hex(&Sha256::digest(r.get::<_, Vec<u8>>(2)?)).to_uppercase());
-                }
-                Ok((r.get::<_, i64>(0)?, text))
-            })
-            .map_err(p.sq())?;
-        for row in rows {
-            let (id, text) = row.map_err(p.sq())?;
-            items.insert((kind.to_string(), format!("#{id}")), text);
-        }
-    }
-    Ok(items)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn digest_of(items: &BTreeMap<(String, String), String>) -> String {
-    let mut h = Sha256::new();
-    for ((kind, key), text) in items {
-        h.update(kind.as_bytes());
-        h.update([0]);
-        h.update(key.as_bytes());
-        h.update([0]);
-        h.update(text.as_bytes());
-        h.update([0xff]);
-    }
-    hex(&h.finalize())
-}
-
 impl Project {
     /// The seal in force, if any.
     pub fn seal_in_force(&self) -> Result<Option<SealInfo>> {
-        self.conn
+        let seal = self
+            .conn
             .query_row("SELECT id, sealed_at, user, digest FROM tuban_seals WHERE unsealed_at IS NULL ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok(SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)? })
+                Ok(SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)?, digest_version: 1 })
             })
             .optional()
-            .map_err(self.sq())
+            .map_err(self.sq())?;
+        seal.map(|s| self.with_version(s)).transpose()
+    }
+
+    /// `seal` with its digest version from `tuban_seal_items`.
+    fn with_version(&self, mut seal: SealInfo) -> Result<SealInfo> {
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT content FROM tuban_seal_items WHERE seal_id = ?1 AND kind = ?2",
+                params![seal.id, VERSION_KIND],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sq())?;
+        seal.digest_version = v.and_then(|v| v.parse().ok()).unwrap_or(1);
+        Ok(seal)
     }
 
     /// Refuses changes to review data while sealed.
@@ -132,9 +86,15 @@ impl Project {
 
     /// Seals the project: records the digest of every patch, photo and case, with time and user.
     pub fn seal(&mut self) -> Result<SealInfo> {
+        self.seal_with_snapshot().map(|(info, _)| info)
+    }
+
+    /// Seals the project and returns the snapshot the digest was made from (for a receipt).
+    pub fn seal_with_snapshot(&mut self) -> Result<(SealInfo, Snapshot)> {
         self.require_unsealed()?;
-        let items = snapshot(self)?;
-        let digest = digest_of(&items);
+        let snap = self.seal_snapshot()?;
+        let digests = snap.item_digests();
+        let digest = super::snapshot::total_digest(&digests);
         let now = now_utc();
         let user = self.user().to_string();
         let path = self.path_str();
@@ -147,8 +107,10 @@ impl Project {
             let mut st = tx
                 .prepare("INSERT INTO tuban_seal_items(seal_id, kind, item, content) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sq)?;
-            for ((kind, key), text) in &items {
-                st.execute(params![id, kind, key, text]).map_err(sq)?;
+            st.execute(params![id, VERSION_KIND, "", DIGEST_VERSION.to_string()]).map_err(sq)?;
+            for (item, s) in &snap.items {
+                st.execute(params![id, item.kind, item.id, serde_json::to_string(s).unwrap_or_default()])
+                    .map_err(sq)?;
             }
         }
         tx.execute(
@@ -157,7 +119,7 @@ impl Project {
         )
         .map_err(sq)?;
         tx.commit().map_err(sq)?;
-        Ok(SealInfo { id, sealed_at: now, user, digest })
+        Ok((SealInfo { id, sealed_at: now, user, digest, digest_version: DIGEST_VERSION }, snap))
     }
 
     /// Lifts the seal; the written reason goes to the audit log.
@@ -181,10 +143,25 @@ impl Project {
         tx.commit().map_err(sq)
     }
 
-    /// Recomputes the digest and names every patch, field, photo or case changed since the last seal.
+    /// The digest of the data now by digest version 1 (seals made before receipts).
+    pub fn digest_v1(&self) -> Result<String> {
+        Ok(digest_v1(&snapshot_v1(self)?))
+    }
+
+    /// The items of the file's own seal `id`: kind, item, content.
+    fn seal_items(&self, id: i64) -> Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, item, content FROM tuban_seal_items WHERE seal_id = ?1 AND kind <> ?2")
+            .map_err(self.sq())?;
+        let rows =
+            st.query_map(params![id, VERSION_KIND], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+    }
+
+    /// Recomputes the digest and names every patch, field, photo or case changed since the last
+    /// seal kept in the file (by the seal's own digest version).
     pub fn verify(&self) -> Result<VerifyReport> {
-        let now = snapshot(self)?;
-        let digest_now = digest_of(&now);
         let last = self
             .conn
             .query_row(
@@ -192,7 +169,13 @@ impl Project {
                 [],
                 |r| {
                     Ok((
-                        SealInfo { id: r.get(0)?, sealed_at: r.get(1)?, user: r.get(2)?, digest: r.get(3)? },
+                        SealInfo {
+                            id: r.get(0)?,
+                            sealed_at: r.get(1)?,
+                            user: r.get(2)?,
+                            digest: r.get(3)?,
+                            digest_version: 1,
+                        },
                         r.get::<_, bool>(4)?,
                     ))
                 },
@@ -200,24 +183,35 @@ impl Project {
             .optional()
             .map_err(self.sq())?;
         let Some((seal, in_force)) = last else {
+            let digest_now = self.seal_snapshot()?.digest();
             return Ok(VerifyReport { seal: None, in_force: false, digest_now, differences: vec![] });
         };
+        let seal = self.with_version(seal)?;
+        let (digest_now, differences) =
+            if seal.digest_version == 1 { self.verify_v1(seal.id)? } else { self.verify_v2(seal.id)? };
+        Ok(VerifyReport { seal: Some(seal), in_force, digest_now, differences })
+    }
+
+    /// Version 2: the file's seal items (with their values) against the data now.
+    fn verify_v2(&self, id: i64) -> Result<(String, Vec<String>)> {
+        let now = self.seal_snapshot()?;
         let mut sealed = BTreeMap::new();
-        {
-            let mut st = self
-                .conn
-                .prepare("SELECT kind, item, content FROM tuban_seal_items WHERE seal_id = ?1")
-                .map_err(self.sq())?;
-            let rows = st
-                .query_map([seal.id], |r| {
-                    Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?))
-                })
-                .map_err(self.sq())?;
-            for row in rows {
-                let (k, v) = row.map_err(self.sq())?;
-                sealed.insert(k, v);
-            }
+        for (kind, item, content) in self.seal_items(id)? {
+            let item_id = ItemId { kind, id: item };
+            let s: SealItem = serde_json::from_str(&content).unwrap_or_default();
+            let fields = s.field_digests();
+            let digest = super::snapshot::item_digest(&item_id, &fields);
+            sealed.insert(item_id, SealedItem { label: s.label, digest, fields, values: s.fields });
         }
+        Ok((now.digest(), compare(&sealed, &now).iter().map(ToString::to_string).collect()))
+    }
+
+    /// Version 1: the rule of the seals made before receipts, as it was.
+    fn verify_v1(&self, id: i64) -> Result<(String, Vec<String>)> {
+        let now = snapshot_v1(self)?;
+        let digest_now = digest_v1(&now);
+        let sealed: BTreeMap<(String, String), String> =
+            self.seal_items(id)?.into_iter().map(|(k, i, c)| ((k, i), c)).collect();
         let mut differences = Vec::new();
         for ((kind, key), text) in &sealed {
             match now.get(&(kind.clone(), key.clone())) {
@@ -246,6 +240,6 @@ impl Project {
                 differences.push(format!("{kind} {key}: 封库后新增 / added since the seal"));
             }
         }
-        Ok(VerifyReport { seal: Some(seal), in_force, digest_now, differences })
+        Ok((digest_now, differences))
     }
 }

@@ -304,15 +304,19 @@ fn online_tiles_are_cached_and_offline_sends_nothing() {
     let again = src.render(12, 3300, 1500).unwrap().unwrap();
     assert_eq!(again, t);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
-    // A 404 is "nothing here", remembered too.
+    // A 404 is "nothing here", remembered too: asking again sends nothing (the server counts).
     assert!(src.render(12, 3300, 9).unwrap().is_none());
-    // Offline: a new tile is not fetched, and no request leaves the process.
-    let before = online::requests_sent();
+    let after_404 = hits.load(Ordering::SeqCst);
+    assert_eq!(after_404, 2, "the 404 was asked once");
+    assert!(src.render(12, 3300, 9).unwrap().is_none());
+    assert_eq!(hits.load(Ordering::SeqCst), after_404, "a remembered 404 is not asked again");
+    // Offline: a new tile is not fetched, and no request reaches either server.
+    let (before, overlay_before) = (hits.load(Ordering::SeqCst), overlay_hits.load(Ordering::SeqCst));
     online::set_offline(true);
     let off = src.render(12, 3301, 1500).unwrap();
     online::set_offline(false);
     assert!(off.is_none());
-    assert_eq!(online::requests_sent(), before);
+    assert_eq!((hits.load(Ordering::SeqCst), overlay_hits.load(Ordering::SeqCst)), (before, overlay_before));
     // A cached tile is still there offline.
     online::set_offline(true);
     assert!(src.render(12, 3300, 1500).unwrap().is_some());
@@ -328,4 +332,26 @@ fn online_tiles_are_cached_and_offline_sends_nothing() {
     let e = dead.render(3, 1, 1).unwrap_err();
     assert!(e.to_string().contains("127.0.0.1:9"), "{e}");
     let _ = lonlat_to_merc(0.0, 0.0);
+}
+
+#[test]
+fn the_tile_cache_is_trimmed_oldest_first_to_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // Ten tiles of 1,000 bytes, each a minute newer than the one before.
+    for i in 0..10u64 {
+        let d = dir.path().join("tpl").join("12").join(i.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("1.tile");
+        std::fs::write(&f, vec![7u8; 1000]).unwrap();
+        let file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.set_modified(t0 + std::time::Duration::from_secs(60 * i)).unwrap();
+    }
+    assert_eq!(online::trim_cache_to(dir.path(), 20_000), 0, "under the limit: nothing removed");
+    // 10,000 bytes, limit 6,500: the four oldest go.
+    assert_eq!(online::trim_cache_to(dir.path(), 6_500), 4);
+    for i in 0..10u64 {
+        let exists = dir.path().join(format!("tpl/12/{i}/1.tile")).exists();
+        assert_eq!(exists, i >= 4, "tile {i}");
+    }
 }

@@ -4,10 +4,13 @@
 #[path = "../../../../tests/common/mod.rs"]
 mod common;
 
+mod corpus;
 mod export;
 mod imagery;
 mod import;
 mod render;
 mod report;
+mod seal;
 mod store;
+mod truths;
 mod workflow;
