@@ -5,6 +5,7 @@
 //! rest keeps working.
 
 pub mod online;
+pub mod paths;
 mod pyramid;
 pub mod source;
 mod tile;
@@ -27,6 +28,9 @@ pub const MERC_HALF_M: f64 = 20_037_508.342_789_244;
 /// Why imagery could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ImageryError {
+    /// The file is not where the catalogue says, nor anywhere tuban looked for it.
+    #[error("{path}: 影像文件不存在；请运行 tuban imagery relink 项目.gpkg 旧目录 新目录，或在窗口中点“定位…”重新链接 / imagery file not found; relink it with `tuban imagery relink PROJECT OLD_FOLDER NEW_FOLDER` or Locate… in the window")]
+    Missing { path: String },
     /// GDAL cannot open the file.
     #[error("{path}: 影像无法打开（{detail}） / imagery cannot be opened ({detail})")]
     Open { path: String, detail: String },
@@ -100,6 +104,9 @@ impl RasterSource {
         let open_err = |detail: String| ImageryError::Open { path: p.clone(), detail };
         let mut sources = Vec::with_capacity(paths.len());
         for path in paths {
+            if !path.exists() {
+                return Err(ImageryError::Missing { path: path.display().to_string() });
+            }
             sources.push(
                 Dataset::open(path)
                     .map_err(|e| ImageryError::Open { path: path.display().to_string(), detail: e.to_string() })?,

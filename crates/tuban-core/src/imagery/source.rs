@@ -138,6 +138,9 @@ impl TileSource for RasterSource {
 
 /// Opens a source for rendering on this thread.
 pub fn open(spec: &SourceSpec) -> Result<Box<dyn TileSource>, ImageryError> {
+    if let Some(gone) = spec.files().into_iter().find(|f| !f.exists()) {
+        return Err(ImageryError::Missing { path: gone.display().to_string() });
+    }
     Ok(match spec {
         SourceSpec::Raster { path, style } => Box::new(RasterSource::open_styled(std::slice::from_ref(path), style)?),
         SourceSpec::Mosaic { paths, style } => Box::new(RasterSource::open_styled(paths, style)?),

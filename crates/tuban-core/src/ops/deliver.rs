@@ -20,6 +20,9 @@ pub struct Written {
     pub size_bytes: u64,
     /// How long it took, in seconds.
     pub seconds: f64,
+    /// Imagery files that were missing (a report with `allow_missing_imagery`: their chips are
+    /// marked 无影像); empty otherwise.
+    pub missing_imagery: Vec<PathBuf>,
 }
 
 /// Writes the PDF report of `p` to `out` from one read snapshot.
@@ -32,9 +35,10 @@ pub fn report(
 ) -> Result<Written, OpsError> {
     p.begin_snapshot()?;
     let started = Instant::now();
-    crate::report::write(p, out, opts, overwrite == Overwrite::Replace, progress)?;
+    let summary = crate::report::write(p, out, opts, overwrite == Overwrite::Replace, progress)?;
     let size_bytes = std::fs::metadata(out).map_err(super::io_error(out))?.len();
-    Ok(Written { path: out.to_path_buf(), size_bytes, seconds: started.elapsed().as_secs_f64() })
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Written { path: out.to_path_buf(), size_bytes, seconds, missing_imagery: summary.missing_imagery })
 }
 
 /// Exports `p` in one format into the folder `out` from one read snapshot; returns the files.
@@ -103,5 +107,6 @@ pub fn render_patch(
     let img = crate::render::render(chosen.map(|s| &s.spec), &[overlay], &opts)?;
     crate::render::save(&img, out, overwrite)?;
     let size_bytes = std::fs::metadata(out).map_err(super::io_error(out))?.len();
-    Ok(Written { path: out.to_path_buf(), size_bytes, seconds: started.elapsed().as_secs_f64() })
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Written { path: out.to_path_buf(), size_bytes, seconds, missing_imagery: Vec::new() })
 }

@@ -57,3 +57,28 @@ pub fn register(
     p.add_imagery(&name, spec, acquired, &how.label)?;
     Ok(Registered { name, acquired, lacks_overviews })
 }
+
+/// Points every source whose files lay under `old_dir` under `new_dir` (through the store, with
+/// an audit row per source); refused when no source lay under `old_dir`.
+pub fn relink(
+    p: &mut Project,
+    old_dir: &std::path::Path,
+    new_dir: &std::path::Path,
+) -> Result<Vec<crate::store::Relinked>, OpsError> {
+    let moved = p.relink_imagery(old_dir, new_dir)?;
+    if moved.is_empty() {
+        return Err(OpsError::Invalid(format!(
+            "{}: 没有影像位于这个文件夹；用 tuban imagery list 查看登记的路径 / no imagery lies under this folder; see the registered paths with `tuban imagery list`",
+            old_dir.display()
+        )));
+    }
+    Ok(moved)
+}
+
+/// Every file of the catalogue that is missing, with its source's name.
+pub fn missing(p: &Project) -> Result<Vec<(String, std::path::PathBuf)>, OpsError> {
+    Ok(p.imagery()?
+        .iter()
+        .flat_map(|s| s.missing().into_iter().map(|f| (s.name.clone(), f.to_path_buf())).collect::<Vec<_>>())
+        .collect())
+}

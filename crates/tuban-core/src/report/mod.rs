@@ -7,7 +7,7 @@ mod layout;
 mod sections;
 mod sheet;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use printpdf::{Mm, ParsedFont, PdfDocument, PdfPage, PdfSaveOptions};
 
@@ -46,11 +46,21 @@ pub struct ReportOptions {
     pub method_text: Option<String>,
     /// Text of section 6 (problems and suggestions) for this report only; else the project's.
     pub problems_text: Option<String>,
+    /// Write the report even when chips' imagery is missing: those chips are marked 无影像 and
+    /// the files named in the method section (otherwise the report is refused).
+    pub allow_missing_imagery: bool,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { sheets: Sheets::All, dpi: 150, unit: None, method_text: None, problems_text: None }
+        ReportOptions {
+            sheets: Sheets::All,
+            dpi: 150,
+            unit: None,
+            method_text: None,
+            problems_text: None,
+            allow_missing_imagery: false,
+        }
     }
 }
 
@@ -72,6 +82,20 @@ pub enum ReportError {
     /// Cancelled.
     #[error("已取消，没有写出报告 / cancelled; no report written")]
     Cancelled,
+    /// Chips would show imagery whose files are missing.
+    #[error("{files}: 影像文件缺失，未输出报告；请用 tuban imagery relink 项目.gpkg 旧目录 新目录 重新链接，或加 --allow-missing-imagery 输出报告并把这些截图标为“无影像” / imagery missing, no report written; relink it with `tuban imagery relink PROJECT OLD_FOLDER NEW_FOLDER`, or pass --allow-missing-imagery to mark those chips “no imagery”")]
+    MissingImagery {
+        /// The missing files, separated by 、.
+        files: String,
+    },
+    /// A chip failed to render (a damaged file, an unreadable source).
+    #[error("{patch}: 核查表影像截图生成失败（{detail}），未输出报告 / the sheet's image chip failed ({detail}); no report written")]
+    Chip {
+        /// The patch whose sheet it is.
+        patch: String,
+        /// What failed.
+        detail: String,
+    },
     /// The sheet filter cannot be read.
     #[error("核查表筛选条件无法识别：{0}（例：HCJG = 违法 and XZMC = 乌兰花镇） / the sheet filter cannot be read")]
     BadFilter(String),
@@ -85,11 +109,20 @@ pub fn write(
     opts: &ReportOptions,
     force: bool,
     progress: &Progress,
-) -> Result<(), ReportError> {
+) -> Result<ReportSummary, ReportError> {
     let part = PartFile::new(out, Overwrite::from_force(force))?;
-    let bytes = build(p, opts, progress)?;
+    let (bytes, summary) = build_summarised(p, opts, progress)?;
     std::fs::write(part.path(), &bytes).map_err(|e| AtomicError::io(part.path(), e))?;
-    Ok(part.commit()?)
+    part.commit()?;
+    Ok(summary)
+}
+
+/// What a written report says beyond its pages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportSummary {
+    /// Imagery files that were missing; their chips are marked 无影像 (only with
+    /// [`ReportOptions::allow_missing_imagery`]).
+    pub missing_imagery: Vec<PathBuf>,
 }
 
 impl From<AtomicError> for ReportError {
@@ -113,6 +146,8 @@ struct Doc<'a> {
     pdf: PdfDocument,
     pages: Vec<PageBuilder>,
     bookmarks: Vec<(String, usize)>,
+    /// Imagery files missing for the chosen sheets (named in the method section).
+    missing_imagery: Vec<PathBuf>,
 }
 
 impl Doc<'_> {
@@ -155,6 +190,15 @@ fn value(t: &Template, r: &PatchRecord, field: Option<&str>) -> String {
 
 /// Builds the report and returns the PDF bytes.
 pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<Vec<u8>, ReportError> {
+    build_summarised(p, opts, progress).map(|(bytes, _)| bytes)
+}
+
+/// Builds the report; returns the PDF bytes and what the run should tell the user.
+fn build_summarised(
+    p: &Project,
+    opts: &ReportOptions,
+    progress: &Progress,
+) -> Result<(Vec<u8>, ReportSummary), ReportError> {
     let meta = p.meta().clone();
     let records = p.patches_delivered()?;
     let unit = opts.unit.clone().unwrap_or_else(|| meta.unit.clone());
@@ -164,11 +208,18 @@ pub fn build(p: &Project, opts: &ReportOptions, progress: &Progress) -> Result<V
     let font =
         ParsedFont::from_bytes(CJK_FONT, 0, &mut Vec::new()).ok_or_else(|| ReportError::Font("Noto Sans SC".into()))?;
     let font = pdf.add_font(&font);
-    let mut doc = Doc { p, font, unit, county, pdf, pages: Vec::new(), bookmarks: Vec::new() };
+    let mut doc =
+        Doc { p, font, unit, county, pdf, pages: Vec::new(), bookmarks: Vec::new(), missing_imagery: Vec::new() };
+    doc.missing_imagery = sheet::missing_imagery(&doc, &records, &p.imagery()?, opts)?;
+    if !doc.missing_imagery.is_empty() && !opts.allow_missing_imagery {
+        let files = doc.missing_imagery.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
+        return Err(ReportError::MissingImagery { files });
+    }
+    let summary = ReportSummary { missing_imagery: doc.missing_imagery.clone() };
     sections::cover(&mut doc, &meta);
     let imagery = sections::chapters(&mut doc, &meta, &records, opts)?;
     sheet::sheets(&mut doc, &records, &imagery, opts, progress)?;
     sections::seal_marks(&mut doc, &meta)?;
     progress.stage("写出 PDF / writing the PDF", 0);
-    Ok(doc.finish())
+    Ok((doc.finish(), summary))
 }

@@ -152,6 +152,11 @@ fn method(doc: &mut Doc<'_>, pg: &mut PageBuilder, opts: &ReportOptions) -> Resu
         None => doc.p.report_text(ReportText::Method)?,
     };
     pg.para(&doc.font, 11.0, method.as_deref().unwrap_or(&default_method));
+    if !doc.missing_imagery.is_empty() {
+        let files = doc.missing_imagery.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
+        let note = format!("影像缺失说明：编制本报告时以下影像文件缺失，相应核查表的影像截图标注为“无影像”：{files}。");
+        pg.para(&doc.font, 11.0, &note);
+    }
     pg.y += 4.0;
     Ok(imagery)
 }

@@ -2,14 +2,18 @@
 //! the before and after image chips, up to four field photos and the filled attributes.
 //! The chips are rendered and JPEG-encoded on worker threads, each keeping its sources open;
 //! the project and the PDF stay on the calling thread, which lays the sheets out in order.
+//! A chip whose imagery is missing is refused before any work ([`missing_imagery`]) unless the
+//! options allow it, and then drawn with a "无影像" mark; a chip that fails to render for any
+//! other reason fails the report (never a silent grey box).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
 
-use super::layout::{add_jpeg, grey, Jpeg, PageBuilder, MARGIN, PAGE_H};
+use super::layout::{add_jpeg, Jpeg, PageBuilder, MARGIN, PAGE_H};
 use super::{value, Doc, ReportError, ReportOptions, Sheets};
 use crate::imagery::source::{SourceSpec, TileSource};
 use crate::render::{self, Overlay, RenderOptions};
@@ -24,8 +28,46 @@ struct ChipJob {
     sides: [(Option<usize>, Option<String>); 2],
 }
 
-/// The sources each chip worker opened, by index in the project's imagery.
-type OpenSources = BTreeMap<usize, Option<Box<dyn TileSource>>>;
+/// The sources each chip worker opened (or why not), by index in the project's imagery.
+type OpenSources = BTreeMap<usize, Result<Box<dyn TileSource>, String>>;
+
+/// A rendered chip: with its imagery, or without it (the files named) because they are missing.
+enum Chip {
+    Shown(Jpeg),
+    NoImagery(Jpeg, String),
+}
+
+/// A chip, or why it could not be made.
+type ChipResult = Result<Chip, String>;
+
+/// The missing files of the sources the chosen sheets would show, distinct, in catalogue order.
+pub(super) fn missing_imagery(
+    doc: &Doc<'_>,
+    records: &[PatchRecord],
+    imagery: &[ImagerySource],
+    opts: &ReportOptions,
+) -> Result<Vec<PathBuf>, ReportError> {
+    if imagery.iter().all(|s| s.missing().is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut used = vec![false; imagery.len()];
+    for r in chosen(doc, records, opts)? {
+        for period in [Period::Before, Period::After] {
+            if let Some(i) = doc.p.imagery_for(r, imagery, period) {
+                used[i] = true;
+            }
+        }
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (s, _) in imagery.iter().zip(used).filter(|(_, u)| *u) {
+        for f in s.missing() {
+            if !out.iter().any(|o| o == f) {
+                out.push(f.to_path_buf());
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Adds the sheets chosen by `opts.sheets`, with progress and cancel.
 pub(super) fn sheets(
@@ -40,12 +82,16 @@ pub(super) fn sheets(
     let chip_px = ((CHIP_W_MM / 25.4) * opts.dpi as f32) as u32;
     let chip_size = (chip_px, chip_px * 3 / 4);
     let jobs = chip_jobs(doc, &sheet_records, imagery)?;
-    let specs: BTreeMap<usize, SourceSpec> = imagery.iter().enumerate().map(|(i, s)| (i, s.spec.clone())).collect();
+    let specs: BTreeMap<usize, (SourceSpec, Vec<PathBuf>)> = imagery
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, (s.spec.clone(), s.missing().into_iter().map(PathBuf::from).collect())))
+        .collect();
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, [Option<Jpeg>; 2])>(workers * 4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<ChipResult>)>(workers * 4);
         for _ in 0..workers {
             let tx = tx.clone();
             let (jobs, specs, next, stop) = (&jobs, &specs, &next, &stop);
@@ -65,7 +111,7 @@ pub(super) fn sheets(
             });
         }
         drop(tx);
-        let mut ready: BTreeMap<usize, [Option<Jpeg>; 2]> = BTreeMap::new();
+        let mut ready: BTreeMap<usize, Vec<ChipResult>> = BTreeMap::new();
         for (i, r) in sheet_records.iter().enumerate() {
             if progress.set(i as u64).is_err() {
                 stop.store(true, Ordering::Relaxed);
@@ -79,7 +125,7 @@ pub(super) fn sheets(
                     Ok((k, c)) => {
                         ready.insert(k, c);
                     }
-                    Err(_) => break [None, None],
+                    Err(_) => break vec![Err("出图线程中止 / a chip worker stopped".into())],
                 }
             };
             if i == 0 {
@@ -136,26 +182,40 @@ fn chip_jobs(doc: &Doc<'_>, records: &[&PatchRecord], imagery: &[ImagerySource])
     Ok(jobs)
 }
 
-/// Renders and encodes the before and after chips of one sheet (on a worker thread).
+/// Renders and encodes the before and after chips of one sheet (on a worker thread); none when
+/// the patch has no geometry.
 fn render_chips(
     job: &ChipJob,
-    specs: &BTreeMap<usize, SourceSpec>,
+    specs: &BTreeMap<usize, (SourceSpec, Vec<PathBuf>)>,
     open: &mut OpenSources,
     size: (u32, u32),
-) -> [Option<Jpeg>; 2] {
-    let Some(geom) = &job.geom else { return [None, None] };
-    job.sides.clone().map(|(source, caption)| {
-        let ro = RenderOptions { size_px: size, caption, labels: false, ..Default::default() };
-        let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
-        let src = match source {
-            Some(i) => open
-                .entry(i)
-                .or_insert_with(|| specs.get(&i).and_then(|s| crate::imagery::source::open(s).ok()))
-                .as_deref_mut(),
-            None => None,
-        };
-        render::render_from(src, &[overlay], &ro).ok().and_then(|img| Jpeg::encode(&img))
-    })
+) -> Vec<ChipResult> {
+    let Some(geom) = &job.geom else { return Vec::new() };
+    job.sides
+        .iter()
+        .map(|(source, caption)| {
+            let ro = RenderOptions { size_px: size, caption: caption.clone(), labels: false, ..Default::default() };
+            let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
+            let missing = source.and_then(|i| specs.get(&i)).map(|(_, m)| m.as_slice()).unwrap_or_default();
+            if !missing.is_empty() {
+                let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
+                let img = render::render_from(None, &[overlay], &ro).map_err(|e| e.to_string())?;
+                return Jpeg::encode(&img).map(|j| Chip::NoImagery(j, names)).ok_or_else(|| "JPEG".to_string());
+            }
+            let src = match source {
+                Some(i) => {
+                    let opened = open.entry(*i).or_insert_with(|| match specs.get(i) {
+                        Some((spec, _)) => crate::imagery::source::open(spec).map_err(|e| e.to_string()),
+                        None => Err(format!("影像 {i} 不存在 / no imagery {i}")),
+                    });
+                    Some(opened.as_deref_mut().map_err(|e| e.clone())?)
+                }
+                None => None,
+            };
+            let img = render::render_from(src, &[overlay], &ro).map_err(|e| e.to_string())?;
+            Jpeg::encode(&img).map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
+        })
+        .collect()
 }
 
 /// One patch's sheet.
@@ -163,8 +223,12 @@ fn sheet(
     doc: &mut Doc<'_>,
     r: &PatchRecord,
     job: &ChipJob,
-    chips: [Option<Jpeg>; 2],
+    chips: Vec<ChipResult>,
 ) -> Result<PageBuilder, ReportError> {
+    let chips = chips
+        .into_iter()
+        .collect::<Result<Vec<Chip>, String>>()
+        .map_err(|detail| ReportError::Chip { patch: r.key.clone(), detail })?;
     let mut pg = PageBuilder::new();
     doc.bookmarks.push((r.key.clone(), doc.pages.len() + 1));
     facts(doc, &mut pg, r);
@@ -214,21 +278,22 @@ fn facts(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
     pg.table(f, &[22.0, 63.0, 22.0, 63.0], &rows);
 }
 
-/// The before and after chips side by side (a grey box where one could not be made).
-fn chips_row(doc: &mut Doc<'_>, pg: &mut PageBuilder, chips: [Option<Jpeg>; 2]) {
+/// The before and after chips side by side; one without its imagery carries a 无影像 mark.
+fn chips_row(doc: &mut Doc<'_>, pg: &mut PageBuilder, chips: Vec<Chip>) {
     let chip_top = pg.y;
     for (k, chip) in chips.into_iter().enumerate() {
         let x = MARGIN + k as f32 * (CHIP_W_MM + 6.0);
-        match chip {
-            Some(jpeg) => {
-                let size = (jpeg.w, jpeg.h);
-                let id = add_jpeg(&mut doc.pdf, jpeg);
-                pg.image(&id, x, chip_top, CHIP_W_MM, size);
-            }
-            None => {
-                pg.rect(x, chip_top, CHIP_W_MM, CHIP_W_MM * 0.75, Some(grey(0.8)));
-                pg.text_at(&doc.font, x + 3.0, chip_top + 3.0, 9.0, "影像无法生成 / no image");
-            }
+        let (jpeg, missing) = match chip {
+            Chip::Shown(jpeg) => (jpeg, None),
+            Chip::NoImagery(jpeg, files) => (jpeg, Some(files)),
+        };
+        let size = (jpeg.w, jpeg.h);
+        let id = add_jpeg(&mut doc.pdf, jpeg);
+        pg.image(&id, x, chip_top, CHIP_W_MM, size);
+        if let Some(files) = missing {
+            let mark_y = chip_top + CHIP_W_MM * 0.375 - 4.0;
+            pg.text_at(&doc.font, x + 3.0, mark_y, 16.0, "无影像 / no imagery");
+            pg.text_at(&doc.font, x + 3.0, mark_y + 8.0, 7.0, &files);
         }
     }
     pg.y = chip_top + CHIP_W_MM * 0.75 + 6.0;

@@ -40,7 +40,7 @@ pub use crate::crs::SourceCrs;
 pub use attachments::{Attachment, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES};
 pub use audit::AuditEntry;
 pub use cases::{Case, CaseStep, CaseUpdate};
-pub use imagery::{nearest as nearest_imagery, ImagerySource, Period};
+pub use imagery::{nearest as nearest_imagery, ImagerySource, Period, Relinked};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};

@@ -7,6 +7,7 @@ mod common;
 mod corpus;
 mod export;
 mod imagery;
+mod imagery_paths;
 mod import;
 mod render;
 mod report;
