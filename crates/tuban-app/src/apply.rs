@@ -66,6 +66,7 @@ impl Workstation {
             // The project as a whole.
             Command::Unseal(reason) => self.unseal(&reason, lang),
             Command::SetReportText { which, text } => self.set_report_text(which, &text),
+            Command::RelinkImagery { old_dir, new_dir } => self.relink_imagery(&old_dir, &new_dir, lang),
         };
         if let Err(e) = result {
             self.message = Some(Message { text: e.to_string(), is_error: true });
@@ -318,6 +319,22 @@ impl Workstation {
     fn unseal(&mut self, reason: &str, lang: Lang) -> Applied {
         self.project.unseal(reason)?;
         self.inform(tr(lang, "unsealed").into());
+        Ok(())
+    }
+
+    /// Relinks through the use case the command line calls, then reloads the catalogue so the
+    /// banner and the map see the files where they are now.
+    fn relink_imagery(&mut self, old_dir: &std::path::Path, new_dir: &std::path::Path, lang: Lang) -> Applied {
+        match ops::imagery::relink(&mut self.project, old_dir, new_dir) {
+            Ok(moved) => {
+                self.imagery = self.project.imagery()?;
+                self.imagery_serial += 1;
+                let still = self.imagery.iter().filter(|s| !s.missing().is_empty()).count();
+                let names = moved.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+                self.inform(format!("{} {names} ({still} {})", tr(lang, "relinked"), tr(lang, "still_missing")));
+            }
+            Err(e) => self.message = Some(Message { text: e.to_string(), is_error: true }),
+        }
         Ok(())
     }
 

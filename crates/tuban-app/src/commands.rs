@@ -27,6 +27,9 @@ use super::state::Period;
 pub enum Command {
     /// Make record `index` the current patch.
     Select(usize),
+    /// Point every imagery file that lay under `old_dir` under `new_dir` (the missing-imagery
+    /// banner's Locate… or typed path).
+    RelinkImagery { old_dir: PathBuf, new_dir: PathBuf },
     /// Next patch in the queue.
     Next,
     /// Previous patch in the queue.

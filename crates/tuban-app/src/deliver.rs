@@ -27,6 +27,7 @@ pub struct DeliverDialog {
     export_dir: String,
     format: Format,
     force: bool,
+    allow_missing_imagery: bool,
 }
 
 impl DeliverDialog {
@@ -49,6 +50,7 @@ impl DeliverDialog {
             export_dir: dir.join("成果").display().to_string(),
             format: Format::Shp,
             force: false,
+            allow_missing_imagery: false,
         }
     }
 }
@@ -80,6 +82,7 @@ pub fn deliver_ui(
         ui.heading(tr(lang, "report_pdf"));
         report_options_ui(ui, dlg, lang);
         report_texts_ui(ui, dlg, lang, cmds);
+        ui.checkbox(&mut dlg.allow_missing_imagery, tr(lang, "allow_missing_imagery"));
         ui.checkbox(&mut dlg.force, tr(lang, "overwrite"));
         if ui.button(tr(lang, "make_report")).clicked() && !dlg.report_out.trim().is_empty() {
             cmds.push(Command::SetReportText { which: ReportText::Method, text: dlg.method.clone() });
@@ -93,6 +96,7 @@ pub fn deliver_ui(
                 unit,
                 method_text: text(&dlg.method),
                 problems_text: text(&dlg.problems),
+                allow_missing_imagery: dlg.allow_missing_imagery,
             };
             cmds.push(AppCommand::Report { out: PathBuf::from(dlg.report_out.trim()), opts, force: dlg.force });
         }

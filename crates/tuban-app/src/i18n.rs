@@ -15,6 +15,13 @@ pub enum Lang {
 /// (key, 中文, English).
 const TABLE: &[(&str, &str, &str)] = &[
     ("app_title", "图斑核查", "tuban — change-patch verification"),
+    ("imagery_missing", " 个影像缺失：", " imagery sources missing: "),
+    ("locate", "定位…", "Locate…"),
+    ("relink_path", "或输入新位置（文件或文件夹）", "or type the new location (file or folder)"),
+    ("relink", "重新链接", "Relink"),
+    ("relinked", "已重新链接影像", "imagery relinked:"),
+    ("still_missing", "个仍缺失", "still missing"),
+    ("allow_missing_imagery", "影像缺失时仍输出（截图标“无影像”）", "Write even when imagery is missing (chips marked “no imagery”)"),
     ("menu_file", "文件", "File"),
     ("menu_view", "视图", "View"),
     ("menu_help", "帮助", "Help"),

@@ -229,6 +229,8 @@ pub struct Workstation {
     pub photo_marks: Vec<(f64, f64, Option<f64>)>,
     /// A clue being drawn on the map.
     pub drawing: Option<ClueDraft>,
+    /// Bumped when the imagery catalogue changes (a relink): the map reopens its sources.
+    pub imagery_serial: u64,
 }
 
 impl Workstation {
@@ -263,6 +265,7 @@ impl Workstation {
             side_serial: 0,
             photo_marks: Vec::new(),
             drawing: None,
+            imagery_serial: 0,
         };
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();

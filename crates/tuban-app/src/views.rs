@@ -22,6 +22,10 @@ pub struct MapState {
     pub size: egui::Vec2,
     /// Projects the cursor into the Gauss-Krüger zone for the status bar.
     pub gk: tuban_core::gk::GkProjector,
+    /// The catalogue serial the tiles were opened for (a relink reopens them).
+    pub imagery_serial: u64,
+    /// The new location typed in the missing-imagery banner.
+    pub relink_text: String,
 }
 
 impl Default for MapState {
@@ -33,6 +37,8 @@ impl Default for MapState {
             prefetched: u64::MAX,
             size: egui::vec2(1000.0, 800.0),
             gk: Default::default(),
+            imagery_serial: 0,
+            relink_text: String::new(),
         }
     }
 }
@@ -41,6 +47,10 @@ impl MapState {
     /// Creates the tiles of the open project's imagery when there are none yet; polls them and
     /// prefetches the imagery of the next patches in the queue, both periods.
     pub fn update(&mut self, ctx: &egui::Context, ws: &mut Workstation, view: ViewMode) {
+        if self.imagery_serial != ws.imagery_serial {
+            self.imagery_serial = ws.imagery_serial;
+            self.tiles = None;
+        }
         if self.tiles.is_none() {
             let sources: Vec<tuban_core::imagery::SourceSpec> = ws.imagery.iter().map(|s| s.spec.clone()).collect();
             if !sources.is_empty() {
@@ -90,6 +100,7 @@ pub fn map_area_ui(
     lang: Lang,
     cmds: &mut Commands,
 ) {
+    missing_imagery_ui(ui, ws, &mut state.relink_text, lang, cmds);
     view_toolbar_ui(ui, ws, view, lang, cmds);
     state.size = ui.available_size();
     let before = ws.imagery_for(Period::Before);
@@ -125,6 +136,39 @@ pub fn map_area_ui(
             one_map_ui(ui, ws, state, sources, text, cmds);
         }
     }
+}
+
+/// The banner above the map while imagery files are missing: it names them; Locate… opens a file
+/// dialog for the first one, and a typed path does the same where rfd has no portal. Either
+/// relinks every source whose files lay in that file's old folder.
+fn missing_imagery_ui(ui: &mut egui::Ui, ws: &Workstation, typed: &mut String, lang: Lang, cmds: &mut Commands) {
+    let missing: Vec<&std::path::Path> = ws.imagery.iter().flat_map(|s| s.missing()).collect();
+    let Some(first) = missing.first().copied() else { return };
+    let sources = ws.imagery.iter().filter(|s| !s.missing().is_empty()).count();
+    let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
+    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, theme::WARNING_TEXT)).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(theme::WARNING_TEXT, format!("{sources}{}{names}", tr(lang, "imagery_missing")));
+            if ui.button(tr(lang, "locate")).clicked() {
+                let name = first.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                if let Some(found) = rfd::FileDialog::new().set_file_name(name).pick_file() {
+                    cmds.push(relink_command(first, &found));
+                }
+            }
+            let label = ui.label(tr(lang, "relink_path")).id;
+            ui.add(egui::TextEdit::singleline(typed).desired_width(260.0)).labelled_by(label);
+            if ui.button(tr(lang, "relink")).clicked() && !typed.trim().is_empty() {
+                cmds.push(relink_command(first, std::path::Path::new(typed.trim())));
+            }
+        });
+    });
+}
+
+/// The relink that moves the folder of `missing` to where `found` is (a file, or its folder).
+pub fn relink_command(missing: &std::path::Path, found: &std::path::Path) -> Command {
+    let folder = |p: &std::path::Path| p.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let new_dir = if found.is_dir() { found.to_path_buf() } else { folder(found) };
+    Command::RelinkImagery { old_dir: folder(missing), new_dir }
 }
 
 fn one_map_ui(

@@ -534,13 +534,7 @@ fn a_file_dropped_while_a_job_runs_is_refused_and_the_job_kept() {
     let (dir, path) = sample_project(false);
     let mut h = harness(&path, Lang::Zh);
     let out = dir.path().join("报告.pdf");
-    let opts = tuban_core::report::ReportOptions {
-        sheets: tuban_core::report::Sheets::None,
-        dpi: 150,
-        unit: None,
-        method_text: None,
-        problems_text: None,
-    };
+    let opts = tuban_core::report::ReportOptions { sheets: tuban_core::report::Sheets::None, ..Default::default() };
     // The report is sent, and a photo dropped on the window in the same frame.
     h.state_mut().send(tuban_app::AppCommand::Report { out: out.clone(), opts, force: false });
     drop_file(&mut h, &common::fixture("exif/DSCN0010.jpg"));
@@ -559,4 +553,33 @@ fn a_file_dropped_while_a_job_runs_is_refused_and_the_job_kept() {
     assert!(out.exists());
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     assert!(p.photos(None).unwrap().is_empty(), "the dropped photo was not imported");
+}
+
+#[test]
+fn a_banner_names_missing_imagery_and_a_relink_through_the_command_clears_it() {
+    let (dir, path) = sample_project(false);
+    // Moved out of the project's folder (a file under it would be found by name).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("影像 旧"), elsewhere.path().join("影像 新"));
+    std::fs::create_dir_all(&old).unwrap();
+    let tif = old.join("2025-08_后时相_GF2.tif");
+    std::fs::copy(common::sample("imagery/2025-08_后时相_GF2.tif"), &tif).unwrap();
+    let spec = tuban_core::imagery::SourceSpec::detect(tif.to_str().unwrap());
+    Project::open(&path, Access::ReadWrite).unwrap().add_imagery("after", &spec, None, "").unwrap();
+    std::fs::rename(&old, &new).unwrap();
+    let mut h = harness(&path, Lang::Zh);
+    for _ in 0..50 {
+        h.run_steps(2);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(h.query_by_label_contains("1 个影像缺失：").is_some(), "the banner");
+    assert!(h.query_by_label("定位…").is_some() && h.query_by_label("重新链接").is_some());
+    assert!(h.query_by_label_contains("NULL pointer").is_none(), "no raw GDAL message");
+    let found = new.join("2025-08_后时相_GF2.tif");
+    h.state_mut().send(tuban_app::views::relink_command(&tif, &found));
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("个影像缺失").is_none(), "the banner is gone");
+    assert!(h.query_by_label_contains("已重新链接影像").is_some(), "said in the status line");
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    assert_eq!(p.imagery().unwrap()[0].files[0].found(), Some(found.as_path()));
 }

@@ -98,7 +98,7 @@ pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
 /// Looks for a stored file: `stored` (relative to `project_dir`, or absolute in older
 /// catalogues), then `recorded_abs`, then a file of the same name under `project_dir`.
 pub fn resolve(stored: &Path, recorded_abs: Option<&Path>, project_dir: &Path) -> FileStatus {
-    let joined = if stored.is_absolute() { stored.to_path_buf() } else { project_dir.join(stored) };
+    let joined = if stored.is_absolute() { stored.to_path_buf() } else { absolute(&project_dir.join(stored)) };
     let known = recorded_abs.map(Path::to_path_buf).unwrap_or_else(|| joined.clone());
     let resolution = if joined.exists() {
         if stored.is_absolute() {
