@@ -37,6 +37,9 @@ pub struct ReportArgs {
     /// 把 --method、--problems 的文字存入项目，以后的报告沿用 / keep these texts in the project for later reports
     #[arg(long)]
     pub save_texts: bool,
+    /// 影像缺失时仍输出，相应截图标“无影像” / write the report even when imagery is missing, marking those chips “no imagery”
+    #[arg(long)]
+    pub allow_missing_imagery: bool,
     /// 覆盖已有文件 / overwrite
     #[arg(long)]
     pub force: bool,
@@ -44,7 +47,7 @@ pub struct ReportArgs {
 
 /// 自查报告 PDF / the PDF report
 pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
-    let ReportArgs { project, out, sheets, dpi, unit, method, problems, save_texts, force } = a;
+    let ReportArgs { project, out, sheets, dpi, unit, method, problems, save_texts, allow_missing_imagery, force } = a;
     let tr = &ctx.tr;
     let read = |f: &Option<PathBuf>| -> Result<Option<String>> {
         match f {
@@ -67,10 +70,22 @@ pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
         }
     }
     let p = ctx.open(&project, Access::ReadOnly)?;
-    let opts = ReportOptions { sheets, dpi, unit, method_text, problems_text };
+    let opts = ReportOptions { sheets, dpi, unit, method_text, problems_text, allow_missing_imagery };
     let w = with_progress(|progress| ops::deliver::report(&p, &out, &opts, Overwrite::from_force(force), progress))?;
     let mb = w.size_bytes as f64 / 1e6;
     println!("{} {} ({mb:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), w.path.display(), w.seconds);
+    if !w.missing_imagery.is_empty() {
+        println!(
+            "{}",
+            tr.t(
+                "注意：以下影像文件缺失，相应截图已标“无影像”：",
+                "note: these imagery files were missing; their chips are marked “no imagery”:"
+            )
+        );
+        for f in &w.missing_imagery {
+            println!("\t{}", f.display());
+        }
+    }
     Ok(())
 }
 

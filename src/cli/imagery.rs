@@ -1,4 +1,4 @@
-//! Imagery commands: the catalogue (add, list, remove) and map images of a patch (render).
+//! Imagery commands: the catalogue (add, list, relink, remove) and map images of a patch (render).
 
 use std::path::PathBuf;
 
@@ -81,17 +81,14 @@ pub fn run_imagery(action: ImageryAction, ctx: &Ctx) -> Result<()> {
             let how = Registration { name, label, date, build_overviews };
             add_imagery(&mut p, &spec, &how, tr)?;
         }
-        ImageryAction::List { project } => {
-            for s in ctx.open(&project, Access::ReadOnly)?.imagery()? {
-                let date = s.acquired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
-                let missing = s.spec.files().iter().any(|f| !f.exists());
-                let exists = if missing { tr.t("  （文件不存在）", "  (file missing)") } else { "" };
-                println!(
-                    "{}\t{date}\t{}\t{}{exists}",
-                    s.name,
-                    s.label,
-                    serde_json::to_string(&s.spec).unwrap_or_default()
-                );
+        ImageryAction::List { project } => list(&ctx.open(&project, Access::ReadOnly)?, tr)?,
+        ImageryAction::Relink { project, old, new } => {
+            let moved = ops::imagery::relink(&mut ctx.open(&project, Access::ReadWrite)?, &old, &new)?;
+            for s in &moved {
+                println!("{} {}", tr.t("已重新链接", "relinked"), s.name);
+                for f in &s.files {
+                    println!("\t{}", f.describe());
+                }
             }
         }
         ImageryAction::Remove { project, name } => ctx.open(&project, Access::ReadWrite)?.remove_imagery(&name)?,
@@ -136,8 +133,16 @@ pub enum ImageryAction {
         #[arg(long)]
         build_overviews: bool,
     },
-    /// 列出影像 / list registered imagery
+    /// 列出影像及每个文件的位置（找到或缺失） / list registered imagery and where each file is (found or missing)
     List { project: PathBuf },
+    /// 重新链接：原在旧目录下的影像文件改指向新目录 / relink: files that lay under OLD now point under NEW
+    Relink {
+        project: PathBuf,
+        /// 旧目录 / the folder the files used to be in
+        old: PathBuf,
+        /// 新目录 / the folder they are in now
+        new: PathBuf,
+    },
     /// 删除登记 / unregister
     Remove { project: PathBuf, name: String },
 }
@@ -157,5 +162,38 @@ pub fn add_imagery(p: &mut Project, spec: &SourceSpec, how: &Registration, tr: &
     let date = r.acquired.map(|d| d.to_string());
     let date = date.unwrap_or_else(|| tr.t("日期未知，请用 --date 指定", "date unknown; pass --date").into());
     println!("{} {} ({date})", tr.t("已登记影像", "registered"), r.name);
+    Ok(())
+}
+
+/// One line per source (name, date, label, found or missing, the spec with the paths in use), then one indented line per file saying where
+/// it was found or that it is missing.
+fn list(p: &Project, tr: &Tr) -> Result<()> {
+    let sources = p.imagery()?;
+    let mut missing = 0;
+    for s in &sources {
+        let date = s.acquired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+        let state = if s.spec.is_online() {
+            tr.t("在线", "online")
+        } else if s.missing().is_empty() {
+            tr.t("文件齐全", "files found")
+        } else {
+            missing += 1;
+            tr.t("文件缺失", "files missing")
+        };
+        let spec = serde_json::to_string(&s.spec).unwrap_or_default();
+        println!("{}\t{date}\t{}\t{state}\t{spec}", s.name, s.label);
+        for f in &s.files {
+            println!("\t{}", f.describe());
+        }
+    }
+    if missing > 0 {
+        println!(
+            "{missing} {}",
+            tr.t(
+                "个影像缺失文件；用 tuban imagery relink 项目.gpkg 旧目录 新目录 重新链接",
+                "sources have missing files; relink with `tuban imagery relink PROJECT OLD_FOLDER NEW_FOLDER`"
+            )
+        );
+    }
     Ok(())
 }

@@ -248,3 +248,44 @@ fn seal_writes_a_signed_receipt_and_verify_names_a_change_behind_its_back() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("示范旗.gpkg") && stderr(&o).contains("64"), "{}", stderr(&o));
 }
+
+#[test]
+fn moved_imagery_is_listed_missing_the_report_refuses_and_relink_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let imagery = d.join("影像 旧");
+    std::fs::create_dir_all(&imagery).unwrap();
+    let tif = imagery.join("2025-08_后时相_GF2.tif");
+    std::fs::copy(common::sample("imagery/2025-08_后时相_GF2.tif"), &tif).unwrap();
+    assert!(tuban(&["new", "项目 一.gpkg", "--template", "grassland"], d).status.success());
+    assert!(tuban(&["import", "项目 一.gpkg", sample_shp().to_str().unwrap()], d).status.success());
+    assert!(tuban(&["imagery", "add", "项目 一.gpkg", tif.to_str().unwrap()], d).status.success());
+    let out = stdout(&tuban(&["imagery", "list", "项目 一.gpkg"], d));
+    assert!(out.contains("文件齐全") && out.contains("相对路径找到"), "{out}");
+    // Moved out of the project's folder (a file under it would be found by name).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("影像 新");
+    std::fs::rename(&imagery, &moved).unwrap();
+    let out = stdout(&tuban(&["imagery", "list", "项目 一.gpkg"], d));
+    assert!(out.contains("文件缺失") && out.contains("缺失 / missing") && out.contains("imagery relink"), "{out}");
+    // Only patches with a sheet count: one is illegal, the only sheet.
+    assert!(tuban(&["set", "项目 一.gpkg", "150999SJBG2025000002", "HCJG=违法"], d).status.success());
+    let report = ["report", "项目 一.gpkg", "--out", "报告.pdf", "--sheets", "illegal", "--force"];
+    let o = tuban(&report, d);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("2025-08_后时相_GF2.tif") && err.contains("--allow-missing-imagery"), "{err}");
+    assert!(!d.join("报告.pdf").exists());
+    let o = tuban(&[&report[..], &["--allow-missing-imagery"]].concat(), d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("无影像") && out.contains("2025-08_后时相_GF2.tif"), "{out}");
+    let o = tuban(&["imagery", "relink", "项目 一.gpkg", "影像 旧", moved.to_str().unwrap()], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("已重新链接"), "{}", stdout(&o));
+    assert!(stdout(&tuban(&["imagery", "list", "项目 一.gpkg"], d)).contains("文件齐全"));
+    let o = tuban(&report, d);
+    assert!(o.status.success() && !stdout(&o).contains("无影像"), "{}{}", stdout(&o), stderr(&o));
+    let log = stdout(&tuban(&["log", "项目 一.gpkg"], d));
+    assert!(log.contains("imagery_relink"), "the relink is in the audit log: {log}");
+}
