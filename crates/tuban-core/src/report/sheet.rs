@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
 
-use super::layout::{add_jpeg, Jpeg, PageBuilder, MARGIN, PAGE_H};
+use super::layout::{add_jpeg, grey, Jpeg, PageBuilder, MARGIN, PAGE_H};
 use super::{value, Doc, ReportError, ReportOptions, Sheets};
 use crate::imagery::source::{SourceSpec, TileSource};
 use crate::render::{self, Overlay, RenderOptions};
@@ -292,6 +292,8 @@ fn chips_row(doc: &mut Doc<'_>, pg: &mut PageBuilder, chips: Vec<Chip>) {
         pg.image(&id, x, chip_top, CHIP_W_MM, size);
         if let Some(files) = missing {
             let mark_y = chip_top + CHIP_W_MM * 0.375 - 4.0;
+            // A light band behind the mark, so it reads on the dark background.
+            pg.rect(x + 1.5, mark_y - 1.5, CHIP_W_MM - 3.0, 12.5, Some(grey(0.93)));
             pg.text_at(&doc.font, x + 3.0, mark_y, 16.0, "无影像 / no imagery");
             pg.text_at(&doc.font, x + 3.0, mark_y + 8.0, 7.0, &files);
         }
