@@ -146,9 +146,17 @@ fn missing_imagery_ui(ui: &mut egui::Ui, ws: &Workstation, typed: &mut String, l
     let Some(first) = missing.first().copied() else { return };
     let sources = ws.imagery.iter().filter(|s| !s.missing().is_empty()).count();
     let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
-    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, theme::WARNING_TEXT)).show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            ui.colored_label(theme::WARNING_TEXT, format!("{sources}{}{names}", tr(lang, "imagery_missing")));
+    let fill = ui.visuals().widgets.inactive.bg_fill;
+    egui::Frame::group(ui.style()).fill(fill).stroke(egui::Stroke::new(1.5, theme::WARNING_TEXT)).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("{sources}{}{names}", tr(lang, "imagery_missing")))
+                    .color(theme::WARNING_TEXT),
+            )
+            .wrap(),
+        );
+        ui.horizontal(|ui| {
             if ui.button(tr(lang, "locate")).clicked() {
                 let name = first.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                 if let Some(found) = rfd::FileDialog::new().set_file_name(name).pick_file() {
@@ -156,7 +164,7 @@ fn missing_imagery_ui(ui: &mut egui::Ui, ws: &Workstation, typed: &mut String, l
                 }
             }
             let label = ui.label(tr(lang, "relink_path")).id;
-            ui.add(egui::TextEdit::singleline(typed).desired_width(260.0)).labelled_by(label);
+            ui.add(egui::TextEdit::singleline(typed).desired_width(320.0)).labelled_by(label);
             if ui.button(tr(lang, "relink")).clicked() && !typed.trim().is_empty() {
                 cmds.push(relink_command(first, std::path::Path::new(typed.trim())));
             }

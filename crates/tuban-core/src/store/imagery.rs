@@ -239,7 +239,8 @@ pub struct Relinked {
 
 impl Project {
     /// Points every file that lay under `old_dir` (as registered, or relative to the project)
-    /// under `new_dir` instead, in one transaction with one audit row per source; returns the
+    /// under `new_dir` instead (a file still found where it is moves only if it is at the new
+    /// place too), in one transaction with one audit row per source; returns the
     /// sources moved (none when nothing lay under `old_dir`).
     pub fn relink_imagery(&mut self, old_dir: &Path, new_dir: &Path) -> Result<Vec<Relinked>> {
         self.require_write()?;
@@ -267,10 +268,16 @@ impl Project {
                 .enumerate()
                 .map(|(i, f)| {
                     let candidates = [Some(f.known.clone()), stored.get(i).cloned(), f.found().map(Path::to_path_buf)];
-                    candidates.into_iter().flatten().find_map(|c| {
-                        let rest = c.strip_prefix(&old_dir).ok().or_else(|| c.strip_prefix(old_real.as_ref()?).ok())?;
-                        Some(new_dir.join(rest))
-                    })
+                    candidates
+                        .into_iter()
+                        .flatten()
+                        .find_map(|c| {
+                            let rest =
+                                c.strip_prefix(&old_dir).ok().or_else(|| c.strip_prefix(old_real.as_ref()?).ok())?;
+                            Some(new_dir.join(rest))
+                        })
+                        // A file found where it is stays unless it is also at the new place.
+                        .filter(|target| f.found().is_none() || target.exists())
                 })
                 .collect();
             if moved.iter().all(Option::is_none) {

@@ -137,3 +137,21 @@ fn moved_imagery_refuses_the_report_marks_chips_when_allowed_and_relinks() {
     assert!(matches!(e, ReportError::Chip { .. }), "{e}");
     assert!(e.to_string().contains(ILLEGAL), "{e}");
 }
+
+#[test]
+fn relinking_a_folder_leaves_a_file_that_is_still_found_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("项目");
+    let path = project_with_imagery(&dir);
+    let elsewhere = tmp.path().join("新 位置");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let after = "2025-08_后时相_GF2.tif";
+    std::fs::rename(dir.join("影像 资料").join(after), elsewhere.join(after)).unwrap();
+    let mut p = Project::open(&path, Access::ReadWrite).unwrap();
+    let moved = ops::imagery::relink(&mut p, &dir.join("影像 资料"), &elsewhere).unwrap();
+    assert_eq!(moved.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["after"]);
+    let sources = p.imagery().unwrap();
+    assert!(ops::imagery::missing(&p).unwrap().is_empty(), "{sources:?}");
+    let before = sources.iter().find(|s| s.name == "before").unwrap();
+    assert!(before.files[0].path().starts_with(dir.join("影像 资料")), "{:?}", before.files);
+}
