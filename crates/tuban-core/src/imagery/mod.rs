@@ -6,6 +6,7 @@
 
 pub mod online;
 mod pyramid;
+pub mod services;
 pub mod source;
 mod tile;
 mod tiles;
