@@ -6,6 +6,9 @@
 //! Files are written under a temporary folder and renamed into place at the end, so a failure
 //! never leaves half a file; existing files are only replaced with `force`.
 
+mod sheets;
+mod tables;
+
 use std::path::{Path, PathBuf};
 
 use gdal::spatial_ref::{CoordTransform, SpatialRef};
@@ -15,7 +18,6 @@ use gdal::DriverManager;
 use crate::atomic::{AtomicError, Overwrite, PartDir};
 use crate::store::{PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
-use tuban_model::units::m2_to_mu;
 use tuban_model::{FieldKind, Value};
 
 /// Export formats.
@@ -129,8 +131,8 @@ pub fn export(
             Ok(files)
         }),
         Format::Gpkg => write_atomically(out_dir, opts.force, |tmp| vector(p, format, tmp, opts, progress)),
-        Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| xlsx(p, tmp)),
-        Format::Csv => write_atomically(out_dir, opts.force, |tmp| csv(p, tmp)),
+        Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| sheets::xlsx(p, tmp)),
+        Format::Csv => write_atomically(out_dir, opts.force, |tmp| sheets::csv(p, tmp)),
         Format::Photos => write_atomically(out_dir, opts.force, |tmp| photos(p, tmp, progress)),
     }
 }
@@ -370,185 +372,6 @@ impl TargetGeometry<'_> {
         }
         Ok(Some(geom))
     }
-}
-
-/// The patch table as rows of text: header labels and one row per patch.
-fn patch_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
-    let t = p.template();
-    let mut header: Vec<String> = t.fields().iter().map(|f| format!("{}({})", f.label, f.name)).collect();
-    header.extend([
-        "核查状态".to_string(),
-        "面积(平方米)".into(),
-        "面积(亩)".into(),
-        "案件编号".into(),
-        "照片数".into(),
-    ]);
-    let mut rows = Vec::new();
-    for r in p.patches_delivered()? {
-        let mut row: Vec<String> = r.values.iter().map(text_of).collect();
-        row.push(r.status.label().to_string());
-        row.push(format!("{:.2}", r.area_m2));
-        row.push(format!("{:.4}", m2_to_mu(r.area_m2)));
-        row.push(p.case_of_patch(r.fid)?.unwrap_or_default());
-        row.push(p.photos(Some(r.fid))?.len().to_string());
-        rows.push(row);
-    }
-    Ok((header, rows))
-}
-
-fn case_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
-    let header = [
-        "案件编号",
-        "图斑编号",
-        "当事人",
-        "牵头部门",
-        "流程",
-        "查处状态",
-        "整改状态",
-        "整改措施",
-        "处罚文书",
-        "罚款(元)",
-        "整改期限",
-        "销号日期",
-        "三年内同类处罚",
-        "附件数",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    let mut rows = Vec::new();
-    for c in p.cases()? {
-        let keys: Vec<String> = c.patch_fids.iter().filter_map(|f| p.patch(*f).ok().flatten().map(|r| r.key)).collect();
-        let attachments = p.case_attachments(&c.number)?.len().to_string();
-        rows.push(vec![
-            c.number,
-            keys.join(";"),
-            c.party,
-            c.department,
-            c.step.to_string(),
-            c.investigation.to_string(),
-            c.rectification.to_string(),
-            c.measures,
-            c.penalty_doc,
-            c.fine_yuan.map(|f| format!("{f:.2}")).unwrap_or_default(),
-            c.deadline.map(|d| d.to_string()).unwrap_or_default(),
-            c.closed_on.map(|d| d.to_string()).unwrap_or_default(),
-            c.prior_penalty,
-            attachments,
-        ]);
-    }
-    Ok((header, rows))
-}
-
-fn rate_rows(p: &Project) -> Result<(Vec<String>, Vec<Vec<String>>), ExportError> {
-    let l = p.ledger()?;
-    let header = [
-        "乡镇",
-        "违法宗数",
-        "违法面积(亩)",
-        "立案",
-        "结案",
-        "非立案处理",
-        "整改到位",
-        "查处到位率",
-        "整改到位率",
-        "立案率",
-        "结案率",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    let pct = |r: Option<f64>| r.map(|v| format!("{:.4}", v)).unwrap_or_default();
-    let mut rows = Vec::new();
-    for (town, r) in l.rows() {
-        rows.push(vec![
-            town.map_or("合计", |t| if t.is_empty() { "（未填）" } else { t }).to_string(),
-            r.cases.to_string(),
-            format!("{:.4}", m2_to_mu(r.illegal_area_m2)),
-            r.filed.to_string(),
-            r.concluded.to_string(),
-            r.handled_without_filing.to_string(),
-            r.rectified.to_string(),
-            pct(r.investigation_rate()),
-            pct(r.rectification_rate()),
-            pct(r.filing_rate()),
-            pct(r.conclusion_rate()),
-        ]);
-    }
-    Ok((header, rows))
-}
-
-fn xlsx(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    use rust_xlsxwriter::{Format as XFormat, Workbook};
-    let path = tmp.join(format!("{}_台账.xlsx", stem(p)));
-    let mut wb = Workbook::new();
-    let bold = XFormat::new()
-        .set_bold()
-        .set_background_color(rust_xlsxwriter::Color::RGB(0xDDEBF7))
-        .set_border(rust_xlsxwriter::FormatBorder::Thin);
-    let pct = XFormat::new().set_num_format("0.0%");
-    let num = XFormat::new().set_num_format("0.00");
-    for (name, (header, rows), percent_from) in
-        [("图斑", patch_rows(p)?, usize::MAX), ("案件", case_rows(p)?, usize::MAX), ("各乡镇比率", rate_rows(p)?, 7)]
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name(name).map_err(|e| werr(&path, e))?;
-        for (c, h) in header.iter().enumerate() {
-            let col = u16::try_from(c).unwrap_or(u16::MAX);
-            ws.write_string_with_format(0, col, h, &bold).map_err(|e| werr(&path, e))?;
-            let width = rows
-                .iter()
-                .map(|r| r.get(c).map_or(0, |v| tuban_model::value::gbk_len(v)))
-                .chain(std::iter::once(tuban_model::value::gbk_len(h)))
-                .max()
-                .unwrap_or(8);
-            ws.set_column_width(col, (width as f64 + 2.0).min(60.0)).map_err(|e| werr(&path, e))?;
-        }
-        for (r, row) in rows.iter().enumerate() {
-            let rr = u32::try_from(r + 1).unwrap_or(u32::MAX);
-            for (c, v) in row.iter().enumerate() {
-                let col = u16::try_from(c).unwrap_or(u16::MAX);
-                let res = match v.parse::<f64>() {
-                    Ok(x) if c >= percent_from => ws.write_number_with_format(rr, col, x, &pct).map(|_| ()),
-                    Ok(x) if v.contains('.') && v.len() < 16 => {
-                        ws.write_number_with_format(rr, col, x, &num).map(|_| ())
-                    }
-                    Ok(x) if v.len() < 12 && !v.starts_with('0') => ws.write_number(rr, col, x).map(|_| ()),
-                    _ => ws.write_string(rr, col, v).map(|_| ()),
-                };
-                res.map_err(|e| werr(&path, e))?;
-            }
-        }
-        ws.set_freeze_panes(1, 0).map_err(|e| werr(&path, e))?;
-    }
-    // Into memory first: the file is then written by one call whose error says what happened
-    // (saving straight to a file reports a full disk only as "i/o error").
-    let bytes = wb.save_to_buffer().map_err(|e| werr(&path, e))?;
-    std::fs::write(&path, bytes).map_err(|e| werr_io(&path, e))?;
-    Ok(vec![path])
-}
-
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
-fn csv(p: &Project, tmp: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    let mut out = Vec::new();
-    for (suffix, (header, rows)) in [("图斑", patch_rows(p)?), ("案件", case_rows(p)?), ("各乡镇比率", rate_rows(p)?)]
-    {
-        let path = tmp.join(format!("{}_{suffix}.csv", stem(p)));
-        // UTF-8 with a BOM: Excel on Chinese Windows then reads it correctly.
-        let mut text = String::from("\u{feff}");
-        for row in std::iter::once(&header).chain(rows.iter()) {
-            text.push_str(&row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","));
-            text.push_str("\r\n");
-        }
-        std::fs::write(&path, text).map_err(|e| werr_io(&path, e))?;
-        out.push(path);
-    }
-    Ok(out)
 }
 
 fn safe(s: &str) -> String {

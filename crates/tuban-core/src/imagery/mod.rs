@@ -7,6 +7,7 @@
 pub mod online;
 pub mod paths;
 mod pyramid;
+pub mod services;
 pub mod source;
 mod tile;
 mod tiles;

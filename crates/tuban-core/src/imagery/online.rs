@@ -71,7 +71,8 @@ fn cache_limit_bytes() -> u64 {
     std::env::var("TUBAN_TILE_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(1024) * 1024 * 1024
 }
 
-/// Fills a template for tile `z/x/y`.
+/// Fills a template for tile `z/x/y` (`{bbox}`: the tile's EPSG:3857 extent, for WMS and
+/// ArcGIS export; see `services`).
 pub fn tile_url(template: &str, key: Option<&str>, z: u8, x: u32, y: u32) -> String {
     let tms_y = (1u32 << z) - 1 - y;
     let mut url = template.to_string();
@@ -81,6 +82,10 @@ pub fn tile_url(template: &str, key: Option<&str>, z: u8, x: u32, y: u32) -> Str
         (&["{-y}"][..], tms_y.to_string()),
         (&["{y}", "{TileRow}", "{TILEROW}", "{tilerow}"][..], y.to_string()),
         (&["{key}", "{tk}", "{KEY}"][..], key.unwrap_or("").to_string()),
+        (&["{bbox}"][..], {
+            let [min_x, min_y, max_x, max_y] = super::tile_extent_merc(z, x, y);
+            format!("{min_x:.6},{min_y:.6},{max_x:.6},{max_y:.6}")
+        }),
     ] {
         for n in names {
             url = url.replace(n, &value);
@@ -174,6 +179,16 @@ impl OnlineSource {
             .limit(8 << 20)
             .read_to_vec()
             .map_err(|e| ImageryError::Read { path: shown.clone(), detail: e.to_string() })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+            // A WMS ServiceException or an ArcGIS error page, sent with status 200.
+            let text: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+            return Err(ImageryError::Read {
+                path: shown,
+                detail: format!(
+                    "服务返回了错误说明而不是图片 / the service answered with a message, not an image: {text}"
+                ),
+            });
+        }
         let rgba = decode_tile(&bytes, &shown)?;
         if std::fs::create_dir_all(&dir).is_ok() {
             // A tile that cannot be cached is fetched again next time.

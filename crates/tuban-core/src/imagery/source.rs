@@ -85,7 +85,7 @@ impl SourceSpec {
         let lower = given.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
             return SourceSpec::Online(OnlineSpec {
-                url: given.to_string(),
+                url: super::services::template_for(given),
                 key: None,
                 overlay: None,
                 max_zoom: super::online::default_max_zoom(),

@@ -105,3 +105,57 @@ fn geopackage_spreadsheet_csv_and_photos() {
         assert!(parts[2].starts_with("150999SJBG2025") && parts[3] == "1", "{name}");
     }
 }
+
+/// The ledger workbook read back with calamine (an independent reader): ids and codes are
+/// text (the county code keeps its digits as text), counts and areas numbers, dates dates,
+/// rates numbers between 0 and 1 or blank where the denominator is 0, and the total row adds up.
+#[test]
+fn the_ledger_workbook_cells_are_typed_as_an_excel_user_expects() {
+    use calamine::{Data, Reader, Xlsx};
+    let (dir, p) = project();
+    let files = export(&p, Format::Xlsx, &dir.path().join("表"), &ExportOptions::default(), &Progress::new()).unwrap();
+    let mut wb: Xlsx<_> = calamine::open_workbook(&files[0]).unwrap();
+    let column = |range: &calamine::Range<Data>, header: &str| -> usize {
+        let row0: Vec<String> = range.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+        row0.iter().position(|h| h == header).unwrap_or_else(|| panic!("no column {header} in {row0:?}"))
+    };
+    let patches = wb.worksheet_range("图斑").unwrap();
+    assert_eq!(patches.height(), 31);
+    let (code, photos, date, monitored) = (
+        column(&patches, "县代码(XZQDM)"),
+        column(&patches, "照片数"),
+        column(&patches, "前时相(QSX)"),
+        column(&patches, "监测面积(JCMJ)"),
+    );
+    let row = patches.rows().nth(1).unwrap();
+    assert_eq!(row[code], Data::String("150999".into()), "a code stays text");
+    assert!(matches!(row[photos], Data::Float(_)), "photo count is a number: {:?}", row[photos]);
+    match &row[date] {
+        Data::DateTime(d) => {
+            // Excel's serial day: 45292 is 2024-01-01, 45658 is 2025-01-01 (days since 1899-12-30).
+            let serial = d.as_f64();
+            assert!((45292.0..45658.0).contains(&serial), "QSX of the sample lies in 2024: {serial}");
+        }
+        other => panic!("QSX is not a date: {other:?}"),
+    }
+    assert!(matches!(row[monitored], Data::Float(x) if x > 100.0), "{:?}", row[monitored]);
+    let rates = wb.worksheet_range("各乡镇比率").unwrap();
+    let (cases, rate, conclusion) =
+        (column(&rates, "违法宗数"), column(&rates, "查处到位率"), column(&rates, "结案率"));
+    let rows: Vec<_> = rates.rows().skip(1).collect();
+    let total = rows.last().unwrap();
+    assert_eq!(total[0], Data::String("合计".into()));
+    let count = |c: &Data| match c {
+        Data::Float(x) => *x,
+        other => panic!("a count that is not a number: {other:?}"),
+    };
+    let sum: f64 = rows[..rows.len() - 1].iter().map(|r| count(&r[cases])).sum();
+    assert_eq!(sum, count(&total[cases]));
+    assert!(count(&total[cases]) >= 1.0);
+    // No case is filed yet: 查处到位率 is 0 %, 结案率 has no denominator and stays blank.
+    assert_eq!(total[rate], Data::Float(0.0));
+    assert_eq!(total[conclusion], Data::Empty);
+    let cases_sheet = wb.worksheet_range("案件").unwrap();
+    let attachments = column(&cases_sheet, "附件数");
+    assert!(matches!(cases_sheet.rows().nth(1).unwrap()[attachments], Data::Float(_)));
+}

@@ -280,8 +280,12 @@ fn png(rgba: [u8; 4]) -> Vec<u8> {
     out.into_inner()
 }
 
+/// The offline switch is one per process: tests that flip it take turns.
+static OFFLINE_SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn online_tiles_are_cached_and_offline_sends_nothing() {
+    let _turn = OFFLINE_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let hits = Arc::new(AtomicUsize::new(0));
     let port = serve(Arc::clone(&hits), png([10, 120, 30, 255]));
     let overlay_hits = Arc::new(AtomicUsize::new(0));
@@ -354,4 +358,103 @@ fn the_tile_cache_is_trimmed_oldest_first_to_its_limit() {
         let exists = dir.path().join(format!("tpl/12/{i}/1.tile")).exists();
         assert_eq!(exists, i >= 4, "tile {i}");
     }
+}
+
+/// A map server on 127.0.0.1 that records every request path and answers each with `reply`.
+fn recording_server(reply: Vec<u8>, content_type: &'static str) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            log.lock().unwrap().push(req.split_whitespace().nth(1).unwrap_or("/").to_string());
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                reply.len()
+            )
+            .into_bytes();
+            r.extend_from_slice(&reply);
+            let _ = s.write_all(&r);
+        }
+    });
+    (port, seen)
+}
+
+/// The Web-Mercator extent of a tile, from the spherical Mercator definition (R = 6,378,137 m,
+/// the world 2πR wide, tile rows from the north), written out here rather than taken from tuban.
+fn tile_bbox_by_hand(z: u32, x: u32, y: u32) -> [f64; 4] {
+    let half = std::f64::consts::PI * 6_378_137.0;
+    let size = 2.0 * half / f64::from(1u32 << z);
+    let (min_x, max_y) = (-half + f64::from(x) * size, half - f64::from(y) * size);
+    [min_x, max_y - size, min_x + size, max_y]
+}
+
+fn bbox_of(path: &str, name: &str) -> [f64; 4] {
+    let q = path.split_once('?').unwrap().1;
+    let v = q.split('&').find_map(|p| p.split_once('=').filter(|(k, _)| k.eq_ignore_ascii_case(name))).unwrap().1;
+    let n: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
+    [n[0], n[1], n[2], n[3]]
+}
+
+#[test]
+fn wms_and_arcgis_rest_sources_ask_for_the_tiles_extent_cache_and_stay_quiet_offline() {
+    let _turn = OFFLINE_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = tempfile::tempdir().unwrap();
+    let (z, x, y) = (12u8, 3300u32, 1500u32);
+    let expected = tile_bbox_by_hand(u32::from(z), x, y);
+    for (address, param) in [
+        ("/geoserver/wms?service=WMS&version=1.3.0&layers=gf2:2025&tk=K", "BBOX"),
+        ("/geoserver/wms?SERVICE=WMS&VERSION=1.1.1&LAYERS=gf2:2025", "BBOX"),
+        ("/arcgis/rest/services/img/MapServer/export", "bbox"),
+    ] {
+        let (port, seen) = recording_server(png([40, 90, 200, 255]), "image/png");
+        let spec = SourceSpec::detect(&format!("http://127.0.0.1:{port}{address}"));
+        let mut src = source::open(&spec).unwrap();
+        let SourceSpec::Online(o) = &spec else { panic!("{spec:?}") };
+        let mut src_cached =
+            OnlineSource::new(o.clone()).with_cache(cache.path().join(param).join(address.len().to_string()));
+        let tile = src_cached.render(z, x, y).unwrap().unwrap();
+        assert_eq!(&tile[..4], &[40, 90, 200, 255]);
+        let paths = seen.lock().unwrap().clone();
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        let got = bbox_of(&paths[0], param);
+        for (g, e) in got.iter().zip(expected) {
+            assert!((g - e).abs() < 1e-3, "{address}: bbox {got:?} vs {expected:?}");
+        }
+        if address.contains("wms") {
+            let p = &paths[0];
+            assert!(p.contains("REQUEST=GetMap") && p.contains("WIDTH=256") && p.contains("HEIGHT=256"), "{p}");
+            assert!(p.contains(if address.contains("1.1.1") { "SRS=EPSG:3857" } else { "CRS=EPSG:3857" }), "{p}");
+            assert!(!address.contains("tk=") || p.contains("tk=K"), "the user's key travels: {p}");
+        }
+        // Cached: the server is not asked again; offline: nothing is asked at all.
+        assert!(src_cached.render(z, x, y).unwrap().is_some());
+        online::set_offline(true);
+        assert!(src_cached.render(z, x + 1, y).unwrap().is_none());
+        assert!(src.render(z, x + 2, y).unwrap().is_none());
+        online::set_offline(false);
+        assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+    }
+    // ArcGIS cached tiles: row before column in the path.
+    let (port, seen) = recording_server(png([1, 2, 3, 255]), "image/png");
+    let spec = SourceSpec::detect(&format!("http://127.0.0.1:{port}/arcgis/rest/services/img/MapServer"));
+    let SourceSpec::Online(o) = &spec else { panic!("{spec:?}") };
+    let mut src = OnlineSource::new(o.clone()).with_cache(cache.path().join("tiles"));
+    assert!(src.render(z, x, y).unwrap().is_some());
+    assert_eq!(seen.lock().unwrap().clone(), vec![format!("/arcgis/rest/services/img/MapServer/tile/{z}/{y}/{x}")]);
+    // A WMS that answers with a ServiceException: an error that quotes it, not a grey tile.
+    let (port, _) = recording_server(
+        b"<ServiceExceptionReport><ServiceException>Layer not found</ServiceException></ServiceExceptionReport>"
+            .to_vec(),
+        "text/xml",
+    );
+    let spec = SourceSpec::detect(&format!("http://127.0.0.1:{port}/wms?SERVICE=WMS&LAYERS=nope"));
+    let SourceSpec::Online(o) = &spec else { panic!("{spec:?}") };
+    let e = OnlineSource::new(o.clone()).with_cache(cache.path().join("err")).render(z, x, y).unwrap_err();
+    assert!(e.to_string().contains("Layer not found"), "{e}");
 }
