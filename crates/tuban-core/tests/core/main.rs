@@ -11,6 +11,7 @@ mod import;
 mod render;
 mod report;
 mod seal;
+mod spatial;
 mod store;
 mod truths;
 mod workflow;
