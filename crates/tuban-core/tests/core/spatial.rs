@@ -146,3 +146,63 @@ fn a_new_project_carries_a_qgis_style_rewritten_with_its_template() {
     let p = Project::open(&path, Access::ReadOnly).unwrap();
     assert_eq!(p.patch_count().unwrap(), 30);
 }
+
+/// What QGIS (PyQGIS, headless) makes of the `patches` layer: one `key=value` line each.
+const QGIS_CHECK: &str = r#"
+import sys
+from qgis.core import QgsApplication, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+layer = QgsVectorLayer(sys.argv[1] + "|layername=patches", "patches", "ogr")
+print("valid=%s" % layer.isValid())
+fields = layer.fields()
+for name in ["TBBH", "HCJG", "review_status"]:
+    i = fields.indexOf(name)
+    print("%s=%s|%s|%s" % (name, layer.attributeAlias(i), layer.editorWidgetSetup(i).type(), layer.editFormConfig().readOnly(i)))
+r = layer.renderer()
+print("renderer=%s|%s" % (r.type(), r.classAttribute() if r.type() == "categorizedSymbol" else ""))
+if r.type() == "categorizedSymbol":
+    print("categories=" + ",".join("%s:%s" % (c.value(), c.symbol().color().name()) for c in r.categories()))
+print("spatial_index=%s" % int(layer.dataProvider().hasSpatialIndex()))
+app.exitQgis()
+"#;
+
+/// QGIS 3.22 applies the default style when it opens the layer (aliases, value maps, read-only
+/// issued fields, categories in the window's colours) and sees the spatial index. Skipped, with a
+/// message, where QGIS is not installed (CI does not install it).
+#[test]
+fn qgis_opens_the_layer_with_the_style_and_the_index() {
+    let has_qgis =
+        Command::new("/usr/bin/python3").args(["-c", "import qgis.core"]).output().is_ok_and(|o| o.status.success());
+    if !has_qgis {
+        println!("skipped: QGIS (python3-qgis) is not installed");
+        return;
+    }
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let path = p.path().to_path_buf();
+    drop(p);
+    let script = dir.path().join("check.py");
+    std::fs::write(&script, QGIS_CHECK).unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(&path)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .env("GDAL_PAM_ENABLED", "NO")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let why = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "valid=True",
+        "TBBH=图斑编号||True",
+        "HCJG=核查结论|ValueMap|False",
+        "review_status=核查状态|ValueMap|True",
+        "renderer=categorizedSymbol|review_status",
+        "categories=unreviewed:#ffd60a,in_progress:#409cff,done:#34c759,problem:#ff453a",
+        "spatial_index=2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in:\n{why}");
+    }
+}
