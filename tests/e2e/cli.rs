@@ -236,6 +236,7 @@ fn seal_writes_a_signed_receipt_and_verify_names_a_change_behind_its_back() {
     assert_eq!(o.status.code(), Some(1));
     // Another program changes the verdict.
     let c = rusqlite::Connection::open(d.join("示范旗.gpkg")).unwrap();
+    tuban_core::store::register_sql_functions(&c).unwrap(); // the R-tree triggers' functions, as in GDAL
     c.execute("UPDATE patches SET HCJG = '合法' WHERE TBBH = '150999SJBG2025000007'", []).unwrap();
     drop(c);
     let o = tuban(&["verify", "示范旗.gpkg", "--receipt", receipt], d);

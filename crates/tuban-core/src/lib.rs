@@ -12,6 +12,7 @@ pub mod gk; // CGCS2000 Gauss-Krüger coordinates of a point (GDAL/PROJ)
 pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
 pub mod ops; // the use cases both front ends call: report, export, photos, attachments, imagery, clues
+pub mod qgis_style; // the QGIS layer style (QML) of the patches layer, generated from the template (no I/O)
 pub mod receipt; // the seal receipt (封库回执): digests kept outside the file, QR text, Ed25519 signature
 pub mod render; // map images without a window: chips for the report, thumbnails
 pub mod report; // the PDF report: sections, tables, one verification sheet per patch

@@ -20,11 +20,13 @@ mod ledger;
 mod patches;
 mod photos;
 mod review;
+mod rtree;
 mod schema;
 mod seal;
 mod seal_diff;
 mod snapshot;
 mod stats;
+mod style;
 mod texts;
 
 use std::fs::File;
@@ -45,11 +47,13 @@ pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};
+pub use rtree::register_functions as register_sql_functions;
 pub use schema::SCHEMA_VERSION;
 pub use seal::{SealInfo, VerifyReport};
 pub use seal_diff::{compare as compare_seal, Change, Difference, FieldChange, SealedItem};
 pub use snapshot::{field_digest, hex, item_digest, total_digest, ItemId, SealItem, Snapshot, DIGEST_VERSION};
 pub use stats::{ProjectSummary, Tally};
+pub use style::STYLE_NAME;
 pub use texts::ReportText;
 pub use tuban_model::ledger::{CriminalFlag, Ledger, Rates};
 
@@ -209,6 +213,7 @@ impl Project {
         let result = (|| {
             let conn =
                 Connection::open(&tmp).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
+            rtree::register_functions(&conn).map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
             schema::create(&conn, template, meta, &current_user())
                 .map_err(|source| StoreError::Sqlite { path: p.clone(), cause: source })?;
             conn.close().map_err(|(_, source)| StoreError::Sqlite { path: p.clone(), cause: source })?;
@@ -252,6 +257,8 @@ impl Project {
         };
         // PRAGMA rather than `busy_timeout()`: rusqlite 0.43 implements that with sqlite3_set_clientdata (SQLite ≥ 3.44; Debian 12 has 3.40).
         conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
+        // The R-tree triggers call GeoPackage SQL functions SQLite does not have.
+        rtree::register_functions(&conn).map_err(sq)?;
         let is_project: bool = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='tuban_meta'", [], |r| {
                 r.get::<_, i64>(0)
@@ -389,6 +396,7 @@ impl Project {
             .map(|f| f.name.clone())
             .collect();
         schema::write_data_columns(&tx, &template).map_err(sq)?;
+        style::write_default(&tx, &template).map_err(sq)?;
         tx.execute(
             "INSERT INTO tuban_template(toml, installed_at, installed_by) VALUES (?1, ?2, ?3)",
             rusqlite::params![template.to_toml(), now_utc(), self.user],

@@ -7,6 +7,9 @@
 //! Schema version 2: `tuban_case_attachments` (scanned documents and photos of a case) and
 //! `tuban_cases.prior_penalty` (an earlier penalty of the party for the same conduct, for the
 //! 10 亩 criminal threshold).
+//! Schema version 3: the GeoPackage R-tree spatial index (`rtree_patches_geom`, its triggers and
+//! the `gpkg_rtree_index` extension row) on every registered geometry column, and the default
+//! QGIS style of `patches` in `layer_styles` (see `rtree.rs` and `style.rs`).
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -22,7 +25,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -302,7 +305,8 @@ struct Step {
 }
 
 /// Migration steps; index 0 upgrades version 1 to 2, and so on.
-const STEPS: &[Step] = &[Step { upgrade: v2_upgrade, read_only: v2_read_only }];
+const STEPS: &[Step] =
+    &[Step { upgrade: v2_upgrade, read_only: v2_read_only }, Step { upgrade: v3_upgrade, read_only: v3_read_only }];
 
 const V2_ATTACHMENTS: &str = "(
   id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, file_name TEXT NOT NULL, kind TEXT NOT NULL DEFAULT '其他',
@@ -321,6 +325,18 @@ fn v2_read_only(conn: &Connection) -> rusqlite::Result<()> {
         "CREATE TEMP TABLE tuban_case_attachments {V2_ATTACHMENTS};
          CREATE TEMP VIEW tuban_cases AS SELECT *, '' AS prior_penalty FROM main.tuban_cases;"
     ))
+}
+
+/// The spatial index of every geometry column (filled from the patches already there) and the
+/// default QGIS style for the current template.
+fn v3_upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    super::rtree::index_all(conn)?;
+    super::style::write_default_for_stored_template(conn)
+}
+
+/// Nothing to lay over an older file: tuban never reads the spatial index or the style.
+fn v3_read_only(_conn: &Connection) -> rusqlite::Result<()> {
+    Ok(())
 }
 
 /// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`.

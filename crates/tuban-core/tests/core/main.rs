@@ -12,6 +12,7 @@ mod import;
 mod render;
 mod report;
 mod seal;
+mod spatial;
 mod store;
 mod truths;
 mod workflow;

@@ -33,6 +33,8 @@ fn sealed() -> (tempfile::TempDir, PathBuf, i64, Sealed) {
 /// Changes the file behind tuban's back, as another program would.
 fn tamper(path: &Path, sql: &str) {
     let c = rusqlite::Connection::open(path).unwrap();
+    // The functions the R-tree triggers call, as GDAL and QGIS have them.
+    tuban_core::store::register_sql_functions(&c).unwrap();
     c.execute_batch(sql).unwrap();
 }
 

@@ -9,6 +9,22 @@ use crate::common::{fixture, import, new_project, sample_shp};
 use tuban_core::store::{Access, EditSource, Project, StoreError};
 use tuban_model::{ReviewStatus, Template, Value};
 
+/// GDAL's own validator (python3-gdal): no output and exit 0 means no error.
+fn validate_gpkg(path: &std::path::Path) {
+    let out = Command::new("/usr/bin/python3")
+        .arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
+        .arg(path)
+        .output()
+        .expect("python3-gdal's validate_gpkg.py (apt-get install python3-gdal)");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_project_is_a_valid_geopackage_that_gdal_reads() {
     let (dir, mut p) = new_project("grassland");
@@ -17,18 +33,7 @@ fn the_project_is_a_valid_geopackage_that_gdal_reads() {
     p.set_text(fid, &[("HCJG", "违法"), ("DSR", "某某牧业公司")]).unwrap();
     let path = p.path().to_path_buf();
     drop(p);
-    // GDAL's own validator (python3-gdal): no output and exit 0 means no error.
-    let out = Command::new("/usr/bin/python3")
-        .arg("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
-        .arg(&path)
-        .output()
-        .expect("python3-gdal's validate_gpkg.py (apt-get install python3-gdal)");
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    validate_gpkg(&path);
     // ogrinfo sees a patches layer with the template's columns and the Chinese values.
     let out = Command::new("ogrinfo")
         .args(["-ro", "-q", "-where", "TBBH = '150999SJBG2025000005'"])
@@ -246,7 +251,7 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
 #[test]
 fn released_schema_versions_open() {
     let dir = tempfile::tempdir().unwrap();
-    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg")] {
+    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg")] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
         let case = "150999-2025-AJ001";
@@ -273,5 +278,20 @@ fn released_schema_versions_open() {
             version == tuban_core::store::SCHEMA_VERSION
                 || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists()
         );
+        drop(p);
+        // Schema 3: the spatial index holds every patch, and QGIS finds its default style.
+        let c = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let indexed: i64 = c.query_row("SELECT count(*) FROM rtree_patches_geom", [], |r| r.get(0)).unwrap();
+        assert_eq!(indexed, 30, "v{version}");
+        let styles: i64 = c
+            .query_row(
+                "SELECT count(*) FROM layer_styles WHERE f_table_name = 'patches' AND useAsDefault = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(styles, 1, "v{version}");
+        drop(c);
+        validate_gpkg(&path);
     }
 }

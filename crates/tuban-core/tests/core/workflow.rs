@@ -26,6 +26,7 @@ fn sealing_freezes_edits_and_verify_names_outside_changes() {
     let path = p.path().to_path_buf();
     drop(p);
     let conn = rusqlite::Connection::open(&path).unwrap();
+    tuban_core::store::register_sql_functions(&conn).unwrap(); // as GDAL and QGIS have them
     conn.execute("UPDATE patches SET HCJG = '合法' WHERE fid = ?1", [fid]).unwrap();
     drop(conn);
     let mut p = Project::open(&path, Access::ReadWrite).unwrap();
