@@ -11,6 +11,7 @@ packages=(
   libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6   # the window (X11)
   libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri mesa-vulkan-drivers          # software OpenGL/Vulkan (UI tests)
   xvfb xauth xdotool imagemagick                                           # screenshots (scripts/screenshot.sh)
+  qgis python3-qgis          # QGIS opens the project in a test (PyQGIS headless, /usr/bin/python3)
 )
 missing=()
 for p in "${packages[@]}"; do
