@@ -244,33 +244,50 @@ fn a_tile_folder_serves_the_same_tiles() {
     assert_eq!(folder.render(3, 5, 2).unwrap(), mb.render(3, 5, 2).unwrap());
 }
 
-/// A tiny tile server on 127.0.0.1: PNG for every request, 404 for row 9; counts requests.
-fn serve(count: Arc<AtomicUsize>, png: Vec<u8>) -> u16 {
+/// A server on 127.0.0.1 that records each request's path and answers with `respond(path)`
+/// (a whole HTTP response).
+fn local_server(respond: impl Fn(&str) -> Vec<u8> + Send + 'static) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let log = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let mut buf = [0u8; 4096];
             let n = s.read(&mut buf).unwrap_or(0);
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            count.fetch_add(1, Ordering::SeqCst);
             let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let resp = if path.contains("/9.png") || path.contains("TILEROW=9&") {
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-            } else {
-                let mut r = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    png.len()
-                )
-                .into_bytes();
-                r.extend_from_slice(&png);
-                r
-            };
+            let resp = respond(&path);
+            log.lock().unwrap().push(path);
             let _ = s.write_all(&resp);
         }
     });
-    port
+    (port, seen)
+}
+
+/// An HTTP 200 response carrying `body`.
+fn ok_response(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// A tiny tile server: PNG for every request, 404 for row 9; counts requests.
+fn serve(count: Arc<AtomicUsize>, png: Vec<u8>) -> u16 {
+    local_server(move |path| {
+        count.fetch_add(1, Ordering::SeqCst);
+        if path.contains("/9.png") || path.contains("TILEROW=9&") {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        } else {
+            ok_response("image/png", &png)
+        }
+    })
+    .0
 }
 
 fn png(rgba: [u8; 4]) -> Vec<u8> {
@@ -360,29 +377,9 @@ fn the_tile_cache_is_trimmed_oldest_first_to_its_limit() {
     }
 }
 
-/// A map server on 127.0.0.1 that records every request path and answers each with `reply`.
+/// A map server that records every request path and answers each with `reply`.
 fn recording_server(reply: Vec<u8>, content_type: &'static str) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            log.lock().unwrap().push(req.split_whitespace().nth(1).unwrap_or("/").to_string());
-            let mut r = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                reply.len()
-            )
-            .into_bytes();
-            r.extend_from_slice(&reply);
-            let _ = s.write_all(&r);
-        }
-    });
-    (port, seen)
+    local_server(move |_| ok_response(content_type, &reply))
 }
 
 /// The Web-Mercator extent of a tile, from the spherical Mercator definition (R = 6,378,137 m,
