@@ -58,6 +58,10 @@ pub struct Roles {
     /// Land class now (现地类).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub land_after: Option<String>,
+    /// Verified area (核实面积): computed from the verified extent on the ellipsoid unless the
+    /// analyst types another value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_area: Option<String>,
 }
 
 /// The field names that played the optional roles before templates named them: a template
@@ -65,7 +69,7 @@ pub struct Roles {
 /// A role's slot in [`Roles`].
 type RoleSlot = fn(&mut Roles) -> &mut Option<String>;
 
-const CONVENTIONAL_ROLES: [(RoleSlot, &str); 9] = [
+const CONVENTIONAL_ROLES: [(RoleSlot, &str); 10] = [
     (|r| &mut r.illegal_area, "WFMJ"),
     (|r| &mut r.criminal_flag, "SFSX"),
     (|r| &mut r.party, "DSR"),
@@ -75,6 +79,7 @@ const CONVENTIONAL_ROLES: [(RoleSlot, &str); 9] = [
     (|r| &mut r.change_reason, "HSBHYY"),
     (|r| &mut r.land_before, "QDL"),
     (|r| &mut r.land_after, "XDL"),
+    (|r| &mut r.verified_area, "HSMJ"),
 ];
 
 impl Roles {
@@ -129,6 +134,7 @@ impl Roles {
             ("roles.change_reason", self.change_reason.as_ref()),
             ("roles.land_before", self.land_before.as_ref()),
             ("roles.land_after", self.land_after.as_ref()),
+            ("roles.verified_area", self.verified_area.as_ref()),
         ]
     }
 
@@ -150,6 +156,11 @@ impl Roles {
         }
         if let Some(f) = of(&self.illegal_area).filter(|f| !matches!(f.kind, FieldKind::Decimal { .. })) {
             return Err(unfit(f, "roles.illegal_area must name a decimal field (with a unit)"));
+        }
+        let is_area =
+            |f: &Field| matches!(&f.kind, FieldKind::Decimal { unit: Some(u), .. } if u.m2_factor().is_some());
+        if let Some(f) = of(&self.verified_area).filter(|f| !is_area(f)) {
+            return Err(unfit(f, "roles.verified_area must name a decimal field with an area unit (m2, mu or ha)"));
         }
         if let Some(verdict) = field(&self.verdict) {
             let codes = verdict.codes();

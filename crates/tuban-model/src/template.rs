@@ -94,10 +94,37 @@ pub struct TemplateSpec {
     /// Rules.
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
+    /// What an edited extent may do.
+    #[serde(default, skip_serializing_if = "GeometryRules::is_default")]
+    pub geometry: GeometryRules,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the analyst may do to a patch's extent (`[geometry]` in the template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeometryRules {
+    /// The verified extent and every 细斑 must lie within the issued patch (0.01 亩 tolerance).
+    #[serde(default = "yes")]
+    pub verified_within_issued: bool,
+}
+
+impl Default for GeometryRules {
+    fn default() -> Self {
+        GeometryRules { verified_within_issued: true }
+    }
+}
+
+impl GeometryRules {
+    fn is_default(&self) -> bool {
+        *self == GeometryRules::default()
+    }
 }
 
 /// A checked template with its conditions parsed.
@@ -128,6 +155,9 @@ pub const RESERVED_NAMES: &[&str] = &[
     "verdict_imagery",
     "review_flags",
     "confidence",
+    "verified_geom",
+    "parent_fid",
+    "split_state",
 ];
 
 /// Why a template cannot be used.
