@@ -14,7 +14,7 @@ use tuban_model::{Field, FieldKind, ReviewStatus, Template};
 const QGIS_VERSION: &str = "3.22.16-Białowieża";
 
 /// tuban's own columns of `patches`, with their Chinese labels, in table order.
-pub const TUBAN_COLUMNS: [(&str, &str); 15] = [
+pub const TUBAN_COLUMNS: [(&str, &str); 18] = [
     ("fid", "要素号"),
     ("review_status", "核查状态"),
     ("area_m2", "面积（平方米）"),
@@ -29,6 +29,9 @@ pub const TUBAN_COLUMNS: [(&str, &str); 15] = [
     ("verdict_imagery", "判定所用影像"),
     ("review_flags", "核查标记"),
     ("confidence", "把握程度"),
+    ("verified_geom", "核实范围"),
+    ("parent_fid", "拆分自要素号"),
+    ("split_state", "已拆分为细斑"),
     ("geom", "几何"),
 ];
 

@@ -337,8 +337,9 @@ fn set_values(
     Ok(())
 }
 
-/// A patch's geometry in the output CRS: the delivered geometry as it was when the output CRS
-/// is the delivered one, else the lon/lat geometry transformed.
+/// A patch's geometry in the output CRS: its verified extent when one was drawn (transformed),
+/// else the delivered geometry as it was when the output CRS is the delivered one, else the
+/// lon/lat geometry transformed (细斑 split in tuban have no delivered geometry of their own).
 struct TargetGeometry<'a> {
     p: &'a Project,
     to_target: &'a CoordTransform,
@@ -355,7 +356,13 @@ impl TargetGeometry<'_> {
         path: &Path,
     ) -> Result<Option<gdal::vector::Geometry>, ExportError> {
         let p = self.p;
+        let verified = p.extent(r.fid)?.and_then(|e| e.verified);
         let geom = match p.source_geometry(r.fid)? {
+            // A redrawn extent is delivered as verified, in the output CRS.
+            _ if verified.is_some() => {
+                let Some(g) = verified else { return Ok(None) };
+                g.to_gdal().map_err(|e| werr(path, e))?.transform(self.to_target).map_err(|e| werr(path, e))?
+            }
             Some((srs_id, g)) if self.target_code.is_some() && p.srs_code(srs_id)? == self.target_code => {
                 g.to_gdal().map_err(|e| werr(path, e))?
             }

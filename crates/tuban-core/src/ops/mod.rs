@@ -7,6 +7,7 @@
 pub mod clues;
 pub mod deliver;
 pub mod evidence;
+pub mod geometry;
 pub mod imagery;
 pub mod seal;
 

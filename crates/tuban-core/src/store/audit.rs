@@ -114,6 +114,9 @@ impl Project {
     }
 
     fn apply_group(&mut self, group: &EditGroup, backwards: bool) -> Result<(i64, super::EditOutcome)> {
+        if group.changes.iter().any(|(f, _, _)| super::geometry::is_structural(f)) {
+            return Ok((group.fid, self.replay_structural(group.fid, &group.changes, backwards)?));
+        }
         let template = self.template().clone();
         let mut edits = Vec::new();
         for (field, old, new) in &group.changes {

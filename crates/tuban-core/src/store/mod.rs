@@ -14,12 +14,14 @@ mod attachments;
 mod audit;
 mod cases;
 mod failpoint; // test-only aimed kills inside transactions (debug builds only)
+mod geometry;
 mod imagery;
 mod import;
 mod ledger;
 mod patches;
 mod photos;
 mod review;
+mod rows;
 mod rtree;
 mod schema;
 mod seal;
@@ -42,6 +44,7 @@ pub use crate::crs::SourceCrs;
 pub use attachments::{Attachment, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES};
 pub use audit::AuditEntry;
 pub use cases::{Case, CaseStep, CaseUpdate};
+pub use geometry::{Extent, SplitOutcome};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period, Relinked};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
@@ -119,6 +122,15 @@ pub enum StoreError {
     /// Unsealing needs a reason.
     #[error("解封必须写明原因（至少 4 个字） / unsealing needs a written reason")]
     ReasonRequired,
+    /// An issued record that was split into 细斑: its 细斑 are edited instead.
+    #[error("图斑 {key} 已拆分为细斑 {subpatches}：请编辑细斑，或用 `tuban merge-subpatches` 合并后再编辑 / patch {key} was split into {subpatches}: edit those, or merge them back first")]
+    SplitRecord { key: String, subpatches: String },
+    /// A geometry that cannot be saved (the message says why and what to do).
+    #[error("{key}: {cause}")]
+    InvalidGeometry { key: String, cause: tuban_model::geometry::edit::GeometryError },
+    /// A 细斑 operation the project's data refuses (merging 细斑 held by a case …).
+    #[error("{detail}")]
+    Subpatch { detail: String },
     /// The job was cancelled; nothing was written.
     #[error("已取消，项目未改变 / cancelled; the project is unchanged")]
     Cancelled,

@@ -32,6 +32,11 @@ pub struct PatchRecord {
     pub extra: BTreeMap<String, String>,
     /// Values aligned with [`Template::fields`].
     pub values: Vec<Value>,
+    /// The patch this 细斑 was split from (its issued record), for 细斑 made in tuban.
+    pub parent_fid: Option<i64>,
+    /// This record was split into 细斑: it stays as the issued record and the 细斑 are delivered
+    /// in its place. [`Project::patches`] leaves such records out.
+    pub split: bool,
 }
 
 impl PatchRecord {
@@ -53,7 +58,7 @@ pub enum EditSource {
 }
 
 impl EditSource {
-    fn action(&self) -> &'static str {
+    pub(crate) fn action(&self) -> &'static str {
         match self {
             EditSource::User => "edit",
             EditSource::Undo => "undo",
@@ -71,6 +76,87 @@ pub struct EditOutcome {
     pub status: ReviewStatus,
     /// The problems after the edit.
     pub problems: Vec<Problem>,
+}
+
+/// The changes one edit makes to one patch, before they are written.
+#[derive(Debug, Clone)]
+pub(crate) struct ValuePlan {
+    pub fid: i64,
+    pub key: String,
+    /// (field index, old, new).
+    pub changed: Vec<(usize, Value, Value)>,
+    pub status: ReviewStatus,
+    pub problems: Vec<Problem>,
+}
+
+impl ValuePlan {
+    fn outcome(self, template: &Template) -> EditOutcome {
+        EditOutcome {
+            changed: self.changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(),
+            status: self.status,
+            problems: self.problems,
+        }
+    }
+}
+
+/// Writes planned values and their audit rows inside a caller's transaction.
+pub(crate) struct AuditWriter {
+    pub now: String,
+    pub user: String,
+    context: Option<String>,
+    template: Template,
+}
+
+impl AuditWriter {
+    /// One audit row.
+    pub fn audit(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        (fid, key): (i64, &str),
+        field: &str,
+        (old, new): (Option<&str>, Option<&str>),
+        action: &str,
+    ) -> rusqlite::Result<()> {
+        tx.prepare_cached("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+            .execute(rusqlite::params![self.now, self.user, fid, key, field, old, new, action])?;
+        Ok(())
+    }
+
+    /// The values, status and time of `plan`, with one audit row per changed field.
+    pub fn write_values(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        plan: &ValuePlan,
+        source: &EditSource,
+    ) -> rusqlite::Result<()> {
+        let template = &self.template;
+        let mut sets = vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string()];
+        let mut params: Vec<SqlValue> =
+            vec![SqlValue::Text(plan.status.as_str().into()), SqlValue::Text(self.now.clone())];
+        for (i, _, new) in &plan.changed {
+            params.push(to_sql(new));
+            sets.push(format!("\"{}\" = ?{}", template.fields()[*i].name, params.len()));
+        }
+        let verdict_changed =
+            plan.changed.iter().any(|(i, _, _)| template.fields()[*i].name == template.roles().verdict);
+        if let (true, Some(context)) = (verdict_changed, &self.context) {
+            params.push(SqlValue::Text(context.to_string()));
+            sets.push(format!("verdict_imagery = ?{}", params.len()));
+        }
+        params.push(SqlValue::Integer(plan.fid));
+        tx.execute(
+            &format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()),
+            params_from_iter(params),
+        )?;
+        super::failpoint::hit("edit.after_values", tx);
+        for (i, old, new) in &plan.changed {
+            let f = &template.fields()[*i];
+            let action = if f.compute.is_some() { "computed" } else { source.action() };
+            let (old, new) = (audit_text(old), audit_text(new));
+            self.audit(tx, (plan.fid, &plan.key), &f.name, (old.as_deref(), new.as_deref()), action)?;
+        }
+        Ok(())
+    }
 }
 
 /// Converts a stored SQL value into a field value of `field`.
@@ -123,6 +209,9 @@ pub(crate) fn audit_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Index of the first template field in [`Project::select_columns`].
+const FIRST_FIELD_COLUMN: usize = 10;
+
 /// `id` or `id-sub`.
 pub(crate) fn make_key(id: &str, sub: &str) -> String {
     if sub.trim().is_empty() {
@@ -134,8 +223,9 @@ pub(crate) fn make_key(id: &str, sub: &str) -> String {
 
 impl Project {
     fn select_columns(&self) -> String {
-        let mut s =
-            String::from("fid, review_status, area_m2, center_lon, center_lat, batch_id, import_issues, extra_attrs");
+        let mut s = String::from(
+            "fid, review_status, area_m2, center_lon, center_lat, batch_id, import_issues, extra_attrs, parent_fid, split_state",
+        );
         for c in &self.field_columns {
             s.push_str(&format!(", \"{c}\""));
         }
@@ -146,7 +236,7 @@ impl Project {
         let fields = self.template().fields();
         let mut values = Vec::with_capacity(fields.len());
         for (i, f) in fields.iter().enumerate() {
-            values.push(from_sql(f, row.get_ref(8 + i)?));
+            values.push(from_sql(f, row.get_ref(FIRST_FIELD_COLUMN + i)?));
         }
         let roles = self.template().roles();
         let id_idx = fields.iter().position(|f| f.name == roles.id);
@@ -171,14 +261,31 @@ impl Project {
                 .unwrap_or_default(),
             extra: extra.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             values,
+            parent_fid: row.get(8)?,
+            split: row.get::<_, Option<String>>(9)?.is_some(),
         })
     }
 
-    /// Every patch in key order.
+    /// Every patch under review in row order: the issued patches and their 细斑, without the
+    /// issued records that were split (their 细斑 stand in their place).
     pub fn patches(&self) -> Result<Vec<PatchRecord>> {
+        self.patches_where("split_state IS NULL")
+    }
+
+    /// Every record, the split issued records included (what a seal covers).
+    pub(crate) fn patches_with_split(&self) -> Result<Vec<PatchRecord>> {
+        self.patches_where("1 = 1")
+    }
+
+    /// The 细斑 split from `fid` (its children, not their children), in row order.
+    pub fn subpatches_of(&self, fid: i64) -> Result<Vec<PatchRecord>> {
+        self.patches_where(&format!("parent_fid = {fid}"))
+    }
+
+    fn patches_where(&self, condition: &str) -> Result<Vec<PatchRecord>> {
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {} FROM patches ORDER BY fid", self.select_columns()))
+            .prepare(&format!("SELECT {} FROM patches WHERE {condition} ORDER BY fid", self.select_columns()))
             .map_err(self.sq())?;
         let rows = st.query_map([], |r| self.record_from_row(r)).map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
@@ -194,9 +301,12 @@ impl Project {
             .map_err(self.sq())
     }
 
-    /// Number of patches.
+    /// Number of patches under review (split issued records left out, as in [`Self::patches`]).
     pub fn patch_count(&self) -> Result<usize> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM patches", [], |r| r.get(0)).map_err(self.sq())?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM patches WHERE split_state IS NULL", [], |r| r.get(0))
+            .map_err(self.sq())?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -226,8 +336,11 @@ impl Project {
         if let Some(fid) = found(key, None)? {
             return Ok(Some(fid));
         }
-        if let Some((id_value, sub)) = key.rsplit_once('-') {
-            return found(id_value, Some(sub));
+        // `ID-SUB`: a 细斑 split again has a 细斑号 with a dash of its own (`ID-2-1`).
+        for (id_value, sub) in key.split_once('-').into_iter().chain(key.rsplit_once('-')) {
+            if let Some(fid) = found(id_value, Some(sub))? {
+                return Ok(Some(fid));
+            }
         }
         Ok(None)
     }
@@ -281,10 +394,42 @@ impl Project {
                 return Err(StoreError::FieldReadOnly { name: field.name.clone() });
             }
         }
+        let record = self.require_live(fid)?;
+        let plan = self.plan_values(&record, edits, &source);
+        if plan.changed.is_empty() && plan.status == record.status {
+            return Ok(plan.outcome(self.template()));
+        }
+        let now = now_utc();
+        let writer = self.audit_writer(now);
+        let path = self.path_str();
+        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
+        let tx = self.conn.transaction().map_err(sq)?;
+        writer.write_values(&tx, &plan, &source).map_err(sq)?;
+        super::failpoint::hit("edit.before_commit", &tx);
+        tx.commit().map_err(sq)?;
+        Ok(plan.outcome(self.template()))
+    }
+
+    /// The record of `fid`, refused when it does not exist or was split into 细斑 (edit those).
+    pub(crate) fn require_live(&self, fid: i64) -> Result<PatchRecord> {
         let record = self
             .patch(fid)?
             .ok_or_else(|| StoreError::NoSuchPatch { path: self.path_str(), key: format!("#{fid}") })?;
-        let template = self.template().clone();
+        if record.split {
+            let subs: Vec<String> = self.subpatches_of(fid)?.into_iter().map(|r| r.key).collect();
+            return Err(StoreError::SplitRecord { key: record.key, subpatches: subs.join("、") });
+        }
+        Ok(record)
+    }
+
+    /// What setting `edits` on `record` changes: values, computed fields, status and problems.
+    pub(crate) fn plan_values(
+        &self,
+        record: &PatchRecord,
+        edits: &[(String, Value)],
+        source: &EditSource,
+    ) -> ValuePlan {
+        let template = self.template();
         let mut values = record.values.clone();
         for (name, value) in edits {
             if let Some(i) = template.fields().iter().position(|f| f.name.eq_ignore_ascii_case(name)) {
@@ -302,69 +447,24 @@ impl Project {
             .filter(|(_, (old, new))| old != new)
             .map(|(i, (old, new))| (i, old.clone(), new.clone()))
             .collect();
-        if source == EditSource::User
+        if *source == EditSource::User
             && status == ReviewStatus::Unreviewed
             && (record.status != ReviewStatus::Unreviewed || !changed.is_empty())
         {
             // The analyst has started on this patch, even if only a remark was typed.
             status = ReviewStatus::InProgress;
         }
-        if changed.is_empty() && status == record.status {
-            return Ok(EditOutcome { changed: vec![], status, problems });
+        ValuePlan { fid: record.fid, key: record.key.clone(), changed, status, problems }
+    }
+
+    /// Who and when, for the audit rows of one transaction.
+    pub(crate) fn audit_writer(&self, now: String) -> AuditWriter {
+        AuditWriter {
+            now,
+            user: self.user().to_string(),
+            context: self.imagery_context().map(str::to_string),
+            template: self.template().clone(),
         }
-        let now = now_utc();
-        let user = self.user().to_string();
-        let path = self.path_str();
-        let context = self.imagery_context().map(str::to_string);
-        let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
-        let tx = self.conn.transaction().map_err(sq)?;
-        {
-            let mut sets = vec!["review_status = ?1".to_string(), "updated_at = ?2".to_string()];
-            let mut params: Vec<SqlValue> = vec![SqlValue::Text(status.as_str().into()), SqlValue::Text(now.clone())];
-            for (i, _, new) in &changed {
-                params.push(to_sql(new));
-                sets.push(format!("\"{}\" = ?{}", template.fields()[*i].name, params.len()));
-            }
-            let verdict_changed =
-                changed.iter().any(|(i, _, _)| template.fields()[*i].name == template.roles().verdict);
-            if let (true, Some(context)) = (verdict_changed, &context) {
-                params.push(SqlValue::Text(context.to_string()));
-                sets.push(format!("verdict_imagery = ?{}", params.len()));
-            }
-            params.push(SqlValue::Integer(fid));
-            tx.execute(
-                &format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()),
-                params_from_iter(params),
-            )
-            .map_err(sq)?;
-            super::failpoint::hit("edit.after_values", &tx);
-            let mut audit = tx
-                .prepare_cached("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                .map_err(sq)?;
-            for (i, old, new) in &changed {
-                let f = &template.fields()[*i];
-                let action = if f.compute.is_some() { "computed" } else { source.action() };
-                audit
-                    .execute(rusqlite::params![
-                        now,
-                        user,
-                        fid,
-                        record.key,
-                        f.name,
-                        audit_text(old),
-                        audit_text(new),
-                        action
-                    ])
-                    .map_err(sq)?;
-            }
-        }
-        super::failpoint::hit("edit.before_commit", &tx);
-        tx.commit().map_err(sq)?;
-        Ok(EditOutcome {
-            changed: changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(),
-            status,
-            problems,
-        })
     }
 
     /// Recomputes computed fields and statuses of every patch (after a template change); audited.

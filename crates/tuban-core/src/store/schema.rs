@@ -10,6 +10,10 @@
 //! Schema version 3: the GeoPackage R-tree spatial index (`rtree_patches_geom`, its triggers and
 //! the `gpkg_rtree_index` extension row) on every registered geometry column, and the default
 //! QGIS style of `patches` in `layer_styles` (see `rtree.rs` and `style.rs`).
+//! Schema version 4: the verified extent and 细斑 made in tuban: `patches.verified_geom` (the
+//! extent as verified, a GeoPackage blob in CGCS2000; NULL while it equals the issued one),
+//! `patches.parent_fid` (the record a 细斑 was split from) and `patches.split_state` ('split' on
+//! an issued record whose 细斑 stand in its place); see `geometry.rs`.
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -25,7 +29,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -305,8 +309,11 @@ struct Step {
 }
 
 /// Migration steps; index 0 upgrades version 1 to 2, and so on.
-const STEPS: &[Step] =
-    &[Step { upgrade: v2_upgrade, read_only: v2_read_only }, Step { upgrade: v3_upgrade, read_only: v3_read_only }];
+const STEPS: &[Step] = &[
+    Step { upgrade: v2_upgrade, read_only: v2_read_only },
+    Step { upgrade: v3_upgrade, read_only: v3_read_only },
+    Step { upgrade: v4_upgrade, read_only: v4_read_only },
+];
 
 const V2_ATTACHMENTS: &str = "(
   id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL, file_name TEXT NOT NULL, kind TEXT NOT NULL DEFAULT '其他',
@@ -337,6 +344,25 @@ fn v3_upgrade(conn: &Connection) -> rusqlite::Result<()> {
 /// Nothing to lay over an older file: tuban never reads the spatial index or the style.
 fn v3_read_only(_conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
+}
+
+/// The verified extent and the 细斑 lineage of each patch.
+fn v4_upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE patches ADD COLUMN verified_geom BLOB;
+         ALTER TABLE patches ADD COLUMN parent_fid INTEGER;
+         ALTER TABLE patches ADD COLUMN split_state TEXT;
+         CREATE INDEX patches_parent ON patches(parent_fid);",
+    )?;
+    // The style's table columns name the new ones.
+    super::style::write_default_for_stored_template(conn)
+}
+
+/// An older file has no extents and no 细斑 made in tuban: the columns read as NULL.
+fn v4_read_only(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP VIEW patches AS SELECT *, NULL AS verified_geom, NULL AS parent_fid, NULL AS split_state FROM main.patches;",
+    )
 }
 
 /// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`.

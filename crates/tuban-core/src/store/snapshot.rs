@@ -200,7 +200,7 @@ impl Project {
     /// Reads every sealed item from the data (digest version [`DIGEST_VERSION`]).
     pub fn seal_snapshot(&self) -> Result<Snapshot> {
         let mut items = BTreeMap::new();
-        let keys: BTreeMap<i64, String> = self.patches()?.into_iter().map(|r| (r.fid, r.key)).collect();
+        let keys: BTreeMap<i64, String> = self.patches_with_split()?.into_iter().map(|r| (r.fid, r.key)).collect();
         let mut patches: BTreeMap<i64, BTreeMap<String, String>> =
             table_rows(self, "patches", "fid", &["updated_at"])?.into_iter().collect();
         // Delivered geometry and comments belong to their patch: a deleted patch row shows as

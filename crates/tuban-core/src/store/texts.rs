@@ -1,5 +1,6 @@
 //! Texts of the report that the analyst writes (section 2 method, section 6 problems and
-//! suggestions), kept in the project (`tuban_meta`) so every later report uses them.
+//! suggestions), kept in the project (`tuban_meta`) so every later report uses them; and the
+//! fields the analyst chose once to reuse from the last patch (沿用上一图斑).
 
 use rusqlite::{params, OptionalExtension};
 
@@ -69,6 +70,60 @@ impl Project {
         .map_err(sq)?;
         tx.commit().map_err(sq)?;
         Ok(true)
+    }
+
+    /// The fields the reuse key copies from the last patch: the analyst's choice, else the
+    /// survey fields every template has by convention (surveyor, date, unit, method) that this
+    /// template has.
+    pub fn reuse_fields(&self) -> Result<Vec<String>> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM tuban_meta WHERE key = 'reuse_fields'", [], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())?;
+        let t = self.template();
+        let chosen: Option<Vec<String>> = v.and_then(|s| serde_json::from_str(&s).ok());
+        let names = chosen.unwrap_or_else(|| ["DCRY", "DCRQ", "DCDW", "HCFS"].map(String::from).to_vec());
+        Ok(names.into_iter().filter(|n| t.field(n).is_some_and(|f| !f.is_read_only())).collect())
+    }
+
+    /// Chooses the fields the reuse key copies (unknown, issued and computed fields refused).
+    pub fn set_reuse_fields(&mut self, fields: &[String]) -> Result<()> {
+        self.require_write()?;
+        for name in fields {
+            let f = self.template().field(name).ok_or_else(|| StoreError::NoSuchField { name: name.clone() })?;
+            if f.is_read_only() {
+                return Err(StoreError::FieldReadOnly { name: f.name.clone() });
+            }
+        }
+        let text = serde_json::to_string(fields).unwrap_or_else(|_| "[]".into());
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_meta(key, value) VALUES ('reuse_fields', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [&text],
+        )
+        .map_err(sq)?;
+        tx.execute(
+            "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, 'reuse_fields', NULL, ?3, 'settings')",
+            params![now_utc(), self.user(), text],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)
+    }
+
+    /// The patch the current user edited last, other than `fid` (the source of the reuse key).
+    pub fn last_edited_other_than(&self, fid: i64) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT a.patch_fid FROM tuban_audit a JOIN patches p ON p.fid = a.patch_fid \
+                 WHERE a.user = ?1 AND a.action = 'edit' AND a.patch_fid != ?2 AND p.split_state IS NULL ORDER BY a.id DESC LIMIT 1",
+                params![self.user(), fid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sq())
     }
 
     /// Starts a read transaction: every later query sees the project as it is now, while another

@@ -14,5 +14,6 @@ mod report;
 mod seal;
 mod spatial;
 mod store;
+mod subpatches;
 mod truths;
 mod workflow;
