@@ -31,6 +31,20 @@ pub fn xy(s: &str) -> Result<(f64, f64), String> {
     parsed.ok_or_else(|| format!("“{s}”: 应写成 x,y / expected x,y"))
 }
 
+/// The vertices of a line or polygon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Points(pub Vec<(f64, f64)>);
+
+/// The vertices of a line or polygon: `x,y x,y …` (spaces or semicolons between points).
+pub fn points(s: &str) -> Result<Points, String> {
+    let pts: Vec<(f64, f64)> =
+        s.split([' ', ';']).filter(|t| !t.trim().is_empty()).map(xy).collect::<Result<_, _>>()?;
+    if pts.len() < 2 {
+        return Err(format!("“{s}”: 至少两个顶点，如 \"111.46,41.62 111.47,41.63\" / two vertices at least"));
+    }
+    Ok(Points(pts))
+}
+
 /// Three band numbers `4,3,2`.
 pub fn bands(s: &str) -> Result<[u32; 3], String> {
     let v: Vec<u32> = s.split(',').filter_map(|b| b.trim().parse().ok()).collect();

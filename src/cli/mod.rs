@@ -7,6 +7,7 @@ mod cases;
 mod deliver;
 mod demo;
 mod evidence;
+mod geometry;
 mod imagery;
 mod project;
 mod review;
@@ -58,6 +59,12 @@ pub enum Command {
     Set(project::SetArgs),
     /// 修改记录 / the audit trail
     Log(project::LogArgs),
+    /// 拆分细斑：沿分割线或分割面 / split a patch into sub-patches along a line or a polygon
+    Split(geometry::SplitArgs),
+    /// 修改核实范围（GeoJSON） / set the verified extent from a GeoJSON file
+    Reshape(geometry::ReshapeArgs),
+    /// 合并细斑 / merge the sub-patches back into their patch
+    MergeSubpatches(geometry::MergeArgs),
     /// 模板导出/导入 / export or import a template
     Template {
         #[command(subcommand)]
@@ -151,6 +158,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(a) => project::run_check(a, &ctx),
         Command::Set(a) => project::run_set(a, &ctx),
         Command::Log(a) => project::run_log(a, &ctx),
+        Command::Split(a) => geometry::run_split(a, &ctx),
+        Command::Reshape(a) => geometry::run_reshape(a, &ctx),
+        Command::MergeSubpatches(a) => geometry::run_merge(a, &ctx),
         Command::Template { action } => project::run_template(action, &ctx),
         Command::Render(a) => imagery::run_render(a, &ctx),
         Command::Imagery { action } => imagery::run_imagery(action, &ctx),

@@ -7,3 +7,4 @@ mod common;
 mod architecture;
 mod cli;
 mod reliability;
+mod subpatches;

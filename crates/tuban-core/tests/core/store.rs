@@ -251,7 +251,8 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
 #[test]
 fn released_schema_versions_open() {
     let dir = tempfile::tempdir().unwrap();
-    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg")] {
+    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg"), (4, "schema/v4.gpkg")]
+    {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
         let case = "150999-2025-AJ001";
@@ -259,7 +260,8 @@ fn released_schema_versions_open() {
         let bytes_before = std::fs::read(&path).unwrap();
         {
             let p = Project::open(&path, Access::ReadOnly).unwrap();
-            assert_eq!(p.patch_count().unwrap(), 30, "v{version}");
+            // The v4 fixture has one patch split into two 细斑 in tuban.
+            assert_eq!(p.patch_count().unwrap(), if version >= 4 { 31 } else { 30 }, "v{version}");
             let c = p.case(case).unwrap().unwrap();
             assert_eq!(c.prior_penalty.is_empty(), version < 2, "v{version}");
             assert_eq!(p.case_attachments(case).unwrap().len(), usize::from(version >= 2), "v{version}");
@@ -272,6 +274,18 @@ fn released_schema_versions_open() {
         assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some(case));
         assert_eq!(p.comments(fid).unwrap()[0].text, format!("v{version} fixture"));
         p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
+        // Schema 4: a split on the migrated file, and the fixture's own 细斑.
+        let four = p.require_patch("150999SJBG2025000004").unwrap();
+        if version < 4 {
+            let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
+            tuban_core::ops::geometry::split(
+                &mut p,
+                "150999SJBG2025000004",
+                &tuban_core::ops::geometry::Cut::Line(line.to_vec()),
+            )
+            .unwrap();
+        }
+        assert_eq!(p.subpatches_of(four).unwrap().len(), 2, "v{version}");
         // What the newest schema added works on the migrated file.
         p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
         assert!(
@@ -282,7 +296,7 @@ fn released_schema_versions_open() {
         // Schema 3: the spatial index holds every patch, and QGIS finds its default style.
         let c = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let indexed: i64 = c.query_row("SELECT count(*) FROM rtree_patches_geom", [], |r| r.get(0)).unwrap();
-        assert_eq!(indexed, 30, "v{version}");
+        assert_eq!(indexed, 32, "v{version}: 30 patches and two 细斑");
         let styles: i64 = c
             .query_row(
                 "SELECT count(*) FROM layer_styles WHERE f_table_name = 'patches' AND useAsDefault = 1",
