@@ -67,6 +67,28 @@ impl Workstation {
             Command::Unseal(reason) => self.unseal(&reason, lang),
             Command::SetReportText { which, text } => self.set_report_text(which, &text),
             Command::RelinkImagery { old_dir, new_dir } => self.relink_imagery(&old_dir, &new_dir, lang),
+            // The extent and 细斑 (edit.rs).
+            Command::StartTool(kind) => {
+                self.start_tool(kind, lang);
+                Ok(())
+            }
+            Command::ToolVertex(lon, lat) => {
+                self.tool_vertex(lon, lat);
+                Ok(())
+            }
+            Command::ToolUndoVertex => {
+                self.tool_undo_vertex();
+                Ok(())
+            }
+            Command::FinishTool => self.finish_tool(lang),
+            Command::CancelTool => {
+                self.cancel_tool();
+                Ok(())
+            }
+            Command::EditVertex(e) => self.edit_vertex(e, lang),
+            Command::MergeSubpatches => self.merge_subpatches(lang),
+            Command::ReuseLast => self.reuse_last(lang),
+            Command::SetReuseFields(fields) => self.project.set_reuse_fields(&fields).map(|_| self.saved()),
         };
         if let Err(e) = result {
             self.message = Some(Message { text: e.to_string(), is_error: true });
@@ -167,15 +189,12 @@ impl Workstation {
             self.inform(tr(lang, if undo { "undo_nothing" } else { "redo_nothing" }).into());
             return Ok(());
         };
-        let r = self.refresh(fid);
-        if let Some(&i) = self.index_of_fid.get(&fid) {
-            if self.current != Some(i) {
-                self.select(i);
-            }
-            let key = self.records[i].key.clone();
+        // A split or merge undone adds and removes rows; any undo may change an extent.
+        self.after_structure_change(Some(fid))?;
+        if let Some(key) = self.project.patch(fid)?.map(|r| r.key) {
             self.inform(format!("{} {key}", tr(lang, if undo { "undone" } else { "redone" })));
         }
-        r
+        Ok(())
     }
 }
 

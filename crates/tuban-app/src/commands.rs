@@ -96,6 +96,24 @@ pub enum Command {
     CancelClue,
     /// Save the drawn clue as a new patch with an address, a source and a year.
     SaveClue { address: String, source: String, year: i32 },
+    /// Start a geometry tool (split, redraw, reshape, measure) on the current patch.
+    StartTool(crate::edit::ToolKind),
+    /// Add a vertex (lon, lat) to the tool's sketch.
+    ToolVertex(f64, f64),
+    /// Remove the sketch's last vertex.
+    ToolUndoVertex,
+    /// Split, redraw or complete the measurement with the sketch.
+    FinishTool,
+    /// Put the tool away; nothing is saved.
+    CancelTool,
+    /// Move, insert or delete a vertex of the current extent (saved at once).
+    EditVertex(crate::edit::VertexEdit),
+    /// Merge the 细斑 of the current patch's patch back into it.
+    MergeSubpatches,
+    /// Copy the chosen fields from the patch edited last into the current patch.
+    ReuseLast,
+    /// Choose the fields the reuse key copies.
+    SetReuseFields(Vec<String>),
     /// Store a text of the report (method, problems and suggestions).
     SetReportText { which: tuban_core::store::ReportText, text: String },
 }

@@ -153,7 +153,7 @@ impl Dialogs {
 }
 
 /// The shortcuts the help window lists: (keys, i18n key of what they do).
-const HELP_KEYS: [(&str, &str); 14] = [
+const HELP_KEYS: [(&str, &str); 17] = [
     ("→ / J", "key_next"),
     ("← / K", "key_prev"),
     ("N", "key_next_unreviewed"),
@@ -167,6 +167,9 @@ const HELP_KEYS: [(&str, &str); 14] = [
     ("B / A / Space", "key_before_after"),
     ("V", "key_view"),
     ("Enter / Backspace / Esc", "key_clue"),
+    ("S / Shift+S / E / Shift+E / M", "key_tools"),
+    ("Enter / Backspace / Esc ", "key_tool_keys"),
+    ("R", "key_reuse"),
     ("?", "key_help"),
 ];
 

@@ -70,6 +70,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
         m2_to_mu(record.area_m2),
         m2_to_ha(record.area_m2)
     ));
+    super::edit_map::extent_info_ui(ui, ws, lang, cmds);
     ui.horizontal(|ui| {
         if ui.button(tr(lang, "confirm_next")).clicked() {
             cmds.push(Command::ConfirmNext);

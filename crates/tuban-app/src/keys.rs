@@ -5,6 +5,7 @@
 use egui::{InputState, Key, Modifiers};
 
 use super::commands::{AppCommand, Command, Commands};
+use super::edit::ToolKind;
 use super::state::{Period, Workstation};
 
 /// Plain keys of the review: (key, command).
@@ -20,6 +21,19 @@ const REVIEW_KEYS: [(Key, Command); 10] = [
     (Key::A, Command::Show(Period::After)),
     (Key::Space, Command::TogglePeriod),
 ];
+
+/// Keys that start a geometry tool: (modifiers, key, tool).
+const TOOL_KEYS: [(Modifiers, Key, ToolKind); 5] = [
+    (Modifiers::SHIFT, Key::S, ToolKind::SplitPolygon),
+    (Modifiers::NONE, Key::S, ToolKind::SplitLine),
+    (Modifiers::SHIFT, Key::E, ToolKind::Redraw),
+    (Modifiers::NONE, Key::E, ToolKind::Reshape),
+    (Modifiers::NONE, Key::M, ToolKind::Measure),
+];
+
+/// Keys while a geometry tool is in use (consumed before the review keys).
+const TOOL_ACTIVE_KEYS: [(Key, Command); 3] =
+    [(Key::Enter, Command::FinishTool), (Key::Backspace, Command::ToolUndoVertex), (Key::Escape, Command::CancelTool)];
 
 /// Keys while a clue is being drawn (consumed before the review keys: Enter finishes the clue).
 const DRAWING_KEYS: [(Key, Command); 3] =
@@ -48,6 +62,18 @@ pub fn keys(ctx: &egui::Context, ws: &Workstation, cmds: &mut Commands) {
         }
         if drawing {
             consume(i, &DRAWING_KEYS, cmds);
+        }
+        if ws.tool.is_some() {
+            consume(i, &TOOL_ACTIVE_KEYS, cmds);
+        }
+        for (mods, key, tool) in TOOL_KEYS {
+            // Shift first: a plain-key match ignores Shift.
+            if i.consume_key(mods, key) {
+                cmds.push(Command::StartTool(tool));
+            }
+        }
+        if i.consume_key(Modifiers::NONE, Key::R) {
+            cmds.push(Command::ReuseLast);
         }
         if i.consume_key(Modifiers::NONE, Key::V) {
             cmds.push(AppCommand::CycleView);

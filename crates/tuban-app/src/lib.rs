@@ -15,6 +15,8 @@ mod apply;
 pub mod commands;
 pub mod deliver;
 pub mod dialogs;
+pub mod edit;
+pub mod edit_map;
 pub mod form;
 pub mod i18n;
 pub mod jobs;

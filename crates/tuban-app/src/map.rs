@@ -25,13 +25,26 @@ impl ScreenTransform {
         ScreenTransform { scale, origin: [f64::from(center.x) - m[0] * scale, f64::from(center.y) - m[1] * scale] }
     }
 
-    fn to_screen(self, m: [f64; 2]) -> Pos2 {
+    /// Screen points per normalised Mercator unit.
+    pub fn scale(self) -> f64 {
+        self.scale
+    }
+
+    /// A normalised Mercator point on the screen.
+    pub fn to_screen(self, m: [f64; 2]) -> Pos2 {
         Pos2::new((self.origin[0] + m[0] * self.scale) as f32, (self.origin[1] + m[1] * self.scale) as f32)
     }
 
-    fn to_merc(self, p: Pos2) -> [f64; 2] {
+    /// The normalised Mercator point under a screen point.
+    pub fn to_merc(self, p: Pos2) -> [f64; 2] {
         [(f64::from(p.x) - self.origin[0]) / self.scale, (f64::from(p.y) - self.origin[1]) / self.scale]
     }
+}
+
+/// The transform of the map drawn first in the last frame (the single map, or the left one):
+/// lets a tool or a test place a lon/lat point on the screen.
+pub fn last_transform(ctx: &egui::Context) -> Option<ScreenTransform> {
+    ctx.data(|d| d.get_temp(egui::Id::unique("tuban_map_transform")))
 }
 
 /// Zoom level and centre that show `bbox` (normalised Mercator) in a view of `size` points.
@@ -113,6 +126,7 @@ pub fn map_ui(
     sources: MapSources,
     caption: String,
     swipe: &mut f32,
+    lang: crate::i18n::Lang,
     cmds: &mut Commands,
 ) {
     if ws.fit_requested {
@@ -121,16 +135,27 @@ pub fn map_ui(
     let start = ws.current.and_then(|i| ws.records[i].center_lonlat).unwrap_or((111.0, 35.0));
     let mut hover_lonlat = None;
     let drawing = ws.drawing.as_ref().is_some_and(|d| !d.finished);
-    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(!drawing).show(
+    let sketching = ws.tool.as_ref().is_some_and(|t| t.kind.sketches());
+    Map::new(None, memory, lon_lat(start.0, start.1)).double_click_to_zoom(!drawing && !sketching).show(
         ui,
         |ui, response, projector, _memory| {
             let t = ScreenTransform::from_projector(projector);
             let clip = projector.clip_rect();
+            let pass = ui.ctx().cumulative_pass_nr();
+            ui.ctx().data_mut(|d| {
+                let id = egui::Id::unique("tuban_map_transform");
+                // The first map of the frame wins (side by side: the left one).
+                if d.get_temp::<u64>(id.with("pass")) != Some(pass) {
+                    d.insert_temp(id.with("pass"), pass);
+                    d.insert_temp(id, t);
+                }
+            });
             let painter = ui.painter().with_clip_rect(clip);
             if let Some(tiles) = tiles {
                 paint_imagery(&painter, tiles, sources, t, projector.zoom(), clip);
             }
             let labels = paint_patches(&painter, ws, t, clip);
+            super::edit_map::paint_issued(&painter, ws, t);
             paint_photo_marks(&painter, &ws.photo_marks, t);
             paint_labels(&painter, labels);
             if let MapSources::Swipe { frac, .. } = sources {
@@ -139,11 +164,13 @@ pub fn map_ui(
             if let Some(d) = ws.drawing.as_ref() {
                 paint_clue(&painter, d, t, response.hover_pos());
             }
+            let tool_took = !drawing && super::edit_map::tool_ui(ui, ws, response, &painter, t, lang, cmds);
             if drawing {
                 clue_clicks(response, t, cmds);
-            } else {
+            } else if !tool_took {
                 select_click(ws, response, t, cmds);
             }
+            super::edit_map::paint_geometry_error(&painter, ws, clip);
             if let Some(p) = response.hover_pos() {
                 hover_lonlat = Some(lonlat_of_merc01(t.to_merc(p)));
             }

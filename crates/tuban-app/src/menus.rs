@@ -52,7 +52,7 @@ impl TubanApp {
                 None => ui.label("—"),
             };
             ui.separator();
-            ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), ws.records.len()));
+            ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), ws.live_count()));
             ui.separator();
             if ws.project.access() == Access::ReadOnly {
                 ui.label(RichText::new(tr(lang, "read_only_badge")).color(theme::ERROR_TEXT).strong());

@@ -19,7 +19,7 @@ fn status_key(s: ReviewStatus) -> &'static str {
 
 /// Draws the queue panel; `search_focus` asks to focus the search box (the `/` key).
 pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: bool, cmds: &mut Commands) {
-    let total = ws.records.len();
+    let total = ws.live_count();
     ui.horizontal(|ui| {
         ui.heading(tr(lang, "queue"));
         ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), total));

@@ -2,7 +2,7 @@
 //! filters, the current patch and the map's period. Panels read it; only
 //! [`Workstation::apply`](crate::Workstation::apply) (in `apply.rs`) changes it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use geo::TriangulateEarcut;
 
@@ -231,6 +231,15 @@ pub struct Workstation {
     pub drawing: Option<ClueDraft>,
     /// Bumped when the imagery catalogue changes (a relink): the map reopens its sources.
     pub imagery_serial: u64,
+    /// The geometry tool in use (split, redraw, reshape, measure).
+    pub tool: Option<crate::edit::Tool>,
+    /// The current patch's extent and the issued outline drawn dashed beside it.
+    pub outline: Option<crate::edit::Outline>,
+    /// Why the last geometry edit was refused; shown on the map until the next edit or patch.
+    pub geometry_error: Option<String>,
+    /// Records no longer under review (split into 细斑, or 细斑 merged back or undone): kept in
+    /// place so indices stay valid, never drawn or queued.
+    pub gone: HashSet<usize>,
 }
 
 impl Workstation {
@@ -239,8 +248,8 @@ impl Workstation {
         let records = project.patches()?;
         let mut shapes = Vec::with_capacity(records.len());
         for r in &records {
-            let g = project.patch_geometry(r.fid)?;
-            shapes.push(g.map(|g| PatchShape::new(&g)).unwrap_or_default());
+            let g = project.extent(r.fid)?;
+            shapes.push(g.map(|e| PatchShape::new(e.current())).unwrap_or_default());
         }
         let problems = records.iter().map(|r| project.problems(r)).collect();
         let index_of_fid = records.iter().enumerate().map(|(i, r)| (r.fid, i)).collect();
@@ -266,6 +275,10 @@ impl Workstation {
             photo_marks: Vec::new(),
             drawing: None,
             imagery_serial: 0,
+            tool: None,
+            outline: None,
+            geometry_error: None,
+            gone: HashSet::new(),
         };
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();
@@ -310,6 +323,7 @@ impl Workstation {
         let needle = f.text.trim().to_lowercase();
         let village = self.project.template().roles().village.clone();
         let mut q: Vec<usize> = (0..self.records.len())
+            .filter(|i| !self.gone.contains(i))
             .filter(|&i| {
                 let r = &self.records[i];
                 f.status.is_none_or(|s| r.status == s)
@@ -337,7 +351,12 @@ impl Workstation {
 
     /// Number of reviewed patches (done or with problems after a verdict).
     pub fn reviewed_count(&self) -> usize {
-        self.records.iter().filter(|r| r.status.is_reviewed()).count()
+        self.records.iter().enumerate().filter(|(i, r)| !self.gone.contains(i) && r.status.is_reviewed()).count()
+    }
+
+    /// Number of patches under review.
+    pub fn live_count(&self) -> usize {
+        self.records.len() - self.gone.len()
     }
 
     /// Position of the current patch in the queue.
@@ -351,6 +370,11 @@ impl Workstation {
             self.current = Some(index);
             self.fit_requested = true;
             self.selection_serial += 1;
+            self.geometry_error = None;
+            if self.tool.as_ref().is_some_and(|t| t.kind != crate::edit::ToolKind::Measure) {
+                self.tool = None;
+            }
+            self.load_outline();
         }
     }
 

@@ -31,6 +31,12 @@ pub fn status_stroke(status: ReviewStatus) -> Color32 {
 pub const CURRENT_STROKE: Color32 = Color32::from_rgb(0, 255, 255);
 /// A clue being drawn (magenta: apart from every status colour and from the imagery).
 pub const CLUE_STROKE: Color32 = Color32::from_rgb(255, 64, 255);
+/// The issued outline, dashed beside a redrawn extent or around a 细斑.
+pub const ISSUED_DASH: Color32 = Color32::from_rgb(255, 255, 255);
+/// A sketch of the geometry tools (split line, redraw, measure) and the reshape handles.
+pub const SKETCH_STROKE: Color32 = Color32::from_rgb(255, 149, 0);
+/// A point snapped to a neighbour's vertex or edge.
+pub const SNAP_MARK: Color32 = Color32::from_rgb(255, 45, 85);
 /// Width of ordinary outlines, in points.
 pub const OUTLINE_WIDTH: f32 = 1.5;
 /// Width of the current patch's outline, in points.

@@ -115,15 +115,15 @@ pub fn map_area_ui(
                 None => ws.period,
             };
             let text = caption(ws, lang, period, source);
-            one_map_ui(ui, ws, state, map::MapSources::Single(source), text, cmds);
+            one_map_ui(ui, ws, state, map::MapSources::Single(source), text, lang, cmds);
         }
         ViewMode::SideBySide => {
             state.size = egui::vec2(state.size.x / 2.0, state.size.y);
             ui.columns(2, |cols| {
                 let text = caption(ws, lang, Period::Before, before);
-                one_map_ui(&mut cols[0], ws, state, map::MapSources::Single(before), text, cmds);
+                one_map_ui(&mut cols[0], ws, state, map::MapSources::Single(before), text, lang, cmds);
                 let text = caption(ws, lang, Period::After, after);
-                one_map_ui(&mut cols[1], ws, state, map::MapSources::Single(after), text, cmds);
+                one_map_ui(&mut cols[1], ws, state, map::MapSources::Single(after), text, lang, cmds);
             });
         }
         ViewMode::Swipe => {
@@ -133,7 +133,7 @@ pub fn map_area_ui(
                 caption(ws, lang, Period::After, after)
             );
             let sources = map::MapSources::Swipe { left: before, right: after, frac: state.swipe };
-            one_map_ui(ui, ws, state, sources, text, cmds);
+            one_map_ui(ui, ws, state, sources, text, lang, cmds);
         }
     }
 }
@@ -185,15 +185,16 @@ fn one_map_ui(
     state: &mut MapState,
     sources: map::MapSources,
     caption: String,
+    lang: Lang,
     cmds: &mut Commands,
 ) {
-    map::map_ui(ui, ws, state.tiles.as_mut(), &mut state.memory, sources, caption, &mut state.swipe, cmds);
+    map::map_ui(ui, ws, state.tiles.as_mut(), &mut state.memory, sources, caption, &mut state.swipe, lang, cmds);
 }
 
 /// The bar above the map: view mode, source switcher and, with more than two dates, a time slider.
 fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode, lang: Lang, cmds: &mut Commands) {
     egui::Frame::NONE.inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             for (mode, key) in [
                 (ViewMode::Single, "view_single"),
                 (ViewMode::SideBySide, "view_side"),
@@ -233,6 +234,10 @@ fn view_toolbar_ui(ui: &mut egui::Ui, ws: &mut Workstation, view: &mut ViewMode,
                 Some(_) => {}
             }
             ui.separator();
+            if ws.drawing.is_none() {
+                super::edit_map::toolbar_ui(ui, ws, lang, cmds);
+                ui.separator();
+            }
             if *view == ViewMode::Single && !ws.imagery.is_empty() {
                 let label = ui.label(tr(lang, "imagery")).id;
                 let shown = match ws.source_override {

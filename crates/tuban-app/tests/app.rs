@@ -7,6 +7,9 @@
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 
+#[path = "app/edit.rs"]
+mod edit;
+
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;

@@ -272,6 +272,17 @@ impl Project {
         self.patches_where("split_state IS NULL")
     }
 
+    /// Row ids of the patches under review, ascending (as [`Self::patches`] lists them): a cheap
+    /// check of which rows a split, merge, undo or redo added or removed.
+    pub fn live_fids(&self) -> Result<Vec<i64>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT fid FROM patches WHERE split_state IS NULL ORDER BY fid")
+            .map_err(self.sq())?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>().map_err(self.sq())
+    }
+
     /// Every record, the split issued records included (what a seal covers).
     pub(crate) fn patches_with_split(&self) -> Result<Vec<PatchRecord>> {
         self.patches_where("1 = 1")

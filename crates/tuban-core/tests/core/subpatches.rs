@@ -213,3 +213,19 @@ fn the_seal_covers_the_extent_and_the_export_carries_the_subpatches() {
     let parent_area = p.patch(fid).unwrap().unwrap().area_m2;
     assert!(((found[0].2 + found[1].2) - parent_area).abs() / parent_area < 0.001);
 }
+
+#[test]
+fn a_multipolygon_patch_splits_into_its_parts_and_the_rules_find_nothing_wrong() {
+    let (_dir, mut p) = project();
+    // Patch 3 is two solar arrays (a multipolygon); a line across the first splits it in two.
+    let key = "150999SJBG2025000003";
+    let fid = p.require_patch(key).unwrap();
+    let issued = p.extent(fid).unwrap().unwrap().issued;
+    let Geometry::MultiPolygon(mp) = &issued else { panic!("patch 3 is a multipolygon") };
+    let first = Geometry::Polygon(mp.0[0].clone());
+    let out = edit_ops::split(&mut p, key, &Cut::Line(middle_line(&first))).unwrap();
+    assert_eq!(out.subpatches.len(), 3, "two halves of the first array and the second array");
+    assert_eq!(p.subpatch_problems(fid).unwrap(), Vec::<String>::new());
+    let sum: f64 = out.subpatches.iter().map(|s| s.2).sum();
+    assert!((sum - area_m2(&issued)).abs() / area_m2(&issued) < 0.001);
+}

@@ -157,3 +157,20 @@ fn geodesic_length_of_one_degree_of_latitude() {
     let l = length_m(&[coord! {x: 111.0, y: 41.0}, coord! {x: 111.0, y: 42.0}]);
     assert!((l - expected).abs() < 2.0, "{l} vs {expected}");
 }
+
+#[test]
+fn a_collinear_sliver_has_no_area() {
+    // All on one line: no orientation to correct; must not measure as the rest of the Earth.
+    let sliver = Geometry::Polygon(
+        polygon![(x: 111.0, y: 41.0), (x: 111.001, y: 41.001), (x: 111.002, y: 41.002), (x: 111.0, y: 41.0)],
+    );
+    assert_eq!(area_m2(&sliver), 0.0);
+}
+
+#[test]
+fn a_near_sliver_left_by_an_overlay_is_not_the_rest_of_the_earth() {
+    // A sliver the union/difference of real 细斑 left (0.14 m² in the plane).
+    let text = "POLYGON((111.46044121783507 41.62746006517589,111.4598220683738 41.62743930428949,111.46087686895135 41.62747467312327,111.46044121783507 41.62746006517589))";
+    let a = area_m2(&from_wkt(text).unwrap());
+    assert!(a < 1.0, "{a}");
+}

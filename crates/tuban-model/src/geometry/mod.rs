@@ -17,14 +17,40 @@ use geo::{Centroid, Contains, Distance, Euclidean, GeodesicArea, Geometry, Inter
 /// otherwise measure the rest of the Earth.
 pub fn area_m2(geom_lonlat: &Geometry) -> f64 {
     match geom_lonlat {
-        Geometry::Polygon(p) => p.orient(Direction::Default).geodesic_area_unsigned(),
-        Geometry::MultiPolygon(mp) => mp.0.iter().map(|p| p.orient(Direction::Default).geodesic_area_unsigned()).sum(),
+        Geometry::Polygon(p) => polygon_m2(p),
+        Geometry::MultiPolygon(mp) => mp.0.iter().map(polygon_m2).sum(),
         Geometry::GeometryCollection(gc) => gc.0.iter().map(area_m2).sum(),
         Geometry::Rect(r) => r.to_polygon().geodesic_area_unsigned(),
         Geometry::Triangle(t) => t.to_polygon().geodesic_area_unsigned(),
         _ => 0.0,
     }
 }
+
+/// Ellipsoidal area of one polygon, m². A ring without planar area (a sliver left by an overlay,
+/// all its vertices on one line) has no orientation to correct, and measured as it comes would
+/// be the rest of the Earth: it counts as 0, and so does what is left of a near-sliver.
+fn polygon_m2(p: &geo::Polygon) -> f64 {
+    let ring = &p.exterior().0;
+    let Some(o) = ring.first() else { return 0.0 };
+    // Shoelace around the first vertex (products of ~111° lose the area of a small patch).
+    let twice: f64 = ring.windows(2).map(|w| (w[0].x - o.x) * (w[1].y - o.y) - (w[1].x - o.x) * (w[0].y - o.y)).sum();
+    // 1e-16 square degrees is about 1e-6 m².
+    if ring.len() < 4 || twice.abs() / 2.0 < 1e-16 {
+        return 0.0;
+    }
+    let a = p.orient(Direction::Default).geodesic_area_unsigned();
+    // A near-degenerate sliver can still come out turned the wrong way on the geodesic
+    // (measured as the rest of the Earth); no patch is larger than half of it.
+    if a > EARTH_M2 / 2.0 {
+        (EARTH_M2 - a).abs()
+    } else {
+        a
+    }
+}
+
+/// The area of the WGS 84 / GRS 80 ellipsoid, m² (what the geodesic area of the rest of the Earth
+/// adds up to).
+const EARTH_M2: f64 = 510_065_621_724_088.44;
 
 /// The centre of a patch: its centroid when that lies inside it, otherwise a point surely inside
 /// (so that a field team sent to the "centre" of a crescent lands on the patch).
