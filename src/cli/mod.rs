@@ -11,6 +11,7 @@ mod geometry;
 mod imagery;
 mod project;
 mod review;
+mod team;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,6 +108,15 @@ pub enum Command {
     Unseal(deliver::UnsealArgs),
     /// 校验封库后是否被改动 / check what changed since the seal
     Verify(deliver::VerifyArgs),
+    /// 工作包：按乡镇/村/调查人/查询分包，合并回来 / work packages: share patches out, merge them back
+    Package {
+        #[command(subcommand)]
+        action: team::PackageAction,
+    },
+    /// 待解决的冲突，每行一条 / the open conflicts, one a line
+    Conflicts(team::ConflictsArgs),
+    /// 解决冲突：--take ours|theirs|值 / resolve a conflict
+    Resolve(team::ResolveArgs),
     /// 示例项目：导入 sample-data 并打开 / the sample project: import sample-data and open it
     Demo(demo::DemoArgs),
 }
@@ -177,6 +187,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unseal(a) => deliver::run_unseal(a, &ctx),
         Command::Verify(a) => deliver::run_verify(a, &ctx),
         Command::Demo(a) => demo::run_demo(a, &ctx),
+        Command::Package { action } => team::run_package(action, &ctx),
+        Command::Conflicts(a) => team::run_conflicts(a, &ctx),
+        Command::Resolve(a) => team::run_resolve(a, &ctx),
     }
 }
 

@@ -14,7 +14,7 @@ use tuban_model::{Field, FieldKind, ReviewStatus, Template};
 const QGIS_VERSION: &str = "3.22.16-Białowieża";
 
 /// tuban's own columns of `patches`, with their Chinese labels, in table order.
-pub const TUBAN_COLUMNS: [(&str, &str); 18] = [
+pub const TUBAN_COLUMNS: [(&str, &str); 19] = [
     ("fid", "要素号"),
     ("review_status", "核查状态"),
     ("area_m2", "面积（平方米）"),
@@ -32,6 +32,7 @@ pub const TUBAN_COLUMNS: [(&str, &str); 18] = [
     ("verified_geom", "核实范围"),
     ("parent_fid", "拆分自要素号"),
     ("split_state", "已拆分为细斑"),
+    ("uid", "唯一标识"),
     ("geom", "几何"),
 ];
 

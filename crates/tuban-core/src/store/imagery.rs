@@ -61,7 +61,17 @@ fn map_paths(spec: &SourceSpec, mut f: impl FnMut(&Path) -> PathBuf) -> SourceSp
     s
 }
 
+/// [`map_paths`] for the package writer.
+pub(crate) fn map_spec_paths(spec: &SourceSpec, f: impl FnMut(&Path) -> PathBuf) -> SourceSpec {
+    map_paths(spec, f)
+}
+
 impl Project {
+    /// [`Self::stored_json`] for the package writer.
+    pub(crate) fn imagery_json(&self, spec: &SourceSpec) -> String {
+        self.stored_json(spec)
+    }
+
     fn project_dir(&self) -> PathBuf {
         let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
         if dir.as_os_str().is_empty() {

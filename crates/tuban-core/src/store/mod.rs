@@ -13,11 +13,15 @@
 mod attachments;
 mod audit;
 mod cases;
+mod conflicts;
 mod failpoint; // test-only aimed kills inside transactions (debug builds only)
 mod geometry;
 mod imagery;
 mod import;
 mod ledger;
+mod merge;
+mod merge_rows;
+mod package;
 mod patches;
 mod photos;
 mod review;
@@ -44,9 +48,12 @@ pub use crate::crs::SourceCrs;
 pub use attachments::{Attachment, ATTACHMENT_KINDS, ATTACHMENT_MAX_BYTES};
 pub use audit::AuditEntry;
 pub use cases::{Case, CaseStep, CaseUpdate};
+pub use conflicts::Take;
 pub use geometry::{Extent, SplitOutcome};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period, Relinked};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
+pub use merge::{Conflict, MergeReceipt};
+pub use package::{Checkout, PackageInfo};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};

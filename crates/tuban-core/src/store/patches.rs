@@ -55,6 +55,10 @@ pub enum EditSource {
     Undo,
     /// Redo of an undone edit.
     Redo,
+    /// A change brought in from a work package (not an undo step of this project's user).
+    Merge,
+    /// A conflict resolved by choosing a value.
+    Resolve,
 }
 
 impl EditSource {
@@ -63,6 +67,8 @@ impl EditSource {
             EditSource::User => "edit",
             EditSource::Undo => "undo",
             EditSource::Redo => "redo",
+            EditSource::Merge => "merge",
+            EditSource::Resolve => "resolve",
         }
     }
 }
@@ -111,7 +117,7 @@ impl AuditWriter {
     /// One audit row.
     pub fn audit(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         (fid, key): (i64, &str),
         field: &str,
         (old, new): (Option<&str>, Option<&str>),
@@ -125,7 +131,7 @@ impl AuditWriter {
     /// The values, status and time of `plan`, with one audit row per changed field.
     pub fn write_values(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         plan: &ValuePlan,
         source: &EditSource,
     ) -> rusqlite::Result<()> {

@@ -81,20 +81,22 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
+/// The SQL value of one snapshot column.
+pub(crate) fn sql_of_json(v: &Json) -> SqlValue {
+    match v {
+        Json::Null => SqlValue::Null,
+        Json::Number(n) => n.as_i64().map(SqlValue::Integer).unwrap_or(SqlValue::Real(n.as_f64().unwrap_or(0.0))),
+        Json::String(s) => SqlValue::Text(s.clone()),
+        Json::Object(o) => SqlValue::Blob(o.get("hex").and_then(Json::as_str).map(unhex).unwrap_or_default()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
 /// Writes a row back from its snapshot (same row id), with its photos and comments.
 fn insert_snapshot(conn: &Connection, snap: &Json) -> rusqlite::Result<()> {
     let Some(cols) = snap.get("cols").and_then(Json::as_object) else { return Ok(()) };
     let names: Vec<String> = cols.keys().map(|k| format!("\"{k}\"")).collect();
-    let values: Vec<SqlValue> = cols
-        .values()
-        .map(|v| match v {
-            Json::Null => SqlValue::Null,
-            Json::Number(n) => n.as_i64().map(SqlValue::Integer).unwrap_or(SqlValue::Real(n.as_f64().unwrap_or(0.0))),
-            Json::String(s) => SqlValue::Text(s.clone()),
-            Json::Object(o) => SqlValue::Blob(o.get("hex").and_then(Json::as_str).map(unhex).unwrap_or_default()),
-            other => SqlValue::Text(other.to_string()),
-        })
-        .collect();
+    let values: Vec<SqlValue> = cols.values().map(sql_of_json).collect();
     let marks: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
     conn.execute(
         &format!("INSERT INTO patches({}) VALUES ({})", names.join(", "), marks.join(", ")),

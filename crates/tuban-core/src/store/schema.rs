@@ -14,6 +14,11 @@
 //! extent as verified, a GeoPackage blob in CGCS2000; NULL while it equals the issued one),
 //! `patches.parent_fid` (the record a 细斑 was split from) and `patches.split_state` ('split' on
 //! an issued record whose 细斑 stand in its place); see `geometry.rs`.
+//! Schema version 5: team work (see `package.rs`, `merge.rs`): a globally unique `uid` on patches,
+//! comments, cases, case steps and attachments (filled by insert triggers, so no insert path can
+//! forget it), `tuban_meta.project_uid`, `tuban_checkouts` (patches checked out to a work
+//! package), `tuban_merges` (one row per merge, with the package's audit high-water mark) and
+//! `tuban_conflicts` (base, ours and theirs of each change that met another, until resolved).
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -29,7 +34,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -313,6 +318,27 @@ const STEPS: &[Step] = &[
     Step { upgrade: v2_upgrade, read_only: v2_read_only },
     Step { upgrade: v3_upgrade, read_only: v3_read_only },
     Step { upgrade: v4_upgrade, read_only: v4_read_only },
+    Step { upgrade: v5_upgrade, read_only: v5_read_only },
+];
+
+/// Tables of tuban's own that schema 5 adds (also laid over an older file opened read-only).
+const V5_TABLES: &str = "
+  tuban_checkouts (patch_uid TEXT PRIMARY KEY NOT NULL, package_id TEXT NOT NULL, label TEXT NOT NULL, path TEXT,
+    at DATETIME NOT NULL, user TEXT NOT NULL);
+CREATE {temp} TABLE tuban_merges (id INTEGER PRIMARY KEY AUTOINCREMENT, package_id TEXT NOT NULL, label TEXT NOT NULL,
+    source_path TEXT, merged_at DATETIME NOT NULL, user TEXT NOT NULL, audit_hwm INTEGER NOT NULL,
+    applied INTEGER NOT NULL, skipped INTEGER NOT NULL, conflicts INTEGER NOT NULL);
+CREATE {temp} TABLE tuban_conflicts (id INTEGER PRIMARY KEY AUTOINCREMENT, item_kind TEXT NOT NULL, item_uid TEXT NOT NULL,
+    label TEXT NOT NULL, field TEXT NOT NULL, base TEXT, ours TEXT, theirs TEXT, theirs_user TEXT, theirs_time TEXT,
+    source TEXT NOT NULL, created_at DATETIME NOT NULL, resolved_at DATETIME, resolved_by TEXT, resolution TEXT);";
+
+/// Tables whose rows get a `uid` (row id column, table).
+const UID_TABLES: [(&str, &str); 5] = [
+    ("fid", "patches"),
+    ("id", "tuban_comments"),
+    ("id", "tuban_cases"),
+    ("id", "tuban_case_steps"),
+    ("id", "tuban_case_attachments"),
 ];
 
 const V2_ATTACHMENTS: &str = "(
@@ -363,6 +389,30 @@ fn v4_read_only(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TEMP VIEW patches AS SELECT *, NULL AS verified_geom, NULL AS parent_fid, NULL AS split_state FROM main.patches;",
     )
+}
+
+/// Globally unique row keys, the project's own uid, checkouts, merges and conflicts.
+fn v5_upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    for (id, table) in UID_TABLES {
+        conn.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN uid TEXT;
+             UPDATE {table} SET uid = lower(hex(randomblob(16)));
+             CREATE UNIQUE INDEX {table}_uid ON {table}(uid);
+             CREATE TRIGGER {table}_uid_insert AFTER INSERT ON {table} WHEN NEW.uid IS NULL
+               BEGIN UPDATE {table} SET uid = lower(hex(randomblob(16))) WHERE {id} = NEW.{id}; END;"
+        ))?;
+    }
+    conn.execute_batch(&format!("CREATE TABLE {}", V5_TABLES.replace("{temp} ", "")))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO tuban_meta(key, value) VALUES ('project_uid', lower(hex(randomblob(16))))",
+        [],
+    )?;
+    super::style::write_default_for_stored_template(conn)
+}
+
+/// An older file has no merges or conflicts: empty tables on this connection only.
+fn v5_read_only(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!("CREATE TEMP TABLE {}", V5_TABLES.replace("{temp}", "TEMP")))
 }
 
 /// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`.

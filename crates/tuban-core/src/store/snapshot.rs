@@ -160,7 +160,10 @@ fn table_rows(p: &Project, table: &str, id: &str, skip: &[&str]) -> Result<Vec<(
         .map_err(p.sq())?
         .collect::<rusqlite::Result<Vec<String>>>()
         .map_err(p.sq())?;
-    let names: Vec<String> = names.into_iter().filter(|n| n != id && !skip.contains(&n.as_str())).collect();
+    // `uid` (schema 5) names a row across copies of a project; it is not review data, and a
+    // project sealed before it existed keeps its digest.
+    let names: Vec<String> =
+        names.into_iter().filter(|n| n != id && n != "uid" && !skip.contains(&n.as_str())).collect();
     let quoted: Vec<String> = std::iter::once(id.to_string())
         .chain(names.iter().cloned())
         .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))

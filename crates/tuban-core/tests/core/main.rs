@@ -15,5 +15,6 @@ mod seal;
 mod spatial;
 mod store;
 mod subpatches;
+mod team;
 mod truths;
 mod workflow;
