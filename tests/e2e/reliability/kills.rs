@@ -306,3 +306,55 @@ fn an_attachment_killed_inside_its_transaction_is_absent() {
     }
     aimed.finish("case attachments (1st, 2nd, 3rd of 3)");
 }
+
+/// kill -9 inside a merge (after the 细斑 step, after the fields, just before COMMIT): the master
+/// is exactly as before (no value, no 细斑, no receipt, no audit row); the merge then applies
+/// every change once, and merging again applies nothing.
+#[test]
+fn a_merge_killed_midway_leaves_the_master_as_it_was() {
+    if !failpoints_available("a_merge_killed_midway_leaves_the_master_as_it_was") {
+        return;
+    }
+    let (dir, p) = common::new_project("grassland");
+    drop(p);
+    let master = dir.path().join("项目 测试.gpkg");
+    let m = master.to_str().unwrap();
+    let shp = common::sample_shp();
+    assert!(tuban(&["import", m, shp.to_str().unwrap()], None).status.success());
+    let out = dir.path().join("包");
+    let o = tuban(&["package", "create", m, "--by", "query", "XZMC = 乌兰花镇", "--out", out.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pkg = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).next().unwrap();
+    let k = pkg.to_str().unwrap();
+    for args in [
+        vec!["set", k, "150999SJBG2025000004", "BZ=包内修改"],
+        vec!["set", k, "150999SJBG2025000003", "HCJG=伪变化"],
+        vec!["split", k, "150999SJBG2025000004", "--line", "111.4662,41.626 111.4662,41.6282"],
+    ] {
+        let o = tuban(&args, None);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let receipts = "SELECT count(*) FROM tuban_merges";
+    let before = (audit_rows(&master), count(&master, "SELECT count(*) FROM patches"));
+    let mut aimed = Aimed::default();
+    for point in ["merge.after_structural", "merge.after_fields", "merge.before_commit"] {
+        let o = tuban(&["package", "merge", m, k], Some(point));
+        aimed.record(point, &o);
+        assert_eq!(integrity(&master), "ok", "{point}");
+        assert_eq!((audit_rows(&master), count(&master, "SELECT count(*) FROM patches")), before, "{point}");
+        assert_eq!(count(&master, receipts), 0, "{point}: a receipt of a killed merge");
+        let p = Project::open(&master, Access::ReadOnly).unwrap();
+        assert_eq!(bz(&p, "150999SJBG2025000004"), "", "{point}: a value of the killed merge");
+    }
+    aimed.finish("merge (after the 细斑, after the fields, before COMMIT)");
+    let o = tuban(&["package", "merge", m, k], None);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success() && text.contains("应用 2") && text.contains("细斑 1"), "{text}");
+    let p = Project::open(&master, Access::ReadOnly).unwrap();
+    assert_eq!(bz(&p, "150999SJBG2025000004"), "包内修改");
+    drop(p);
+    let o = tuban(&["package", "merge", m, k], None);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("应用 0") && text.contains("细斑 0") && text.contains("冲突 0"), "merged twice: {text}");
+    assert_eq!(count(&master, receipts), 2);
+}

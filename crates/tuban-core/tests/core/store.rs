@@ -251,7 +251,7 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
 #[test]
 fn released_schema_versions_open() {
     let dir = tempfile::tempdir().unwrap();
-    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg"), (4, "schema/v4.gpkg")]
+    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg"), (4, "schema/v4.gpkg"), (5, "schema/v5.gpkg")]
     {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
@@ -286,6 +286,9 @@ fn released_schema_versions_open() {
             .unwrap();
         }
         assert_eq!(p.subpatches_of(four).unwrap().len(), 2, "v{version}");
+        // Schema 5: the fixture's open conflict; every row has a uid after the upgrade.
+        assert_eq!(p.conflicts().unwrap().len(), usize::from(version >= 5), "v{version}");
+        assert!(!p.project_uid().unwrap().is_empty(), "v{version}");
         // What the newest schema added works on the migrated file.
         p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
         assert!(
@@ -297,6 +300,8 @@ fn released_schema_versions_open() {
         let c = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let indexed: i64 = c.query_row("SELECT count(*) FROM rtree_patches_geom", [], |r| r.get(0)).unwrap();
         assert_eq!(indexed, 32, "v{version}: 30 patches and two 细斑");
+        let without: i64 = c.query_row("SELECT count(*) FROM patches WHERE uid IS NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(without, 0, "v{version}: rows without a uid");
         let styles: i64 = c
             .query_row(
                 "SELECT count(*) FROM layer_styles WHERE f_table_name = 'patches' AND useAsDefault = 1",
