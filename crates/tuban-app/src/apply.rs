@@ -88,6 +88,8 @@ impl Workstation {
             Command::EditVertex(e) => self.edit_vertex(e, lang),
             Command::MergeSubpatches => self.merge_subpatches(lang),
             Command::ReuseLast => self.reuse_last(lang),
+            Command::ShowConflict(id) => self.show_conflict(id),
+            Command::ResolveConflict { id, take } => self.resolve_conflict(id, &take, lang),
             Command::SetReuseFields(fields) => self.project.set_reuse_fields(&fields).map(|_| self.saved()),
         };
         if let Err(e) = result {

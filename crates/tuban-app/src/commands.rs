@@ -114,6 +114,10 @@ pub enum Command {
     ReuseLast,
     /// Choose the fields the reuse key copies.
     SetReuseFields(Vec<String>),
+    /// Show a conflict beside the queue (and its patch on the map).
+    ShowConflict(i64),
+    /// Resolve a conflict: ours, theirs or a value.
+    ResolveConflict { id: i64, take: tuban_core::store::Take },
     /// Store a text of the report (method, problems and suggestions).
     SetReportText { which: tuban_core::store::ReportText, text: String },
 }

@@ -265,6 +265,16 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("key_tools", "拆分 / 面拆分 / 编辑顶点 / 重绘 / 测量", "Split / split by polygon / edit vertices / redraw / measure"),
     ("key_tool_keys", "工具：完成 / 撤销一点 / 退出", "Tools: finish / remove a vertex / leave"),
     ("key_reuse", "沿用上一图斑的值", "Reuse the last patch's values"),
+    ("conflicts", "待解决冲突", "Conflicts"),
+    ("conflict_base", "原值", "Base"),
+    ("conflict_ours", "本项目", "Ours"),
+    ("conflict_theirs", "工作包", "Theirs"),
+    ("take_ours", "取本项目的值", "Keep ours"),
+    ("take_theirs", "取工作包的值", "Take theirs"),
+    ("take_value", "或填写", "Or type"),
+    ("take_value_apply", "采用", "Use"),
+    ("conflict_show_imagery", "看判定影像", "Show its imagery"),
+    ("resolved", "已解决冲突", "Resolved"),
 ];
 
 /// The text of `key` in `lang`; the key itself when missing (visible in tests, never a panic).

@@ -13,6 +13,7 @@
 
 mod apply;
 pub mod commands;
+pub mod conflicts;
 pub mod deliver;
 pub mod dialogs;
 pub mod edit;

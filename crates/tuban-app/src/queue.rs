@@ -24,6 +24,7 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         ui.heading(tr(lang, "queue"));
         ui.label(format!("{} {} / {}", tr(lang, "reviewed"), ws.reviewed_count(), total));
     });
+    super::conflicts::conflict_queue_ui(ui, ws, lang, cmds);
     let mut changed = false;
     ui.horizontal(|ui| {
         let label = ui.label(tr(lang, "key_search")).id;

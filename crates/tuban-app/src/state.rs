@@ -237,6 +237,10 @@ pub struct Workstation {
     pub outline: Option<crate::edit::Outline>,
     /// Why the last geometry edit was refused; shown on the map until the next edit or patch.
     pub geometry_error: Option<String>,
+    /// Open conflicts from merged work packages.
+    pub conflicts: Vec<tuban_core::store::Conflict>,
+    /// The conflict shown beside the queue.
+    pub shown_conflict: Option<i64>,
     /// Records no longer under review (split into 细斑, or 细斑 merged back or undone): kept in
     /// place so indices stay valid, never drawn or queued.
     pub gone: HashSet<usize>,
@@ -279,7 +283,10 @@ impl Workstation {
             outline: None,
             geometry_error: None,
             gone: HashSet::new(),
+            conflicts: Vec::new(),
+            shown_conflict: None,
         };
+        ws.reload_conflicts()?;
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();
         towns.dedup();

@@ -10,6 +10,9 @@ mod common;
 #[path = "app/edit.rs"]
 mod edit;
 
+#[path = "app/team.rs"]
+mod team;
+
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;

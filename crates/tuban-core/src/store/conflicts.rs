@@ -32,17 +32,19 @@ impl Take {
     }
 }
 
+/// A conflict as read, in [`Conflict`]'s order.
 type ConflictRow = (
     i64,
     String,
     String,
-    String,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
     String,
+    Option<String>,
+    Option<String>,
 );
 
 impl Project {
@@ -50,7 +52,8 @@ impl Project {
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, item_uid, label, field, base, ours, theirs, theirs_user, theirs_time, source FROM tuban_conflicts WHERE resolved_at IS NULL ORDER BY id")
+            .prepare("SELECT c.id, c.label, c.field, c.base, c.ours, c.theirs, c.theirs_user, c.theirs_time, c.source, p.verdict_imagery, c.theirs_imagery \
+                 FROM tuban_conflicts c LEFT JOIN patches p ON p.uid = c.item_uid WHERE c.resolved_at IS NULL ORDER BY c.id")
             .map_err(self.sq())?;
         let rows: Vec<ConflictRow> = st
             .query_map([], |r| {
@@ -65,23 +68,30 @@ impl Project {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })
             .map_err(self.sq())?
             .collect::<rusqlite::Result<_>>()
             .map_err(self.sq())?;
+        let verdict = self.template().roles().verdict.clone();
         Ok(rows
             .into_iter()
-            .map(|(id, _uid, key, field, base, ours, theirs, by, at, source)| Conflict {
-                id,
-                key,
-                field,
-                base,
-                ours,
-                theirs,
-                theirs_by: by.unwrap_or_default(),
-                theirs_at: at.unwrap_or_default(),
-                source,
+            .map(|(id, key, field, base, ours, theirs, by, at, source, ours_imagery, theirs_imagery)| {
+                let key_is_verdict = field == verdict;
+                Conflict {
+                    id,
+                    key,
+                    field,
+                    base,
+                    ours,
+                    theirs,
+                    theirs_by: by.unwrap_or_default(),
+                    theirs_at: at.unwrap_or_default(),
+                    source,
+                    ours_imagery: ours_imagery.filter(|_| theirs_imagery.is_some() || key_is_verdict),
+                    theirs_imagery,
+                }
             })
             .collect())
     }

@@ -44,6 +44,10 @@ pub struct Conflict {
     pub theirs_at: String,
     /// The package's label.
     pub source: String,
+    /// The imagery on screen when our verdict was set (for a verdict conflict).
+    pub ours_imagery: Option<String>,
+    /// The imagery on screen when their verdict was set in the package.
+    pub theirs_imagery: Option<String>,
 }
 
 /// What a merge did.
@@ -383,11 +387,21 @@ impl Project {
             return Ok(None);
         }
         let key = self.patch(fid)?.map(|r| r.key).unwrap_or_else(|| format!("#{fid}"));
+        let imagery = |schema: &str| -> Result<Option<String>> {
+            if c.field != self.template().roles().verdict {
+                return Ok(None);
+            }
+            let sql = format!("SELECT verdict_imagery FROM {schema}.patches WHERE uid = ?1");
+            let v: Option<Option<String>> =
+                self.conn.query_row(&sql, [&c.uid], |r| r.get(0)).optional().map_err(self.sq())?;
+            Ok(v.flatten())
+        };
+        let (ours_imagery, theirs_imagery) = (imagery("main")?, imagery("pkg")?);
         self.conn
             .execute(
-                "INSERT INTO tuban_conflicts(item_kind, item_uid, label, field, base, ours, theirs, theirs_user, theirs_time, source, created_at) \
-                 VALUES ('patch', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![c.uid, key, c.field, c.before, ours, c.after, c.user, c.time, info.label, now_utc()],
+                "INSERT INTO tuban_conflicts(item_kind, item_uid, label, field, base, ours, theirs, theirs_user, theirs_time, theirs_imagery, source, created_at) \
+                 VALUES ('patch', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![c.uid, key, c.field, c.before, ours, c.after, c.user, c.time, theirs_imagery, info.label, now_utc()],
             )
             .map_err(self.sq())?;
         Ok(Some(Conflict {
@@ -400,6 +414,8 @@ impl Project {
             theirs_by: c.user.clone(),
             theirs_at: c.time.clone(),
             source: info.label.clone(),
+            ours_imagery,
+            theirs_imagery,
         }))
     }
 

@@ -329,7 +329,7 @@ CREATE {temp} TABLE tuban_merges (id INTEGER PRIMARY KEY AUTOINCREMENT, package_
     source_path TEXT, merged_at DATETIME NOT NULL, user TEXT NOT NULL, audit_hwm INTEGER NOT NULL,
     applied INTEGER NOT NULL, skipped INTEGER NOT NULL, conflicts INTEGER NOT NULL);
 CREATE {temp} TABLE tuban_conflicts (id INTEGER PRIMARY KEY AUTOINCREMENT, item_kind TEXT NOT NULL, item_uid TEXT NOT NULL,
-    label TEXT NOT NULL, field TEXT NOT NULL, base TEXT, ours TEXT, theirs TEXT, theirs_user TEXT, theirs_time TEXT,
+    label TEXT NOT NULL, field TEXT NOT NULL, base TEXT, ours TEXT, theirs TEXT, theirs_user TEXT, theirs_time TEXT, theirs_imagery TEXT,
     source TEXT NOT NULL, created_at DATETIME NOT NULL, resolved_at DATETIME, resolved_by TEXT, resolution TEXT);";
 
 /// Tables whose rows get a `uid` (row id column, table).

@@ -251,8 +251,13 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
 #[test]
 fn released_schema_versions_open() {
     let dir = tempfile::tempdir().unwrap();
-    for (version, file) in [(1, "schema/v1.gpkg"), (2, "schema/v2.gpkg"), (3, "schema/v3.gpkg"), (4, "schema/v4.gpkg"), (5, "schema/v5.gpkg")]
-    {
+    for (version, file) in [
+        (1, "schema/v1.gpkg"),
+        (2, "schema/v2.gpkg"),
+        (3, "schema/v3.gpkg"),
+        (4, "schema/v4.gpkg"),
+        (5, "schema/v5.gpkg"),
+    ] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
         let case = "150999-2025-AJ001";
