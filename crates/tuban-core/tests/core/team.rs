@@ -81,6 +81,14 @@ fn package_edits(path: &Path) {
     let line = vec![Coord { x, y: b.min().y - 0.001 }, Coord { x, y: b.max().y + 0.001 }];
     edit_ops::split(&mut pkg, P4, &Cut::Line(line)).unwrap();
     set(&mut pkg, &format!("{P4}-2"), "HCJG", "违法");
+    // The verified extent of patch 13 redrawn to its southern half.
+    let p13 = pkg.require_patch(P13).unwrap();
+    let issued = pkg.extent(p13).unwrap().unwrap().issued;
+    let b = issued.bounding_rect().unwrap();
+    let y = (b.min().y + b.max().y) / 2.0;
+    let cut = vec![Coord { x: b.min().x - 0.001, y }, Coord { x: b.max().x + 0.001, y }];
+    let half = tuban_model::geometry::edit::split_by_line(&issued, &cut).unwrap().remove(0);
+    pkg.set_extent(p13, &geo::Geometry::Polygon(half)).unwrap();
     // A field photo and a comment.
     let photo = common::sample("photos").join("巴音花乡_新地村_150999SJBG2025000002_1.jpg");
     let p5 = pkg.require_patch(P5).unwrap();
@@ -105,8 +113,9 @@ fn a_package_round_trip_merges_field_by_field_and_twice_changes_nothing() {
     let (applied, already, conflicts) = expected();
     let got: BTreeSet<(String, String)> = r.conflicts.iter().map(|c| (c.key.clone(), c.field.clone())).collect();
     assert_eq!(got, conflicts, "{r:?}");
-    // Applied: the script's fields, the 细斑 verdict (a new row's field) and the split itself.
-    assert_eq!(r.applied, applied.len() + 1, "{r:?}");
+    // Applied: the script's fields, the 细斑 verdict (a field of a new row), and patch 13's
+    // extent with the verified area it implies; the split itself is a step of its own.
+    assert_eq!(r.applied, applied.len() + 3, "{r:?}");
     assert_eq!(r.already, already.len(), "{r:?}");
     assert_eq!(r.structural, 1);
     for (k, f) in &applied {
@@ -122,6 +131,11 @@ fn a_package_round_trip_merges_field_by_field_and_twice_changes_nothing() {
     let p4 = master.require_patch(P4).unwrap();
     assert_eq!(master.subpatches_of(p4).unwrap().len(), 2);
     assert_eq!(text(&master, &format!("{P4}-2"), "HCJG").as_deref(), Some("违法"));
+    // The redrawn extent arrived, and with it the verified area it implies.
+    let p13 = master.require_patch(P13).unwrap();
+    let verified = master.extent(p13).unwrap().unwrap().verified.expect("the package's extent");
+    let hsmj: f64 = text(&master, P13, "HSMJ").unwrap().parse().unwrap();
+    assert!((hsmj - tuban_model::geometry::area_m2(&verified)).abs() < 0.01, "{hsmj}");
     // The photo and comment arrived once.
     let p5 = master.require_patch(P5).unwrap();
     assert_eq!(master.photos(Some(p5)).unwrap().len(), 1);
