@@ -149,6 +149,8 @@ pub enum AppCommand {
     CreateProject { patches: PathBuf, project: PathBuf, template: String, county: String, year: i32 },
     /// Import a later batch of patches into the open project (a job).
     ImportBatch(PathBuf),
+    /// Merge a work package into the open project (a job).
+    MergePackage(PathBuf),
     /// Close the open project.
     CloseProject,
     /// A file dropped on the window: a project, photos or a patch file.

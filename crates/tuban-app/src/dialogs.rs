@@ -251,6 +251,19 @@ pub fn outcome_text(lang: Lang, outcome: &JobOutcome) -> String {
             format!("{} {}", tr(lang, "seal_ok"), short_digest(&r.digest_now))
         }
         JobOutcome::Verified(r) => r.differences.join("; "),
+        JobOutcome::Merged(r) => format!(
+            "{} {}: {} {}, {} {}, {} {}, {} {}",
+            tr(lang, "merged_package"),
+            r.label,
+            tr(lang, "merge_applied"),
+            r.applied + r.structural + r.rows_added,
+            tr(lang, "merge_already"),
+            r.already,
+            tr(lang, "merge_missing"),
+            r.missing,
+            tr(lang, "conflicts"),
+            r.conflicts.len()
+        ),
     }
 }
 

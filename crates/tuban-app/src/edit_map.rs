@@ -303,6 +303,9 @@ pub fn toolbar_ui(ui: &mut Ui, ws: &Workstation, lang: Lang, cmds: &mut Commands
 /// Under the patch's area in the form: the verified extent, the patch a 细斑 came from, the 细斑
 /// rules, and the reuse key with its choice of fields.
 pub fn extent_info_ui(ui: &mut Ui, ws: &Workstation, lang: Lang, cmds: &mut Commands) {
+    if let Some(label) = ws.current_fid().and_then(|fid| ws.checked_out.get(&fid)) {
+        ui.label(egui::RichText::new(format!("{} {label}", tr(lang, "checked_out_to"))).color(theme::WARNING_TEXT));
+    }
     if let Some(o) = ws.outline.as_ref() {
         if o.issued.is_some() {
             ui.label(format!(

@@ -275,6 +275,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("take_value_apply", "采用", "Use"),
     ("conflict_show_imagery", "看判定影像", "Show its imagery"),
     ("resolved", "已解决冲突", "Resolved"),
+    ("merge_package", "合并工作包…", "Merge a work package…"),
+    ("checked_out_to", "已签出到工作包（此处修改可能与之冲突）：", "Checked out to package (edits here may conflict):"),
+    ("merging", "正在合并工作包", "Merging the work package"),
+    ("merged_package", "已合并工作包", "Merged package"),
+    ("merge_applied", "应用", "applied"),
+    ("merge_already", "已存在", "already there"),
+    ("merge_missing", "缺行", "rows missing"),
 ];
 
 /// The text of `key` in `lang`; the key itself when missing (visible in tests, never a panic).

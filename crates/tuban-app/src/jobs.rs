@@ -41,12 +41,21 @@ pub enum JobSpec {
     Seal { project: PathBuf },
     /// Check the data against the seal.
     Verify { project: PathBuf },
+    /// Merge a work package's changes back.
+    MergePackage { project: PathBuf, package: PathBuf },
 }
 
 impl JobSpec {
     /// True when the job writes the project: the window must not hold it meanwhile.
     pub fn writes(&self) -> bool {
-        matches!(self, JobSpec::Import { .. } | JobSpec::Photos { .. } | JobSpec::Attach { .. } | JobSpec::Seal { .. })
+        matches!(
+            self,
+            JobSpec::Import { .. }
+                | JobSpec::Photos { .. }
+                | JobSpec::Attach { .. }
+                | JobSpec::Seal { .. }
+                | JobSpec::MergePackage { .. }
+        )
     }
 
     /// The project the job works on.
@@ -59,7 +68,8 @@ impl JobSpec {
             | JobSpec::Report { project, .. }
             | JobSpec::Export { project, .. }
             | JobSpec::Seal { project }
-            | JobSpec::Verify { project } => project,
+            | JobSpec::Verify { project }
+            | JobSpec::MergePackage { project, .. } => project,
         }
     }
 
@@ -71,6 +81,7 @@ impl JobSpec {
             JobSpec::Report { .. } => "making_report",
             JobSpec::Seal { .. } => "sealing",
             JobSpec::Verify { .. } => "verifying",
+            JobSpec::MergePackage { .. } => "merging",
         }
     }
 
@@ -84,6 +95,10 @@ impl JobSpec {
             JobSpec::Export { project, out, format, force } => export(&project, &out, format, force, p),
             JobSpec::Seal { project } => seal(&project),
             JobSpec::Verify { project } => verify(&project),
+            JobSpec::MergePackage { project, package } => {
+                let mut proj = open_rw(&project)?;
+                ops::package::merge(&mut proj, &package).map(JobOutcome::Merged).map_err(JobError::from)
+            }
         }
     }
 }
@@ -104,6 +119,8 @@ pub enum JobOutcome {
     Sealed(SealInfo, PathBuf),
     /// The data was checked against the seal.
     Verified(VerifyReport),
+    /// A work package was merged.
+    Merged(tuban_core::store::MergeReceipt),
 }
 
 /// What became of one file to attach.

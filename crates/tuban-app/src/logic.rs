@@ -40,6 +40,9 @@ impl TubanApp {
             AppCommand::ImportBatch(patches) => {
                 self.project_job(ctx, |project| JobSpec::Import { project, patches, create: None })
             }
+            AppCommand::MergePackage(package) => {
+                self.project_job(ctx, |project| JobSpec::MergePackage { project, package })
+            }
             AppCommand::CloseProject => self.release_project(),
             AppCommand::Dropped(path) => self.dropped(ctx, path),
             AppCommand::AddPhotos(paths) => self.project_job(ctx, |project| JobSpec::Photos { project, paths }),

@@ -93,6 +93,11 @@ fn file_menu_ui(ctx: &egui::Context, ui: &mut egui::Ui, project_open: bool, lang
             cmds.push(AppCommand::ImportBatch(p));
         }
     }
+    if project_open && ui.button(tr(lang, "merge_package")).clicked() {
+        if let Some(p) = rfd::FileDialog::new().add_filter("GeoPackage", &["gpkg"]).pick_file() {
+            cmds.push(AppCommand::MergePackage(p));
+        }
+    }
     if project_open && ui.button(tr(lang, "close_project")).clicked() {
         cmds.push(AppCommand::CloseProject);
     }

@@ -241,6 +241,8 @@ pub struct Workstation {
     pub conflicts: Vec<tuban_core::store::Conflict>,
     /// The conflict shown beside the queue.
     pub shown_conflict: Option<i64>,
+    /// Row id → the work package a patch is checked out to.
+    pub checked_out: HashMap<i64, String>,
     /// Records no longer under review (split into 细斑, or 细斑 merged back or undone): kept in
     /// place so indices stay valid, never drawn or queued.
     pub gone: HashSet<usize>,
@@ -285,7 +287,9 @@ impl Workstation {
             gone: HashSet::new(),
             conflicts: Vec::new(),
             shown_conflict: None,
+            checked_out: HashMap::new(),
         };
+        ws.checked_out = ws.project.checked_out()?;
         ws.reload_conflicts()?;
         let mut towns: Vec<String> = (0..ws.records.len()).map(|i| ws.township(i)).collect();
         towns.sort();

@@ -149,7 +149,17 @@ impl Project {
         tx.commit().map_err(sq)
     }
 
-    /// Patches checked out to packages, in key order.
+    /// Row id → the label of the package each checked-out patch is in (one query).
+    pub fn checked_out(&self) -> Result<std::collections::HashMap<i64, String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT p.fid, c.label FROM tuban_checkouts c JOIN patches p ON p.uid = c.patch_uid")
+            .map_err(self.sq())?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.sq())
+    }
+
+    /// Patches checked out to packages, in row order.
     pub fn checkouts(&self) -> Result<Vec<Checkout>> {
         let mut st = self
             .conn
@@ -160,12 +170,16 @@ impl Project {
             .map_err(self.sq())?
             .collect::<rusqlite::Result<_>>()
             .map_err(self.sq())?;
-        let mut out = Vec::new();
-        for (fid, label, package_id) in rows {
-            let key = self.patch(fid)?.map(|r| r.key).unwrap_or_else(|| format!("#{fid}"));
-            out.push(Checkout { key, label, package_id });
-        }
-        Ok(out)
+        let keys: std::collections::HashMap<i64, String> =
+            self.patches_with_split()?.into_iter().map(|r| (r.fid, r.key)).collect();
+        Ok(rows
+            .into_iter()
+            .map(|(fid, label, package_id)| Checkout {
+                key: keys.get(&fid).cloned().unwrap_or_else(|| format!("#{fid}")),
+                label,
+                package_id,
+            })
+            .collect())
     }
 
     /// Takes back the checkouts of a package (by id or label); returns how many patches.
