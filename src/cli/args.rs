@@ -76,7 +76,7 @@ pub fn sheets(s: &str) -> Result<Sheets, String> {
 
 /// An export format: shp, gpkg, xlsx, csv or photos.
 pub fn export_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("“{s}”: shp, gpkg, xlsx, csv, photos"))
+    Format::parse(s).ok_or_else(|| format!("“{s}”: shp, gpkg, xlsx, csv, photos, qgz"))
 }
 
 #[cfg(test)]

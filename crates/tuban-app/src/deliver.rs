@@ -55,12 +55,13 @@ impl DeliverDialog {
     }
 }
 
-const FORMATS: [(Format, &str); 5] = [
+const FORMATS: [(Format, &str); 6] = [
     (Format::Shp, "Shapefile (GBK)"),
     (Format::Gpkg, "GeoPackage"),
     (Format::Xlsx, "Excel 台账 / ledger"),
     (Format::Csv, "CSV"),
     (Format::Photos, "照片 / photos"),
+    (Format::Qgz, "QGIS 工程 / QGIS project"),
 ];
 
 /// Draws the dialog; `open` turns false when closed. Text edits become commands (stored at once);

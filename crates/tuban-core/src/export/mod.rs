@@ -6,6 +6,7 @@
 //! Files are written under a temporary folder and renamed into place at the end, so a failure
 //! never leaves half a file; existing files are only replaced with `force`.
 
+mod qgz;
 mod sheets;
 mod tables;
 
@@ -33,10 +34,12 @@ pub enum Format {
     Csv,
     /// Photo folder.
     Photos,
+    /// QGIS project of the review (the styled patches layer over the imagery).
+    Qgz,
 }
 
 impl Format {
-    /// Parses `shp`, `gpkg`, `xlsx`, `csv`, `photos`.
+    /// Parses `shp`, `gpkg`, `xlsx`, `csv`, `photos`, `qgz`.
     pub fn parse(s: &str) -> Option<Format> {
         Some(match s.to_ascii_lowercase().as_str() {
             "shp" | "shapefile" => Format::Shp,
@@ -44,6 +47,7 @@ impl Format {
             "xlsx" | "excel" => Format::Xlsx,
             "csv" => Format::Csv,
             "photos" | "photo" => Format::Photos,
+            "qgz" | "qgis" => Format::Qgz,
             _ => return None,
         })
     }
@@ -134,6 +138,7 @@ pub fn export(
         Format::Xlsx => write_atomically(out_dir, opts.force, |tmp| sheets::xlsx(p, tmp)),
         Format::Csv => write_atomically(out_dir, opts.force, |tmp| sheets::csv(p, tmp)),
         Format::Photos => write_atomically(out_dir, opts.force, |tmp| photos(p, tmp, progress)),
+        Format::Qgz => write_atomically(out_dir, opts.force, |tmp| qgz::qgz(p, tmp, out_dir)),
     }
 }
 

@@ -58,7 +58,7 @@ pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};
 pub use rtree::register_functions as register_sql_functions;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, WKT_4490};
 pub use seal::{SealInfo, VerifyReport};
 pub use seal_diff::{compare as compare_seal, Change, Difference, FieldChange, SealedItem};
 pub use snapshot::{field_digest, hex, item_digest, total_digest, ItemId, SealItem, Snapshot, DIGEST_VERSION};

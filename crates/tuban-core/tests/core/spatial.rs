@@ -147,6 +147,91 @@ fn a_new_project_carries_a_qgis_style_rewritten_with_its_template() {
     assert_eq!(p.patch_count().unwrap(), 30);
 }
 
+/// True when PyQGIS runs; under `CI=true` its absence fails the test, elsewhere it skips and says why.
+fn qgis_available() -> bool {
+    let has_qgis =
+        Command::new("/usr/bin/python3").args(["-c", "import qgis.core"]).output().is_ok_and(|o| o.status.success());
+    if !has_qgis {
+        let why = "QGIS (python3-qgis for /usr/bin/python3) is not installed; scripts/install-deps.sh installs it";
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{why}");
+        eprintln!("skipped: {why}");
+    }
+    has_qgis
+}
+
+/// Runs a PyQGIS script headless with `args`; returns what it printed (stdout, then stderr).
+fn pyqgis(dir: &Path, script: &str, args: &[&Path]) -> (String, String) {
+    let file = dir.join("check.py");
+    std::fs::write(&file, script).unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .arg(&file)
+        .args(args)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .env("GDAL_PAM_ENABLED", "NO")
+        .env("XDG_RUNTIME_DIR", dir)
+        .output()
+        .unwrap();
+    (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// What QGIS makes of an exported `.qgz`: the project, its CRS, each layer and the patches' style.
+const QGZ_CHECK: &str = r#"
+import sys
+from qgis.core import QgsApplication, QgsProject
+app = QgsApplication([], False)
+app.initQgis()
+prj = QgsProject.instance()
+print("read=%s" % prj.read(sys.argv[1]))
+print("crs=%s" % prj.crs().authid())
+for layer in prj.mapLayers().values():
+    print("layer=%s|%s|%s|%s" % (layer.name(), layer.type(), layer.isValid(), layer.crs().isValid()))
+    if layer.type() == 0:
+        i = layer.fields().indexOf("HCJG")
+        print("features=%d" % layer.featureCount())
+        print("renderer=%s|%s" % (layer.renderer().type(), layer.renderer().classAttribute()))
+        print("alias=%s|%s" % (layer.attributeAlias(i), layer.editorWidgetSetup(i).type()))
+print("tree=" + ",".join("%s:%s" % (n.name(), n.layer() is not None) for n in prj.layerTreeRoot().findLayers()))
+app.exitQgis()
+"#;
+
+/// The exported QGIS project opens in QGIS 3.22 with the styled patches on top of both imagery
+/// periods, in CGCS2000, with paths relative to the `.qgz`.
+#[test]
+fn the_exported_qgis_project_opens_with_the_styled_patches_over_the_imagery() {
+    if !qgis_available() {
+        return;
+    }
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let imagery = crate::common::sample("imagery");
+    for (name, file, date) in
+        [("before", "2024-08_前时相_GF2.tif", "2024-08-02"), ("after", "2025-08_后时相_GF2.tif", "2025-08-09")]
+    {
+        let spec = tuban_core::imagery::SourceSpec::detect(&imagery.join(file).to_string_lossy());
+        p.add_imagery(name, &spec, tuban_model::value::parse_date(date), name).unwrap();
+    }
+    let out = dir.path().join("成果 QGIS");
+    let files =
+        tuban_core::export::export(&p, tuban_core::export::Format::Qgz, &out, &Default::default(), &Default::default())
+            .unwrap();
+    let qgz = files.iter().find(|f| f.extension().is_some_and(|e| e == "qgz")).unwrap();
+    let (text, err) = pyqgis(dir.path(), QGZ_CHECK, &[qgz]);
+    for line in [
+        "read=True",
+        "crs=EPSG:4490",
+        "layer=图斑|0|True|True",
+        "features=30",
+        "renderer=categorizedSymbol|review_status",
+        "alias=核查结论|ValueMap",
+        // A project layer takes its CRS from the project file: without one a raster is not drawn.
+        "layer=before 2024-08-02|1|True|True",
+        "layer=after 2025-08-09|1|True|True",
+        "tree=图斑:True,after 2025-08-09:True,before 2024-08-02:True",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in:\n{text}{err}");
+    }
+}
+
 /// What QGIS (PyQGIS, headless) makes of the `patches` layer: one `key=value` line each.
 const QGIS_CHECK: &str = r#"
 import sys
@@ -173,30 +258,15 @@ app.exitQgis()
 /// says it skipped and why.
 #[test]
 fn qgis_opens_the_layer_with_the_style_and_the_index() {
-    let has_qgis =
-        Command::new("/usr/bin/python3").args(["-c", "import qgis.core"]).output().is_ok_and(|o| o.status.success());
-    if !has_qgis {
-        let why = "QGIS (python3-qgis for /usr/bin/python3) is not installed; scripts/install-deps.sh installs it";
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{why}");
-        eprintln!("skipped: {why}");
+    if !qgis_available() {
         return;
     }
     let (dir, mut p) = new_project("grassland");
     import(&mut p, &sample_shp()).unwrap();
     let path = p.path().to_path_buf();
     drop(p);
-    let script = dir.path().join("check.py");
-    std::fs::write(&script, QGIS_CHECK).unwrap();
-    let out = Command::new("/usr/bin/python3")
-        .arg(&script)
-        .arg(&path)
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env("GDAL_PAM_ENABLED", "NO")
-        .env("XDG_RUNTIME_DIR", dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let why = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (text, err) = pyqgis(dir.path(), QGIS_CHECK, &[&path]);
+    let why = format!("{text}{err}");
     for line in [
         "valid=True",
         "TBBH=图斑编号||True",
