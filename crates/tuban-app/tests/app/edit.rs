@@ -177,3 +177,60 @@ fn measuring_shows_ellipsoidal_length_and_area() {
     let area: f64 = text.split("Area ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!((area - 9_330.0).abs() < 30.0, "{text}");
 }
+
+/// What the analyst sees after a split (the issued outline dashed around the 细斑) and while a
+/// dragged vertex snaps to a vertex of the neighbouring 细斑 (the snap ring), as snapshots.
+#[test]
+fn snapshots_of_a_split_and_of_a_vertex_snapping_to_its_neighbour() {
+    let (_dir, path, mut h, issued) = at_patch_4();
+    let b = issued.bounding_rect().unwrap();
+    let x = (b.min().x + b.max().x) / 2.0;
+    let pad = b.height() * 0.3;
+    h.key_press(Key::S);
+    h.run_steps(2);
+    let (top, bottom) = (screen(&h, x, b.max().y + pad), screen(&h, x, b.min().y - pad));
+    click_at(&mut h, top);
+    click_at(&mut h, bottom);
+    h.key_press(Key::Enter);
+    h.run_steps(4);
+    h.remove_cursor();
+    h.run_steps(2);
+    h.snapshot("edit_split");
+    // 细斑 1 is current; drag its north-east corner to 3 px from the northern end of the cut, a
+    // vertex of 细斑 2 in view.
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let one = p.extent(p.require_patch(&format!("{KEY}-1")).unwrap()).unwrap().unwrap().issued;
+    let two = p.extent(p.require_patch(&format!("{KEY}-2")).unwrap()).unwrap().unwrap().issued;
+    drop(p);
+    let (Geometry::Polygon(one), Geometry::Polygon(two)) = (one, two) else { panic!("polygons") };
+    let target = two
+        .exterior()
+        .0
+        .iter()
+        .filter(|c| one.exterior().0.contains(c))
+        .max_by(|a, b| a.y.total_cmp(&b.y))
+        .copied()
+        .unwrap();
+    let v = one.exterior().0.iter().max_by(|a, b| (a.x + a.y).total_cmp(&(b.x + b.y))).copied().unwrap();
+    h.key_press(Key::E);
+    h.run_steps(2);
+    let from = screen(&h, v.x, v.y);
+    let near = screen(&h, target.x, target.y) + egui::vec2(3.0, -2.0);
+    h.event(egui::Event::PointerMoved(from));
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    for k in 1..=6 {
+        h.event(egui::Event::PointerMoved(from + (near - from) * (k as f32 / 6.0)));
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+    h.snapshot("edit_snap_drag");
+    h.drop_at(near);
+    h.run_steps(3);
+    // Released on the snap: the vertex is exactly the neighbour's.
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let e = p.extent(p.require_patch(&format!("{KEY}-1")).unwrap()).unwrap().unwrap();
+    let Some(Geometry::Polygon(moved)) = e.verified else { panic!("the drag was saved") };
+    assert!(moved.exterior().0.contains(&target), "snapped onto the neighbour's vertex");
+}
