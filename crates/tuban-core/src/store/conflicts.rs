@@ -96,15 +96,26 @@ impl Project {
             .collect())
     }
 
-    /// Resolves the open conflicts of `key` and `field` (all of them, oldest first, when one field
-    /// met several packages); returns how many.
+    /// Resolves the open conflicts of `key` (a patch, or a case as `案件 NUMBER` or its number) and
+    /// `field` (all of them, oldest first, when one field met several packages); returns how many.
     pub fn resolve(&mut self, key: &str, field: &str, take: &Take) -> Result<usize> {
         self.require_unsealed()?;
-        let fid = self.require_patch(key)?;
+        let case_label = match key.trim().strip_prefix("案件 ") {
+            Some(n) => Some(super::merge_cases::case_key(n.trim())),
+            None => self.case(key.trim())?.map(|c| super::merge_cases::case_key(&c.number)),
+        };
+        let fid = match &case_label {
+            Some(_) => None,
+            None => Some(self.require_patch(key)?),
+        };
         let open: Vec<Conflict> = self
             .conflicts()?
             .into_iter()
-            .filter(|c| c.field.eq_ignore_ascii_case(field) && self.require_patch(&c.key).ok() == Some(fid))
+            .filter(|c| c.field.eq_ignore_ascii_case(field))
+            .filter(|c| match (&case_label, fid) {
+                (Some(label), _) => &c.key == label,
+                (None, fid) => self.find_patch(&c.key).ok().flatten() == fid,
+            })
             .collect();
         if open.is_empty() {
             return Err(StoreError::Subpatch {
@@ -120,8 +131,10 @@ impl Project {
             Take::Theirs => Some(last.theirs.clone()),
             Take::Value(v) => Some(Some(v.clone()).filter(|v| !v.is_empty())),
         };
-        if let Some(v) = &value {
-            self.write_resolution(fid, &last.field, v.as_deref())?;
+        match (&value, fid) {
+            (Some(v), Some(fid)) => self.write_resolution(fid, &last.field, v.as_deref())?,
+            (Some(v), None) => self.write_case_resolution(&last.key, &last.field, v.as_deref())?,
+            (None, _) => {}
         }
         let resolution = match take {
             Take::Ours => "ours".to_string(),

@@ -226,6 +226,7 @@ impl Project {
         let top: i64 = pc.query_row("SELECT coalesce(max(id), 0) FROM tuban_audit", [], |r| r.get(0)).map_err(psq)?;
         let uids = package_uids(&pc, &rows).map_err(psq)?;
         let (changes, structural) = net_changes(&rows, &uids);
+        let case_changes = super::merge_cases::package_case_changes(&pc, hwm).map_err(psq)?;
         let mut receipt = MergeReceipt {
             package_id: info.package_id.clone(),
             label: info.label.clone(),
@@ -236,7 +237,7 @@ impl Project {
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         // Attached outside the transaction (SQLite refuses otherwise), detached whatever happens.
         self.conn.execute("ATTACH DATABASE ?1 AS pkg", [&ppath]).map_err(sq)?;
-        let outcome = self.merge_in_transaction(&info, &ppath, &changes, &structural, &mut receipt);
+        let outcome = self.merge_in_transaction(&info, &ppath, (&changes, &case_changes), &structural, &mut receipt);
         let _ = self.conn.execute_batch("DETACH DATABASE pkg");
         outcome.map(|()| receipt)
     }
@@ -245,7 +246,7 @@ impl Project {
         &mut self,
         info: &PackageInfo,
         ppath: &str,
-        changes: &[Change],
+        (changes, case_changes): (&[Change], &[super::merge_cases::CaseChange]),
         structural: &[(String, AuditRow)],
         receipt: &mut MergeReceipt,
     ) -> Result<()> {
@@ -259,6 +260,7 @@ impl Project {
         self.merge_fields(changes, info, receipt)?;
         super::failpoint::hit("merge.after_fields", &self.conn);
         receipt.rows_added += super::merge_rows::merge_rows(&self.conn).map_err(sq)?;
+        self.merge_case_fields(case_changes, info, receipt)?;
         self.record_merge(info, ppath, receipt).map_err(sq)?;
         super::failpoint::hit("merge.before_commit", &self.conn);
         tx.commit().map_err(sq)

@@ -20,6 +20,7 @@ mod imagery;
 mod import;
 mod ledger;
 mod merge;
+mod merge_cases;
 mod merge_rows;
 mod package;
 mod patches;

@@ -191,3 +191,40 @@ fn a_package_of_another_project_a_whole_project_and_an_older_file_are_refused_by
     // Nothing was merged by any of these.
     assert!(master.conflicts().unwrap().is_empty());
 }
+
+#[test]
+fn case_fields_merge_by_the_same_rule_and_a_case_opened_in_the_package_arrives() {
+    use tuban_core::store::CaseUpdate;
+    let (dir, mut p) = common::new_project("grassland");
+    common::import(&mut p, &common::sample_shp()).unwrap();
+    let p3 = p.require_patch(P3).unwrap();
+    let number = p.create_case(None, &[p3], "某光伏公司", "").unwrap();
+    let written = package::create(&mut p, &GroupBy::Township, &dir.path().join("包"), &Progress::new()).unwrap();
+    let pkg_path = written.iter().find(|w| w.label == TOWN).unwrap().path.clone();
+    {
+        let mut k = Project::open(&pkg_path, Access::ReadWrite).unwrap();
+        let upd = |d: &str, m: &str| CaseUpdate {
+            department: Some(d.into()),
+            measures: Some(m.into()),
+            ..Default::default()
+        };
+        k.update_case(&number, &upd("乡镇林业站", "包内：责令恢复")).unwrap();
+        let p4 = k.require_patch(P4).unwrap();
+        k.create_case(None, &[p4], "某牧业公司", "").unwrap();
+    }
+    p.update_case(&number, &CaseUpdate { measures: Some("县里：罚款".into()), ..Default::default() }).unwrap();
+    let r = package::merge(&mut p, &pkg_path).unwrap();
+    // department: only they changed it → applied; measures: both, differently → a conflict.
+    let c = p.case(&number).unwrap().unwrap();
+    assert_eq!((c.department.as_str(), c.measures.as_str()), ("乡镇林业站", "县里：罚款"), "{r:?}");
+    let conflicts: Vec<(String, String)> = r.conflicts.iter().map(|c| (c.key.clone(), c.field.clone())).collect();
+    assert_eq!(conflicts, [(format!("案件 {number}"), "measures".to_string())]);
+    // The case opened in the package arrived under a number of its own, linked to patch 4.
+    let p4 = p.require_patch(P4).unwrap();
+    let other = p.case_of_patch(p4).unwrap().expect("the package's case");
+    assert_ne!(other, number);
+    // Resolve the case conflict by taking theirs, named by the case number.
+    p.resolve(&number, "measures", &Take::Theirs).unwrap();
+    assert_eq!(p.case(&number).unwrap().unwrap().measures, "包内：责令恢复");
+    assert!(p.conflicts().unwrap().is_empty());
+}
