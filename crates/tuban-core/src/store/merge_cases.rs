@@ -51,6 +51,9 @@ pub(crate) struct CaseChange {
     time: String,
 }
 
+/// Before, after, who and when of one case field, netted over the package's log.
+type NetCase = (Option<String>, Option<String>, String, String);
+
 /// The net case-field changes a package made after `hwm`, each with its case's uid.
 pub(crate) fn package_case_changes(pc: &Connection, hwm: i64) -> rusqlite::Result<Vec<CaseChange>> {
     let marks = CASE_FIELDS.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
@@ -69,7 +72,7 @@ pub(crate) fn package_case_changes(pc: &Connection, hwm: i64) -> rusqlite::Resul
         ))
     })?;
     let mut order = Vec::new();
-    let mut net: HashMap<(String, String), (Option<String>, Option<String>, String, String)> = HashMap::new();
+    let mut net: HashMap<(String, String), NetCase> = HashMap::new();
     for row in rows {
         let (time, user, key, field, old, new) = row?;
         let Some(number) = key.as_deref().and_then(|k| k.strip_prefix("案件 ")).map(str::to_string) else { continue };
