@@ -10,9 +10,9 @@ mod common;
 use std::time::Instant;
 
 use tuban_core::ops::package::{self, GroupBy};
-use tuban_core::store::{Access, EditSource, Project, ProjectMeta};
+use tuban_core::store::{Access, EditSource, Project};
 use tuban_model::progress::Progress;
-use tuban_model::{Programme, Template, Value};
+use tuban_model::Value;
 
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5000);
@@ -21,16 +21,7 @@ fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let master_path = dir.join(format!("master_{n}.gpkg"));
-    let t = Template::builtin("grassland")?;
-    let meta = ProjectMeta {
-        programme: Programme::Grassland,
-        county_code: "150999".into(),
-        county_name: "bench".into(),
-        year: 2025,
-        unit: String::new(),
-    };
-    let mut master = Project::create(&master_path, &t, &meta)?;
-    tuban_core::import::import(&mut master, &shp, &Default::default(), &Progress::new())?;
+    let mut master = common::project_of(&master_path, &shp)?;
     let fids: Vec<i64> = master.patches()?.iter().map(|r| r.fid).collect();
     // Writing the package: every patch of the master, as one township's would be.
     let t0 = Instant::now();

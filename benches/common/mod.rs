@@ -172,3 +172,18 @@ pub fn cpu_s() -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// A new grassland project at `path` holding the patches of `shp`.
+pub fn project_of(path: &Path, shp: &Path) -> anyhow::Result<tuban_core::store::Project> {
+    let t = tuban_model::Template::builtin("grassland")?;
+    let meta = tuban_core::store::ProjectMeta {
+        programme: tuban_model::Programme::Grassland,
+        county_code: "150999".into(),
+        county_name: "bench".into(),
+        year: 2025,
+        unit: String::new(),
+    };
+    let mut p = tuban_core::store::Project::create(path, &t, &meta)?;
+    tuban_core::import::import(&mut p, shp, &Default::default(), &tuban_model::progress::Progress::new())?;
+    Ok(p)
+}

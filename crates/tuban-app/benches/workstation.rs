@@ -12,9 +12,6 @@ use std::time::Instant;
 
 use egui::{Event, Key, Pos2, RawInput, Rect};
 use tuban_app::{Prefs, TubanApp};
-use tuban_core::store::{Project, ProjectMeta};
-use tuban_model::progress::Progress;
-use tuban_model::{Programme, Template};
 
 fn frame(ctx: &egui::Context, app: &mut TubanApp, events: Vec<Event>) -> f64 {
     let raw = RawInput {
@@ -44,16 +41,7 @@ fn main() -> anyhow::Result<()> {
     let shp = common::shapefile(n)?;
     let project = shp.with_file_name(format!("workstation_{n}.gpkg"));
     if !project.exists() {
-        let t = Template::builtin("grassland")?;
-        let meta = ProjectMeta {
-            programme: Programme::Grassland,
-            county_code: "150999".into(),
-            county_name: "bench".into(),
-            year: 2025,
-            unit: String::new(),
-        };
-        let mut p = Project::create(&project, &t, &meta)?;
-        tuban_core::import::import(&mut p, &shp, &Default::default(), &Progress::new())?;
+        common::project_of(&project, &shp)?;
     }
     let t = Instant::now();
     let mut app = TubanApp::new(Prefs::default(), Some(project.clone()));

@@ -32,15 +32,32 @@ fn at_patch_4() -> (tempfile::TempDir, std::path::PathBuf, Harness<'static, Tuba
     (dir, path, h, issued)
 }
 
-fn drag(h: &mut Harness<'_, TubanApp>, from: egui::Pos2, to: egui::Pos2) {
+/// S, then a click above and below the patch on its middle meridian: the split line, not yet finished.
+fn split_across(h: &mut Harness<'_, TubanApp>, issued: &Geometry) {
+    let b = issued.bounding_rect().unwrap();
+    let x = (b.min().x + b.max().x) / 2.0;
+    let pad = b.height() * 0.3;
+    h.key_press(Key::S);
+    h.run_steps(2);
+    let (top, bottom) = (screen(h, x, b.max().y + pad), screen(h, x, b.min().y - pad));
+    click_at(h, top);
+    click_at(h, bottom);
+}
+
+/// Presses at `from` and moves to `to` in six steps, the button still down.
+fn drag_to(h: &mut Harness<'_, TubanApp>, from: egui::Pos2, to: egui::Pos2) {
     h.event(egui::Event::PointerMoved(from));
     h.run_steps(1);
     h.drag_at(from);
     h.run_steps(1);
-    for k in 1..=5 {
-        h.event(egui::Event::PointerMoved(from + (to - from) * (k as f32 / 5.0)));
+    for k in 1..=6 {
+        h.event(egui::Event::PointerMoved(from + (to - from) * (k as f32 / 6.0)));
         h.run_steps(1);
     }
+}
+
+fn drag(h: &mut Harness<'_, TubanApp>, from: egui::Pos2, to: egui::Pos2) {
+    drag_to(h, from, to);
     h.drop_at(to);
     h.run_steps(2);
 }
@@ -48,14 +65,7 @@ fn drag(h: &mut Harness<'_, TubanApp>, from: egui::Pos2, to: egui::Pos2) {
 #[test]
 fn a_line_drawn_across_splits_the_patch_and_undo_makes_it_one_again() {
     let (_dir, path, mut h, issued) = at_patch_4();
-    let b = issued.bounding_rect().unwrap();
-    let x = (b.min().x + b.max().x) / 2.0;
-    let pad = b.height() * 0.3;
-    h.key_press(Key::S);
-    h.run_steps(2);
-    let (top, bottom) = (screen(&h, x, b.max().y + pad), screen(&h, x, b.min().y - pad));
-    click_at(&mut h, top);
-    click_at(&mut h, bottom);
+    split_across(&mut h, &issued);
     assert_eq!(h.state().ws.as_ref().unwrap().tool.as_ref().unwrap().vertices.len(), 2);
     h.key_press(Key::Enter);
     h.run_steps(3);
@@ -183,18 +193,13 @@ fn measuring_shows_ellipsoidal_length_and_area() {
 #[test]
 fn snapshots_of_a_split_and_of_a_vertex_snapping_to_its_neighbour() {
     let (_dir, path, mut h, issued) = at_patch_4();
-    let b = issued.bounding_rect().unwrap();
-    let x = (b.min().x + b.max().x) / 2.0;
-    let pad = b.height() * 0.3;
-    h.key_press(Key::S);
-    h.run_steps(2);
-    let (top, bottom) = (screen(&h, x, b.max().y + pad), screen(&h, x, b.min().y - pad));
-    click_at(&mut h, top);
-    click_at(&mut h, bottom);
+    split_across(&mut h, &issued);
     h.key_press(Key::Enter);
     h.run_steps(4);
     h.remove_cursor();
     h.run_steps(2);
+    // The status bar holds the clock of the last save: masked.
+    h.mask(egui::Rect::from_min_max(egui::pos2(0.0, 930.0), egui::pos2(1600.0, 960.0)));
     h.snapshot("edit_split");
     // 细斑 1 is current; drag its north-east corner to 3 px from the northern end of the cut, a
     // vertex of 细斑 2 in view.
@@ -216,15 +221,9 @@ fn snapshots_of_a_split_and_of_a_vertex_snapping_to_its_neighbour() {
     h.run_steps(2);
     let from = screen(&h, v.x, v.y);
     let near = screen(&h, target.x, target.y) + egui::vec2(3.0, -2.0);
-    h.event(egui::Event::PointerMoved(from));
-    h.run_steps(1);
-    h.drag_at(from);
-    h.run_steps(1);
-    for k in 1..=6 {
-        h.event(egui::Event::PointerMoved(from + (near - from) * (k as f32 / 6.0)));
-        h.run_steps(1);
-    }
+    drag_to(&mut h, from, near);
     h.run_steps(2);
+    h.mask(egui::Rect::from_min_max(egui::pos2(0.0, 930.0), egui::pos2(1600.0, 960.0)));
     h.snapshot("edit_snap_drag");
     h.drop_at(near);
     h.run_steps(3);
