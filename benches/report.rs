@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench report [-- K]` (K = 200 sheets; `TUBAN_BENCH_N` = 2000 patches in
 //! the data set; `TUBAN_PEERS` = the peers' folder, default `../shared/peers`;
-//! `TUBAN_BENCH_PEER=0` runs tuban alone, for profiling).
+//! `TUBAN_BENCH_PEER=0` runs tuban alone, for profiling; `TUBAN_BENCH_DPI=150` one resolution).
 
 mod common;
 
@@ -193,7 +193,11 @@ fn main() -> anyhow::Result<()> {
         println!("QGIS (python3-qgis) is not installed: QGIS Atlas is not run; tuban's figures alone follow");
     }
     let chips = ChipLayout::ATLAS;
-    for dpi in [150, 300] {
+    let dpis: Vec<u32> = match std::env::var("TUBAN_BENCH_DPI").ok().and_then(|v| v.parse().ok()) {
+        Some(dpi) => vec![dpi],
+        None => vec![150, 300],
+    };
+    for dpi in dpis {
         let out = dir.join(format!("tuban_{k}_{dpi}.pdf"));
         let opts = ReportOptions { sheets: sheets.clone(), dpi, chips, ..Default::default() };
         let (cpu0, t0) = (common::cpu_s(), Instant::now());

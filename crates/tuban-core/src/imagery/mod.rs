@@ -21,6 +21,7 @@ use gdal::{Dataset, DriverManager};
 
 pub use source::{RasterStyle, SourceSpec};
 pub use tiles::{TileKey, TileResult, TileService};
+pub use warp::recycle as recycle_pixels;
 
 /// Side of a map tile in pixels.
 pub const TILE_PX: usize = 256;

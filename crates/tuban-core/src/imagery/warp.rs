@@ -14,7 +14,7 @@ use gdal::Dataset;
 use super::{ImageryError, MAX_SOURCE_PX};
 
 /// Output pixels between control points.
-const STEP_PX: usize = 64;
+const STEP_PX: usize = 128;
 /// Largest error of the interpolated mapping, in output pixels (gdalwarp's default).
 const MAX_ERROR_PX: f64 = 0.125;
 /// One in fixed point (16 fractional bits).
@@ -311,9 +311,34 @@ fn inside(start: i64, step: i64, (lo, hi): (i64, i64), n: usize) -> (usize, usiz
     (i0, i1)
 }
 
+thread_local! {
+    /// An image buffer handed back by [`recycle`], for this thread's next view.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hands back the buffer of an image made from a view once it is used (a report encodes a chip,
+/// then renders the next one): the next view on this thread writes into memory already mapped,
+/// instead of faulting in megabytes of fresh zeroed pages per chip.
+pub fn recycle(buf: Vec<u8>) {
+    SPARE.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if buf.capacity() > spare.capacity() {
+            *spare = buf;
+        }
+    });
+}
+
+/// `n` zero bytes, in the recycled buffer when there is one.
+fn zeroed(n: usize) -> Vec<u8> {
+    let mut v = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    v.clear();
+    v.resize(n, 0);
+    v
+}
+
 /// Samples the window at every output pixel's centre: RGBA, straight alpha.
 fn sample(grid: &Grid, win: &Window, (w, h): (usize, usize)) -> Vec<u8> {
-    let mut out = vec![0u8; w * h * 4];
+    let mut out = zeroed(w * h * 4);
     let px: Vec<u64> = win.px.iter().map(|p| spread(*p)).collect();
     let masked = win.px.iter().any(|p| p >> 24 != 255);
     // Window coordinates (padded) of a full-resolution position, in fixed point; the raster's
@@ -404,17 +429,14 @@ impl Taps<'_> {
         let stride = self.stride;
         let mut k = 0;
         while k < n {
-            // Pixels left before u or v enters the next source pixel.
-            let left = |p: i64, d: i64| -> usize {
-                let frac = p & 0xffff;
-                let m = match d.cmp(&0) {
-                    std::cmp::Ordering::Greater => (0x10000 - frac + d - 1) / d,
-                    std::cmp::Ordering::Less => frac / -d + 1,
-                    std::cmp::Ordering::Equal => i64::MAX,
-                };
-                m.clamp(1, i64::MAX) as usize
-            };
-            let m = left(u, du).min(left(v, dv)).min(n - k);
+            // The pixels that fall between the same four source pixels (a scan: no division).
+            let cell = (u >> 16, v >> 16);
+            let (mut m, mut next_u, mut next_v) = (1, u + du, v + dv);
+            while k + m < n && (next_u >> 16, next_v >> 16) == cell {
+                m += 1;
+                next_u += du;
+                next_v += dv;
+            }
             let i = self.index(u, v);
             let ch = |p: u32| p.to_le_bytes().map(f32::from);
             let (a, b) = (ch(self.px[i]), ch(self.px[i + 1]));
@@ -431,8 +453,7 @@ impl Taps<'_> {
             }
             quadratic_run(&mut out[k * 4..(k + m) * 4], f, d1, d2);
             k += m;
-            u += m as i64 * du;
-            v += m as i64 * dv;
+            (u, v) = (next_u, next_v);
         }
     }
 }
@@ -530,7 +551,7 @@ mod tests {
 
     #[test]
     fn nodes_cover_the_axis() {
-        assert_eq!(nodes(130), vec![0, 64, 128, 130]);
-        assert_eq!(nodes(64), vec![0, 64]);
+        assert_eq!(nodes(STEP_PX * 2 + 2), vec![0, STEP_PX, STEP_PX * 2, STEP_PX * 2 + 2]);
+        assert_eq!(nodes(STEP_PX), vec![0, STEP_PX]);
     }
 }

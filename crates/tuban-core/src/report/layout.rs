@@ -226,7 +226,8 @@ impl Jpeg {
     /// crate's encoder here) from the RGBA pixels as they are.
     pub(super) fn encode(img: &image::RgbaImage) -> Option<Jpeg> {
         let (w, h) = (u16::try_from(img.width()).ok()?, u16::try_from(img.height()).ok()?);
-        let mut bytes = Vec::new();
+        // Room for a smooth chip's JPEG (about a byte per 16 pixels) without regrowing.
+        let mut bytes = Vec::with_capacity(img.as_raw().len() / 48);
         let mut enc = jpeg_encoder::Encoder::new(&mut bytes, CHIP_JPEG_QUALITY);
         enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
         enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgba).ok()?;

@@ -40,7 +40,7 @@ pub enum ChipLayout {
     #[default]
     Standard,
     /// Before above after, each `width_mm` × `height_mm`, on an A4 portrait page with 10 mm
-    /// margins, framed with QGIS Atlas's 50 % margin, the facts and the attributes that fit
+    /// margins, framed as QGIS Atlas frames its maps (the extent grown by half), the facts and the attributes that fit
     /// below them; field photos go on a second page. [`ChipLayout::ATLAS`] is the size of the
     /// maps of QGIS Atlas's layout.
     Stacked {

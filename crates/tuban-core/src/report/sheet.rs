@@ -78,8 +78,9 @@ pub(super) fn sheets(
     progress.stage("核查表 / sheets", sheet_records.len() as u64);
     let base = RenderOptions {
         size_px: opts.chips.size_px(opts.dpi),
-        // Stacked chips are framed as QGIS Atlas frames its maps.
-        margin: if opts.chips == ChipLayout::Standard { RenderOptions::default().margin } else { 0.5 },
+        // Stacked chips are framed as QGIS Atlas frames its maps with a margin of 0.5: the
+        // patch's extent grown by half (a quarter on each side), then widened to the map's shape.
+        margin: if opts.chips == ChipLayout::Standard { RenderOptions::default().margin } else { 0.25 },
         labels: false,
         ..Default::default()
     };
@@ -214,7 +215,9 @@ fn render_chips(
                 None => None,
             };
             let img = render::render_from(src, &[overlay], &ro).map_err(|e| e.to_string())?;
-            Jpeg::encode(&img).map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
+            let jpeg = Jpeg::encode(&img);
+            crate::imagery::recycle_pixels(img.into_raw());
+            jpeg.map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
         })
         .collect()
 }
