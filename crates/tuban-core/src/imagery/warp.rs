@@ -175,7 +175,7 @@ impl Warper {
         let (a, b) = (grid.node(0, 0), grid.node(grid.xs.len() - 1, grid.ys.len() - 1));
         let per_px = (a.0 - b.0).hypot(a.1 - b.1) / (size.0 as f64).hypot(size.1 as f64);
         // The coarsest overview no coarser than the view needs (as the tile budget assumes).
-        let level = self.overviews.iter().copied().filter(|(f, _)| *f <= per_px * 1.2).last();
+        let level = self.overviews.iter().copied().rfind(|(f, _)| *f <= per_px * 1.2);
         let Some(win) = self.read_window(ds, bands, lut, &grid, level, path)? else {
             return Ok(Some(vec![0; size.0 * size.1 * 4]));
         };

@@ -469,41 +469,38 @@ fn text_width(font: &FontRef<'_>, text: &str, size: f32) -> f32 {
     text.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum()
 }
 
-/// Draws text with a dark halo; `y` is the baseline.
+/// Draws text with a dark halo; `y` is the baseline. The glyphs are rasterised once and their
+/// coverage blended five times (the halo's four offsets, then the colour).
 pub fn draw_text(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y: f32, size: f32, rgba: [u8; 4]) {
-    for (dx, dy, color) in [
-        (-1.0, 0.0, [0, 0, 0, 200]),
-        (1.0, 0.0, [0, 0, 0, 200]),
-        (0.0, -1.0, [0, 0, 0, 200]),
-        (0.0, 1.0, [0, 0, 0, 200]),
-        (0.0, 0.0, rgba),
-    ] {
-        draw_text_once(img, font, text, x + dx, y + dy, size, color);
-    }
-}
-
-fn draw_text_once(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y: f32, size: f32, rgba: [u8; 4]) {
+    const HALO: [u8; 4] = [0, 0, 0, 200];
     let scale = PxScale::from(size);
     let scaled = font.as_scaled(scale);
     let mut pen = x;
-    let (w, h) = img.dimensions();
+    let mut coverage: Vec<(i32, i32, f32)> = Vec::new();
     for c in text.chars() {
         let id = font.glyph_id(c);
         let glyph = id.with_scale_and_position(scale, ab_glyph::point(pen, y));
         if let Some(outlined) = font.outline_glyph(glyph) {
             let b = outlined.px_bounds();
             outlined.draw(|gx, gy, cov| {
-                let px = b.min.x as i32 + gx as i32;
-                let py = b.min.y as i32 + gy as i32;
-                if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                    let p = img.get_pixel_mut(px as u32, py as u32);
-                    let a = cov * f32::from(rgba[3]) / 255.0;
-                    for (dst, src) in p.0.iter_mut().zip(rgba).take(3) {
-                        *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)) as u8;
-                    }
+                if cov > 0.0 {
+                    coverage.push((b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, cov));
                 }
             });
         }
         pen += scaled.h_advance(id);
+    }
+    let (w, h) = img.dimensions();
+    for (dx, dy, color) in [(-1, 0, HALO), (1, 0, HALO), (0, -1, HALO), (0, 1, HALO), (0, 0, rgba)] {
+        for &(gx, gy, cov) in &coverage {
+            let (px, py) = (gx + dx, gy + dy);
+            if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                let p = img.get_pixel_mut(px as u32, py as u32);
+                let a = cov * f32::from(color[3]) / 255.0;
+                for (dst, src) in p.0.iter_mut().zip(color).take(3) {
+                    *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)) as u8;
+                }
+            }
+        }
     }
 }
