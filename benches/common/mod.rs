@@ -12,8 +12,12 @@ use gdal::DriverManager;
 const TOWNS: [&str; 8] =
     ["乌兰花镇", "查干补力格苏木", "白音敖包镇", "吉生太镇", "巴音花乡", "红格尔苏木", "江岸苏木", "脑木更苏木"];
 
-/// The workspace's target folder (benchmarks of every crate share it).
+/// The workspace's target folder (benchmarks of every crate share it): `CARGO_TARGET_DIR` when
+/// set, else `target/` at the workspace's root.
 pub fn target_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return std::path::PathBuf::from(dir);
+    }
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.ancestors().find(|d| d.join("Cargo.lock").is_file()).unwrap_or(here).join("target")
 }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use tuban_core::export::Format;
-use tuban_core::report::Sheets;
+use tuban_core::report::{ChipLayout, Sheets};
 
 /// `FIELD=VALUE` → (FIELD, VALUE); the value keeps its spaces.
 pub fn field_value(s: &str) -> Result<(String, String), String> {
@@ -74,6 +74,23 @@ pub fn sheets(s: &str) -> Result<Sheets, String> {
     })
 }
 
+/// The report's chip size in mm: `standard` (two 82 mm chips side by side) or `WxH` for two
+/// stacked chips of W × H mm (`190x115` is QGIS Atlas's map size).
+pub fn chip_size(s: &str) -> Result<ChipLayout, String> {
+    if s.trim() == "standard" {
+        return Ok(ChipLayout::Standard);
+    }
+    let (max_w, max_h) = ChipLayout::MAX_STACKED_MM;
+    let min = ChipLayout::MIN_STACKED_MM;
+    let parsed =
+        s.split_once(['x', 'X', '×']).and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    parsed.and_then(|(w, h)| ChipLayout::stacked(w, h)).ok_or_else(|| {
+        format!(
+            "“{s}”: 应写成 standard 或 宽x高（毫米，{min}–{max_w} × {min}–{max_h}），如 190x115 / write standard or WxH in mm ({min}-{max_w} × {min}-{max_h}), e.g. 190x115"
+        )
+    })
+}
+
 /// An export format: shp, gpkg, xlsx, csv or photos.
 pub fn export_format(s: &str) -> Result<Format, String> {
     Format::parse(s).ok_or_else(|| format!("“{s}”: shp, gpkg, xlsx, csv, photos, qgz"))
@@ -85,6 +102,10 @@ mod tests {
 
     #[test]
     fn parsers_take_good_text_and_name_bad_text() {
+        assert_eq!(chip_size("190x115"), Ok(ChipLayout::ATLAS));
+        assert_eq!(chip_size("standard"), Ok(ChipLayout::Standard));
+        assert!(chip_size("300x115").unwrap_err().contains("190x115"));
+        assert!(chip_size("190").is_err());
         assert_eq!(field_value("DZ= 某村 北"), Ok(("DZ".into(), " 某村 北".into())));
         assert!(field_value("=x").unwrap_err().contains("FIELD=VALUE"));
         assert!(field_value("HCJG").is_err());

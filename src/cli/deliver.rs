@@ -6,10 +6,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use tuban_core::export::{ExportOptions, Format};
 use tuban_core::ops::{self, Overwrite};
-use tuban_core::report::{ReportOptions, Sheets};
+use tuban_core::report::{ChipLayout, ReportOptions, Sheets};
 use tuban_core::store::Access;
 
-use super::args::{export_format, sheets};
+use super::args::{chip_size, export_format, sheets};
 use super::{with_progress, Ctx};
 
 /// Arguments of `tuban report`.
@@ -25,6 +25,9 @@ pub struct ReportArgs {
     /// 影像截图分辨率 / chip resolution (150 or 300 dpi)
     #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
     pub dpi: u32,
+    /// 截图尺寸：standard（两图并排，各 82 毫米宽）或 宽x高 毫米（上下两图，A4 竖排；190x115 与 QGIS Atlas 版式相同） / chip size: standard (side by side, 82 mm wide) or WxH in mm (one above the other on A4 portrait; 190x115 is QGIS Atlas's map size)
+    #[arg(long, default_value = "standard", value_parser = chip_size)]
+    pub chip_size: ChipLayout,
     /// 页眉单位名称 / unit name
     #[arg(long)]
     pub unit: Option<String>,
@@ -47,7 +50,19 @@ pub struct ReportArgs {
 
 /// 自查报告 PDF / the PDF report
 pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
-    let ReportArgs { project, out, sheets, dpi, unit, method, problems, save_texts, allow_missing_imagery, force } = a;
+    let ReportArgs {
+        project,
+        out,
+        sheets,
+        dpi,
+        chip_size,
+        unit,
+        method,
+        problems,
+        save_texts,
+        allow_missing_imagery,
+        force,
+    } = a;
     let tr = &ctx.tr;
     let read = |f: &Option<PathBuf>| -> Result<Option<String>> {
         match f {
@@ -70,7 +85,7 @@ pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
         }
     }
     let p = ctx.open(&project, Access::ReadOnly)?;
-    let opts = ReportOptions { sheets, dpi, unit, method_text, problems_text, allow_missing_imagery };
+    let opts = ReportOptions { sheets, dpi, chips: chip_size, unit, method_text, problems_text, allow_missing_imagery };
     let w = with_progress(|progress| ops::deliver::report(&p, &out, &opts, Overwrite::from_force(force), progress))?;
     let mb = w.size_bytes as f64 / 1e6;
     println!("{} {} ({mb:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), w.path.display(), w.seconds);

@@ -289,4 +289,15 @@ fn moved_imagery_is_listed_missing_the_report_refuses_and_relink_repairs_it() {
     assert!(o.status.success() && !stdout(&o).contains("无影像"), "{}{}", stdout(&o), stderr(&o));
     let log = stdout(&tuban(&["log", "项目 一.gpkg"], d));
     assert!(log.contains("imagery_relink"), "the relink is in the audit log: {log}");
+    // Atlas-size chips: one sheet, its two maps 190 × 115 mm at 150 dpi; a size that does not fit
+    // the page is a usage error naming the form to write.
+    let o = tuban(&[&report[..], &["--chip-size", "190x115"]].concat(), d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = Command::new("pdfimages").arg("-list").arg(d.join("报告.pdf")).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    let chips = list.lines().skip(2).filter(|l| l.split_whitespace().skip(3).take(2).eq(["1122", "679"])).count();
+    assert_eq!(chips, 2, "{list}");
+    let o = tuban(&[&report[..], &["--chip-size", "300x200"]].concat(), d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("190x115"), "{}", stderr(&o));
 }

@@ -9,7 +9,7 @@ use super::commands::{AppCommand, Command, Commands};
 use super::i18n::{tr, Lang};
 use super::state::Workstation;
 use tuban_core::export::Format;
-use tuban_core::report::{ReportOptions, Sheets};
+use tuban_core::report::{ChipLayout, ReportOptions, Sheets};
 use tuban_core::store::ReportText;
 
 /// The dialog's fields (kept while it is open).
@@ -17,6 +17,7 @@ pub struct DeliverDialog {
     sheets: Sheets,
     filter: String,
     dpi: u32,
+    chips: ChipLayout,
     unit: String,
     method: String,
     problems: String,
@@ -41,6 +42,7 @@ impl DeliverDialog {
             sheets: Sheets::All,
             filter: String::new(),
             dpi: 150,
+            chips: ChipLayout::Standard,
             unit: meta.unit.clone(),
             method: String::new(),
             problems: String::new(),
@@ -94,6 +96,7 @@ pub fn deliver_ui(
             let opts = ReportOptions {
                 sheets: dlg.sheets.clone(),
                 dpi: dlg.dpi,
+                chips: dlg.chips,
                 unit,
                 method_text: text(&dlg.method),
                 problems_text: text(&dlg.problems),
@@ -137,6 +140,14 @@ fn report_options_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang) {
         ui.horizontal(|ui| {
             ui.radio_value(&mut dlg.dpi, 150, "150 dpi");
             ui.radio_value(&mut dlg.dpi, 300, "300 dpi");
+        });
+        ui.end_row();
+        ui.label(tr(lang, "report_chip_size"));
+        let name = |c: ChipLayout| tr(lang, if c == ChipLayout::Standard { "chips_standard" } else { "chips_atlas" });
+        egui::ComboBox::from_id_salt("report_chip_size").selected_text(name(dlg.chips)).show_ui(ui, |ui| {
+            for c in [ChipLayout::Standard, ChipLayout::ATLAS] {
+                ui.selectable_value(&mut dlg.chips, c, name(c));
+            }
         });
         ui.end_row();
         let l = ui.label(tr(lang, "report_unit"));

@@ -11,6 +11,7 @@ pub mod services;
 pub mod source;
 mod tile;
 mod tiles;
+mod warp;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use gdal::{Dataset, DriverManager};
 
 pub use source::{RasterStyle, SourceSpec};
 pub use tiles::{TileKey, TileResult, TileService};
+pub use warp::recycle as recycle_pixels;
 
 /// Side of a map tile in pixels.
 pub const TILE_PX: usize = 256;
@@ -65,6 +67,11 @@ pub struct RasterSource {
     merc_wkt: String,
     /// Reduction factors of the overviews (2, 4, 8…), ascending.
     overview_factors: Vec<f64>,
+    /// The transformation and overviews for resampling views without gdalwarp (`None`: the
+    /// raster's georeferencing cannot be inverted; every view goes through GDAL's warper).
+    warper: Option<warp::Warper>,
+    /// The colour ramp of a single band shown in colour, by value.
+    ramp_lut: Option<[[u8; 3]; 256]>,
 }
 
 /// The Web-Mercator extent (min_x, min_y, max_x, max_y) of tile `z/x/y`.
@@ -167,6 +174,7 @@ impl RasterSource {
             xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ];
+        let warper = warp::Warper::new(&dataset, &merc, &src);
         let merc_wkt = merc.to_wkt().map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let mut overview_factors: Vec<f64> = match dataset.rasterband(1) {
             Ok(b) => (0..b.overview_count().unwrap_or(0))
@@ -185,6 +193,8 @@ impl RasterSource {
             ramp,
             merc_wkt,
             overview_factors,
+            warper,
+            ramp_lut: ramp.then(|| std::array::from_fn(|v| self::ramp(v as u8))),
         })
     }
 
@@ -229,10 +239,21 @@ impl RasterSource {
         if t[2] <= e[0] || t[0] >= e[2] || t[3] <= e[1] || t[1] >= e[3] || size.0 == 0 || size.1 == 0 {
             return Ok(None);
         }
-        let (w, h) = size;
         let p = self.path.display().to_string();
+        if let Some(warper) = &self.warper {
+            if let Some(rgba) = warper.render(&self.dataset, self.bands, self.ramp_lut.as_ref(), t, size, &p)? {
+                return Ok(rgba.chunks_exact(4).any(|px| px[3] != 0).then_some(rgba));
+            }
+        }
+        self.render_extent_gdal(t, size, &p)
+    }
+
+    /// [`RasterSource::render_extent`] through GDAL's warper (views the control grid cannot
+    /// follow).
+    fn render_extent_gdal(&self, t: [f64; 4], size: (usize, usize), p: &str) -> Result<Option<Vec<u8>>, ImageryError> {
+        let (w, h) = size;
         self.check_read_size(t, w)?;
-        let read_err = |detail: String| ImageryError::Read { path: p.clone(), detail };
+        let read_err = |detail: String| ImageryError::Read { path: p.to_string(), detail };
         let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| read_err(e.to_string()))?;
         let mut dst =
             mem.create_with_band_type::<u8, _>("", w, h, self.bands + 1).map_err(|e| read_err(e.to_string()))?;

@@ -144,11 +144,12 @@ pub fn render_from(
         return Err(RenderError::BadSize(w, h));
     }
     let (view, cy) = frame(overlays, opts)?;
-    let mut img = RgbaImage::from_pixel(w, h, image::Rgba([58, 58, 58, 255]));
-    if let Some(src) = source {
-        draw_imagery(&mut img, src, view)?;
-    }
-    let mut pixmap = to_pixmap(&img).ok_or(RenderError::BadSize(w, h))?;
+    let img = match source {
+        Some(src) => draw_imagery(src, view, (w, h))?,
+        None => background(w, h),
+    };
+    // The pixels move into the pixmap and back (no copies of a 3-megapixel chip).
+    let mut pixmap = to_pixmap(img).ok_or(RenderError::BadSize(w, h))?;
     let labels = draw_overlays(&mut pixmap, overlays, opts, view);
     let lat_c = {
         let n = std::f64::consts::PI * (1.0 - 2.0 * cy);
@@ -161,7 +162,7 @@ pub fn render_from(
     if opts.north_arrow {
         draw_north_arrow(&mut pixmap);
     }
-    let mut img = from_pixmap(&pixmap);
+    let mut img = from_pixmap(pixmap);
     draw_texts(&mut img, labels, opts, metres_per_px);
     Ok(img)
 }
@@ -285,9 +286,37 @@ fn draw_texts(img: &mut RgbaImage, labels: Vec<(String, f32, f32)>, opts: &Rende
     }
 }
 
-/// Fills `img` with the source's tiles covering `view` (normalised Mercator).
-fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view: [f64; 4]) -> Result<(), RenderError> {
-    let (w, h) = img.dimensions();
+/// The map's background where there is no imagery.
+fn background(w: u32, h: u32) -> RgbaImage {
+    RgbaImage::from_pixel(w, h, image::Rgba(BACKGROUND))
+}
+
+/// The background colour (opaque).
+const BACKGROUND: [u8; 4] = [58, 58, 58, 255];
+
+/// Composites straight-alpha RGBA over the background, in place.
+fn over_background(rgba: &mut [u8]) {
+    for p in rgba.chunks_exact_mut(4) {
+        match p[3] {
+            255 => {}
+            0 => p.copy_from_slice(&BACKGROUND),
+            a => {
+                let a = u32::from(a);
+                for c in 0..3 {
+                    p[c] = ((u32::from(p[c]) * a + u32::from(BACKGROUND[c]) * (255 - a)) / 255) as u8;
+                }
+                p[3] = 255;
+            }
+        }
+    }
+}
+
+/// The source's imagery covering `view` (normalised Mercator) at `w` × `h` over the background.
+fn draw_imagery(
+    src: &mut (dyn TileSource + 'static),
+    view: [f64; 4],
+    (w, h): (u32, u32),
+) -> Result<RgbaImage, RenderError> {
     // Sources that resample in one step (rasters) render the view directly.
     let span = 2.0 * crate::imagery::MERC_HALF_M;
     let extent_m = [
@@ -297,25 +326,21 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
         span / 2.0 - view[1] * span,
     ];
     match src.render_view(extent_m, (w as usize, h as usize))? {
-        ViewRender::Image(rgba) => {
-            for (out, p) in img.pixels_mut().zip(rgba.chunks_exact(4)) {
-                let a = u32::from(p[3]);
-                for c in 0..3 {
-                    out[c] = ((u32::from(p[c]) * a + u32::from(out[c]) * (255 - a)) / 255) as u8;
-                }
-            }
-            return Ok(());
+        ViewRender::Image(mut rgba) => {
+            over_background(&mut rgba);
+            return Ok(RgbaImage::from_raw(w, h, rgba).unwrap_or_else(|| background(w, h)));
         }
-        ViewRender::Empty => return Ok(()),
+        ViewRender::Empty => return Ok(background(w, h)),
         ViewRender::Tiles => {}
     }
+    let mut img = background(w, h);
     let z = ((f64::from(w) / ((view[2] - view[0]) * TILE_PX as f64)).log2().ceil()).clamp(0.0, 22.0) as u8;
     let n = f64::from(1u32 << z);
     let (tx0, ty0) = ((view[0] * n).floor().max(0.0) as u32, (view[1] * n).floor().max(0.0) as u32);
     let (tx1, ty1) =
         (((view[2] * n).ceil() as u32).min((1u32 << z) - 1), ((view[3] * n).ceil() as u32).min((1u32 << z) - 1));
     if (tx1 - tx0 + 1) * (ty1 - ty0 + 1) > 400 {
-        return Ok(());
+        return Ok(img);
     }
     let cw = (tx1 - tx0 + 1) * TILE_PX as u32;
     let ch = (ty1 - ty0 + 1) * TILE_PX as u32;
@@ -337,7 +362,7 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
         }
     }
     if !any {
-        return Ok(());
+        return Ok(img);
     }
     // The view inside the canvas, in canvas pixels.
     let x0 = (view[0] * n - f64::from(tx0)) * TILE_PX as f64;
@@ -354,7 +379,7 @@ fn draw_imagery(img: &mut RgbaImage, src: &mut (dyn TileSource + 'static), view:
             }
         }
     }
-    Ok(())
+    Ok(img)
 }
 
 /// Bilinear sample of the canvas at (x, y) in pixel units.
@@ -378,14 +403,15 @@ fn sample(img: &RgbaImage, x: f64, y: f64) -> Option<[u8; 4]> {
     Some(out)
 }
 
-fn to_pixmap(img: &RgbaImage) -> Option<Pixmap> {
+fn to_pixmap(img: RgbaImage) -> Option<Pixmap> {
     let (w, h) = img.dimensions();
     // The image is opaque here, so straight and premultiplied alpha agree.
-    tiny_skia::IntSize::from_wh(w, h).and_then(|size| Pixmap::from_vec(img.as_raw().clone(), size))
+    tiny_skia::IntSize::from_wh(w, h).and_then(|size| Pixmap::from_vec(img.into_raw(), size))
 }
 
-fn from_pixmap(p: &Pixmap) -> RgbaImage {
-    RgbaImage::from_raw(p.width(), p.height(), p.data().to_vec()).unwrap_or_default()
+fn from_pixmap(p: Pixmap) -> RgbaImage {
+    let (w, h) = (p.width(), p.height());
+    RgbaImage::from_raw(w, h, p.take()).unwrap_or_default()
 }
 
 /// A round scale length near a quarter of 400 px: (metres, pixels).
@@ -443,41 +469,38 @@ fn text_width(font: &FontRef<'_>, text: &str, size: f32) -> f32 {
     text.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum()
 }
 
-/// Draws text with a dark halo; `y` is the baseline.
+/// Draws text with a dark halo; `y` is the baseline. The glyphs are rasterised once and their
+/// coverage blended five times (the halo's four offsets, then the colour).
 pub fn draw_text(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y: f32, size: f32, rgba: [u8; 4]) {
-    for (dx, dy, color) in [
-        (-1.0, 0.0, [0, 0, 0, 200]),
-        (1.0, 0.0, [0, 0, 0, 200]),
-        (0.0, -1.0, [0, 0, 0, 200]),
-        (0.0, 1.0, [0, 0, 0, 200]),
-        (0.0, 0.0, rgba),
-    ] {
-        draw_text_once(img, font, text, x + dx, y + dy, size, color);
-    }
-}
-
-fn draw_text_once(img: &mut RgbaImage, font: &FontRef<'_>, text: &str, x: f32, y: f32, size: f32, rgba: [u8; 4]) {
+    const HALO: [u8; 4] = [0, 0, 0, 200];
     let scale = PxScale::from(size);
     let scaled = font.as_scaled(scale);
     let mut pen = x;
-    let (w, h) = img.dimensions();
+    let mut coverage: Vec<(i32, i32, f32)> = Vec::new();
     for c in text.chars() {
         let id = font.glyph_id(c);
         let glyph = id.with_scale_and_position(scale, ab_glyph::point(pen, y));
         if let Some(outlined) = font.outline_glyph(glyph) {
             let b = outlined.px_bounds();
             outlined.draw(|gx, gy, cov| {
-                let px = b.min.x as i32 + gx as i32;
-                let py = b.min.y as i32 + gy as i32;
-                if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                    let p = img.get_pixel_mut(px as u32, py as u32);
-                    let a = cov * f32::from(rgba[3]) / 255.0;
-                    for (dst, src) in p.0.iter_mut().zip(rgba).take(3) {
-                        *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)) as u8;
-                    }
+                if cov > 0.0 {
+                    coverage.push((b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, cov));
                 }
             });
         }
         pen += scaled.h_advance(id);
+    }
+    let (w, h) = img.dimensions();
+    for (dx, dy, color) in [(-1, 0, HALO), (1, 0, HALO), (0, -1, HALO), (0, 1, HALO), (0, 0, rgba)] {
+        for &(gx, gy, cov) in &coverage {
+            let (px, py) = (gx + dx, gy + dy);
+            if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                let p = img.get_pixel_mut(px as u32, py as u32);
+                let a = cov * f32::from(color[3]) / 255.0;
+                for (dst, src) in p.0.iter_mut().zip(color).take(3) {
+                    *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)) as u8;
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,22 @@ fn utf8_qr(text: &str) -> Option<qrcode::QrCode> {
     })
 }
 
+/// Font size and row height of a table, and whether its first row is a shaded header.
+pub(super) struct TableStyle {
+    pub(super) size_pt: f32,
+    pub(super) row_mm: f32,
+    /// From a row's top to its text's top.
+    pub(super) text_mm: f32,
+    pub(super) header: bool,
+}
+
+impl TableStyle {
+    /// The report's tables: 9 pt in 6.5 mm rows under a header.
+    pub(super) const NORMAL: TableStyle = TableStyle { size_pt: 9.0, row_mm: 6.5, text_mm: 1.4, header: true };
+    /// The stacked sheet's facts: 8 pt in 5.2 mm rows, no header.
+    pub(super) const COMPACT: TableStyle = TableStyle { size_pt: 8.0, row_mm: 5.2, text_mm: 1.1, header: false };
+}
+
 /// One page being laid out, top to bottom (y in mm from the top).
 pub(super) struct PageBuilder {
     pub(super) ops: Vec<Op>,
@@ -149,23 +165,34 @@ impl PageBuilder {
 
     /// A table at the cursor: the first row is the header; widths in mm.
     pub(super) fn table(&mut self, font: &printpdf::FontId, widths: &[f32], rows: &[Vec<String>]) {
-        let size = 9.0;
-        let h = 6.5;
+        self.table_at(font, MARGIN, widths, rows, &TableStyle::NORMAL);
+        self.y += 4.0;
+    }
+
+    /// A table at the cursor with its left edge at `x` mm, in `style`.
+    pub(super) fn table_at(
+        &mut self,
+        font: &printpdf::FontId,
+        x: f32,
+        widths: &[f32],
+        rows: &[Vec<String>],
+        style: &TableStyle,
+    ) {
+        let (size, h) = (style.size_pt, style.row_mm);
         for (r, row) in rows.iter().enumerate() {
-            let mut x = MARGIN;
+            let mut cx = x;
             for (c, w) in widths.iter().enumerate() {
-                self.rect(x, self.y, *w, h, if r == 0 { Some(grey(0.88)) } else { None });
+                self.rect(cx, self.y, *w, h, if r == 0 && style.header { Some(grey(0.88)) } else { None });
                 let cell = row.get(c).cloned().unwrap_or_default();
                 let mut shown = cell.clone();
                 while text_width_mm(&shown, size) > w - 2.0 && !shown.is_empty() {
                     shown.pop();
                 }
-                self.text_at(font, x + 1.0, self.y + 1.4, size, &shown);
-                x += w;
+                self.text_at(font, cx + 1.0, self.y + style.text_mm, size, &shown);
+                cx += w;
             }
             self.y += h;
         }
-        self.y += 4.0;
     }
 
     pub(super) fn image(&mut self, id: &printpdf::XObjectId, x: f32, y_top: f32, w_mm: f32, px: (u32, u32)) {
@@ -199,7 +226,8 @@ impl Jpeg {
     /// crate's encoder here) from the RGBA pixels as they are.
     pub(super) fn encode(img: &image::RgbaImage) -> Option<Jpeg> {
         let (w, h) = (u16::try_from(img.width()).ok()?, u16::try_from(img.height()).ok()?);
-        let mut bytes = Vec::new();
+        // Room for a smooth chip's JPEG (about a byte per 16 pixels) without regrowing.
+        let mut bytes = Vec::with_capacity(img.as_raw().len() / 48);
         let mut enc = jpeg_encoder::Encoder::new(&mut bytes, CHIP_JPEG_QUALITY);
         enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
         enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgba).ok()?;

@@ -6,6 +6,7 @@
 mod layout;
 mod sections;
 mod sheet;
+mod stacked;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,62 @@ pub enum Sheets {
     Filter(String),
 }
 
+/// How large the image chips of a sheet are and how they sit on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ChipLayout {
+    /// Before and after side by side, 82 × 61.5 mm each, between the facts and the photos.
+    #[default]
+    Standard,
+    /// Before above after, each `width_mm` × `height_mm`, on an A4 portrait page with 10 mm
+    /// margins, framed as QGIS Atlas frames its maps (the extent grown by half), the facts and the attributes that fit
+    /// below them; field photos go on a second page. [`ChipLayout::ATLAS`] is the size of the
+    /// maps of QGIS Atlas's layout.
+    Stacked {
+        /// Width of each map in mm (at most [`ChipLayout::MAX_STACKED_MM`].0).
+        width_mm: f32,
+        /// Height of each map in mm (at most [`ChipLayout::MAX_STACKED_MM`].1).
+        height_mm: f32,
+    },
+}
+
+impl ChipLayout {
+    /// The two 190 × 115 mm maps of the QGIS Atlas layout (`--chip-size 190x115`).
+    pub const ATLAS: ChipLayout = ChipLayout::Stacked { width_mm: 190.0, height_mm: 115.0 };
+    /// The largest stacked chips: the page's width inside 10 mm margins, and two maps with the
+    /// sheet's facts below them.
+    pub const MAX_STACKED_MM: (f32, f32) = (190.0, 120.0);
+    /// The smallest stacked chip side in mm.
+    pub const MIN_STACKED_MM: f32 = 20.0;
+
+    /// Stacked chips of `width_mm` × `height_mm`, or `None` outside
+    /// [`ChipLayout::MIN_STACKED_MM`]..=[`ChipLayout::MAX_STACKED_MM`].
+    pub fn stacked(width_mm: f32, height_mm: f32) -> Option<ChipLayout> {
+        let (max_w, max_h) = ChipLayout::MAX_STACKED_MM;
+        let min = ChipLayout::MIN_STACKED_MM;
+        ((min..=max_w).contains(&width_mm) && (min..=max_h).contains(&height_mm))
+            .then_some(ChipLayout::Stacked { width_mm, height_mm })
+    }
+
+    /// Width and height of one chip on the page, in mm.
+    pub fn size_mm(&self) -> (f32, f32) {
+        match *self {
+            ChipLayout::Standard => (82.0, 82.0 * 0.75),
+            ChipLayout::Stacked { width_mm, height_mm } => (width_mm, height_mm),
+        }
+    }
+
+    /// Width and height of one chip in pixels at `dpi`.
+    pub fn size_px(&self, dpi: u32) -> (u32, u32) {
+        let (w_mm, h_mm) = self.size_mm();
+        let px = |mm: f32| ((mm / 25.4) * dpi as f32) as u32;
+        match self {
+            // 4:3 exactly, as before.
+            ChipLayout::Standard => (px(w_mm), px(w_mm) * 3 / 4),
+            ChipLayout::Stacked { .. } => (px(w_mm), px(h_mm)),
+        }
+    }
+}
+
 /// Report options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportOptions {
@@ -39,6 +96,8 @@ pub struct ReportOptions {
     pub sheets: Sheets,
     /// Resolution of the image chips (150 or 300).
     pub dpi: u32,
+    /// Size and placement of the image chips.
+    pub chips: ChipLayout,
     /// Unit name in the header (default: the project's unit).
     pub unit: Option<String>,
     /// Text of section 2 (staff, dates, method) for this report only; else the project's stored
@@ -56,6 +115,7 @@ impl Default for ReportOptions {
         ReportOptions {
             sheets: Sheets::All,
             dpi: 150,
+            chips: ChipLayout::Standard,
             unit: None,
             method_text: None,
             problems_text: None,

@@ -14,13 +14,10 @@ use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
 
 use super::layout::{add_jpeg, grey, Jpeg, PageBuilder, MARGIN, PAGE_H};
-use super::{value, Doc, ReportError, ReportOptions, Sheets};
+use super::{value, ChipLayout, Doc, ReportError, ReportOptions, Sheets};
 use crate::imagery::source::{SourceSpec, TileSource};
 use crate::render::{self, Overlay, RenderOptions};
 use crate::store::{ImagerySource, PatchRecord, Period};
-
-/// Width of an image chip on the page.
-const CHIP_W_MM: f32 = 82.0;
 
 /// One sheet's chips: the patch outline and, before and after, the source and caption.
 struct ChipJob {
@@ -32,7 +29,7 @@ struct ChipJob {
 type OpenSources = BTreeMap<usize, Result<Box<dyn TileSource>, String>>;
 
 /// A rendered chip: with its imagery, or without it (the files named) because they are missing.
-enum Chip {
+pub(super) enum Chip {
     Shown(Jpeg),
     NoImagery(Jpeg, String),
 }
@@ -79,8 +76,14 @@ pub(super) fn sheets(
 ) -> Result<(), ReportError> {
     let sheet_records = chosen(doc, records, opts)?;
     progress.stage("核查表 / sheets", sheet_records.len() as u64);
-    let chip_px = ((CHIP_W_MM / 25.4) * opts.dpi as f32) as u32;
-    let chip_size = (chip_px, chip_px * 3 / 4);
+    let base = RenderOptions {
+        size_px: opts.chips.size_px(opts.dpi),
+        // Stacked chips are framed as QGIS Atlas frames its maps with a margin of 0.5: the
+        // patch's extent grown by half (a quarter on each side), then widened to the map's shape.
+        margin: if opts.chips == ChipLayout::Standard { RenderOptions::default().margin } else { 0.25 },
+        labels: false,
+        ..Default::default()
+    };
     let jobs = chip_jobs(doc, &sheet_records, imagery)?;
     let specs: BTreeMap<usize, (SourceSpec, Vec<PathBuf>)> = imagery
         .iter()
@@ -94,7 +97,7 @@ pub(super) fn sheets(
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<ChipResult>)>(workers * 4);
         for _ in 0..workers {
             let tx = tx.clone();
-            let (jobs, specs, next, stop) = (&jobs, &specs, &next, &stop);
+            let (jobs, specs, next, stop, base) = (&jobs, &specs, &next, &stop, &base);
             scope.spawn(move || {
                 // Each worker opens the sources it needs once and keeps them for every chip.
                 let mut open = OpenSources::new();
@@ -103,7 +106,7 @@ pub(super) fn sheets(
                     if i >= jobs.len() || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let chips = render_chips(&jobs[i], specs, &mut open, chip_size);
+                    let chips = render_chips(&jobs[i], specs, &mut open, base);
                     if tx.send((i, chips)).is_err() {
                         break;
                     }
@@ -131,8 +134,7 @@ pub(super) fn sheets(
             if i == 0 {
                 doc.bookmarks.push(("附件 核查表".into(), doc.pages.len() + 1));
             }
-            let pg = sheet(doc, r, &jobs[i], chips)?;
-            doc.pages.push(pg);
+            sheet(doc, r, &jobs[i], chips, opts.chips)?;
         }
         Ok(())
     })
@@ -188,13 +190,13 @@ fn render_chips(
     job: &ChipJob,
     specs: &BTreeMap<usize, (SourceSpec, Vec<PathBuf>)>,
     open: &mut OpenSources,
-    size: (u32, u32),
+    base: &RenderOptions,
 ) -> Vec<ChipResult> {
     let Some(geom) = &job.geom else { return Vec::new() };
     job.sides
         .iter()
         .map(|(source, caption)| {
-            let ro = RenderOptions { size_px: size, caption: caption.clone(), labels: false, ..Default::default() };
+            let ro = RenderOptions { caption: caption.clone(), ..base.clone() };
             let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
             let missing = source.and_then(|i| specs.get(&i)).map(|(_, m)| m.as_slice()).unwrap_or_default();
             if !missing.is_empty() {
@@ -213,47 +215,63 @@ fn render_chips(
                 None => None,
             };
             let img = render::render_from(src, &[overlay], &ro).map_err(|e| e.to_string())?;
-            Jpeg::encode(&img).map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
+            let jpeg = Jpeg::encode(&img);
+            crate::imagery::recycle_pixels(img.into_raw());
+            jpeg.map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
         })
         .collect()
 }
 
-/// One patch's sheet.
+/// One patch's sheet (two pages in the stacked layout when the patch has photos).
 fn sheet(
     doc: &mut Doc<'_>,
     r: &PatchRecord,
     job: &ChipJob,
     chips: Vec<ChipResult>,
-) -> Result<PageBuilder, ReportError> {
+    layout: ChipLayout,
+) -> Result<(), ReportError> {
     let chips = chips
         .into_iter()
         .collect::<Result<Vec<Chip>, String>>()
         .map_err(|detail| ReportError::Chip { patch: r.key.clone(), detail })?;
-    let mut pg = PageBuilder::new();
     doc.bookmarks.push((r.key.clone(), doc.pages.len() + 1));
+    if let ChipLayout::Stacked { width_mm, height_mm } = layout {
+        return super::stacked::sheet(doc, r, chips, (width_mm, height_mm));
+    }
+    let mut pg = PageBuilder::new();
     facts(doc, &mut pg, r);
     if job.geom.is_some() {
         chips_row(doc, &mut pg, chips);
     }
     photos(doc, &mut pg, r)?;
     attributes(doc, &mut pg, r);
+    pg.text_at(&doc.font, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &signature(doc, r));
+    doc.pages.push(pg);
+    Ok(())
+}
+
+/// The signature line: surveyor, date, unit.
+pub(super) fn signature(doc: &Doc<'_>, r: &PatchRecord) -> String {
     let t = doc.p.template();
-    let signed = format!(
+    format!(
         "调查人：{}    调查日期：{}    核查单位：{}",
         value(t, r, Some("DCRY")),
         value(t, r, Some("DCRQ")),
         doc.unit
-    );
-    pg.text_at(&doc.font, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &signed);
-    Ok(pg)
+    )
 }
 
 /// The title and the table of place, dates, area and verdict.
 fn facts(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
-    let (t, f) = (doc.p.template(), &doc.font);
-    let roles = t.roles();
-    pg.text_at(f, MARGIN, pg.y, 14.0, &format!("图斑核查表  {}", r.key));
+    pg.text_at(&doc.font, MARGIN, pg.y, 14.0, &format!("图斑核查表  {}", r.key));
     pg.y += 9.0;
+    pg.table(&doc.font, &[22.0, 63.0, 22.0, 63.0], &fact_rows(doc, r));
+}
+
+/// Place, centre, dates, area and verdict as four-column rows.
+pub(super) fn fact_rows(doc: &Doc<'_>, r: &PatchRecord) -> Vec<Vec<String>> {
+    let t = doc.p.template();
+    let roles = t.roles();
     let (lon, lat) = r.center_lonlat.unwrap_or_default();
     let rows = vec![
         vec![
@@ -275,34 +293,40 @@ fn facts(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
             value(t, r, Some(&roles.verdict)),
         ],
     ];
-    pg.table(f, &[22.0, 63.0, 22.0, 63.0], &rows);
+    rows
 }
 
-/// The before and after chips side by side; one without its imagery carries a 无影像 mark.
+/// The before and after chips side by side.
 fn chips_row(doc: &mut Doc<'_>, pg: &mut PageBuilder, chips: Vec<Chip>) {
     let chip_top = pg.y;
+    let (w_mm, h_mm) = ChipLayout::Standard.size_mm();
     for (k, chip) in chips.into_iter().enumerate() {
-        let x = MARGIN + k as f32 * (CHIP_W_MM + 6.0);
-        let (jpeg, missing) = match chip {
-            Chip::Shown(jpeg) => (jpeg, None),
-            Chip::NoImagery(jpeg, files) => (jpeg, Some(files)),
-        };
-        let size = (jpeg.w, jpeg.h);
-        let id = add_jpeg(&mut doc.pdf, jpeg);
-        pg.image(&id, x, chip_top, CHIP_W_MM, size);
-        if let Some(files) = missing {
-            let mark_y = chip_top + CHIP_W_MM * 0.375 - 4.0;
-            // A light band behind the mark, so it reads on the dark background.
-            pg.rect(x + 1.5, mark_y - 1.5, CHIP_W_MM - 3.0, 12.5, Some(grey(0.93)));
-            pg.text_at(&doc.font, x + 3.0, mark_y, 16.0, "无影像 / no imagery");
-            pg.text_at(&doc.font, x + 3.0, mark_y + 8.0, 7.0, &files);
-        }
+        place_chip(doc, pg, chip, (MARGIN + k as f32 * (w_mm + 6.0), chip_top), w_mm);
     }
-    pg.y = chip_top + CHIP_W_MM * 0.75 + 6.0;
+    pg.y = chip_top + h_mm + 6.0;
+}
+
+/// One chip, `w_mm` wide, its top left at `at`; one without its imagery carries a 无影像 mark.
+pub(super) fn place_chip(doc: &mut Doc<'_>, pg: &mut PageBuilder, chip: Chip, (x, y): (f32, f32), w_mm: f32) {
+    let (jpeg, missing) = match chip {
+        Chip::Shown(jpeg) => (jpeg, None),
+        Chip::NoImagery(jpeg, files) => (jpeg, Some(files)),
+    };
+    let size = (jpeg.w, jpeg.h);
+    let h_mm = w_mm * size.1 as f32 / size.0.max(1) as f32;
+    let id = add_jpeg(&mut doc.pdf, jpeg);
+    pg.image(&id, x, y, w_mm, size);
+    if let Some(files) = missing {
+        let mark_y = y + h_mm / 2.0 - 4.0;
+        // A light band behind the mark, so it reads on the dark background.
+        pg.rect(x + 1.5, mark_y - 1.5, w_mm - 3.0, 12.5, Some(grey(0.93)));
+        pg.text_at(&doc.font, x + 3.0, mark_y, 16.0, "无影像 / no imagery");
+        pg.text_at(&doc.font, x + 3.0, mark_y + 8.0, 7.0, &files);
+    }
 }
 
 /// Field photos, up to four, with captions (their thumbnails are JPEG already).
-fn photos(doc: &mut Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) -> Result<(), ReportError> {
+pub(super) fn photos(doc: &mut Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) -> Result<(), ReportError> {
     let photos = doc.p.photos(Some(r.fid))?;
     if photos.is_empty() {
         return Ok(());
@@ -324,9 +348,19 @@ fn photos(doc: &mut Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) -> Result<()
 }
 
 /// The attributes that are filled, two per row, cut to what fits above the signature line.
-fn attributes(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
-    let t = doc.p.template();
+pub(super) fn attributes(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
     let mut rows = vec![vec!["字段".to_string(), "值".into(), "字段".into(), "值".into()]];
+    rows.extend(attribute_rows(doc, r));
+    if pg.y + rows.len() as f32 * 6.5 > PAGE_H - MARGIN - 10.0 {
+        rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
+    }
+    pg.table(&doc.font, &[28.0, 57.0, 28.0, 57.0], &rows);
+}
+
+/// The filled attributes as label, value, label, value rows.
+pub(super) fn attribute_rows(doc: &Doc<'_>, r: &PatchRecord) -> Vec<Vec<String>> {
+    let t = doc.p.template();
+    let mut rows = Vec::new();
     let filled: Vec<(String, String)> = t
         .fields()
         .iter()
@@ -341,8 +375,5 @@ fn attributes(doc: &Doc<'_>, pg: &mut PageBuilder, r: &PatchRecord) {
         }
         rows.push(row);
     }
-    if pg.y + rows.len() as f32 * 6.5 > PAGE_H - MARGIN - 10.0 {
-        rows.truncate(((PAGE_H - MARGIN - 10.0 - pg.y) / 6.5).max(1.0) as usize);
-    }
-    pg.table(&doc.font, &[28.0, 57.0, 28.0, 57.0], &rows);
+    rows
 }
