@@ -45,6 +45,11 @@ pub fn points(s: &str) -> Result<Points, String> {
     Ok(Points(pts))
 }
 
+/// `each` or `patch`: how split patches get their report sheets.
+pub fn subpatch_sheets(s: &str) -> Result<tuban_core::report::SubpatchSheets, String> {
+    tuban_core::report::SubpatchSheets::parse(s).ok_or_else(|| format!("“{s}”: each | patch"))
+}
+
 /// Three band numbers `4,3,2`.
 pub fn bands(s: &str) -> Result<[u32; 3], String> {
     let v: Vec<u32> = s.split(',').filter_map(|b| b.trim().parse().ok()).collect();

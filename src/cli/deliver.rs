@@ -6,10 +6,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use tuban_core::export::{ExportOptions, Format};
 use tuban_core::ops::{self, Overwrite};
-use tuban_core::report::{ChipLayout, ReportOptions, Sheets};
+use tuban_core::report::{ChipLayout, ReportOptions, Sheets, SubpatchSheets};
 use tuban_core::store::Access;
 
-use super::args::{chip_size, export_format, sheets};
+use super::args::{chip_size, export_format, sheets, subpatch_sheets};
 use super::{with_progress, Ctx};
 
 /// Arguments of `tuban report`.
@@ -28,6 +28,9 @@ pub struct ReportArgs {
     /// 截图尺寸：standard（两图并排，各 82 毫米宽）或 宽x高 毫米（上下两图，A4 竖排；190x115 与 QGIS Atlas 版式相同） / chip size: standard (side by side, 82 mm wide) or WxH in mm (one above the other on A4 portrait; 190x115 is QGIS Atlas's map size)
     #[arg(long, default_value = "standard", value_parser = chip_size)]
     pub chip_size: ChipLayout,
+    /// 细斑：each（每个细斑一张核查表）或 patch（每个拆分图斑一张，列出细斑） / sub-patches: a sheet each, or one per split patch listing them
+    #[arg(long, default_value = "each", value_parser = subpatch_sheets)]
+    pub subpatch_sheets: SubpatchSheets,
     /// 页眉单位名称 / unit name
     #[arg(long)]
     pub unit: Option<String>,
@@ -56,6 +59,7 @@ pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
         sheets,
         dpi,
         chip_size,
+        subpatch_sheets,
         unit,
         method,
         problems,
@@ -85,7 +89,16 @@ pub fn run_report(a: ReportArgs, ctx: &Ctx) -> Result<()> {
         }
     }
     let p = ctx.open(&project, Access::ReadOnly)?;
-    let opts = ReportOptions { sheets, dpi, chips: chip_size, unit, method_text, problems_text, allow_missing_imagery };
+    let opts = ReportOptions {
+        sheets,
+        dpi,
+        chips: chip_size,
+        unit,
+        method_text,
+        problems_text,
+        allow_missing_imagery,
+        subpatches: subpatch_sheets,
+    };
     let w = with_progress(|progress| ops::deliver::report(&p, &out, &opts, Overwrite::from_force(force), progress))?;
     let mb = w.size_bytes as f64 / 1e6;
     println!("{} {} ({mb:.1} MB, {:.1} s)", tr.t("已输出报告", "wrote"), w.path.display(), w.seconds);

@@ -9,7 +9,7 @@ use super::commands::{AppCommand, Command, Commands};
 use super::i18n::{tr, Lang};
 use super::state::Workstation;
 use tuban_core::export::Format;
-use tuban_core::report::{ChipLayout, ReportOptions, Sheets};
+use tuban_core::report::{ChipLayout, ReportOptions, Sheets, SubpatchSheets};
 use tuban_core::store::ReportText;
 
 /// The dialog's fields (kept while it is open).
@@ -18,6 +18,7 @@ pub struct DeliverDialog {
     filter: String,
     dpi: u32,
     chips: ChipLayout,
+    subpatches: SubpatchSheets,
     unit: String,
     method: String,
     problems: String,
@@ -43,6 +44,7 @@ impl DeliverDialog {
             filter: String::new(),
             dpi: 150,
             chips: ChipLayout::Standard,
+            subpatches: SubpatchSheets::Each,
             unit: meta.unit.clone(),
             method: String::new(),
             problems: String::new(),
@@ -101,6 +103,7 @@ pub fn deliver_ui(
                 method_text: text(&dlg.method),
                 problems_text: text(&dlg.problems),
                 allow_missing_imagery: dlg.allow_missing_imagery,
+                subpatches: dlg.subpatches,
             };
             cmds.push(AppCommand::Report { out: PathBuf::from(dlg.report_out.trim()), opts, force: dlg.force });
         }
@@ -148,6 +151,12 @@ fn report_options_ui(ui: &mut Ui, dlg: &mut DeliverDialog, lang: Lang) {
             for c in [ChipLayout::Standard, ChipLayout::ATLAS] {
                 ui.selectable_value(&mut dlg.chips, c, name(c));
             }
+        });
+        ui.end_row();
+        ui.label(tr(lang, "report_subpatches"));
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut dlg.subpatches, SubpatchSheets::Each, tr(lang, "subpatch_sheets_each"));
+            ui.radio_value(&mut dlg.subpatches, SubpatchSheets::WithPatch, tr(lang, "subpatch_sheets_patch"));
         });
         ui.end_row();
         let l = ui.label(tr(lang, "report_unit"));

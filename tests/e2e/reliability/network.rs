@@ -33,7 +33,8 @@ fn no_network_without_an_online_source() {
     let sources = p.imagery().unwrap();
     let fid = p.find_patch("150999SJBG2025000004").unwrap().unwrap();
     let geom = p.patch_geometry(fid).unwrap().unwrap();
-    let overlay = tuban_core::render::Overlay { geom, rgba: [255, 255, 0, 255], label: String::new() };
+    let overlay =
+        tuban_core::render::Overlay { geom, rgba: [255, 255, 0, 255], label: String::new(), line: Default::default() };
     tuban_core::render::render(Some(&sources[0].spec), &[overlay], &Default::default()).unwrap();
     let mut service = tuban_core::imagery::TileService::new(vec![sources[0].spec.clone()], 2, || {});
     service.request(tuban_core::imagery::TileKey { source: 0, z: 16, x: 52_968, y: 24_300 });

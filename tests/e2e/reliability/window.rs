@@ -88,7 +88,7 @@ fn stored_bz(path: &Path) -> String {
 }
 
 /// Where the remark field (备注 BZ) of the form is on the 1600×960 window of a fresh profile.
-const BZ_FIELD_XY: (&str, &str) = ("1480", "839");
+const BZ_FIELD_XY: (&str, &str) = ("1480", "865");
 
 #[test]
 fn killing_the_window_while_typing_loses_at_most_the_last_second() {

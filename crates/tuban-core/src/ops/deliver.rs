@@ -103,7 +103,12 @@ pub fn render_patch(
     let chosen = index.and_then(|i| sources.get(i));
     let caption = chosen.map(|s| format!("{}  {}", s.title(), s.acquired.map(|d| d.to_string()).unwrap_or_default()));
     let opts = crate::render::RenderOptions { size_px, caption, ..Default::default() };
-    let overlay = crate::render::Overlay { geom, rgba: [255, 255, 0, 255], label: record.key.clone() };
+    let overlay = crate::render::Overlay {
+        geom,
+        rgba: [255, 255, 0, 255],
+        label: record.key.clone(),
+        line: crate::render::Line::Solid,
+    };
     let img = crate::render::render(chosen.map(|s| &s.spec), &[overlay], &opts)?;
     crate::render::save(&img, out, overwrite)?;
     let size_bytes = std::fs::metadata(out).map_err(super::io_error(out))?.len();

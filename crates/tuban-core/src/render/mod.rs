@@ -59,6 +59,16 @@ impl Default for RenderOptions {
     }
 }
 
+/// How an overlay's outline is stroked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Line {
+    /// A solid line (the extent in force).
+    #[default]
+    Solid,
+    /// A dashed line (the issued outline beside a verified one).
+    Dashed,
+}
+
 /// A shape to draw: lon/lat geometry, RGBA colour, label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overlay {
@@ -68,6 +78,8 @@ pub struct Overlay {
     pub rgba: [u8; 4],
     /// Label drawn above it.
     pub label: String,
+    /// Solid or dashed.
+    pub line: Line,
 }
 
 /// Why a map image could not be made.
@@ -252,8 +264,19 @@ fn draw_overlays(
             let mut dark = Paint::default();
             dark.set_color_rgba8(0, 0, 0, 140);
             dark.anti_alias = true;
+            let dash = match o.line {
+                Line::Solid => None,
+                Line::Dashed => tiny_skia::StrokeDash::new(vec![width * 4.0, width * 3.0], 0.0),
+            };
+            let halo = Stroke { dash: dash.clone(), ..halo };
             pixmap.stroke_path(&path, &dark, &halo, Transform::identity(), None);
-            pixmap.stroke_path(&path, &paint, &Stroke { width, ..Default::default() }, Transform::identity(), None);
+            pixmap.stroke_path(
+                &path,
+                &paint,
+                &Stroke { width, dash, ..Default::default() },
+                Transform::identity(),
+                None,
+            );
         }
         if opts.labels && !o.label.is_empty() && top.0.is_finite() {
             labels.push((o.label.clone(), top.1, top.0 - 8.0));

@@ -108,6 +108,29 @@ pub struct ReportOptions {
     /// Write the report even when chips' imagery is missing: those chips are marked 无影像 and
     /// the files named in the method section (otherwise the report is refused).
     pub allow_missing_imagery: bool,
+    /// A sheet per 细斑, or one per split patch listing its 细斑.
+    pub subpatches: SubpatchSheets,
+}
+
+/// How a patch split into 细斑 gets its sheets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubpatchSheets {
+    /// One sheet per 细斑 (its extent solid, the issued patch dashed).
+    #[default]
+    Each,
+    /// One sheet per split patch: every 细斑 solid on its chips and listed with area and verdict.
+    WithPatch,
+}
+
+impl SubpatchSheets {
+    /// Parses `each` / `patch`.
+    pub fn parse(s: &str) -> Option<SubpatchSheets> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "each" | "细斑" => Some(SubpatchSheets::Each),
+            "patch" | "图斑" => Some(SubpatchSheets::WithPatch),
+            _ => None,
+        }
+    }
 }
 
 impl Default for ReportOptions {
@@ -120,6 +143,7 @@ impl Default for ReportOptions {
             method_text: None,
             problems_text: None,
             allow_missing_imagery: false,
+            subpatches: SubpatchSheets::Each,
         }
     }
 }

@@ -14,14 +14,15 @@ use tuban_model::progress::Progress;
 use tuban_model::units::m2_to_mu;
 
 use super::layout::{add_jpeg, grey, Jpeg, PageBuilder, MARGIN, PAGE_H};
-use super::{value, ChipLayout, Doc, ReportError, ReportOptions, Sheets};
+use super::{value, ChipLayout, Doc, ReportError, ReportOptions, Sheets, SubpatchSheets};
 use crate::imagery::source::{SourceSpec, TileSource};
-use crate::render::{self, Overlay, RenderOptions};
+use crate::render::{self, Line, Overlay, RenderOptions};
 use crate::store::{ImagerySource, PatchRecord, Period};
 
 /// One sheet's chips: the patch outline and, before and after, the source and caption.
 struct ChipJob {
-    geom: Option<geo::Geometry>,
+    /// The outlines on both chips: the extent(s) in force solid, the issued patch dashed.
+    overlays: Vec<Overlay>,
     sides: [(Option<usize>, Option<String>); 2],
 }
 
@@ -50,7 +51,7 @@ pub(super) fn missing_imagery(
     let mut used = vec![false; imagery.len()];
     for r in chosen(doc, records, opts)? {
         for period in [Period::Before, Period::After] {
-            if let Some(i) = doc.p.imagery_for(r, imagery, period) {
+            if let Some(i) = doc.p.imagery_for(&r, imagery, period) {
                 used[i] = true;
             }
         }
@@ -140,34 +141,69 @@ pub(super) fn sheets(
     })
 }
 
-/// The records that get a sheet.
-fn chosen<'r>(
-    doc: &Doc<'_>,
-    records: &'r [PatchRecord],
-    opts: &ReportOptions,
-) -> Result<Vec<&'r PatchRecord>, ReportError> {
+/// The records that get a sheet, in the order given; with [`SubpatchSheets::WithPatch`] the
+/// 细斑 of a split patch give way to the patch itself (chosen when any of its 细斑 is).
+fn chosen(doc: &Doc<'_>, records: &[PatchRecord], opts: &ReportOptions) -> Result<Vec<PatchRecord>, ReportError> {
     let t = doc.p.template();
     let roles = t.roles();
     let filter = match &opts.sheets {
         Sheets::Filter(text) => Some(t.parse_condition(text).map_err(|e| ReportError::BadFilter(e.to_string()))?),
         _ => None,
     };
-    Ok(records
-        .iter()
-        .filter(|r| match &opts.sheets {
-            Sheets::All => true,
-            Sheets::Illegal => roles.illegal_verdicts.contains(&value(t, r, Some(&roles.verdict))),
-            Sheets::None => false,
-            Sheets::Filter(_) => filter.as_ref().is_some_and(|f| t.matches(f, &r.values) == Some(true)),
-        })
-        .collect())
+    let picked = records.iter().filter(|r| match &opts.sheets {
+        Sheets::All => true,
+        Sheets::Illegal => roles.illegal_verdicts.contains(&value(t, r, Some(&roles.verdict))),
+        Sheets::None => false,
+        Sheets::Filter(_) => filter.as_ref().is_some_and(|f| t.matches(f, &r.values) == Some(true)),
+    });
+    let mut out: Vec<PatchRecord> = Vec::new();
+    if opts.subpatches == SubpatchSheets::Each {
+        out = picked.cloned().collect();
+        // In key order, so a patch's 细斑 follow one another.
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        return Ok(out);
+    }
+    for r in picked {
+        let mut top = r.clone();
+        while let Some(parent) = top.parent_fid.and_then(|f| doc.p.patch(f).ok().flatten()) {
+            top = parent;
+        }
+        if !out.iter().any(|o| o.fid == top.fid) {
+            out.push(top);
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// The 细斑 of a split patch as fact rows: key, area, verdict (a re-split 细斑's own 细斑 too).
+pub(super) fn subpatch_rows(doc: &Doc<'_>, r: &PatchRecord) -> Vec<Vec<String>> {
+    if !r.split {
+        return Vec::new();
+    }
+    let t = doc.p.template();
+    let verdict = t.roles().verdict.clone();
+    let mut rows = Vec::new();
+    for sub in doc.p.subpatches_of(r.fid).unwrap_or_default() {
+        if sub.split {
+            rows.extend(subpatch_rows(doc, &sub));
+            continue;
+        }
+        rows.push(vec![
+            "细斑".to_string(),
+            format!("{}  {}", sub.key, value(t, &sub, Some(&verdict))),
+            "细斑面积".to_string(),
+            format!("{:.2} m²（{:.3} 亩）", sub.area_m2, m2_to_mu(sub.area_m2)),
+        ]);
+    }
+    rows
 }
 
 /// What each sheet's two chips show, read here (the project stays on this thread).
-fn chip_jobs(doc: &Doc<'_>, records: &[&PatchRecord], imagery: &[ImagerySource]) -> Result<Vec<ChipJob>, ReportError> {
+fn chip_jobs(doc: &Doc<'_>, records: &[PatchRecord], imagery: &[ImagerySource]) -> Result<Vec<ChipJob>, ReportError> {
     let mut jobs = Vec::with_capacity(records.len());
     for r in records {
-        let geom = doc.p.patch_geometry(r.fid)?;
+        let overlays = outlines(doc, r)?;
         let sides = [Period::Before, Period::After].map(|period| {
             let source = doc.p.imagery_for(r, imagery, period);
             let caption = source.and_then(|s| imagery.get(s)).map(|s| {
@@ -179,9 +215,38 @@ fn chip_jobs(doc: &Doc<'_>, records: &[&PatchRecord], imagery: &[ImagerySource])
             });
             (source, caption)
         });
-        jobs.push(ChipJob { geom, sides });
+        jobs.push(ChipJob { overlays, sides });
     }
     Ok(jobs)
+}
+
+/// The outlines of a sheet's chips: the extent in force (yellow, solid) and, when it differs
+/// from what was issued, the issued patch (white, dashed): the record's own issued geometry
+/// when its extent was redrawn, the issued patch of a 细斑, or, for a sheet of a split patch,
+/// every 细斑 solid inside the issued patch dashed.
+fn outlines(doc: &Doc<'_>, r: &PatchRecord) -> Result<Vec<Overlay>, ReportError> {
+    let solid = |geom| Overlay { geom, rgba: [255, 255, 0, 255], label: String::new(), line: Line::Solid };
+    let dashed = |geom| Overlay { geom, rgba: [255, 255, 255, 255], label: String::new(), line: Line::Dashed };
+    let Some(extent) = doc.p.extent(r.fid)? else { return Ok(Vec::new()) };
+    if r.split {
+        let mut out = vec![dashed(extent.issued)];
+        for sub in doc.p.subpatches_of(r.fid)? {
+            out.extend(outlines(doc, &sub)?.into_iter().filter(|o| o.line == Line::Solid));
+        }
+        return Ok(out);
+    }
+    let mut root = r.parent_fid;
+    let mut issued = None;
+    while let Some(parent) = root {
+        issued = doc.p.extent(parent)?.map(|e| e.issued);
+        root = doc.p.patch(parent)?.and_then(|p| p.parent_fid);
+    }
+    let issued = match (&extent.verified, issued) {
+        (_, Some(g)) => Some(g),
+        (Some(_), None) => Some(extent.issued.clone()),
+        (None, None) => None,
+    };
+    Ok(issued.map(dashed).into_iter().chain(std::iter::once(solid(extent.current().clone()))).collect())
 }
 
 /// Renders and encodes the before and after chips of one sheet (on a worker thread); none when
@@ -192,16 +257,17 @@ fn render_chips(
     open: &mut OpenSources,
     base: &RenderOptions,
 ) -> Vec<ChipResult> {
-    let Some(geom) = &job.geom else { return Vec::new() };
+    if job.overlays.is_empty() {
+        return Vec::new();
+    }
     job.sides
         .iter()
         .map(|(source, caption)| {
             let ro = RenderOptions { caption: caption.clone(), ..base.clone() };
-            let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
             let missing = source.and_then(|i| specs.get(&i)).map(|(_, m)| m.as_slice()).unwrap_or_default();
             if !missing.is_empty() {
                 let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
-                let img = render::render_from(None, &[overlay], &ro).map_err(|e| e.to_string())?;
+                let img = render::render_from(None, &job.overlays, &ro).map_err(|e| e.to_string())?;
                 return Jpeg::encode(&img).map(|j| Chip::NoImagery(j, names)).ok_or_else(|| "JPEG".to_string());
             }
             let src = match source {
@@ -214,7 +280,7 @@ fn render_chips(
                 }
                 None => None,
             };
-            let img = render::render_from(src, &[overlay], &ro).map_err(|e| e.to_string())?;
+            let img = render::render_from(src, &job.overlays, &ro).map_err(|e| e.to_string())?;
             let jpeg = Jpeg::encode(&img);
             crate::imagery::recycle_pixels(img.into_raw());
             jpeg.map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
@@ -240,7 +306,7 @@ fn sheet(
     }
     let mut pg = PageBuilder::new();
     facts(doc, &mut pg, r);
-    if job.geom.is_some() {
+    if !job.overlays.is_empty() {
         chips_row(doc, &mut pg, chips);
     }
     photos(doc, &mut pg, r)?;
@@ -293,7 +359,7 @@ pub(super) fn fact_rows(doc: &Doc<'_>, r: &PatchRecord) -> Vec<Vec<String>> {
             value(t, r, Some(&roles.verdict)),
         ],
     ];
-    rows
+    rows.into_iter().chain(subpatch_rows(doc, r)).collect()
 }
 
 /// The before and after chips side by side.

@@ -35,7 +35,8 @@ fn a_chip_shows_the_change_between_periods() {
     let before = p.imagery_for(&record, &sources, Period::Before).unwrap();
     let after = p.imagery_for(&record, &sources, Period::After).unwrap();
     assert_eq!((sources[before].name.as_str(), sources[after].name.as_str()), ("before", "after"));
-    let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: record.key.clone() };
+    let overlay =
+        Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: record.key.clone(), line: Default::default() };
     let opts = RenderOptions { size_px: (400, 300), labels: false, ..Default::default() };
     let a = render(Some(&sources[before].spec), std::slice::from_ref(&overlay), &opts).unwrap();
     let b = render(Some(&sources[after].spec), &[overlay], &opts).unwrap();
@@ -60,7 +61,7 @@ fn points_without_imagery_and_bad_sizes() {
     let pt = geo::Geometry::Point(geo::Point::new(111.5, 41.6));
     let img = render(
         None,
-        &[Overlay { geom: pt.clone(), rgba: [0, 255, 255, 255], label: "线索".into() }],
+        &[Overlay { geom: pt.clone(), rgba: [0, 255, 255, 255], label: "线索".into(), line: Default::default() }],
         &RenderOptions::default(),
     )
     .unwrap();
@@ -69,10 +70,35 @@ fn points_without_imagery_and_bad_sizes() {
     assert!(cyan > 30, "{cyan}");
     let e = render(
         None,
-        &[Overlay { geom: pt, rgba: [0, 0, 0, 255], label: String::new() }],
+        &[Overlay { geom: pt, rgba: [0, 0, 0, 255], label: String::new(), line: Default::default() }],
         &RenderOptions { size_px: (0, 10), ..Default::default() },
     )
     .unwrap_err();
     assert!(matches!(e, RenderError::BadSize(0, 10)));
     assert!(matches!(render(None, &[], &RenderOptions::default()), Err(RenderError::EmptyExtent)));
+}
+
+/// The issued outline is dashed: fewer stroked pixels than the same outline solid, but many.
+#[test]
+fn a_dashed_outline_strokes_part_of_the_line() {
+    use geo::polygon;
+    use tuban_core::render::{render_from, Line, Overlay, RenderOptions};
+    let square = geo::Geometry::Polygon(
+        polygon![(x: 111.0, y: 41.0), (x: 111.001, y: 41.0), (x: 111.001, y: 41.001), (x: 111.0, y: 41.001), (x: 111.0, y: 41.0)],
+    );
+    let ro = RenderOptions {
+        size_px: (400, 300),
+        scale_bar: false,
+        north_arrow: false,
+        labels: false,
+        ..Default::default()
+    };
+    let count = |line| {
+        let o = Overlay { geom: square.clone(), rgba: [255, 0, 0, 255], label: String::new(), line };
+        let img = render_from(None, &[o], &ro).unwrap();
+        img.pixels().filter(|p| p[0] > 200 && p[1] < 60 && p[2] < 60).count()
+    };
+    let (solid, dashed) = (count(Line::Solid), count(Line::Dashed));
+    assert!(solid > 1000, "{solid}");
+    assert!(dashed * 10 > solid * 3 && dashed * 10 < solid * 8, "dashed {dashed} of solid {solid}");
 }

@@ -229,3 +229,46 @@ fn a_multipolygon_patch_splits_into_its_parts_and_the_rules_find_nothing_wrong()
     let sum: f64 = out.subpatches.iter().map(|s| s.2).sum();
     assert!((sum - area_m2(&issued)).abs() / area_m2(&issued) < 0.001);
 }
+
+/// The report's text (pdftotext, not tuban).
+fn report_text(p: &Project, out: &std::path::Path, subpatches: tuban_core::report::SubpatchSheets) -> String {
+    let opts = tuban_core::report::ReportOptions { subpatches, ..Default::default() };
+    tuban_core::report::write(p, out, &opts, true, &tuban_model::progress::Progress::new()).unwrap();
+    let o = std::process::Command::new("pdftotext").arg(out).arg("-").output().expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn the_report_gives_each_subpatch_a_sheet_or_lists_them_on_their_patchs() {
+    use tuban_core::report::SubpatchSheets;
+    let (dir, mut p) = project();
+    let fid = p.require_patch(KEY).unwrap();
+    let issued = p.extent(fid).unwrap().unwrap().issued;
+    edit_ops::split(&mut p, KEY, &Cut::Line(middle_line(&issued))).unwrap();
+    for (sub, verdict) in [("1", "违法"), ("2", "伪变化")] {
+        let f = p.require_patch(&format!("{KEY}-{sub}")).unwrap();
+        p.set_text(f, &[("HCJG", verdict)]).unwrap();
+    }
+    let out = dir.path().join("报告.pdf");
+    // The key in each sheet's heading “图斑核查表  KEY”, as pdftotext reads it.
+    let headings = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("图斑核查表").nth(1))
+            .map(|k| k.trim().to_string())
+            .filter(|k| k.starts_with(KEY))
+            .collect()
+    };
+    let each = report_text(&p, &out, SubpatchSheets::Each);
+    let h = headings(&each);
+    assert!(
+        h.contains(&format!("{KEY}-1")) && h.contains(&format!("{KEY}-2")) && !h.contains(&KEY.to_string()),
+        "{h:?}"
+    );
+    let with_patch = report_text(&p, &out, SubpatchSheets::WithPatch);
+    let h = headings(&with_patch);
+    assert_eq!(h, [KEY.to_string()], "one sheet, of the patch itself");
+    assert!(
+        with_patch.contains(&format!("{KEY}-1")) && with_patch.contains("伪变化"),
+        "the 细斑 are listed with their verdicts"
+    );
+}
