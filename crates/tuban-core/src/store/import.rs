@@ -88,6 +88,8 @@ pub struct ImportSession<'a> {
     envelope: Option<[f64; 4]>,
     summary: ImportSummary,
     now: String,
+    /// The last row id before the import, while the spatial index waits for [`Self::finish`].
+    index_from: Option<i64>,
 }
 
 impl Project {
@@ -109,6 +111,7 @@ impl Project {
         )
         .map_err(sq)?;
         let batch_id = tx.last_insert_rowid();
+        let index_from = super::rtree::suspend_patch_inserts(&tx).map_err(sq)?;
         Ok(ImportSession {
             tx,
             path,
@@ -122,6 +125,7 @@ impl Project {
             envelope: None,
             summary: ImportSummary { batch_id, ..Default::default() },
             now,
+            index_from,
         })
     }
 }
@@ -270,8 +274,9 @@ impl ImportSession<'_> {
         let problems = self.template.validate(&vals);
         let status = self.template.review_status(&vals, &problems);
         let fields = self.template.fields();
-        let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at");
-        let mut marks = String::from("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11");
+        // The uid in the INSERT itself: the insert trigger that would fill it rewrites the row.
+        let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid");
+        let mut marks = String::from("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, lower(hex(randomblob(16)))");
         for (i, f) in fields.iter().enumerate() {
             cols.push_str(&format!(", \"{}\"", f.name));
             marks.push_str(&format!(", ?{}", 12 + i));
@@ -471,6 +476,9 @@ impl ImportSession<'_> {
                 params![self.now, self.user, format!("added {} updated {} unchanged {} skipped {}", s.added, s.updated, s.unchanged, s.skipped), format!("import:{}", self.batch_id)],
             )
             .map_err(sq)?;
+        if let Some(since) = self.index_from {
+            super::rtree::resume_patch_inserts(&self.tx, since).map_err(sq)?;
+        }
         let summary = self.summary.clone();
         self.tx.commit().map_err(sq)?;
         Ok(summary)

@@ -109,6 +109,36 @@ pub fn create_index(conn: &Connection, table: &str, column: &str, pk: &str) -> r
     Ok(())
 }
 
+/// Takes the insert trigger of the patches' index off for an import (its rows are indexed in one
+/// pass by [`resume_patch_inserts`], in the same transaction, as GDAL does); returns the last
+/// row id before the import, or `None` when the project has no such trigger.
+pub(crate) fn suspend_patch_inserts(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let trigger = format!("{}_insert", index_name("patches", "geom"));
+    let exists: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1", [&trigger], |r| {
+            r.get(0)
+        })?;
+    if exists == 0 {
+        return Ok(None);
+    }
+    let last: i64 = conn.query_row("SELECT coalesce(max(fid), 0) FROM patches", [], |r| r.get(0))?;
+    conn.execute_batch(&format!("DROP TRIGGER \"{trigger}\";"))?;
+    Ok(Some(last))
+}
+
+/// Indexes the patches added after row `since` and puts the insert trigger back.
+pub(crate) fn resume_patch_inserts(conn: &Connection, since: i64) -> rusqlite::Result<()> {
+    let rtree = index_name("patches", "geom");
+    conn.execute(
+        &format!("INSERT OR REPLACE INTO \"{rtree}\" SELECT fid, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) FROM patches WHERE fid > ?1 AND geom NOT NULL AND NOT ST_IsEmpty(geom)"),
+        [since],
+    )?;
+    let insert = TRIGGERS.lines().find(|l| l.contains("_insert\"")).unwrap_or_default();
+    conn.execute_batch(
+        &insert.replace("{i}", &rtree).replace("{t}", "patches").replace("{c}", "geom").replace("{pk}", "fid"),
+    )
+}
+
 /// Indexes every geometry column registered in `gpkg_geometry_columns` (each table's integer
 /// primary key is its `fid`, as in every table tuban creates).
 pub fn index_all(conn: &Connection) -> rusqlite::Result<()> {
