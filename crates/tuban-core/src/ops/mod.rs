@@ -9,6 +9,7 @@ pub mod deliver;
 pub mod evidence;
 pub mod geometry;
 pub mod imagery;
+pub mod reference;
 pub mod seal;
 
 use std::path::Path;

@@ -62,7 +62,8 @@ fn map_paths(spec: &SourceSpec, mut f: impl FnMut(&Path) -> PathBuf) -> SourceSp
 }
 
 impl Project {
-    fn project_dir(&self) -> PathBuf {
+    /// The folder of the project file (`.` for a bare file name).
+    pub(super) fn project_dir(&self) -> PathBuf {
         let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
         if dir.as_os_str().is_empty() {
             PathBuf::from(".")

@@ -14,6 +14,11 @@
 //! extent as verified, a GeoPackage blob in CGCS2000; NULL while it equals the issued one),
 //! `patches.parent_fid` (the record a 细斑 was split from) and `patches.split_state` ('split' on
 //! an issued record whose 细斑 stand in its place); see `geometry.rs`.
+//! Schema version 5 (planned as 6 after the team-merge step; the integrator renumbers it): the
+//! reference layers beside the imagery: `tuban_reference` (the catalogue), their features in
+//! `tuban_reference_features` with the R-tree `tuban_reference_rtree`, each patch's overlay in
+//! `tuban_overlay` with `tuban_overlay_state` (which extent it was computed for), and
+//! `tuban_reference_fills` (values a layer filled, to mark them in the form); see `reference.rs`.
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -29,7 +34,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -313,6 +318,7 @@ const STEPS: &[Step] = &[
     Step { upgrade: v2_upgrade, read_only: v2_read_only },
     Step { upgrade: v3_upgrade, read_only: v3_read_only },
     Step { upgrade: v4_upgrade, read_only: v4_read_only },
+    Step { upgrade: super::reference::schema_upgrade, read_only: super::reference::schema_read_only },
 ];
 
 const V2_ATTACHMENTS: &str = "(
