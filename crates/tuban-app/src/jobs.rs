@@ -41,12 +41,24 @@ pub enum JobSpec {
     Seal { project: PathBuf },
     /// Check the data against the seal.
     Verify { project: PathBuf },
+    /// Add a reference layer; compute every patch's overlay with it and fill what it fills.
+    AddReference { project: PathBuf, path: PathBuf, layer: Box<tuban_core::reference::NewLayer> },
+    /// Compute the overlays that are missing or out of date.
+    Overlay { project: PathBuf },
 }
 
 impl JobSpec {
     /// True when the job writes the project: the window must not hold it meanwhile.
     pub fn writes(&self) -> bool {
-        matches!(self, JobSpec::Import { .. } | JobSpec::Photos { .. } | JobSpec::Attach { .. } | JobSpec::Seal { .. })
+        matches!(
+            self,
+            JobSpec::Import { .. }
+                | JobSpec::Photos { .. }
+                | JobSpec::Attach { .. }
+                | JobSpec::Seal { .. }
+                | JobSpec::AddReference { .. }
+                | JobSpec::Overlay { .. }
+        )
     }
 
     /// The project the job works on.
@@ -59,7 +71,9 @@ impl JobSpec {
             | JobSpec::Report { project, .. }
             | JobSpec::Export { project, .. }
             | JobSpec::Seal { project }
-            | JobSpec::Verify { project } => project,
+            | JobSpec::Verify { project }
+            | JobSpec::AddReference { project, .. }
+            | JobSpec::Overlay { project } => project,
         }
     }
 
@@ -71,6 +85,7 @@ impl JobSpec {
             JobSpec::Report { .. } => "making_report",
             JobSpec::Seal { .. } => "sealing",
             JobSpec::Verify { .. } => "verifying",
+            JobSpec::AddReference { .. } | JobSpec::Overlay { .. } => "overlaying",
         }
     }
 
@@ -84,6 +99,18 @@ impl JobSpec {
             JobSpec::Export { project, out, format, force } => export(&project, &out, format, force, p),
             JobSpec::Seal { project } => seal(&project),
             JobSpec::Verify { project } => verify(&project),
+            JobSpec::AddReference { project, path, layer } => {
+                let mut proj = open_rw(&project)?;
+                ops::reference::add(&mut proj, &path, &layer, p)
+                    .map(|a| JobOutcome::ReferenceAdded(Box::new(a)))
+                    .map_err(JobError::from)
+            }
+            JobSpec::Overlay { project } => {
+                let mut proj = open_rw(&project)?;
+                let scope = tuban_core::reference::overlay::Scope::Stale;
+                let (summary, filled) = ops::reference::refresh(&mut proj, &scope, p).map_err(JobError::from)?;
+                Ok(JobOutcome::OverlayRefreshed { patches: summary.patches, filled })
+            }
         }
     }
 }
@@ -104,6 +131,10 @@ pub enum JobOutcome {
     Sealed(SealInfo, PathBuf),
     /// The data was checked against the seal.
     Verified(VerifyReport),
+    /// A reference layer was added and overlaid.
+    ReferenceAdded(Box<ops::reference::Added>),
+    /// Stale overlays were computed: patches, fields filled.
+    OverlayRefreshed { patches: usize, filled: usize },
 }
 
 /// What became of one file to attach.
@@ -246,7 +277,14 @@ fn import(
         None => open_rw(project)?,
     };
     match tuban_core::import::import(&mut proj, patches, &ImportOptions::default(), p) {
-        Ok(r) => Ok(JobOutcome::Imported(r)),
+        Ok(r) => {
+            // New or re-issued patches get their overlay with the project's reference layers.
+            if !proj.references().map_err(JobError::from)?.is_empty() {
+                let scope = tuban_core::reference::overlay::Scope::Stale;
+                ops::reference::refresh(&mut proj, &scope, p).map_err(JobError::from)?;
+            }
+            Ok(JobOutcome::Imported(r))
+        }
         Err(e) => {
             drop(proj);
             if create.is_some() {

@@ -9,6 +9,8 @@ mod common;
 
 #[path = "app/edit.rs"]
 mod edit;
+#[path = "app/reference.rs"]
+mod reference;
 
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
