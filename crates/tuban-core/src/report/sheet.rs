@@ -25,6 +25,8 @@ const CHIP_W_MM: f32 = 82.0;
 /// One sheet's chips: the patch outline and, before and after, the source and caption.
 struct ChipJob {
     geom: Option<geo::Geometry>,
+    /// Reference-layer outlines around the patch (drawn under it).
+    refs: Vec<Overlay>,
     sides: [(Option<usize>, Option<String>); 2],
 }
 
@@ -177,7 +179,12 @@ fn chip_jobs(doc: &Doc<'_>, records: &[&PatchRecord], imagery: &[ImagerySource])
             });
             (source, caption)
         });
-        jobs.push(ChipJob { geom, sides });
+        let margin = RenderOptions::default().margin;
+        let refs = match &geom {
+            Some(g) => super::reference::chip_outlines(doc.p, g, margin)?,
+            None => Vec::new(),
+        };
+        jobs.push(ChipJob { geom, refs, sides });
     }
     Ok(jobs)
 }
@@ -195,11 +202,12 @@ fn render_chips(
         .iter()
         .map(|(source, caption)| {
             let ro = RenderOptions { size_px: size, caption: caption.clone(), labels: false, ..Default::default() };
-            let overlay = Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() };
+            let mut overlays = job.refs.clone();
+            overlays.push(Overlay { geom: geom.clone(), rgba: [255, 255, 0, 255], label: String::new() });
             let missing = source.and_then(|i| specs.get(&i)).map(|(_, m)| m.as_slice()).unwrap_or_default();
             if !missing.is_empty() {
                 let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
-                let img = render::render_from(None, &[overlay], &ro).map_err(|e| e.to_string())?;
+                let img = render::render_from(None, &overlays, &ro).map_err(|e| e.to_string())?;
                 return Jpeg::encode(&img).map(|j| Chip::NoImagery(j, names)).ok_or_else(|| "JPEG".to_string());
             }
             let src = match source {
@@ -212,7 +220,7 @@ fn render_chips(
                 }
                 None => None,
             };
-            let img = render::render_from(src, &[overlay], &ro).map_err(|e| e.to_string())?;
+            let img = render::render_from(src, &overlays, &ro).map_err(|e| e.to_string())?;
             Jpeg::encode(&img).map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
         })
         .collect()
@@ -236,6 +244,7 @@ fn sheet(
         chips_row(doc, &mut pg, chips);
     }
     photos(doc, &mut pg, r)?;
+    super::reference::sheet_table(doc, &mut pg, r)?;
     attributes(doc, &mut pg, r);
     let t = doc.p.template();
     let signed = format!(

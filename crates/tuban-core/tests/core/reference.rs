@@ -258,3 +258,20 @@ fn an_earlier_project_hints_a_rebound_over_a_settled_case() {
     let ro = Project::open(p.path(), Access::ReadOnly).unwrap();
     assert_eq!(ro.references().unwrap().len(), 1);
 }
+
+#[test]
+fn the_ledger_workbook_and_the_report_carry_the_overlay() {
+    use calamine::Reader;
+    let (dir, mut p) = project();
+    add(&mut p, "bhq.geojson", &layer(ReferenceKind::ProtectedArea, &["BHQMC", "GNFQ"]));
+    let out = dir.path().join("out");
+    let progress = Progress::new();
+    let opts = tuban_core::export::ExportOptions::default();
+    let files = ops::deliver::export(&p, tuban_core::export::Format::Xlsx, &out, &opts, &progress).unwrap();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&files[0]).unwrap();
+    let sheet = book.worksheet_range("图斑").unwrap();
+    let header: Vec<String> = sheet.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+    let col = header.iter().position(|h| h == "bhq：类别与占比").unwrap_or_else(|| panic!("{header:?}"));
+    let zoned: Vec<String> = sheet.rows().skip(1).map(|r| r[col].to_string()).filter(|s| !s.is_empty()).collect();
+    assert!(zoned.iter().any(|s| s.contains("核心区")), "{zoned:?}");
+}
