@@ -185,6 +185,7 @@ fn main() -> anyhow::Result<()> {
             .arg(&dltb)
             .arg("-output_ds")
             .arg(&out)
+            .args(["-output_lyr", "intersection"])
             .args(["-f", "GPKG", "-input_fields", "TBBH", "-method_fields", "DLMC", "-nlt", "MULTIPOLYGON"])
             .env("SHAPE_ENCODING", "CP936"))?;
         println!(

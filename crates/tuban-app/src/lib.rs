@@ -245,7 +245,7 @@ impl TubanApp {
         if !ws.reference.layers.is_empty() || self.map.ref_draft.open {
             egui::Window::new(tr(lang, "ref_layers"))
                 .id(egui::Id::unique("reference_legend"))
-                .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-theme::FORM_WIDTH - 20.0, 80.0))
+                .default_pos(egui::pos2(theme::QUEUE_WIDTH + 40.0, 130.0))
                 .resizable(false)
                 .collapsible(true)
                 .show(ui.ctx(), |ui| reference::legend_ui(ui, ws, lang, &mut self.map.ref_draft, &mut self.cmds));

@@ -140,6 +140,11 @@ impl ReferenceView {
     }
 }
 
+/// Where the attributes window opens: over the map, right of the queue.
+fn theme_x() -> f32 {
+    super::theme::QUEUE_WIDTH + 40.0
+}
+
 fn color(kind: ReferenceKind) -> Color32 {
     let [r, g, b] = kind.rgb();
     Color32::from_rgb(r, g, b)
@@ -255,9 +260,11 @@ impl Default for LayerDraft {
 pub fn picked_ui(ctx: &egui::Context, ws: &Workstation, lang: Lang, cmds: &mut Commands) {
     let Some((title, f)) = &ws.reference.picked else { return };
     let mut open = true;
-    egui::Window::new(format!("{} · {}", tr(lang, "ref_feature"), title)).open(&mut open).default_width(280.0).show(
-        ctx,
-        |ui| {
+    egui::Window::new(format!("{} · {}", tr(lang, "ref_feature"), title))
+        .open(&mut open)
+        .default_width(280.0)
+        .default_pos(egui::pos2(theme_x(), 420.0))
+        .show(ctx, |ui| {
             ui.label(RichText::new(&f.feature.class).strong());
             egui::Grid::new("ref_attrs").striped(true).show(ui, |ui| {
                 for (k, v) in &f.feature.attrs {
@@ -266,8 +273,7 @@ pub fn picked_ui(ctx: &egui::Context, ws: &Workstation, lang: Lang, cmds: &mut C
                     ui.end_row();
                 }
             });
-        },
-    );
+        });
     if !open {
         cmds.push(Command::ClosePickedReference);
     }

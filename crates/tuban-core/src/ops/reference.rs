@@ -8,7 +8,7 @@ use std::path::Path;
 use super::OpsError;
 use crate::reference::overlay::{self, Engine, OverlaySummary, Scope};
 use crate::reference::{self, Loaded, NewLayer, ReferenceError};
-use crate::store::{FillMark, Project, StoreError};
+use crate::store::{Fill, FillMark, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::reference::{hints, Hint, OverlayRow};
 use tuban_model::reference_rules::{suggestions, FillMode, Suggestion};
@@ -112,40 +112,44 @@ pub fn of_patch(p: &Project, fid: i64) -> Result<PatchOverlay, OpsError> {
 
 /// Writes the fill-mode values of the template's rules into the patches `fids`: into an empty
 /// field, or over a value a layer filled before and the analyst has not changed since; a value
-/// the analyst typed is never touched. Returns how many fields were written.
+/// the analyst typed is never touched. One transaction; returns how many fields were written.
 pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize, OpsError> {
-    if p.references()?.is_empty() || p.template().reference_rules().iter().all(|r| r.mode != FillMode::Fill) {
+    let layers = p.references()?;
+    if layers.is_empty() || p.template().reference_rules().iter().all(|r| r.mode != FillMode::Fill) {
         return Ok(0);
     }
     progress.stage("填写参考值 / filling values", fids.len() as u64);
-    let mut written = 0;
-    for (i, fid) in fids.iter().enumerate() {
-        let Some(record) = p.patch(*fid)? else { continue };
-        if record.split {
-            continue;
-        }
-        let ov = of_patch(p, *fid)?;
-        let t = p.template().clone();
-        let mut fills = Vec::new();
-        for s in ov.suggestions.iter().filter(|s| s.mode == FillMode::Fill) {
+    let wanted: std::collections::HashSet<i64> = fids.iter().copied().collect();
+    let overlays = p.overlays()?;
+    let marks = p.all_reference_fills()?;
+    let known: Vec<_> = layers.iter().map(|l| (l.id, l.kind, l.title().to_string())).collect();
+    let t = p.template().clone();
+    let mut items = Vec::new();
+    for record in p.patches()?.into_iter().filter(|r| wanted.contains(&r.fid)) {
+        let rows = overlays.get(&record.fid).map_or(&[][..], Vec::as_slice);
+        let marks = marks.get(&record.fid).map_or(&[][..], Vec::as_slice);
+        let mut fills: Vec<Fill> = Vec::new();
+        for s in
+            suggestions(t.reference_rules(), t.fields(), rows, &known).into_iter().filter(|s| s.mode == FillMode::Fill)
+        {
             let Some(field) = t.field(&s.field) else { continue };
             let Ok(value) = Value::parse_for(field, &s.text) else { continue };
             let current = record.value(&t, &field.name).cloned().unwrap_or(Value::Null);
-            let mark = ov.fills.iter().find(|m| m.field == field.name);
-            let untouched =
-                mark.is_some_and(|m| current.to_string() == m.value || m.value.is_empty() && current.is_empty());
+            let untouched = marks.iter().any(|m| m.field == field.name && m.value == current.to_string());
             if current == value || !(current.is_empty() || untouched) {
                 continue;
             }
             fills.push((field.name.clone(), value, s.layer_id, s.layer.clone()));
         }
         if !fills.is_empty() {
-            written += fills.len();
-            p.apply_reference_fills(*fid, &fills)?;
-        }
-        if progress.set(i as u64 + 1).is_err() {
-            break;
+            items.push((record, fills));
         }
     }
+    let written = items.iter().map(|(_, f)| f.len()).sum();
+    if items.is_empty() {
+        return Ok(0);
+    }
+    p.apply_reference_fills(&items)?;
+    progress.set(fids.len() as u64).map_err(|_| OpsError::Invalid(ReferenceError::Cancelled.to_string()))?;
     Ok(written)
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use geo::{BooleanOps, Contains, Geometry, MultiPolygon};
 
-use crate::store::{extent_signature, LayerOverlay, Project, StoreError, StoredFeature};
+use crate::store::{extent_signature, LayerOverlay, Project, StoreError};
 use tuban_model::geometry::{area_m2, gpkg};
 use tuban_model::progress::Progress;
 
@@ -60,7 +60,8 @@ struct Work {
     geom: Geometry,
     sig: String,
     layers: Vec<i64>,
-    candidates: Vec<StoredFeature>,
+    /// (row id, layer, class, geometry).
+    candidates: Vec<(i64, i64, String, Geometry)>,
 }
 
 /// Computes and stores the overlay of the patches in `scope` with `layers` (every layer when
@@ -99,7 +100,7 @@ pub fn compute(
         let mut work = Vec::with_capacity(chunk.len());
         for (fid, geom, sig, wanted) in chunk {
             let candidates = match gpkg::envelope(geom) {
-                Some(bbox) => p.reference_features_in(wanted, bbox)?,
+                Some(bbox) => p.reference_geometries_in(wanted, bbox)?,
                 None => Vec::new(),
             };
             work.push(Work { fid: *fid, geom: geom.clone(), sig: sig.clone(), layers: wanted.clone(), candidates });
@@ -149,26 +150,26 @@ fn overlay_one(w: &Work, engine: Engine) -> Vec<LayerOverlay> {
     let patch_mp = polygons(&w.geom);
     // (layer, class) → (area, features, (top area, top fid))
     let mut acc: BTreeMap<(i64, String), ClassSum> = BTreeMap::new();
-    for c in &w.candidates {
+    for (fid, layer_id, class, geom) in &w.candidates {
         let area = match (point, &patch_mp) {
             (Some(pt), _) => {
-                if polygons(&c.feature.geom).is_some_and(|mp| mp.contains(&pt)) {
+                if polygons(geom).is_some_and(|mp| mp.contains(&pt)) {
                     0.0
                 } else {
                     continue;
                 }
             }
-            (None, Some(mp)) => match intersection_m2(mp, &c.feature.geom, engine) {
+            (None, Some(mp)) => match intersection_m2(mp, geom, engine) {
                 Some(a) if a >= MIN_AREA_M2 => a,
                 _ => continue,
             },
             (None, None) => continue,
         };
-        let e = acc.entry((c.layer_id, c.feature.class.clone())).or_insert((0.0, 0, (f64::MIN, c.fid)));
+        let e = acc.entry((*layer_id, class.clone())).or_insert((0.0, 0, (f64::MIN, *fid)));
         e.0 += area;
         e.1 += 1;
         if area > e.2 .0 {
-            e.2 = (area, c.fid);
+            e.2 = (area, *fid);
         }
     }
     w.layers

@@ -191,19 +191,26 @@ fn convert(g: &gdal::vector::Geometry, transform: &CoordTransform) -> Result<(ge
             ))
         }
     }
-    let mut repaired = false;
-    if !g.is_valid() {
-        g = g
-            .make_valid(&CslStringList::new())
-            .map_err(|e| format!("几何无效且无法修复 / invalid and not repairable: {e}"))?;
-        repaired = true;
-    }
-    let projected =
-        g.transform(transform).map_err(|e| format!("坐标无法转换到 CGCS2000 / cannot transform to CGCS2000: {e}"))?;
-    let geo = projected.to_geo().map_err(|e| format!("几何无法读取 / unreadable geometry: {e}"))?;
-    let polys = match normalise(geo)? {
-        p @ (geo::Geometry::Polygon(_) | geo::Geometry::MultiPolygon(_)) => p,
-        _ => return Err("修复后没有面 / no polygon left after repair".into()),
+    // geo's check on the converted polygons is cheap; GEOS's make-valid runs only on the few
+    // invalid ones (then the repaired geometry is converted again).
+    let to_lonlat = |g: &gdal::vector::Geometry| -> Result<geo::Geometry, String> {
+        let projected = g
+            .transform(transform)
+            .map_err(|e| format!("坐标无法转换到 CGCS2000 / cannot transform to CGCS2000: {e}"))?;
+        let geo = projected.to_geo().map_err(|e| format!("几何无法读取 / unreadable geometry: {e}"))?;
+        match normalise(geo)? {
+            p @ (geo::Geometry::Polygon(_) | geo::Geometry::MultiPolygon(_)) => Ok(p),
+            _ => Err("修复后没有面 / no polygon left after repair".into()),
+        }
     };
+    let first = to_lonlat(&g)?;
+    if geo::Validation::is_valid(&first) {
+        return Ok((first, false));
+    }
+    let fixed = g
+        .make_valid(&CslStringList::new())
+        .map_err(|e| format!("几何无效且无法修复 / invalid and not repairable: {e}"))?;
+    let polys = to_lonlat(&fixed)?;
+    let repaired = true;
     Ok((polys, repaired))
 }

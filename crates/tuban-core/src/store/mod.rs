@@ -49,7 +49,7 @@ pub use cases::{Case, CaseStep, CaseUpdate};
 pub use geometry::{Extent, SplitOutcome};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period, Relinked};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
-pub use overlay::{extent_signature, FillMark, LayerOverlay};
+pub use overlay::{extent_signature, Fill, FillMark, LayerOverlay};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
 pub use reference::{FeatureFeed, NewReference, RefFeature, ReferenceLayer, ReferenceSource, StoredFeature};

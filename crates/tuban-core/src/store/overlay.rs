@@ -11,7 +11,7 @@ use geo::Geometry;
 use rusqlite::params;
 
 use super::patches::audit_text;
-use super::{now_utc, EditOutcome, EditSource, Project, Result, StoreError};
+use super::{now_utc, EditSource, PatchRecord, Project, Result, StoreError};
 use tuban_model::geometry::gpkg;
 use tuban_model::reference::OverlayRow;
 use tuban_model::Value;
@@ -28,6 +28,9 @@ pub struct LayerOverlay {
     /// (class, area m², share %, features, the feature with the largest overlap).
     pub classes: Vec<(String, f64, f64, u32, i64)>,
 }
+
+/// A fill to write: field, value, layer id, layer title.
+pub type Fill = (String, Value, i64, String);
 
 /// A value filled from a layer, and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,34 +163,59 @@ impl Project {
         Ok(out)
     }
 
-    /// Writes values a reference layer gives a patch, like an edit but recorded as
-    /// `reference:<layer>` in the audit log (not on the analyst's undo stack), and marks them.
-    /// Refused while sealed.
-    pub fn apply_reference_fills(&mut self, fid: i64, fills: &[(String, Value, i64, String)]) -> Result<EditOutcome> {
+    /// Writes values reference layers give patches, all in one transaction, like edits but
+    /// recorded as `reference:<layer>` in the audit log (not on the analyst's undo stack), and
+    /// marks them. Each item is a patch as read and its fills (field, value, layer id, layer
+    /// title). Refused while sealed.
+    pub fn apply_reference_fills(&mut self, items: &[(PatchRecord, Vec<Fill>)]) -> Result<()> {
         self.require_unsealed()?;
-        let record = self.require_live(fid)?;
-        let edits: Vec<(String, Value)> = fills.iter().map(|(f, v, _, _)| (f.clone(), v.clone())).collect();
-        let layers: Vec<&str> = fills.iter().map(|f| f.3.as_str()).collect();
-        let source = EditSource::Reference(layers.join(","));
-        let plan = self.plan_values(&record, &edits, &source);
         let now = now_utc();
         let writer = self.audit_writer(now.clone());
+        let plans: Vec<_> = items
+            .iter()
+            .filter(|(r, _)| !r.split)
+            .map(|(record, fills)| {
+                let edits: Vec<(String, Value)> = fills.iter().map(|(f, v, _, _)| (f.clone(), v.clone())).collect();
+                let layers: Vec<&str> = fills.iter().map(|f| f.3.as_str()).collect();
+                let source = EditSource::Reference(layers.join(","));
+                (self.plan_values(record, &edits, &source), source, record.fid, fills)
+            })
+            .collect();
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.transaction().map_err(sq)?;
-        if !plan.changed.is_empty() {
-            writer.write_values(&tx, &plan, &source).map_err(sq)?;
+        for (plan, source, fid, fills) in &plans {
+            if !plan.changed.is_empty() {
+                writer.write_values(&tx, plan, source).map_err(sq)?;
+            }
+            let mut mark = tx
+                .prepare_cached("INSERT OR REPLACE INTO tuban_reference_fills(patch_fid, field, layer_id, value, filled_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(sq)?;
+            for (field, value, layer_id, _) in fills.iter() {
+                let text = audit_text(value).unwrap_or_default();
+                mark.execute(params![fid, field, layer_id, text, now]).map_err(sq)?;
+            }
         }
-        for (field, value, layer_id, _) in fills {
-            let text = audit_text(value).unwrap_or_default();
-            tx.execute(
-                "INSERT OR REPLACE INTO tuban_reference_fills(patch_fid, field, layer_id, value, filled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![fid, field, layer_id, text, now],
-            )
-            .map_err(sq)?;
+        tx.commit().map_err(sq)
+    }
+
+    /// The values layers filled, of every patch.
+    pub fn all_reference_fills(&self) -> Result<HashMap<i64, Vec<FillMark>>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT patch_fid, field, layer_id, value FROM tuban_reference_fills ORDER BY patch_fid, field")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, FillMark { field: r.get(1)?, layer_id: r.get(2)?, value: r.get(3)? }))
+            })
+            .map_err(self.sq())?;
+        let mut out: HashMap<i64, Vec<FillMark>> = HashMap::new();
+        for row in rows {
+            let (fid, m) = row.map_err(self.sq())?;
+            out.entry(fid).or_default().push(m);
         }
-        tx.commit().map_err(sq)?;
-        Ok(plan.outcome(self.template()))
+        Ok(out)
     }
 
     /// The values layers filled on a patch (the form marks them; a value the analyst changed

@@ -366,6 +366,34 @@ impl Project {
         Ok(out)
     }
 
+    /// Like [`Self::reference_features_in`] without attributes and labels (what the overlay
+    /// needs): (row id, layer, class, geometry).
+    pub fn reference_geometries_in(&self, layers: &[i64], bbox: [f64; 4]) -> Result<Vec<(i64, i64, String, Geometry)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT f.fid, f.layer_id, f.class, f.geom FROM tuban_reference_rtree r JOIN tuban_reference_features f ON f.fid = r.id \
+                 WHERE r.maxx >= ?1 AND r.minx <= ?3 AND r.maxy >= ?2 AND r.miny <= ?4",
+            )
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map(params![bbox[0], bbox[1], bbox[2], bbox[3]], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
+            })
+            .map_err(self.sq())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (fid, layer_id, class, blob) = row.map_err(self.sq())?;
+            if !layers.is_empty() && !layers.contains(&layer_id) {
+                continue;
+            }
+            if let Ok((_, geom)) = gpkg::decode(&blob) {
+                out.push((fid, layer_id, class, geom));
+            }
+        }
+        Ok(out)
+    }
+
     /// One stored feature by row id.
     pub fn reference_feature(&self, fid: i64) -> Result<Option<StoredFeature>> {
         let row: Option<FeatureRow> = self
