@@ -3,8 +3,7 @@
 //! `tuban reference add … --kind landuse --field DLMC` (reading the layer into the project's
 //! R-tree, the overlay of every patch, the fills), next to the peers on the same files in the
 //! same run: `ogr_layer_algebra.py Intersection` (told the encoding, with a .qix spatial index on
-//! the parcels as it needs one) and, when present, QGIS's `native:intersection` through
-//! `qgis_process`. Every tool writes each patch × parcel intersection with its attributes; tuban
+//! the parcels as it needs one) and QGIS's `native:intersection` (PyQGIS, `benches/peers/`). Every tool writes each patch × parcel intersection with its attributes; tuban
 //! also sums them per class and stores the shares. Prints seconds of each and the ratios, and
 //! the time to read one patch's stored overlay (what the window shows on selection).
 //!
@@ -194,18 +193,30 @@ fn main() -> anyhow::Result<()> {
         );
         println!("ratio tuban/ogr_layer_algebra: {:.3} (target <= 0.333)", t_tuban / (t + t_index));
     }
-    if peers.contains("qgis") && Path::new("/usr/bin/qgis_process").exists() {
+    if peers.contains("qgis") {
+        // PyQGIS runs native:intersection as qgis_process would (Debian's qgis_process wrapper
+        // refuses its own --noversioncheck); the peer's seconds exclude QGIS's start-up.
         let out = dir.join("qgis_intersection.gpkg");
         let _ = std::fs::remove_file(&out);
-        let t = run(Command::new("/usr/bin/qgis_process")
-            .args(["run", "native:intersection", "--"])
-            .arg(format!("INPUT={}", patches.display()))
-            .arg(format!("OVERLAY={}", dltb.display()))
-            .arg("INPUT_FIELDS=TBBH")
-            .arg("OVERLAY_FIELDS=DLMC")
-            .arg(format!("OUTPUT={}", out.display()))
-            .env("QT_QPA_PLATFORM", "offscreen"))?;
-        println!("QGIS native:intersection: {t:.2} s, {} features", count(&out));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/qgis_intersection.py");
+        let res = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .arg(&patches)
+            .arg(&dltb)
+            .arg(&out)
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .env("SHAPE_ENCODING", "CP936")
+            .output()?;
+        let text = String::from_utf8_lossy(&res.stdout);
+        let seconds: Option<f64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT seconds="))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.parse().ok());
+        let Some(t) = seconds else {
+            anyhow::bail!("QGIS peer failed: {}{}", text, String::from_utf8_lossy(&res.stderr));
+        };
+        println!("QGIS native:intersection: {t:.2} s (start-up excluded), {} features", count(&out));
         println!("ratio tuban/QGIS: {:.3} (target <= 0.333)", t_tuban / t);
     }
     Ok(())
