@@ -10,6 +10,7 @@ mod evidence;
 mod geometry;
 mod imagery;
 mod project;
+mod reference;
 mod review;
 mod team;
 
@@ -78,6 +79,13 @@ pub enum Command {
         #[command(subcommand)]
         action: imagery::ImageryAction,
     },
+    /// 参考图层：add/list/remove（三调、基本草原、保护地、红线、审批、往年） / reference layers: land survey, basic grassland, protected areas, red line, approvals, earlier years
+    Reference {
+        #[command(subcommand)]
+        action: reference::ReferenceAction,
+    },
+    /// 叠加分析：图斑在各参考图层中的面积与占比 / overlay: each patch's area and share in each reference layer
+    Overlay(reference::OverlayArgs),
     /// 抽查复核：抽样、背对背复核、一致性 / spot-check: draw, blind second review, agreement
     Spotcheck(review::SpotcheckArgs),
     /// 手工添加线索（点位或经纬度/高斯坐标）/ add a clue by hand (lon/lat or Gauss-Krüger)
@@ -174,6 +182,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Template { action } => project::run_template(action, &ctx),
         Command::Render(a) => imagery::run_render(a, &ctx),
         Command::Imagery { action } => imagery::run_imagery(action, &ctx),
+        Command::Reference { action } => reference::run_reference(action, &ctx),
+        Command::Overlay(a) => reference::run_overlay(a, &ctx),
         Command::Spotcheck(a) => review::run_spotcheck(a, &ctx),
         Command::Clue(a) => review::run_clue(a, &ctx),
         Command::Note(a) => review::run_note(a, &ctx),

@@ -90,6 +90,19 @@ pub fn run_import(a: ImportArgs, ctx: &Ctx) -> Result<()> {
     let opts = ImportOptions { layer, encoding, crs, year, clue_source };
     let report = with_progress(|progress| import::import(&mut p, &source, &opts, progress))?;
     print_import_report(&report, tr);
+    if !p.references()?.is_empty() {
+        let scope = tuban_core::reference::overlay::Scope::Stale;
+        let (summary, filled) =
+            with_progress(|progress| tuban_core::ops::reference::refresh(&mut p, &scope, progress))?;
+        println!(
+            "{} {} {}, {} {}",
+            tr.t("叠加分析", "overlay"),
+            summary.patches,
+            tr.t("个图斑", "patches"),
+            filled,
+            tr.t("个字段已按参考图层填写", "fields filled from reference layers")
+        );
+    }
     Ok(())
 }
 

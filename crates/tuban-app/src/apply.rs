@@ -34,6 +34,19 @@ impl Workstation {
             Command::Show(p) => self.show_period(p),
             Command::TogglePeriod => self.toggle_period(),
             Command::Refilter => self.rebuild_queue(),
+            // Reference layers.
+            Command::ToggleReference(layer) => {
+                self.reference.toggle(layer);
+                Ok(())
+            }
+            Command::PickReference(lon, lat) => {
+                self.reference.pick(&self.project, lon, lat);
+                Ok(())
+            }
+            Command::ClosePickedReference => {
+                self.reference.picked = None;
+                Ok(())
+            }
             // Evidence.
             Command::AddComment(text) => self.add_comment(&text),
             Command::SetAids { flags, confidence } => self.set_aids(&flags, confidence),

@@ -30,6 +30,12 @@ pub enum Command {
     /// Point every imagery file that lay under `old_dir` under `new_dir` (the missing-imagery
     /// banner's Locate… or typed path).
     RelinkImagery { old_dir: PathBuf, new_dir: PathBuf },
+    /// Switch one reference layer on or off, or all of them (`None`, key L).
+    ToggleReference(Option<i64>),
+    /// Show the attributes of the reference feature under this lon/lat point.
+    PickReference(f64, f64),
+    /// Close the attributes of the picked reference feature.
+    ClosePickedReference,
     /// Next patch in the queue.
     Next,
     /// Previous patch in the queue.
@@ -177,6 +183,12 @@ pub enum AppCommand {
     CycleView,
     /// Put the keyboard focus in the queue's search box.
     FocusSearch,
+    /// Add a reference layer and compute every patch's overlay with it (a job).
+    AddReference { path: PathBuf, kind: tuban_model::reference::ReferenceKind, fields: Vec<String> },
+    /// Compute the overlays that are missing or out of date (a job).
+    RefreshOverlay,
+    /// Show the legend's form to add a reference layer.
+    ShowAddReference,
 }
 
 /// Either kind of command, so one queue takes both.

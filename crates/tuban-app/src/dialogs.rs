@@ -264,6 +264,26 @@ pub fn outcome_text(lang: Lang, outcome: &JobOutcome) -> String {
             tr(lang, "conflicts"),
             r.conflicts.len()
         ),
+        JobOutcome::ReferenceAdded(a) => {
+            let l = &a.loaded.layer;
+            format!(
+                "{} {} ({}): {} {}, {} {}\n{} {}, {} {}",
+                tr(lang, "ref_added"),
+                l.title(),
+                if lang == Lang::En { l.kind.label_en() } else { l.kind.label() },
+                l.features,
+                tr(lang, "ref_features"),
+                l.repaired,
+                tr(lang, "ref_repaired"),
+                tr(lang, "ref_overlaid"),
+                a.overlay.patches,
+                tr(lang, "ref_filled"),
+                a.filled
+            )
+        }
+        JobOutcome::OverlayRefreshed { patches, filled } => {
+            format!("{} {patches}, {} {filled}", tr(lang, "ref_overlaid"), tr(lang, "ref_filled"))
+        }
     }
 }
 

@@ -71,6 +71,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
         m2_to_ha(record.area_m2)
     ));
     super::edit_map::extent_info_ui(ui, ws, lang, cmds);
+    super::reference::overlay_ui(ui, ws, lang, cmds);
     ui.horizontal(|ui| {
         if ui.button(tr(lang, "confirm_next")).clicked() {
             cmds.push(Command::ConfirmNext);
@@ -97,6 +98,10 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
                 let label_id = ui.label(label_text).on_hover_text(&field.help).id;
                 ui.vertical(|ui| {
                     field_ui(ui, field, &value, &mut FieldCx { buffers, cmds, lang, label_id });
+                    if let Some(layer) = ws.reference.filled_from(&field.name, &value) {
+                        let text = format!("{} {layer}", tr(lang, "ref_filled_from"));
+                        ui.label(RichText::new(text).color(theme::READ_ONLY_TEXT).small());
+                    }
                     for p in problems.iter().filter(|p| p.field == field.name) {
                         let color = if p.severity == Severity::Error { theme::ERROR_TEXT } else { theme::WARNING_TEXT };
                         let text = if lang == Lang::En { &p.message_en } else { &p.message };

@@ -43,6 +43,10 @@ pub enum JobSpec {
     Verify { project: PathBuf },
     /// Merge a work package's changes back.
     MergePackage { project: PathBuf, package: PathBuf },
+    /// Add a reference layer; compute every patch's overlay with it and fill what it fills.
+    AddReference { project: PathBuf, path: PathBuf, layer: Box<tuban_core::reference::NewLayer> },
+    /// Compute the overlays that are missing or out of date.
+    Overlay { project: PathBuf },
 }
 
 impl JobSpec {
@@ -55,6 +59,8 @@ impl JobSpec {
                 | JobSpec::Attach { .. }
                 | JobSpec::Seal { .. }
                 | JobSpec::MergePackage { .. }
+                | JobSpec::AddReference { .. }
+                | JobSpec::Overlay { .. }
         )
     }
 
@@ -70,6 +76,7 @@ impl JobSpec {
             | JobSpec::Seal { project }
             | JobSpec::Verify { project }
             | JobSpec::MergePackage { project, .. } => project,
+            JobSpec::AddReference { project, .. } | JobSpec::Overlay { project } => project,
         }
     }
 
@@ -82,6 +89,7 @@ impl JobSpec {
             JobSpec::Seal { .. } => "sealing",
             JobSpec::Verify { .. } => "verifying",
             JobSpec::MergePackage { .. } => "merging",
+            JobSpec::AddReference { .. } | JobSpec::Overlay { .. } => "overlaying",
         }
     }
 
@@ -98,6 +106,18 @@ impl JobSpec {
             JobSpec::MergePackage { project, package } => {
                 let mut proj = open_rw(&project)?;
                 ops::package::merge(&mut proj, &package).map(JobOutcome::Merged).map_err(JobError::from)
+            }
+            JobSpec::AddReference { project, path, layer } => {
+                let mut proj = open_rw(&project)?;
+                ops::reference::add(&mut proj, &path, &layer, p)
+                    .map(|a| JobOutcome::ReferenceAdded(Box::new(a)))
+                    .map_err(JobError::from)
+            }
+            JobSpec::Overlay { project } => {
+                let mut proj = open_rw(&project)?;
+                let scope = tuban_core::reference::overlay::Scope::Stale;
+                let (summary, filled) = ops::reference::refresh(&mut proj, &scope, p).map_err(JobError::from)?;
+                Ok(JobOutcome::OverlayRefreshed { patches: summary.patches, filled })
             }
         }
     }
@@ -121,6 +141,10 @@ pub enum JobOutcome {
     Verified(VerifyReport),
     /// A work package was merged.
     Merged(tuban_core::store::MergeReceipt),
+    /// A reference layer was added and overlaid.
+    ReferenceAdded(Box<ops::reference::Added>),
+    /// Stale overlays were computed: patches, fields filled.
+    OverlayRefreshed { patches: usize, filled: usize },
 }
 
 /// What became of one file to attach.
@@ -263,7 +287,14 @@ fn import(
         None => open_rw(project)?,
     };
     match tuban_core::import::import(&mut proj, patches, &ImportOptions::default(), p) {
-        Ok(r) => Ok(JobOutcome::Imported(r)),
+        Ok(r) => {
+            // New or re-issued patches get their overlay with the project's reference layers.
+            if !proj.references().map_err(JobError::from)?.is_empty() {
+                let scope = tuban_core::reference::overlay::Scope::Stale;
+                ops::reference::refresh(&mut proj, &scope, p).map_err(JobError::from)?;
+            }
+            Ok(JobOutcome::Imported(r))
+        }
         Err(e) => {
             drop(proj);
             if create.is_some() {

@@ -75,6 +75,9 @@ pub fn keys(ctx: &egui::Context, ws: &Workstation, cmds: &mut Commands) {
         if i.consume_key(Modifiers::NONE, Key::R) {
             cmds.push(Command::ReuseLast);
         }
+        if i.consume_key(Modifiers::NONE, Key::L) {
+            cmds.push(Command::ToggleReference(None));
+        }
         if i.consume_key(Modifiers::NONE, Key::V) {
             cmds.push(AppCommand::CycleView);
         }

@@ -27,6 +27,7 @@ pub mod map;
 mod menus;
 pub mod panels;
 pub mod queue;
+pub mod reference;
 pub mod start;
 pub mod state;
 pub mod theme;
@@ -242,6 +243,15 @@ impl TubanApp {
         egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
             views::map_area_ui(ui, ws, &mut self.map, &mut self.prefs.view, lang, &mut self.cmds);
         });
+        if !ws.reference.layers.is_empty() || self.map.ref_draft.open {
+            egui::Window::new(tr(lang, "ref_layers"))
+                .id(egui::Id::unique("reference_legend"))
+                .default_pos(egui::pos2(theme::QUEUE_WIDTH + 40.0, 130.0))
+                .resizable(false)
+                .collapsible(true)
+                .show(ui.ctx(), |ui| reference::legend_ui(ui, ws, lang, &mut self.map.ref_draft, &mut self.cmds));
+        }
+        reference::picked_ui(ui.ctx(), ws, lang, &mut self.cmds);
         ws.fit_requested = false;
     }
 

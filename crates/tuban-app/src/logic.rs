@@ -70,6 +70,19 @@ impl TubanApp {
                 }
             }
             AppCommand::FocusSearch => self.focus_search = true,
+            AppCommand::AddReference { path, kind, fields } => self.project_job(ctx, |project| JobSpec::AddReference {
+                project,
+                path,
+                layer: Box::new(tuban_core::reference::NewLayer {
+                    kind,
+                    name: None,
+                    label: String::new(),
+                    dated: None,
+                    read: tuban_core::reference::ReadOptions { class_fields: fields, ..Default::default() },
+                }),
+            }),
+            AppCommand::RefreshOverlay => self.project_job(ctx, |project| JobSpec::Overlay { project }),
+            AppCommand::ShowAddReference => self.map.ref_draft.open = true,
         }
     }
 

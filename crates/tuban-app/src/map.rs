@@ -154,6 +154,7 @@ pub fn map_ui(
             if let Some(tiles) = tiles {
                 paint_imagery(&painter, tiles, sources, t, projector.zoom(), clip);
             }
+            super::reference::paint(&painter, ws, t, clip, projector.zoom(), lang);
             let labels = paint_patches(&painter, ws, t, clip);
             super::edit_map::paint_issued(&painter, ws, t);
             paint_photo_marks(&painter, &ws.photo_marks, t);
@@ -389,8 +390,13 @@ fn select_click(ws: &Workstation, response: &egui::Response, t: ScreenTransform,
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
     });
-    if let Some(i) = hit {
-        cmds.push(Command::Select(i));
+    match hit {
+        Some(i) => cmds.push(Command::Select(i)),
+        None => {
+            // Outside every patch: the attributes of a reference feature there, if any.
+            let (lon, lat) = lonlat_of_merc01(m);
+            cmds.push(Command::PickReference(lon, lat));
+        }
     }
 }
 

@@ -98,6 +98,9 @@ fn file_menu_ui(ctx: &egui::Context, ui: &mut egui::Ui, project_open: bool, lang
             cmds.push(AppCommand::MergePackage(p));
         }
     }
+    if project_open && ui.button(tr(lang, "ref_add_menu")).clicked() {
+        cmds.push(AppCommand::ShowAddReference);
+    }
     if project_open && ui.button(tr(lang, "close_project")).clicked() {
         cmds.push(AppCommand::CloseProject);
     }

@@ -42,6 +42,7 @@ pub fn queue_ui(ui: &mut Ui, ws: &mut Workstation, lang: Lang, search_focus: boo
         changed |= r.changed();
     });
     changed |= queue_filters_ui(ui, ws, lang);
+    changed |= super::reference::queue_filter_ui(ui, ws, lang);
     changed |= ui.checkbox(&mut ws.filter.only_problems, tr(lang, "only_problems")).changed();
     if changed {
         cmds.push(Command::Refilter);

@@ -75,6 +75,8 @@ pub struct QueueFilter {
     pub only_problems: bool,
     /// Text in id, township or village.
     pub text: String,
+    /// What the patch's overlay with the reference layers must show.
+    pub overlay: tuban_model::reference::OverlayFilter,
     /// Sort order.
     pub sort: SortBy,
 }
@@ -246,6 +248,8 @@ pub struct Workstation {
     /// Records no longer under review (split into 细斑, or 细斑 merged back or undone): kept in
     /// place so indices stay valid, never drawn or queued.
     pub gone: HashSet<usize>,
+    /// The reference layers: switches, the features in view, the current patch's overlay.
+    pub reference: crate::reference::ReferenceView,
 }
 
 impl Workstation {
@@ -260,6 +264,7 @@ impl Workstation {
         let problems = records.iter().map(|r| project.problems(r)).collect();
         let index_of_fid = records.iter().enumerate().map(|(i, r)| (r.fid, i)).collect();
         let imagery = project.imagery()?;
+        let reference = crate::reference::ReferenceView::load(&project);
         let mut ws = Workstation {
             project,
             records,
@@ -288,6 +293,7 @@ impl Workstation {
             conflicts: Vec::new(),
             shown_conflict: None,
             checked_out: HashMap::new(),
+            reference,
         };
         ws.checked_out = ws.project.checked_out()?;
         ws.reload_conflicts()?;
@@ -341,6 +347,7 @@ impl Workstation {
                     && f.township.as_ref().is_none_or(|t| &self.township(i) == t)
                     && f.verdict.as_ref().is_none_or(|v| &self.verdict(i) == v)
                     && (!f.only_problems || self.has_problems(i))
+                    && self.reference.passes(&f.overlay, r.fid)
                     && (needle.is_empty()
                         || r.key.to_lowercase().contains(&needle)
                         || self.township(i).contains(&needle)
@@ -386,6 +393,7 @@ impl Workstation {
                 self.tool = None;
             }
             self.load_outline();
+            self.reference.select(&self.project, Some(self.records[index].fid));
         }
     }
 

@@ -26,6 +26,8 @@ pub struct MapState {
     pub imagery_serial: u64,
     /// The new location typed in the missing-imagery banner.
     pub relink_text: String,
+    /// The reference layer being typed into the legend's add form.
+    pub ref_draft: crate::reference::LayerDraft,
 }
 
 impl Default for MapState {
@@ -39,6 +41,7 @@ impl Default for MapState {
             gk: Default::default(),
             imagery_serial: 0,
             relink_text: String::new(),
+            ref_draft: Default::default(),
         }
     }
 }

@@ -9,6 +9,8 @@ mod common;
 
 #[path = "app/edit.rs"]
 mod edit;
+#[path = "app/reference.rs"]
+mod reference;
 
 #[path = "app/team.rs"]
 mod team;

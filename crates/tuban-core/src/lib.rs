@@ -14,6 +14,7 @@ pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry chec
 pub mod ops; // the use cases both front ends call: report, export, photos, attachments, imagery, clues
 pub mod qgis_style; // the QGIS layer style (QML) of the patches layer, generated from the template (no I/O)
 pub mod receipt; // the seal receipt (封库回执): digests kept outside the file, QR text, Ed25519 signature
+pub mod reference; // reference layers read once into the project's R-tree; the overlay of each patch
 pub mod render; // map images without a window: chips for the report, thumbnails
 pub mod report; // the PDF report: sections, tables, one verification sheet per patch
 pub mod store; // the project file: a GeoPackage with tuban's own tables, audit log

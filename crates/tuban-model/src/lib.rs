@@ -12,6 +12,8 @@ pub mod ledger;
 pub mod photo;
 pub mod progress;
 pub mod random;
+pub mod reference;
+pub mod reference_rules;
 pub mod roles;
 pub mod template;
 pub mod units;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::expr::{Expr, ExprError};
 pub use crate::field::{Code, Field, FieldKind, Fill};
+use crate::reference_rules::{conventional_rules, ReferenceRule};
 use crate::roles::RoleError;
 pub use crate::roles::Roles;
 
@@ -97,6 +98,10 @@ pub struct TemplateSpec {
     /// What an edited extent may do.
     #[serde(default, skip_serializing_if = "GeometryRules::is_default")]
     pub geometry: GeometryRules,
+    /// Which fields the reference layers fill or suggest (`[[reference]]`); a template without
+    /// any gets [`conventional_rules`] for the fields it has.
+    #[serde(default, rename = "reference", skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ReferenceRule>,
 }
 
 fn one() -> u32 {
@@ -249,6 +254,12 @@ impl Template {
             RoleError::Unknown { what, name } => unknown(&what, &name),
             RoleError::Unfit { name, reason } => bad(&name, &reason),
         })?;
+        if spec.references.is_empty() {
+            spec.references = conventional_rules(&spec.fields, &spec.roles);
+        }
+        if let Some(r) = spec.references.iter().find(|r| !has(&r.field)) {
+            return Err(unknown(&format!("reference {}", r.kind.code()), &r.field));
+        }
         let parse = |text: &str| {
             Expr::parse(text, &has).map_err(|source| TemplateError::Expr { source_name: sn(), cause: source })
         };
@@ -290,6 +301,11 @@ impl Template {
     /// Roles of fields.
     pub fn roles(&self) -> &Roles {
         &self.spec.roles
+    }
+
+    /// Which fields the reference layers fill or suggest.
+    pub fn reference_rules(&self) -> &[ReferenceRule] {
+        &self.spec.references
     }
 
     /// The template field a source field maps to: by name, label or alias, ignoring case.

@@ -84,6 +84,12 @@ pub(crate) fn patches(p: &Project) -> Result<Table, ExportError> {
     let t = p.template();
     let mut header: Vec<String> = t.fields().iter().map(|f| format!("{}({})", f.label, f.name)).collect();
     header.extend(["核查状态", "面积(平方米)", "面积(亩)", "案件编号", "照片数"].map(str::to_string));
+    let layers = p.references()?;
+    let overlays = if layers.is_empty() { Default::default() } else { p.overlays()? };
+    for l in &layers {
+        header.push(format!("{}：类别与占比", l.title()));
+        header.push(format!("{}：占比(%)", l.title()));
+    }
     let mut rows = Vec::new();
     for r in p.patches_delivered()? {
         let mut row: Vec<Cell> = t.fields().iter().zip(&r.values).map(|(f, v)| value_cell(f, v)).collect();
@@ -92,6 +98,18 @@ pub(crate) fn patches(p: &Project) -> Result<Table, ExportError> {
         row.push(Cell::Num { value: m2_to_mu(r.area_m2), decimals: 4 });
         row.push(text(p.case_of_patch(r.fid)?.unwrap_or_default()));
         row.push(count(p.photos(Some(r.fid))?.len()));
+        for l in &layers {
+            let of_layer: Vec<_> = overlays
+                .get(&r.fid)
+                .into_iter()
+                .flatten()
+                .filter(|o| o.layer_id == l.id && o.share_pct >= tuban_model::reference::SLIVER_SHARE_PCT)
+                .collect();
+            let classes: Vec<String> = of_layer.iter().map(|o| format!("{} {:.1}%", o.class, o.share_pct)).collect();
+            let share: f64 = of_layer.iter().map(|o| o.share_pct).sum::<f64>().min(100.0);
+            row.push(text(classes.join("；")));
+            row.push(Cell::Num { value: share, decimals: 2 });
+        }
         rows.push(row);
     }
     Ok(Table { name: "图斑", header, rows, note: None })

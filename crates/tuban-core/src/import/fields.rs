@@ -114,7 +114,7 @@ impl FieldMap {
 }
 
 /// A GDAL field value as text (dates ISO, lists joined with `;`, decimals without trailing zeros).
-fn field_text(v: &FieldValue) -> String {
+pub(crate) fn field_text(v: &FieldValue) -> String {
     match v {
         FieldValue::StringValue(s) => s.trim().to_string(),
         FieldValue::IntegerValue(i) => i.to_string(),

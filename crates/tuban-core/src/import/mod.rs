@@ -8,9 +8,9 @@
 //! collected into the report; only what makes the whole file unusable is an error.
 
 pub mod encoding;
-mod fields;
-mod prepare;
-mod reader;
+pub(crate) mod fields;
+pub(crate) mod prepare;
+pub(crate) mod reader;
 
 use crate::crs::take_gdal_messages;
 use std::collections::BTreeMap;

@@ -11,12 +11,12 @@ use super::{ImportError, ImportOptions};
 use crate::crs::{init_gdal, take_gdal_messages};
 
 /// A source ready for GDAL: zip extracted, encoding decided, CSV recoded.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     gdal_path: PathBuf,
     open_options: Vec<String>,
-    pub(super) encoding: EncodingChoice,
+    pub(crate) encoding: EncodingChoice,
     /// Layer to use when the source is a zip of several files.
-    pub(super) layer_hint: Option<String>,
+    pub(crate) layer_hint: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -36,7 +36,7 @@ const PATCH_EXTS: &[&str] = &["shp", "gpkg", "geojson", "json", "kml", "kmz", "c
 
 /// Makes `source` ready for GDAL: a zip extracted to a temporary folder (and its patch file
 /// chosen), the text encoding decided, a CSV in another encoding recoded in memory.
-pub(super) fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError> {
+pub(crate) fn prepare(source: &Path, opts: &ImportOptions) -> Result<Prepared, ImportError> {
     let display = source.display().to_string();
     if !source.exists() {
         return Err(ImportError::NotFound { path: display });
@@ -202,7 +202,7 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
 }
 
 /// Opens the prepared source with GDAL, read-only, as a vector dataset.
-pub(super) fn open_dataset(p: &Prepared, display: &str) -> Result<Dataset, ImportError> {
+pub(crate) fn open_dataset(p: &Prepared, display: &str) -> Result<Dataset, ImportError> {
     init_gdal();
     let opts: Vec<&str> = p.open_options.iter().map(String::as_str).collect();
     let ds = Dataset::open_ex(

@@ -83,7 +83,7 @@ fn read_source_inner(
 }
 
 /// The layer to read and the name it is recorded under: the only one, or the one asked for.
-fn choose_layer<'d>(
+pub(crate) fn choose_layer<'d>(
     ds: &'d Dataset,
     prepared: &Prepared,
     display: &str,
@@ -111,7 +111,7 @@ fn choose_layer<'d>(
 }
 
 /// The CRS of the coordinates: `--crs`, else the declared one, else CGCS2000 when they are degrees.
-fn source_srs(
+pub(crate) fn source_srs(
     layer: &Layer<'_>,
     display: &str,
     opts: &ImportOptions,
@@ -260,7 +260,7 @@ fn convert_geometry(geom: &gdal::vector::Geometry, transform: &CoordTransform) -
 }
 
 /// Keeps polygons and points; a single-point multipoint becomes a point; collections keep their polygons.
-fn normalise(g: geo::Geometry) -> Result<geo::Geometry, String> {
+pub(crate) fn normalise(g: geo::Geometry) -> Result<geo::Geometry, String> {
     use geo::Geometry as G;
     match g {
         G::MultiPoint(mp) if mp.0.len() == 1 => Ok(G::Point(mp.0[0])),

@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod geometry;
 pub mod imagery;
 pub mod package;
+pub mod reference;
 pub mod seal;
 
 use std::path::Path;

@@ -4,6 +4,7 @@
 //! the bundled CJK font embedded as a subset (printpdf with `text_layout`).
 
 mod layout;
+mod reference;
 mod sections;
 mod sheet;
 mod stacked;

@@ -99,6 +99,7 @@ pub(super) fn chapters(
     situation(doc, &mut pg, meta, &summary)?;
     let imagery = method(doc, &mut pg, opts)?;
     results(doc, &mut pg, records, &summary);
+    super::reference::section_tables(doc, &mut pg, records)?;
     doc.pages.push(pg);
     let mut pg = PageBuilder::new();
     ledger(doc, &mut pg)?;

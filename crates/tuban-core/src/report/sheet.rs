@@ -23,6 +23,8 @@ use crate::store::{ImagerySource, PatchRecord, Period};
 struct ChipJob {
     /// The outlines on both chips: the extent(s) in force solid, the issued patch dashed.
     overlays: Vec<Overlay>,
+    /// Reference-layer outlines around the patch (drawn under it).
+    refs: Vec<Overlay>,
     sides: [(Option<usize>, Option<String>); 2],
 }
 
@@ -85,7 +87,7 @@ pub(super) fn sheets(
         labels: false,
         ..Default::default()
     };
-    let jobs = chip_jobs(doc, &sheet_records, imagery)?;
+    let jobs = chip_jobs(doc, &sheet_records, imagery, base.margin)?;
     let specs: BTreeMap<usize, (SourceSpec, Vec<PathBuf>)> = imagery
         .iter()
         .enumerate()
@@ -200,7 +202,12 @@ pub(super) fn subpatch_rows(doc: &Doc<'_>, r: &PatchRecord) -> Vec<Vec<String>> 
 }
 
 /// What each sheet's two chips show, read here (the project stays on this thread).
-fn chip_jobs(doc: &Doc<'_>, records: &[PatchRecord], imagery: &[ImagerySource]) -> Result<Vec<ChipJob>, ReportError> {
+fn chip_jobs(
+    doc: &Doc<'_>,
+    records: &[PatchRecord],
+    imagery: &[ImagerySource],
+    margin: f64,
+) -> Result<Vec<ChipJob>, ReportError> {
     let mut jobs = Vec::with_capacity(records.len());
     for r in records {
         let overlays = outlines(doc, r)?;
@@ -215,7 +222,12 @@ fn chip_jobs(doc: &Doc<'_>, records: &[PatchRecord], imagery: &[ImagerySource]) 
             });
             (source, caption)
         });
-        jobs.push(ChipJob { overlays, sides });
+        // The chip frames the first outline (the issued patch when it is drawn, else the extent).
+        let refs = match overlays.first() {
+            Some(o) => super::reference::chip_outlines(doc.p, &o.geom, margin)?,
+            None => Vec::new(),
+        };
+        jobs.push(ChipJob { overlays, refs, sides });
     }
     Ok(jobs)
 }
@@ -264,10 +276,11 @@ fn render_chips(
         .iter()
         .map(|(source, caption)| {
             let ro = RenderOptions { caption: caption.clone(), ..base.clone() };
+            let overlays: Vec<Overlay> = job.refs.iter().chain(&job.overlays).cloned().collect();
             let missing = source.and_then(|i| specs.get(&i)).map(|(_, m)| m.as_slice()).unwrap_or_default();
             if !missing.is_empty() {
                 let names = missing.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("、");
-                let img = render::render_from(None, &job.overlays, &ro).map_err(|e| e.to_string())?;
+                let img = render::render_from(None, &overlays, &ro).map_err(|e| e.to_string())?;
                 return Jpeg::encode(&img).map(|j| Chip::NoImagery(j, names)).ok_or_else(|| "JPEG".to_string());
             }
             let src = match source {
@@ -280,7 +293,7 @@ fn render_chips(
                 }
                 None => None,
             };
-            let img = render::render_from(src, &job.overlays, &ro).map_err(|e| e.to_string())?;
+            let img = render::render_from(src, &overlays, &ro).map_err(|e| e.to_string())?;
             let jpeg = Jpeg::encode(&img);
             crate::imagery::recycle_pixels(img.into_raw());
             jpeg.map(Chip::Shown).ok_or_else(|| "JPEG 编码失败 / JPEG encoding failed".to_string())
@@ -310,6 +323,7 @@ fn sheet(
         chips_row(doc, &mut pg, chips);
     }
     photos(doc, &mut pg, r)?;
+    super::reference::sheet_table(doc, &mut pg, r)?;
     attributes(doc, &mut pg, r);
     pg.text_at(&doc.font, MARGIN, PAGE_H - MARGIN - 6.0, 10.0, &signature(doc, r));
     doc.pages.push(pg);

@@ -445,7 +445,7 @@ impl Project {
                 },
             })?;
             writer
-                .audit(&tx, (fid, &record.key), field, (from.as_deref(), to.as_deref()), source.action())
+                .audit(&tx, (fid, &record.key), field, (from.as_deref(), to.as_deref()), &source.action())
                 .map_err(sq)?;
         }
         writer.write_values(&tx, &plan, &source).map_err(sq)?;

@@ -72,7 +72,8 @@ impl Project {
         self.stored_json(spec)
     }
 
-    fn project_dir(&self) -> PathBuf {
+    /// The folder of the project file (`.` for a bare file name).
+    pub(super) fn project_dir(&self) -> PathBuf {
         let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
         if dir.as_os_str().is_empty() {
             PathBuf::from(".")

@@ -59,16 +59,19 @@ pub enum EditSource {
     Merge,
     /// A conflict resolved by choosing a value.
     Resolve,
+    /// A value filled from reference layers (their names); not on the analyst's undo stack.
+    Reference(String),
 }
 
 impl EditSource {
-    pub(crate) fn action(&self) -> &'static str {
+    pub(crate) fn action(&self) -> std::borrow::Cow<'static, str> {
         match self {
-            EditSource::User => "edit",
-            EditSource::Undo => "undo",
-            EditSource::Redo => "redo",
-            EditSource::Merge => "merge",
-            EditSource::Resolve => "resolve",
+            EditSource::User => "edit".into(),
+            EditSource::Undo => "undo".into(),
+            EditSource::Redo => "redo".into(),
+            EditSource::Merge => "merge".into(),
+            EditSource::Resolve => "resolve".into(),
+            EditSource::Reference(layers) => format!("reference:{layers}").into(),
         }
     }
 }
@@ -96,7 +99,7 @@ pub(crate) struct ValuePlan {
 }
 
 impl ValuePlan {
-    fn outcome(self, template: &Template) -> EditOutcome {
+    pub(crate) fn outcome(self, template: &Template) -> EditOutcome {
         EditOutcome {
             changed: self.changed.into_iter().map(|(i, o, n)| (template.fields()[i].name.clone(), o, n)).collect(),
             status: self.status,
@@ -157,9 +160,9 @@ impl AuditWriter {
         super::failpoint::hit("edit.after_values", tx);
         for (i, old, new) in &plan.changed {
             let f = &template.fields()[*i];
-            let action = if f.compute.is_some() { "computed" } else { source.action() };
+            let action = if f.compute.is_some() { "computed".into() } else { source.action() };
             let (old, new) = (audit_text(old), audit_text(new));
-            self.audit(tx, (plan.fid, &plan.key), &f.name, (old.as_deref(), new.as_deref()), action)?;
+            self.audit(tx, (plan.fid, &plan.key), &f.name, (old.as_deref(), new.as_deref()), &action)?;
         }
         Ok(())
     }

@@ -19,6 +19,11 @@
 //! forget it), `tuban_meta.project_uid`, `tuban_checkouts` (patches checked out to a work
 //! package), `tuban_merges` (one row per merge, with the package's audit high-water mark) and
 //! `tuban_conflicts` (base, ours and theirs of each change that met another, until resolved).
+//! Schema version 6: the reference layers beside the imagery: `tuban_reference` (the catalogue),
+//! their features in `tuban_reference_features` with the R-tree `tuban_reference_rtree`, each
+//! patch's overlay in `tuban_overlay` with `tuban_overlay_state` (which extent it was computed
+//! for), and `tuban_reference_fills` (values a layer filled, to mark them in the form); see
+//! `reference.rs`.
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -34,7 +39,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -319,6 +324,7 @@ const STEPS: &[Step] = &[
     Step { upgrade: v3_upgrade, read_only: v3_read_only },
     Step { upgrade: v4_upgrade, read_only: v4_read_only },
     Step { upgrade: v5_upgrade, read_only: v5_read_only },
+    Step { upgrade: super::reference::schema_upgrade, read_only: super::reference::schema_read_only },
 ];
 
 /// Tables of tuban's own that schema 5 adds (also laid over an older file opened read-only).

@@ -9,6 +9,7 @@ mod export;
 mod imagery;
 mod imagery_paths;
 mod import;
+mod reference;
 mod render;
 mod report;
 mod seal;

@@ -257,6 +257,7 @@ fn released_schema_versions_open() {
         (3, "schema/v3.gpkg"),
         (4, "schema/v4.gpkg"),
         (5, "schema/v5.gpkg"),
+        (6, "schema/v6.gpkg"),
     ] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
@@ -272,6 +273,10 @@ fn released_schema_versions_open() {
             assert_eq!(p.case_attachments(case).unwrap().len(), usize::from(version >= 2), "v{version}");
             p.ledger().unwrap();
             p.verify().unwrap();
+            // Schema 6 (reference layers): the fixture has two.
+            assert_eq!(p.references().unwrap().len(), if version >= 6 { 2 } else { 0 }, "v{version}");
+            let overlay = p.overlay(p.find_patch("150999SJBG2025000003").unwrap().unwrap()).unwrap();
+            assert_eq!(overlay.is_empty(), version < 6, "v{version}");
         }
         assert!(std::fs::read(&path).unwrap() == bytes_before, "v{version}: a read-only open changed the file");
         let mut p = Project::open(&path, Access::ReadWrite).unwrap();
@@ -296,6 +301,16 @@ fn released_schema_versions_open() {
         assert!(!p.project_uid().unwrap().is_empty(), "v{version}");
         // What the newest schema added works on the migrated file.
         p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
+        let jbcy = tuban_core::reference::NewLayer {
+            kind: tuban_model::reference::ReferenceKind::BasicGrassland,
+            name: Some("jbcy-new".into()),
+            label: String::new(),
+            dated: None,
+            read: Default::default(),
+        };
+        let progress = tuban_model::progress::Progress::new();
+        let added = tuban_core::ops::reference::add(&mut p, &fixture("reference/jbcy.gpkg"), &jbcy, &progress).unwrap();
+        assert_eq!(added.overlay.patches, 31, "v{version}");
         assert!(
             version == tuban_core::store::SCHEMA_VERSION
                 || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists()

@@ -1,0 +1,155 @@
+//! Reference layers as use cases: add a layer (read it once into the project, compute every
+//! patch's overlay with it, fill the fields its kind fills), remove it, bring stale overlays up
+//! to date (after an import or an edited extent), and one patch's overlay with its hints and the
+//! values the template's `[[reference]]` rules give. Both front ends call these.
+
+use std::path::Path;
+
+use super::OpsError;
+use crate::reference::overlay::{self, Engine, OverlaySummary, Scope};
+use crate::reference::{self, Loaded, NewLayer, ReferenceError};
+use crate::store::{Fill, FillMark, Project, StoreError};
+use tuban_model::progress::Progress;
+use tuban_model::reference::{hints, Hint, OverlayRow};
+use tuban_model::reference_rules::{suggestions, FillMode, Suggestion};
+use tuban_model::Value;
+
+impl From<ReferenceError> for OpsError {
+    fn from(e: ReferenceError) -> Self {
+        match e {
+            ReferenceError::Store(s) => OpsError::Store(s),
+            other => OpsError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// What adding a layer did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Added {
+    /// The layer as read and stored.
+    pub loaded: Loaded,
+    /// The overlay computed with it.
+    pub overlay: OverlaySummary,
+    /// Fields filled (patches × fields); 0 while sealed.
+    pub filled: usize,
+    /// Why nothing was filled, when something stopped it (the seal).
+    pub fill_refused: Option<String>,
+}
+
+/// Adds a reference layer, computes every patch's overlay with it and fills what it fills.
+pub fn add(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress) -> Result<Added, OpsError> {
+    let loaded = reference::load(p, path, layer, progress)?;
+    let overlay = overlay::compute(p, &Scope::All, &[loaded.layer.id], Engine::Geo, progress).map_err(cancelled)?;
+    let (filled, fill_refused) = fill_after(p, &overlay.fids, progress)?;
+    Ok(Added { loaded, overlay, filled, fill_refused })
+}
+
+fn cancelled(e: StoreError) -> OpsError {
+    match e {
+        StoreError::Cancelled => OpsError::Invalid(ReferenceError::Cancelled.to_string()),
+        other => OpsError::Store(other),
+    }
+}
+
+/// Fills after a computation; the seal refuses it without failing the computation.
+fn fill_after(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<(usize, Option<String>), OpsError> {
+    match fill(p, fids, progress) {
+        Ok(n) => Ok((n, None)),
+        Err(OpsError::Store(e @ StoreError::Sealed { .. })) => Ok((0, Some(e.to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a reference layer (its overlay and fill marks go; values it filled stay).
+pub fn remove(p: &mut Project, name: &str) -> Result<(), OpsError> {
+    Ok(p.remove_reference(name)?)
+}
+
+/// Computes the overlays that are missing or out of date (after an import, a reshape, a split)
+/// and fills what they fill; `scope` narrows it.
+pub fn refresh(p: &mut Project, scope: &Scope, progress: &Progress) -> Result<(OverlaySummary, usize), OpsError> {
+    let summary = overlay::compute(p, scope, &[], Engine::Geo, progress).map_err(cancelled)?;
+    let (filled, _) = fill_after(p, &summary.fids, progress)?;
+    Ok((summary, filled))
+}
+
+/// One patch's overlay as the form, the report and `tuban overlay` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOverlay {
+    /// Rows, by layer, largest share first.
+    pub rows: Vec<OverlayRow>,
+    /// Hints (never verdicts).
+    pub hints: Vec<Hint>,
+    /// Values the template's rules give (filled and suggested).
+    pub suggestions: Vec<Suggestion>,
+    /// Values layers filled.
+    pub fills: Vec<FillMark>,
+    /// Layers whose overlay is missing or was computed for another extent.
+    pub stale_layers: Vec<String>,
+}
+
+/// The overlay of one patch, read from the store (no geometry is computed).
+pub fn of_patch(p: &Project, fid: i64) -> Result<PatchOverlay, OpsError> {
+    let rows = p.overlay(fid)?;
+    let layers = p.references()?;
+    let sigs = p.patch_overlay_signatures(fid)?;
+    let current = p.extent(fid)?.map(|e| crate::store::extent_signature(e.current()));
+    let stale_layers = layers
+        .iter()
+        .filter(|l| sigs.iter().find(|(id, _)| *id == l.id).map(|(_, s)| s) != current.as_ref())
+        .map(|l| l.title().to_string())
+        .collect();
+    let known: Vec<_> = layers.iter().map(|l| (l.id, l.kind, l.title().to_string())).collect();
+    let t = p.template();
+    Ok(PatchOverlay {
+        hints: hints(&rows),
+        suggestions: suggestions(t.reference_rules(), t.fields(), &rows, &known),
+        fills: p.reference_fills(fid)?,
+        rows,
+        stale_layers,
+    })
+}
+
+/// Writes the fill-mode values of the template's rules into the patches `fids`: into an empty
+/// field, or over a value a layer filled before and the analyst has not changed since; a value
+/// the analyst typed is never touched. One transaction; returns how many fields were written.
+pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize, OpsError> {
+    let layers = p.references()?;
+    if layers.is_empty() || p.template().reference_rules().iter().all(|r| r.mode != FillMode::Fill) {
+        return Ok(0);
+    }
+    progress.stage("填写参考值 / filling values", fids.len() as u64);
+    let wanted: std::collections::HashSet<i64> = fids.iter().copied().collect();
+    let overlays = p.overlays()?;
+    let marks = p.all_reference_fills()?;
+    let known: Vec<_> = layers.iter().map(|l| (l.id, l.kind, l.title().to_string())).collect();
+    let t = p.template().clone();
+    let mut items = Vec::new();
+    for record in p.patches()?.into_iter().filter(|r| wanted.contains(&r.fid)) {
+        let rows = overlays.get(&record.fid).map_or(&[][..], Vec::as_slice);
+        let marks = marks.get(&record.fid).map_or(&[][..], Vec::as_slice);
+        let mut fills: Vec<Fill> = Vec::new();
+        for s in
+            suggestions(t.reference_rules(), t.fields(), rows, &known).into_iter().filter(|s| s.mode == FillMode::Fill)
+        {
+            let Some(field) = t.field(&s.field) else { continue };
+            let Ok(value) = Value::parse_for(field, &s.text) else { continue };
+            let current = record.value(&t, &field.name).cloned().unwrap_or(Value::Null);
+            let untouched = marks.iter().any(|m| m.field == field.name && m.value == current.to_string());
+            if current == value || !(current.is_empty() || untouched) {
+                continue;
+            }
+            fills.push((field.name.clone(), value, s.layer_id, s.layer.clone()));
+        }
+        if !fills.is_empty() {
+            items.push((record, fills));
+        }
+    }
+    let written = items.iter().map(|(_, f)| f.len()).sum();
+    if items.is_empty() {
+        return Ok(0);
+    }
+    p.apply_reference_fills(&items)?;
+    progress.set(fids.len() as u64).map_err(|_| OpsError::Invalid(ReferenceError::Cancelled.to_string()))?;
+    Ok(written)
+}
