@@ -54,12 +54,7 @@ fn mb(path: &std::path::Path) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .or_else(|| std::env::var("TUBAN_BENCH_N").ok())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let n = common::bench_n(100_000);
     let shp = common::shapefile(n)?;
     let dir = shp.parent().map(PathBuf::from).unwrap_or_default();
     let tuban = env!("CARGO_BIN_EXE_tuban");

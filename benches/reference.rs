@@ -120,12 +120,7 @@ fn count(gpkg: &Path) -> i64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .or_else(|| std::env::var("TUBAN_BENCH_N").ok())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let n = common::bench_n(100_000);
     let side = ((3 * n) as f64).sqrt().round() as usize;
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -191,3 +191,13 @@ pub fn project_of(path: &Path, shp: &Path) -> anyhow::Result<tuban_core::store::
     tuban_core::import::import(&mut p, shp, &Default::default(), &tuban_model::progress::Progress::new())?;
     Ok(p)
 }
+
+/// The benchmark's size: the first argument that is not a flag, else `TUBAN_BENCH_N`, else `default`.
+pub fn bench_n(default: usize) -> usize {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .or_else(|| std::env::var("TUBAN_BENCH_N").ok())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
