@@ -474,6 +474,14 @@ impl Project {
             // The analyst has started on this patch, even if only a remark was typed.
             status = ReviewStatus::InProgress;
         }
+        if matches!(source, EditSource::Reference(_))
+            && record.status == ReviewStatus::Unreviewed
+            && status == ReviewStatus::InProgress
+        {
+            // Values a reference layer filled are no review work: the patch stays in the
+            // unreviewed queue (N still finds it).
+            status = ReviewStatus::Unreviewed;
+        }
         ValuePlan { fid: record.fid, key: record.key.clone(), changed, status, problems }
     }
 

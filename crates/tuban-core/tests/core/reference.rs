@@ -162,6 +162,13 @@ fn fills_are_marked_audited_and_never_overwrite_the_analyst() {
     assert!(log.iter().any(|e| e.field.as_deref() == Some("QDL") && e.action == "reference:dltb_gk"), "{log:?}");
     let ov = ops::reference::of_patch(&p, fid).unwrap();
     assert_eq!(ov.fills.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["QDL"]);
+    // A filled value is no review work: every patch is still unreviewed.
+    let statuses: std::collections::BTreeSet<_> = p.patches().unwrap().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [tuban_model::ReviewStatus::Unreviewed].into_iter().collect(),
+        "fills made patches in progress"
+    );
     // The analyst overrides; a second layer added later does not put it back.
     p.set_text(fid, &[("QDL", "耕地")]).unwrap();
     add(&mut p, "jbcy.gpkg", &layer(ReferenceKind::BasicGrassland, &[]));
