@@ -1,7 +1,9 @@
 //! Workstation benchmark (not a test): a project of 100,000 patches (the import benchmark's data):
 //! time to open, CPU frame time at 1920×1080 (UI + tessellation) at full extent and at patch zoom
 //! while panning, time from a key press to the next patch drawn, time from releasing a dragged
-//! vertex to the saved, re-tessellated patch drawn, and resident memory.
+//! vertex to the saved, re-tessellated patch drawn, the full-extent frame painted end to end
+//! (wgpu, software adapter) beside QGIS's map renderer on the same patches in the same run, and
+//! resident memory.
 //!
 //! Run: `cargo bench --bench workstation [-- N_PATCHES]`.
 
@@ -24,6 +26,54 @@ fn frame(ctx: &egui::Context, app: &mut TubanApp, events: Vec<Event>) -> f64 {
     let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
     std::hint::black_box(prims);
     t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The full-extent frame painted end to end (UI, tessellation, wgpu on this machine's software
+/// adapter, read back), beside QGIS's map renderer drawing the same patches into a 1920×1080
+/// image in the same run (`../shared/peers/qgis_atlas.py render`).
+fn painted(project: &std::path::Path, shp: &std::path::Path) -> anyhow::Result<()> {
+    let app = TubanApp::new(Prefs::default(), Some(project.to_path_buf()));
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1920.0, 1080.0))
+        .build_ui_state(|ui, app: &mut TubanApp| app.frame_ui(ui), app);
+    let _ = h.state_mut().map_memory_mut().set_zoom(10.5);
+    h.state_mut().map_memory_mut().center_at(walkers::lon_lat(111.0, 41.6));
+    h.run_steps(3);
+    h.render().map_err(|e| anyhow::anyhow!("no wgpu adapter to paint with: {e}"))?;
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        h.run_steps(1);
+        let img = h.render().map_err(|e| anyhow::anyhow!("painting failed: {e}"))?;
+        std::hint::black_box(img);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (p50, p95) = stats(times);
+    println!("frame at full extent, painted:    p50 {p50:.1} ms  p95 {p95:.1} ms   (target <= 16 ms; wgpu software adapter, 1920x1080, read back)");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/qgis_atlas.py");
+    let peer = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["render"])
+        .arg(shp)
+        .args(["--runs", "3", "--mode", "parallel", "--out", "/tmp/tuban_bench_qgis_render.png"])
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .env("GDAL_PAM_ENABLED", "NO")
+        .output();
+    let text = peer.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+    let median_s = text
+        .lines()
+        .find(|l| l.starts_with("RESULT task=qgis_render_all"))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("median_s=")))
+        .and_then(|v| v.parse::<f64>().ok());
+    match median_s {
+        Some(s) => println!(
+            "QGIS map renderer, same patches, same run: {:.1} ms (parallel job, median of 3); ratio QGIS/tuban painted {:.1}",
+            s * 1000.0,
+            s * 1000.0 / p50
+        ),
+        None => println!("QGIS map renderer: not run (PyQGIS or {} missing)", script.display()),
+    }
+    Ok(())
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64) {
@@ -121,6 +171,7 @@ fn main() -> anyhow::Result<()> {
         let (r50, r95) = stats(release);
         println!("vertex released -> saved, drawn:  p50 {r50:.1} ms  p95 {r95:.1} ms   (target <= 16 ms)");
     }
+    painted(&project, &shp)?;
     println!("memory: peak {hwm:.0} MB, now {rss:.0} MB   (target <= 500 MB)");
     Ok(())
 }
