@@ -96,16 +96,19 @@ pub fn compute(
     progress.stage("叠加分析 / overlay", todo.len() as u64);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let mut done = 0u64;
-    for chunk in todo.chunks(CHUNK) {
-        let mut work = Vec::with_capacity(chunk.len());
-        for (fid, geom, sig, wanted) in chunk {
-            let candidates = match gpkg::envelope(geom) {
-                Some(bbox) => p.reference_geometries_in(wanted, bbox)?,
-                None => Vec::new(),
-            };
-            work.push(Work { fid: *fid, geom: geom.clone(), sig: sig.clone(), layers: wanted.clone(), candidates });
-        }
-        let results = run_workers(&work, threads, engine);
+    let chunks: Vec<&[Pending]> = todo.chunks(CHUNK).collect();
+    let mut next = match chunks.first() {
+        Some(c) => fetch(p, c)?,
+        None => Vec::new(),
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let work = std::mem::take(&mut next);
+        // The workers overlay this chunk while this thread reads the next one's candidates.
+        let (results, fetched) = std::thread::scope(|s| {
+            let workers = s.spawn(|| run_workers(&work, threads, engine));
+            let fetched = chunks.get(i + 1).map(|c| fetch(p, c));
+            (workers.join().unwrap_or_default(), fetched)
+        });
         summary.pairs += results.len();
         summary.rows += results.iter().map(|r| r.classes.len()).sum::<usize>();
         summary.patches += work.len();
@@ -115,8 +118,27 @@ pub fn compute(
         if progress.set(done).is_err() {
             return Err(StoreError::Cancelled);
         }
+        if let Some(f) = fetched {
+            next = f?;
+        }
     }
     Ok(summary)
+}
+
+/// A patch waiting for its overlay: row id, extent, its signature, the layers wanted.
+type Pending = (i64, Geometry, String, Vec<i64>);
+
+/// The candidates of each patch of a chunk, read from the layers' R-tree.
+fn fetch(p: &Project, chunk: &[Pending]) -> Result<Vec<Work>, StoreError> {
+    let mut work = Vec::with_capacity(chunk.len());
+    for (fid, geom, sig, wanted) in chunk {
+        let candidates = match gpkg::envelope(geom) {
+            Some(bbox) => p.reference_geometries_in(wanted, bbox)?,
+            None => Vec::new(),
+        };
+        work.push(Work { fid: *fid, geom: geom.clone(), sig: sig.clone(), layers: wanted.clone(), candidates });
+    }
+    Ok(work)
 }
 
 /// Splits the work among `threads` scoped workers and gathers their results in order.
