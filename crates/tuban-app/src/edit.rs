@@ -64,6 +64,8 @@ pub struct Outline {
     pub issued: Option<PatchShape>,
     /// Ellipsoidal area of the extent in force, m².
     pub extent_m2: f64,
+    /// The extent was redrawn (it differs from the geometry issued or split off).
+    pub redrawn: bool,
     /// The key of the patch a 细斑 was split from.
     pub parent_key: Option<String>,
     /// What the 细斑 rules say about the 细斑 of that patch (overlaps, area in none).
@@ -98,6 +100,7 @@ impl Workstation {
         };
         Ok(Some(Outline {
             extent_m2: tuban_model::geometry::area_m2(extent.current()),
+            redrawn: extent.verified.is_some(),
             extent: extent.current().clone(),
             issued,
             parent_key,

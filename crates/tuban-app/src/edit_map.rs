@@ -307,7 +307,7 @@ pub fn extent_info_ui(ui: &mut Ui, ws: &Workstation, lang: Lang, cmds: &mut Comm
         ui.label(egui::RichText::new(format!("{} {label}", tr(lang, "checked_out_to"))).color(theme::WARNING_TEXT));
     }
     if let Some(o) = ws.outline.as_ref() {
-        if o.issued.is_some() {
+        if o.redrawn {
             ui.label(format!(
                 "{}: {:.2} m² · {:.3} 亩 · {:.4} ha",
                 tr(lang, "verified_extent"),
