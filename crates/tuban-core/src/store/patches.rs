@@ -153,10 +153,9 @@ impl AuditWriter {
             sets.push(format!("verdict_imagery = ?{}", params.len()));
         }
         params.push(SqlValue::Integer(plan.fid));
-        tx.execute(
-            &format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len()),
-            params_from_iter(params),
-        )?;
+        // Cached: a batch of fills or a merge writes the same columns row after row.
+        let sql = format!("UPDATE patches SET {} WHERE fid = ?{}", sets.join(", "), params.len());
+        tx.prepare_cached(&sql)?.execute(params_from_iter(params))?;
         super::failpoint::hit("edit.after_values", tx);
         for (i, old, new) in &plan.changed {
             let f = &template.fields()[*i];
