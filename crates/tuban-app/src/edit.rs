@@ -88,13 +88,18 @@ impl Workstation {
 
     fn outline_of(&self, fid: i64) -> Result<Option<Outline>, StoreError> {
         let Some(extent) = self.project.extent(fid)? else { return Ok(None) };
-        let parent = self.project.patch(fid)?.and_then(|r| r.parent_fid);
-        let issued = match (&extent.verified, parent) {
+        let Some(record) = self.project.patch(fid)? else { return Ok(None) };
+        // A 细斑's dashed outline is the issued patch at the top of its line.
+        let root = match record.parent_fid {
+            Some(_) => Some(self.project.issued_record(&record)?),
+            None => None,
+        };
+        let issued = match (&extent.verified, &root) {
             (Some(_), _) => Some(PatchShape::new(&extent.issued)),
-            (None, Some(p)) => self.project.extent(p)?.map(|e| PatchShape::new(&e.issued)),
+            (None, Some(r)) => self.project.extent(r.fid)?.map(|e| PatchShape::new(&e.issued)),
             (None, None) => None,
         };
-        let (parent_key, subpatch_problems) = match parent {
+        let (parent_key, subpatch_problems) = match record.parent_fid {
             Some(p) => (self.project.patch(p)?.map(|r| r.key), self.project.subpatch_problems(p)?),
             None => (None, Vec::new()),
         };

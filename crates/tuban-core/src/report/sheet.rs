@@ -166,10 +166,7 @@ fn chosen(doc: &Doc<'_>, records: &[PatchRecord], opts: &ReportOptions) -> Resul
         return Ok(out);
     }
     for r in picked {
-        let mut top = r.clone();
-        while let Some(parent) = top.parent_fid.and_then(|f| doc.p.patch(f).ok().flatten()) {
-            top = parent;
-        }
+        let top = doc.p.issued_record(r)?;
         if !out.iter().any(|o| o.fid == top.fid) {
             out.push(top);
         }
@@ -247,12 +244,10 @@ fn outlines(doc: &Doc<'_>, r: &PatchRecord) -> Result<Vec<Overlay>, ReportError>
         }
         return Ok(out);
     }
-    let mut root = r.parent_fid;
-    let mut issued = None;
-    while let Some(parent) = root {
-        issued = doc.p.extent(parent)?.map(|e| e.issued);
-        root = doc.p.patch(parent)?.and_then(|p| p.parent_fid);
-    }
+    let issued = match r.parent_fid {
+        Some(_) => doc.p.extent(doc.p.issued_record(r)?.fid)?.map(|e| e.issued),
+        None => None,
+    };
     let issued = match (&extent.verified, issued) {
         (_, Some(g)) => Some(g),
         (Some(_), None) => Some(extent.issued.clone()),

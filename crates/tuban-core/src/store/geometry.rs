@@ -82,11 +82,14 @@ impl Project {
         Ok(row.and_then(|(g, v)| decode(g).map(|issued| Extent { issued, verified: decode(v) })))
     }
 
-    /// The issued record at the top of a 细斑's line (the patch itself when it has no parent).
-    fn root_of(&self, record: &PatchRecord) -> Result<PatchRecord> {
+    /// The issued record at the top of a 细斑's line (the record itself when it has no parent).
+    pub fn issued_record(&self, record: &PatchRecord) -> Result<PatchRecord> {
         let mut r = record.clone();
-        while let Some(parent) = r.parent_fid.and_then(|p| self.patch(p).ok().flatten()) {
-            r = parent;
+        while let Some(parent) = r.parent_fid {
+            match self.patch(parent)? {
+                Some(p) => r = p,
+                None => break,
+            }
         }
         Ok(r)
     }
@@ -95,7 +98,7 @@ impl Project {
     fn check_extent(&self, record: &PatchRecord, g: &Geometry) -> Result<()> {
         edit::check(g).map_err(geometry_error(&record.key))?;
         if self.template().spec.geometry.verified_within_issued {
-            let root = self.root_of(record)?;
+            let root = self.issued_record(record)?;
             if let Some(issued) = self.extent(root.fid)?.map(|e| e.issued) {
                 edit::check_within(g, &issued, SUBPATCH_TOLERANCE_M2).map_err(geometry_error(&record.key))?;
             }

@@ -73,15 +73,16 @@ pub struct MergeReceipt {
     pub audit_hwm: i64,
 }
 
-/// One net change of one field of one row, from the package's audit log.
+/// One net change of one field of one row (a patch or a case, by uid), from the package's
+/// audit log.
 #[derive(Debug, Clone)]
-struct Change {
-    uid: String,
-    field: String,
-    before: Option<String>,
-    after: Option<String>,
-    user: String,
-    time: String,
+pub(crate) struct Change {
+    pub uid: String,
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub user: String,
+    pub time: String,
 }
 
 /// A package's audit row.
@@ -166,44 +167,49 @@ fn package_uids(c: &Connection, rows: &[AuditRow]) -> rusqlite::Result<HashMap<i
 
 /// Net field changes (first before, last after) in the order first seen; structural rows apart.
 fn net_changes(rows: &[AuditRow], uids: &HashMap<i64, String>) -> (Vec<Change>, Vec<(String, AuditRow)>) {
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut net: HashMap<(String, String), Change> = HashMap::new();
+    let mut fields = Vec::new();
     let mut structural = Vec::new();
     for row in rows {
         let (_, time, user, fid, field, old, new) = row;
         let Some(uid) = uids.get(fid) else { continue };
         if field == ROWS_FIELD {
             structural.push((uid.clone(), row.clone()));
-            continue;
+        } else if field != SPLIT_FIELD {
+            // (The split mark is implied by the 细斑 rows of the same step.)
+            fields.push(Change {
+                uid: uid.clone(),
+                field: field.clone(),
+                before: old.clone(),
+                after: new.clone(),
+                user: user.clone(),
+                time: time.clone(),
+            });
         }
-        if field == SPLIT_FIELD {
-            continue; // implied by the 细斑 rows of the same step
-        }
-        let k = (uid.clone(), field.clone());
+    }
+    (net(fields), structural)
+}
+
+/// One change per row and field of `changes` (audit rows, oldest first), in the order first
+/// seen: the value before the first and after the last, who and when of the last; none where the
+/// two are the same.
+pub(crate) fn net(changes: impl IntoIterator<Item = Change>) -> Vec<Change> {
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut net: HashMap<(String, String), Change> = HashMap::new();
+    for c in changes {
+        let k = (c.uid.clone(), c.field.clone());
         match net.get_mut(&k) {
-            Some(c) => {
-                c.after = new.clone();
-                c.user = user.clone();
-                c.time = time.clone();
+            Some(n) => {
+                n.after = c.after;
+                n.user = c.user;
+                n.time = c.time;
             }
             None => {
                 order.push(k.clone());
-                net.insert(
-                    k,
-                    Change {
-                        uid: uid.clone(),
-                        field: field.clone(),
-                        before: old.clone(),
-                        after: new.clone(),
-                        user: user.clone(),
-                        time: time.clone(),
-                    },
-                );
+                net.insert(k, c);
             }
         }
     }
-    let changes = order.into_iter().filter_map(|k| net.remove(&k)).filter(|c| c.before != c.after).collect();
-    (changes, structural)
+    order.into_iter().filter_map(|k| net.remove(&k)).filter(|c| c.before != c.after).collect()
 }
 
 impl Project {
@@ -246,7 +252,7 @@ impl Project {
         &mut self,
         info: &PackageInfo,
         ppath: &str,
-        (changes, case_changes): (&[Change], &[super::merge_cases::CaseChange]),
+        (changes, case_changes): (&[Change], &[Change]),
         structural: &[(String, AuditRow)],
         receipt: &mut MergeReceipt,
     ) -> Result<()> {

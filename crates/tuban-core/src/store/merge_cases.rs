@@ -2,12 +2,10 @@
 //! applies where the master's case (found by uid) still holds the value it started from, is
 //! already there where it holds the value after, and is a conflict otherwise.
 
-use std::collections::HashMap;
-
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::merge::{Conflict, MergeReceipt};
+use super::merge::{net, Change, Conflict, MergeReceipt};
 use super::package::PackageInfo;
 use super::{now_utc, Project, Result, StoreError};
 
@@ -40,80 +38,37 @@ fn column_text(v: SqlValue) -> Option<String> {
     }
 }
 
-/// One net change of one case field in a package.
-#[derive(Debug, Clone)]
-pub(crate) struct CaseChange {
-    uid: String,
-    field: String,
-    before: Option<String>,
-    after: Option<String>,
-    user: String,
-    time: String,
-}
-
-/// Before, after, who and when of one case field, netted over the package's log.
-type NetCase = (Option<String>, Option<String>, String, String);
-
-/// The net case-field changes a package made after `hwm`, each with its case's uid.
-pub(crate) fn package_case_changes(pc: &Connection, hwm: i64) -> rusqlite::Result<Vec<CaseChange>> {
+/// The net case-field changes a package made after `hwm`, each keyed by its case's uid.
+pub(crate) fn package_case_changes(pc: &Connection, hwm: i64) -> rusqlite::Result<Vec<Change>> {
     let marks = CASE_FIELDS.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
     let mut st = pc.prepare(&format!(
-        "SELECT time, user, patch_key, field, old_value, new_value FROM tuban_audit \
-         WHERE id > ?1 AND action = 'case' AND field IN ({marks}) ORDER BY id"
+        "SELECT a.time, a.user, c.uid, a.field, a.old_value, a.new_value FROM tuban_audit a \
+         JOIN tuban_cases c ON a.patch_key = '案件 ' || c.number \
+         WHERE a.id > ?1 AND a.action = 'case' AND a.field IN ({marks}) ORDER BY a.id"
     ))?;
     let rows = st.query_map([hwm], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ))
+        Ok(Change {
+            time: r.get(0)?,
+            user: r.get(1)?,
+            uid: r.get(2)?,
+            field: r.get(3)?,
+            before: r.get(4)?,
+            after: r.get(5)?,
+        })
     })?;
-    let mut order = Vec::new();
-    let mut net: HashMap<(String, String), NetCase> = HashMap::new();
-    for row in rows {
-        let (time, user, key, field, old, new) = row?;
-        let Some(number) = key.as_deref().and_then(|k| k.strip_prefix("案件 ")).map(str::to_string) else { continue };
-        let k = (number, field);
-        match net.get_mut(&k) {
-            Some(c) => {
-                c.1 = new;
-                c.2 = user;
-                c.3 = time;
-            }
-            None => {
-                order.push(k.clone());
-                net.insert(k, (old, new, user, time));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (number, field) in order {
-        let Some((before, after, user, time)) = net.remove(&(number.clone(), field.clone())) else { continue };
-        if before == after {
-            continue;
-        }
-        let uid: Option<String> =
-            pc.query_row("SELECT uid FROM tuban_cases WHERE number = ?1", [&number], |r| r.get(0)).optional()?;
-        if let Some(uid) = uid {
-            out.push(CaseChange { uid, field, before, after, user, time });
-        }
-    }
-    Ok(out)
+    Ok(net(rows.collect::<rusqlite::Result<Vec<_>>>()?))
 }
 
 impl Project {
     /// Merges the case fields a package changed (after the cases it opened were copied over).
     pub(crate) fn merge_case_fields(
         &self,
-        changes: &[CaseChange],
+        changes: &[Change],
         info: &PackageInfo,
         receipt: &mut MergeReceipt,
     ) -> Result<()> {
         for c in changes {
-            let CaseChange { uid, field, before, after, user, time } = c.clone();
+            let Change { uid, field, before, after, user, time } = c.clone();
             let here: Option<(i64, String, SqlValue)> = self
                 .conn
                 .query_row(&format!("SELECT id, number, \"{field}\" FROM tuban_cases WHERE uid = ?1"), [&uid], |r| {
