@@ -276,7 +276,7 @@ impl ImportSession<'_> {
         let fields = self.template.fields();
         // The uid in the INSERT itself: the insert trigger that would fill it rewrites the row.
         let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid");
-        let mut marks = String::from("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, lower(hex(randomblob(16)))");
+        let mut marks = format!("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}", super::schema::NEW_UID);
         for (i, f) in fields.iter().enumerate() {
             cols.push_str(&format!(", \"{}\"", f.name));
             marks.push_str(&format!(", ?{}", 12 + i));

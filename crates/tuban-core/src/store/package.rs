@@ -232,7 +232,7 @@ impl Project {
 
 /// A fresh 128-bit uid from SQLite's random source (as the insert triggers make them).
 pub(crate) fn random_uid(conn: &Connection) -> rusqlite::Result<String> {
-    conn.query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))
+    conn.query_row(&format!("SELECT {}", super::schema::NEW_UID), [], |r| r.get(0))
 }
 
 /// Leaves in the copy only what the package holds, and marks it as a package.

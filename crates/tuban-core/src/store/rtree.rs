@@ -71,16 +71,28 @@ fn blob_envelope(blob: &[u8]) -> Option<[f64; 4]> {
     gpkg::envelope(&geom)
 }
 
+/// The spec's insert trigger (a macro, so [`TRIGGERS`] can be written with it at compile time).
+macro_rules! insert_trigger {
+    () => {
+        r#"CREATE TRIGGER "{i}_insert" AFTER INSERT ON "{t}" WHEN (new."{c}" NOT NULL AND NOT ST_IsEmpty(NEW."{c}")) BEGIN INSERT OR REPLACE INTO "{i}" VALUES (NEW."{pk}",ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;"#
+    };
+}
+
 /// The triggers of the `gpkg_rtree_index` extension for `t.c` (GeoPackage 1.3 §F.3, as GDAL
 /// writes them); `{t}`, `{c}`, `{i}` (the rtree) and `{pk}` are replaced.
-const TRIGGERS: &str = r#"
-CREATE TRIGGER "{i}_insert" AFTER INSERT ON "{t}" WHEN (new."{c}" NOT NULL AND NOT ST_IsEmpty(NEW."{c}")) BEGIN INSERT OR REPLACE INTO "{i}" VALUES (NEW."{pk}",ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
+const TRIGGERS: &str = concat!(
+    insert_trigger!(),
+    r#"
 CREATE TRIGGER "{i}_update1" AFTER UPDATE OF "{c}" ON "{t}" WHEN OLD."{pk}" = NEW."{pk}" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}")) BEGIN INSERT OR REPLACE INTO "{i}" VALUES (NEW."{pk}",ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
 CREATE TRIGGER "{i}_update2" AFTER UPDATE OF "{c}" ON "{t}" WHEN OLD."{pk}" = NEW."{pk}" AND (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}")) BEGIN DELETE FROM "{i}" WHERE id = OLD."{pk}"; END;
 CREATE TRIGGER "{i}_update3" AFTER UPDATE ON "{t}" WHEN OLD."{pk}" != NEW."{pk}" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}")) BEGIN DELETE FROM "{i}" WHERE id = OLD."{pk}"; INSERT OR REPLACE INTO "{i}" VALUES (NEW."{pk}",ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
 CREATE TRIGGER "{i}_update4" AFTER UPDATE ON "{t}" WHEN OLD."{pk}" != NEW."{pk}" AND (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}")) BEGIN DELETE FROM "{i}" WHERE id IN (OLD."{pk}", NEW."{pk}"); END;
 CREATE TRIGGER "{i}_delete" AFTER DELETE ON "{t}" WHEN old."{c}" NOT NULL BEGIN DELETE FROM "{i}" WHERE id = OLD."{pk}"; END;
-"#;
+"#
+);
+
+/// The insert trigger of [`TRIGGERS`] alone (an import takes it off and puts it back).
+const INSERT_TRIGGER: &str = insert_trigger!();
 
 /// The name of the R-tree of `table.column`.
 pub fn index_name(table: &str, column: &str) -> String {
@@ -133,9 +145,8 @@ pub(crate) fn resume_patch_inserts(conn: &Connection, since: i64) -> rusqlite::R
         &format!("INSERT OR REPLACE INTO \"{rtree}\" SELECT fid, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) FROM patches WHERE fid > ?1 AND geom NOT NULL AND NOT ST_IsEmpty(geom)"),
         [since],
     )?;
-    let insert = TRIGGERS.lines().find(|l| l.contains("_insert\"")).unwrap_or_default();
     conn.execute_batch(
-        &insert.replace("{i}", &rtree).replace("{t}", "patches").replace("{c}", "geom").replace("{pk}", "fid"),
+        &INSERT_TRIGGER.replace("{i}", &rtree).replace("{t}", "patches").replace("{c}", "geom").replace("{pk}", "fid"),
     )
 }
 

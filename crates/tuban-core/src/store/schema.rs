@@ -338,6 +338,10 @@ CREATE {temp} TABLE tuban_conflicts (id INTEGER PRIMARY KEY AUTOINCREMENT, item_
     label TEXT NOT NULL, field TEXT NOT NULL, base TEXT, ours TEXT, theirs TEXT, theirs_user TEXT, theirs_time TEXT, theirs_imagery TEXT,
     source TEXT NOT NULL, created_at DATETIME NOT NULL, resolved_at DATETIME, resolved_by TEXT, resolution TEXT);";
 
+/// The SQL of a new uid (128 random bits from SQLite, as 32 hex digits): the insert triggers,
+/// the import and a package's id all make them this way.
+pub(crate) const NEW_UID: &str = "lower(hex(randomblob(16)))";
+
 /// Tables whose rows get a `uid` (row id column, table).
 const UID_TABLES: [(&str, &str); 5] = [
     ("fid", "patches"),
@@ -402,17 +406,14 @@ fn v5_upgrade(conn: &Connection) -> rusqlite::Result<()> {
     for (id, table) in UID_TABLES {
         conn.execute_batch(&format!(
             "ALTER TABLE {table} ADD COLUMN uid TEXT;
-             UPDATE {table} SET uid = lower(hex(randomblob(16)));
+             UPDATE {table} SET uid = {NEW_UID};
              CREATE UNIQUE INDEX {table}_uid ON {table}(uid);
              CREATE TRIGGER {table}_uid_insert AFTER INSERT ON {table} WHEN NEW.uid IS NULL
-               BEGIN UPDATE {table} SET uid = lower(hex(randomblob(16))) WHERE {id} = NEW.{id}; END;"
+               BEGIN UPDATE {table} SET uid = {NEW_UID} WHERE {id} = NEW.{id}; END;"
         ))?;
     }
     conn.execute_batch(&format!("CREATE TABLE {}", V5_TABLES.replace("{temp} ", "")))?;
-    conn.execute(
-        "INSERT OR IGNORE INTO tuban_meta(key, value) VALUES ('project_uid', lower(hex(randomblob(16))))",
-        [],
-    )?;
+    conn.execute(&format!("INSERT OR IGNORE INTO tuban_meta(key, value) VALUES ('project_uid', {NEW_UID})"), [])?;
     super::style::write_default_for_stored_template(conn)
 }
 
