@@ -10,6 +10,19 @@ use tuban_core::store::{Project, ProjectMeta};
 use tuban_model::progress::Progress;
 use tuban_model::{Programme, Template};
 
+/// True under CI (`CI=true`, as GitHub, GitLab and our `.ci/run` environment set it).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A test that cannot get what it needs: under CI it fails with the reason; elsewhere it prints
+/// why it is skipped (the caller then returns).
+#[track_caller]
+pub fn cannot_run(test: &str, reason: &str) {
+    assert!(!in_ci(), "{test}: cannot run under CI=true: {reason}");
+    eprintln!("skipped {test}: {reason} (under CI=true this fails)");
+}
+
 /// The top of the workspace (where `sample-data/` and `tests/fixtures/` are), found from the
 /// manifest folder of the crate whose tests run.
 pub fn root() -> PathBuf {
