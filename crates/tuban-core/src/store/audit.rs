@@ -1,5 +1,7 @@
 //! The audit log: every change to a project, with time, user, field, old and new value.
 
+use rusqlite::{params, OptionalExtension};
+
 use super::{Project, Result};
 
 /// One row of the audit log.
@@ -132,6 +134,19 @@ impl Project {
         let source = if backwards { super::EditSource::Undo } else { super::EditSource::Redo };
         let outcome = self.set_values(group.fid, &edits, source)?;
         Ok((group.fid, outcome))
+    }
+
+    /// The patch the current user edited last, other than `fid` (the source of the reuse key).
+    pub fn last_edited_other_than(&self, fid: i64) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT a.patch_fid FROM tuban_audit a JOIN patches p ON p.fid = a.patch_fid \
+                 WHERE a.user = ?1 AND a.action = 'edit' AND a.patch_fid != ?2 AND p.split_state IS NULL ORDER BY a.id DESC LIMIT 1",
+                params![self.user(), fid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sq())
     }
 
     /// Undoes the current user's last edit; returns the patch and what changed, or `None`.

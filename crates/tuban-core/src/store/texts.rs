@@ -113,19 +113,6 @@ impl Project {
         tx.commit().map_err(sq)
     }
 
-    /// The patch the current user edited last, other than `fid` (the source of the reuse key).
-    pub fn last_edited_other_than(&self, fid: i64) -> Result<Option<i64>> {
-        self.conn
-            .query_row(
-                "SELECT a.patch_fid FROM tuban_audit a JOIN patches p ON p.fid = a.patch_fid \
-                 WHERE a.user = ?1 AND a.action = 'edit' AND a.patch_fid != ?2 AND p.split_state IS NULL ORDER BY a.id DESC LIMIT 1",
-                params![self.user(), fid],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.sq())
-    }
-
     /// Starts a read transaction: every later query sees the project as it is now, while another
     /// connection keeps writing (a report or export reads one consistent state).
     pub fn begin_snapshot(&self) -> Result<()> {
