@@ -8,6 +8,7 @@ mod deliver;
 mod demo;
 mod evidence;
 mod geometry;
+mod hub;
 mod imagery;
 mod project;
 mod reference;
@@ -121,6 +122,11 @@ pub enum Command {
         #[command(subcommand)]
         action: team::PackageAction,
     },
+    /// 中心库（PostgreSQL/PostGIS）：建库、用户、发布、加入、同步、领取 / the team hub: init, users, publish, join, sync, leases
+    Hub {
+        #[command(subcommand)]
+        action: hub::HubAction,
+    },
     /// 待解决的冲突，每行一条 / the open conflicts, one a line
     Conflicts(team::ConflictsArgs),
     /// 解决冲突：--take ours|theirs|值 / resolve a conflict
@@ -198,6 +204,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => deliver::run_verify(a, &ctx),
         Command::Demo(a) => demo::run_demo(a, &ctx),
         Command::Package { action } => team::run_package(action, &ctx),
+        Command::Hub { action } => hub::run_hub(action, &ctx),
         Command::Conflicts(a) => team::run_conflicts(a, &ctx),
         Command::Resolve(a) => team::run_resolve(a, &ctx),
     }

@@ -9,6 +9,7 @@ pub mod crs; // coordinate systems as GDAL reads them: CGCS2000, Gauss-Krüger h
 pub mod evidence; // field photos: EXIF, thumbnails, matching to patches
 pub mod export; // upload shapefile, GeoPackage, ledger spreadsheet, CSV, photo folder
 pub mod gk; // CGCS2000 Gauss-Krüger coordinates of a point (GDAL/PROJ)
+pub mod hub; // the team hub on PostgreSQL + PostGIS: publish, join, sync, leases, roles
 pub mod imagery; // raster sources rendered into map tiles on worker threads
 pub mod import; // GDAL vector sources → patches (encoding, CRS, geometry checks)
 pub mod ops; // the use cases both front ends call: report, export, photos, attachments, imagery, clues

@@ -301,3 +301,11 @@ pub fn find_beside(project: &Path, seal: &SealInfo) -> Option<PathBuf> {
         .rev()
         .find(|p| Receipt::read(p).is_ok_and(|r| r.digest == seal.digest && r.sealed_at == seal.sealed_at))
 }
+
+/// `n` random bytes from the operating system as lower-case hex (ids of hub clients).
+pub fn random_hex(n: usize) -> String {
+    use rand_core::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    crate::store::hex(&bytes)
+}

@@ -151,7 +151,7 @@ impl Project {
                 .map_err(self.sq())?;
             self.conn
                 .execute(
-                    "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'resolve')",
+                    "INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'resolved')",
                     params![now, self.user(), fid, c.key, c.field, c.ours, format!("{resolution} ({})", c.source)],
                 )
                 .map_err(self.sq())?;

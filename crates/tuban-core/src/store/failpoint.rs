@@ -17,6 +17,13 @@ use rusqlite::Connection;
 /// Kills the process with SIGKILL if `TUBAN_FAILPOINT` names `point` and this is its N-th hit.
 #[cfg(debug_assertions)]
 pub(crate) fn hit(point: &str, conn: &Connection) {
+    let place = if conn.is_autocommit() { "outside a transaction" } else { "inside a transaction" };
+    hit_at(point, place);
+}
+
+/// As [`hit`], at a point outside the project file (a hub transaction in flight, say).
+#[cfg(debug_assertions)]
+pub(crate) fn hit_at(point: &str, place: &str) {
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
     static HITS: AtomicU64 = AtomicU64::new(0);
@@ -28,7 +35,6 @@ pub(crate) fn hit(point: &str, conn: &Connection) {
     if n != nth {
         return;
     }
-    let place = if conn.is_autocommit() { "outside a transaction" } else { "inside a transaction" };
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "tuban failpoint {point}:{n}: SIGKILL {place}");
     let _ = err.flush();
@@ -42,6 +48,11 @@ pub(crate) fn hit(point: &str, conn: &Connection) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub(crate) fn hit(_point: &str, _conn: &Connection) {}
+
+/// In a release build the failpoints do nothing.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub(crate) fn hit_at(_point: &str, _place: &str) {}
 
 /// The armed point and its hit number, read once from `TUBAN_FAILPOINT`.
 #[cfg(debug_assertions)]

@@ -263,7 +263,7 @@ impl Project {
             self.merge_structural(parent_uid, row, info, receipt)?;
         }
         super::failpoint::hit("merge.after_structural", &self.conn);
-        self.merge_fields(changes, info, receipt)?;
+        self.merge_fields(changes, &info.label, &EditSource::Merge, receipt)?;
         super::failpoint::hit("merge.after_fields", &self.conn);
         receipt.rows_added += super::merge_rows::merge_rows(&self.conn).map_err(sq)?;
         self.merge_case_fields(case_changes, info, receipt)?;
@@ -272,12 +272,12 @@ impl Project {
         tx.commit().map_err(sq)
     }
 
-    fn fid_of_uid(&self, uid: &str) -> Result<Option<i64>> {
+    pub(crate) fn fid_of_uid(&self, uid: &str) -> Result<Option<i64>> {
         self.conn.query_row("SELECT fid FROM patches WHERE uid = ?1", [uid], |r| r.get(0)).optional().map_err(self.sq())
     }
 
     /// The master's current text of a field of a row, as the audit log writes it.
-    fn current_text(&self, fid: i64, field: &str) -> Result<Option<Option<String>>> {
+    pub(crate) fn current_text(&self, fid: i64, field: &str) -> Result<Option<Option<String>>> {
         if field == GEOM_FIELD {
             return Ok(self.extent(fid)?.map(|e| e.verified.as_ref().map(edit::to_wkt)));
         }
@@ -296,7 +296,15 @@ impl Project {
             .filter(|_| self.template().field(field).is_some()))
     }
 
-    fn merge_fields(&self, changes: &[Change], info: &PackageInfo, receipt: &mut MergeReceipt) -> Result<()> {
+    /// Applies each change whose row still holds the value it started from (audited as `source`),
+    /// counts those already there and records the others as conflicts from `label`.
+    pub(crate) fn merge_fields(
+        &self,
+        changes: &[Change],
+        label: &str,
+        source: &EditSource,
+        receipt: &mut MergeReceipt,
+    ) -> Result<()> {
         let mut by_fid: BTreeMap<i64, Vec<&Change>> = BTreeMap::new();
         for c in changes {
             let Some(fid) = self.fid_of_uid(&c.uid)? else {
@@ -312,20 +320,20 @@ impl Project {
             } else if ours == c.before {
                 by_fid.entry(fid).or_default().push(c);
             } else {
-                let conflict = self.record_conflict(fid, c, ours, info)?;
+                let conflict = self.record_conflict(fid, c, ours, label)?;
                 receipt.conflicts.extend(conflict);
             }
         }
         for (fid, list) in by_fid {
             receipt.applied += list.len();
-            self.apply_changes(fid, &list)?;
+            self.apply_changes(fid, &list, source)?;
         }
         Ok(())
     }
 
     /// Writes applied changes of one row: template fields through the value plan (status and
     /// computed fields follow), the extent and flags as columns; audit action `merge`.
-    fn apply_changes(&self, fid: i64, list: &[&Change]) -> Result<()> {
+    fn apply_changes(&self, fid: i64, list: &[&Change], source: &EditSource) -> Result<()> {
         let Some(record) = self.patch(fid)? else { return Ok(()) };
         let template = self.template().clone();
         let mut edits = Vec::new();
@@ -364,23 +372,23 @@ impl Project {
                 }
             }
             writer
-                .audit(&self.conn, key, &c.field, (c.before.as_deref(), c.after.as_deref()), "merge")
+                .audit(&self.conn, key, &c.field, (c.before.as_deref(), c.after.as_deref()), &source.action())
                 .map_err(self.sq())?;
         }
         if !edits.is_empty() {
-            let plan = self.plan_values(&record, &edits, &EditSource::Merge);
-            writer.write_values(&self.conn, &plan, &EditSource::Merge).map_err(self.sq())?;
+            let plan = self.plan_values(&record, &edits, source);
+            writer.write_values(&self.conn, &plan, source).map_err(self.sq())?;
         }
         Ok(())
     }
 
     /// A new conflict (none when the same one is already open: a package merged twice).
-    fn record_conflict(
+    pub(crate) fn record_conflict(
         &self,
         fid: i64,
         c: &Change,
         ours: Option<String>,
-        info: &PackageInfo,
+        label: &str,
     ) -> Result<Option<Conflict>> {
         let open: Option<i64> = self
             .conn
@@ -395,8 +403,13 @@ impl Project {
             return Ok(None);
         }
         let key = self.patch(fid)?.map(|r| r.key).unwrap_or_else(|| format!("#{fid}"));
+        let package_attached = self
+            .conn
+            .query_row("SELECT count(*) FROM pragma_database_list WHERE name = 'pkg'", [], |r| r.get::<_, i64>(0))
+            .map_err(self.sq())?
+            > 0;
         let imagery = |schema: &str| -> Result<Option<String>> {
-            if c.field != self.template().roles().verdict {
+            if c.field != self.template().roles().verdict || (schema == "pkg" && !package_attached) {
                 return Ok(None);
             }
             let sql = format!("SELECT verdict_imagery FROM {schema}.patches WHERE uid = ?1");
@@ -409,7 +422,7 @@ impl Project {
             .execute(
                 "INSERT INTO tuban_conflicts(item_kind, item_uid, label, field, base, ours, theirs, theirs_user, theirs_time, theirs_imagery, source, created_at) \
                  VALUES ('patch', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![c.uid, key, c.field, c.before, ours, c.after, c.user, c.time, theirs_imagery, info.label, now_utc()],
+                params![c.uid, key, c.field, c.before, ours, c.after, c.user, c.time, theirs_imagery, label, now_utc()],
             )
             .map_err(self.sq())?;
         Ok(Some(Conflict {
@@ -421,7 +434,7 @@ impl Project {
             theirs: c.after.clone(),
             theirs_by: c.user.clone(),
             theirs_at: c.time.clone(),
-            source: info.label.clone(),
+            source: label.to_string(),
             ours_imagery,
             theirs_imagery,
         }))
@@ -464,7 +477,7 @@ impl Project {
                 user: user.clone(),
                 time: time.clone(),
             };
-            receipt.conflicts.extend(self.record_conflict(parent, &c, Some(describe(&children)), info)?);
+            receipt.conflicts.extend(self.record_conflict(parent, &c, Some(describe(&children)), &info.label)?);
             return Ok(());
         }
         super::merge_rows::replace_children(&self.conn, parent, &removed, &added).map_err(self.sq())?;

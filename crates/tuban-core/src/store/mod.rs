@@ -14,8 +14,9 @@ mod attachments;
 mod audit;
 mod cases;
 mod conflicts;
-mod failpoint; // test-only aimed kills inside transactions (debug builds only)
+pub(crate) mod failpoint; // test-only aimed kills inside transactions (debug builds only)
 mod geometry;
+mod hub;
 mod imagery;
 mod import;
 mod ledger;
@@ -53,6 +54,7 @@ pub use audit::AuditEntry;
 pub use cases::{Case, CaseStep, CaseUpdate};
 pub use conflicts::Take;
 pub use geometry::{Extent, SplitOutcome};
+pub use hub::{HubLink, HubRow, Outgoing, Pulled, PushBatch, PushOutcome, SYNCED_COLUMNS};
 pub use imagery::{nearest as nearest_imagery, ImagerySource, Period, Relinked};
 pub use import::{BatchRecord, ImportSession, ImportSummary, NewBatch, NewPatch};
 pub use merge::{Conflict, MergeReceipt};

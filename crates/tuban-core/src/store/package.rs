@@ -72,13 +72,10 @@ impl Project {
     /// patches out to it. The file appears whole or not at all.
     pub fn write_package(&mut self, out: &Path, label: &str, fids: &[i64]) -> Result<PackageInfo> {
         self.require_write()?;
-        let out_s = out.display().to_string();
         if out.exists() {
-            return Err(StoreError::Exists { path: out_s });
+            return Err(StoreError::Exists { path: out.display().to_string() });
         }
         let keep = self.with_ancestors(fids)?;
-        let tmp = out.with_extension("gpkg.writing");
-        let _ = std::fs::remove_file(&tmp);
         let base_audit: i64 =
             self.conn.query_row("SELECT coalesce(max(id), 0) FROM tuban_audit", [], |r| r.get(0)).map_err(self.sq())?;
         let info = PackageInfo {
@@ -89,25 +86,43 @@ impl Project {
             created_at: now_utc(),
             source: self.path_str(),
         };
+        self.write_pruned(out, Some(&keep), Some(&info))?;
+        self.record_checkouts(&info, out, fids)?;
+        Ok(info)
+    }
+
+    /// Writes a copy of the project to `out` (refused if it exists) holding only the patches
+    /// `fids` with the records their 细斑 came from and what belongs to them (all of them with
+    /// `None`), without the write lock, checkouts, conflicts and merges: the base a hub hands
+    /// to those who join. The file appears whole or not at all.
+    pub fn write_copy(&self, out: &Path, fids: Option<&[i64]>) -> Result<()> {
+        let keep = fids.map(|f| self.with_ancestors(f)).transpose()?;
+        self.write_pruned(out, keep.as_ref(), None)
+    }
+
+    fn write_pruned(&self, out: &Path, keep: Option<&BTreeSet<i64>>, info: Option<&PackageInfo>) -> Result<()> {
+        let out_s = out.display().to_string();
+        if out.exists() {
+            return Err(StoreError::Exists { path: out_s });
+        }
+        let tmp = out.with_extension("gpkg.writing");
+        let _ = std::fs::remove_file(&tmp);
         let written = (|| -> rusqlite::Result<()> {
             self.conn.execute("VACUUM INTO ?1", [tmp.display().to_string()])?;
             let c = Connection::open(&tmp)?;
             super::rtree::register_functions(&c)?;
-            prune(&c, &keep, &info)?;
+            prune(&c, keep, info)?;
             c.execute_batch("VACUUM")?;
             c.close().map_err(|(_, e)| e)
         })();
-        let io = |cause| StoreError::Io { path: out_s.clone(), cause };
         if let Err(cause) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(StoreError::Sqlite { path: out_s, cause });
         }
         std::fs::rename(&tmp, out).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            io(e)
-        })?;
-        self.record_checkouts(&info, out, fids)?;
-        Ok(info)
+            StoreError::Io { path: out_s.clone(), cause: e }
+        })
     }
 
     /// `fids` and every record a 细斑 among them was split from.
@@ -235,14 +250,18 @@ pub(crate) fn random_uid(conn: &Connection) -> rusqlite::Result<String> {
     conn.query_row(&format!("SELECT {}", super::schema::NEW_UID), [], |r| r.get(0))
 }
 
-/// Leaves in the copy only what the package holds, and marks it as a package.
-fn prune(c: &Connection, keep: &BTreeSet<i64>, info: &PackageInfo) -> rusqlite::Result<()> {
+/// Leaves in the copy only the patches `keep` (all with `None`) and what belongs to them, and
+/// marks it as a package when `info` is given.
+fn prune(c: &Connection, keep: Option<&BTreeSet<i64>>, info: Option<&PackageInfo>) -> rusqlite::Result<()> {
     c.execute_batch("BEGIN; CREATE TEMP TABLE keep(fid INTEGER PRIMARY KEY);")?;
-    {
-        let mut ins = c.prepare("INSERT INTO keep(fid) VALUES (?1)")?;
-        for f in keep {
-            ins.execute([f])?;
+    match keep {
+        Some(keep) => {
+            let mut ins = c.prepare("INSERT INTO keep(fid) VALUES (?1)")?;
+            for f in keep {
+                ins.execute([f])?;
+            }
         }
+        None => c.execute_batch("INSERT INTO keep(fid) SELECT fid FROM patches")?,
     }
     c.execute_batch(
         "DELETE FROM patches WHERE fid NOT IN (SELECT fid FROM keep);
@@ -256,8 +275,10 @@ fn prune(c: &Connection, keep: &BTreeSet<i64>, info: &PackageInfo) -> rusqlite::
          DELETE FROM tuban_spotcheck_items WHERE patch_fid NOT IN (SELECT fid FROM keep);
          DELETE FROM tuban_audit WHERE patch_fid IS NOT NULL AND patch_fid NOT IN (SELECT fid FROM keep);
          DELETE FROM tuban_checkouts; DELETE FROM tuban_conflicts; DELETE FROM tuban_merges;
-         DELETE FROM tuban_session;",
+         DELETE FROM tuban_session; DELETE FROM tuban_hub_shadow; DELETE FROM tuban_hub_pending;
+         DELETE FROM tuban_hub_syncs; DELETE FROM tuban_meta WHERE key LIKE 'hub!_%' ESCAPE '!';",
     )?;
+    let Some(info) = info else { return c.execute_batch("DROP TABLE temp.keep; COMMIT;") };
     for (k, v) in [
         ("package_id", info.package_id.clone()),
         ("package_label", info.label.clone()),

@@ -59,6 +59,8 @@ pub enum EditSource {
     Merge,
     /// A conflict resolved by choosing a value.
     Resolve,
+    /// A change another client made, pulled from the team hub (never pushed back).
+    Hub,
     /// A value filled from reference layers (their names); not on the analyst's undo stack.
     Reference(String),
 }
@@ -71,6 +73,7 @@ impl EditSource {
             EditSource::Redo => "redo".into(),
             EditSource::Merge => "merge".into(),
             EditSource::Resolve => "resolve".into(),
+            EditSource::Hub => "hub".into(),
             EditSource::Reference(layers) => format!("reference:{layers}").into(),
         }
     }
@@ -301,7 +304,7 @@ impl Project {
         self.patches_where(&format!("parent_fid = {fid}"))
     }
 
-    fn patches_where(&self, condition: &str) -> Result<Vec<PatchRecord>> {
+    pub(crate) fn patches_where(&self, condition: &str) -> Result<Vec<PatchRecord>> {
         let mut st = self
             .conn
             .prepare(&format!("SELECT {} FROM patches WHERE {condition} ORDER BY fid", self.select_columns()))

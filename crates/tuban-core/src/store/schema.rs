@@ -39,7 +39,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -325,6 +325,7 @@ const STEPS: &[Step] = &[
     Step { upgrade: v4_upgrade, read_only: v4_read_only },
     Step { upgrade: v5_upgrade, read_only: v5_read_only },
     Step { upgrade: super::reference::schema_upgrade, read_only: super::reference::schema_read_only },
+    Step { upgrade: super::hub::schema_upgrade, read_only: super::hub::schema_read_only },
 ];
 
 /// Tables of tuban's own that schema 5 adds (also laid over an older file opened read-only).

@@ -3,9 +3,14 @@
 
 #[path = "../../../../tests/common/mod.rs"]
 mod common;
+#[path = "../../../../tests/common/pg.rs"]
+mod pg;
+#[path = "../../../../tests/common/synth.rs"]
+mod synth;
 
 mod corpus;
 mod export;
+mod hub;
 mod imagery;
 mod imagery_paths;
 mod import;

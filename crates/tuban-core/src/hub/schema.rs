@@ -1,0 +1,228 @@
+//! The hub's schema in PostgreSQL (schema `tuban`), its roles and row-level security, and the
+//! check every connection makes before it reads or writes: a tuban hub, of this project, of a
+//! schema version this build knows (an older one is migrated, with a message).
+//!
+//! Roles: three group roles `tuban_admin`, `tuban_analyst`, `tuban_reviewer`; each person is a
+//! login role in one of them with a row in `tuban.users` (kind, township). Row-level security:
+//! an analyst reads and writes only the patches of their township; a reviewer reads every patch
+//! and writes only spot-check verdicts (`tuban.spotchecks`); an administrator (and the owner who
+//! ran `init`) everything.
+
+use super::{Hub, HubError};
+
+/// The hub schema this build writes.
+pub const HUB_SCHEMA_VERSION: i64 = 2;
+
+/// Version 1: the project, patches, the change log and base files.
+const V1: &str = r#"
+CREATE SCHEMA IF NOT EXISTS tuban;
+CREATE TABLE tuban.meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE tuban.users (name text PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('admin', 'analyst', 'reviewer')),
+  township text, added_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE tuban.patches (uid text PRIMARY KEY, key text NOT NULL, township text, review_status text NOT NULL,
+  verdict text, fields jsonb NOT NULL, geom geometry(Geometry, 4490), verified_geom geometry(Geometry, 4490),
+  updated_at timestamptz NOT NULL DEFAULT now(), updated_by text NOT NULL DEFAULT current_user,
+  version bigint NOT NULL DEFAULT 0);
+CREATE INDEX patches_township ON tuban.patches (township, review_status, key);
+CREATE INDEX patches_geom ON tuban.patches USING gist (geom);
+CREATE TABLE tuban.changes (id bigserial PRIMARY KEY, uid text NOT NULL REFERENCES tuban.patches(uid),
+  field text NOT NULL, before text, after text, by_user text NOT NULL DEFAULT current_user, client text NOT NULL,
+  client_rev bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), UNIQUE (client, client_rev, uid, field));
+CREATE INDEX changes_field ON tuban.changes (uid, field, id);
+CREATE TABLE tuban.clients (id text PRIMARY KEY, user_name text NOT NULL DEFAULT current_user,
+  file text, joined_at timestamptz NOT NULL DEFAULT now(), last_sync timestamptz);
+CREATE TABLE tuban.base_files (township text PRIMARY KEY, bytes bytea NOT NULL, patches integer NOT NULL,
+  written_at timestamptz NOT NULL DEFAULT now());
+"#;
+
+/// Version 2: leases and their log, spot-check verdicts, the live queue, roles and row-level
+/// security.
+const V2: &str = r#"
+CREATE TABLE tuban.leases (uid text PRIMARY KEY REFERENCES tuban.patches(uid), holder text NOT NULL,
+  claimed_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL);
+CREATE INDEX leases_holder ON tuban.leases (holder, expires_at);
+CREATE TABLE tuban.lease_log (id bigserial PRIMARY KEY, uid text NOT NULL, holder text, previous text,
+  action text NOT NULL, by_user text NOT NULL DEFAULT current_user, at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE tuban.spotchecks (id bigserial PRIMARY KEY, uid text NOT NULL REFERENCES tuban.patches(uid),
+  verdict text NOT NULL, note text, reviewer text NOT NULL DEFAULT current_user, at timestamptz NOT NULL DEFAULT now());
+
+-- (Security definer: inside them current_user is the owner, so they ask for session_user.)
+CREATE FUNCTION tuban.kind() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tuban, pg_temp AS
+  $$ SELECT coalesce((SELECT kind FROM tuban.users WHERE name = session_user),
+       CASE WHEN pg_has_role(session_user, (SELECT tableowner FROM pg_tables WHERE schemaname = 'tuban' AND tablename = 'patches'), 'MEMBER') THEN 'admin' END) $$;
+CREATE FUNCTION tuban.township() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tuban, pg_temp AS
+  $$ SELECT township FROM tuban.users WHERE name = session_user $$;
+CREATE FUNCTION tuban.may_read(t text) RETURNS boolean LANGUAGE sql STABLE AS
+  $$ SELECT tuban.kind() IN ('admin', 'reviewer') OR (tuban.kind() = 'analyst' AND t IS NOT DISTINCT FROM tuban.township()) $$;
+CREATE FUNCTION tuban.may_write(t text) RETURNS boolean LANGUAGE sql STABLE AS
+  $$ SELECT tuban.kind() = 'admin' OR (tuban.kind() = 'analyst' AND t IS NOT DISTINCT FROM tuban.township()) $$;
+CREATE FUNCTION tuban.township_of(u text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tuban, pg_temp AS
+  $$ SELECT township FROM tuban.patches WHERE uid = u $$;
+
+CREATE FUNCTION tuban.refuse_hidden_update() RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'row-level security hides a patch this push changes from %', current_user
+       USING ERRCODE = 'insufficient_privilege'; END $$;
+CREATE FUNCTION tuban.notify_patch() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_notify('tuban_patches', NEW.uid); RETURN NULL; END $$;
+CREATE TRIGGER patches_notify AFTER UPDATE ON tuban.patches FOR EACH ROW EXECUTE FUNCTION tuban.notify_patch();
+CREATE TRIGGER leases_notify AFTER INSERT OR UPDATE ON tuban.leases FOR EACH ROW EXECUTE FUNCTION tuban.notify_patch();
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tuban_admin') THEN CREATE ROLE tuban_admin NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tuban_analyst') THEN CREATE ROLE tuban_analyst NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tuban_reviewer') THEN CREATE ROLE tuban_reviewer NOLOGIN; END IF;
+END $$;
+GRANT USAGE ON SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
+GRANT SELECT ON ALL TABLES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
+GRANT UPDATE (fields, review_status, verdict, verified_geom, updated_at, updated_by, version) ON tuban.patches TO tuban_admin, tuban_analyst;
+GRANT INSERT ON tuban.changes, tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
+GRANT UPDATE (last_sync) ON tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
+GRANT INSERT, UPDATE, DELETE ON tuban.leases TO tuban_admin, tuban_analyst;
+GRANT INSERT ON tuban.lease_log TO tuban_admin, tuban_analyst;
+GRANT INSERT ON tuban.spotchecks TO tuban_admin, tuban_reviewer;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
+GRANT ALL ON ALL TABLES IN SCHEMA tuban TO tuban_admin;
+
+ALTER TABLE tuban.patches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read ON tuban.patches FOR SELECT USING (tuban.may_read(township));
+CREATE POLICY write ON tuban.patches FOR UPDATE USING (tuban.may_write(township)) WITH CHECK (tuban.may_write(township));
+CREATE POLICY admin ON tuban.patches FOR ALL USING (tuban.kind() = 'admin') WITH CHECK (tuban.kind() = 'admin');
+ALTER TABLE tuban.changes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read ON tuban.changes FOR SELECT USING (tuban.may_read(tuban.township_of(uid)));
+CREATE POLICY write ON tuban.changes FOR INSERT WITH CHECK (tuban.may_write(tuban.township_of(uid)) AND by_user = current_user);
+ALTER TABLE tuban.leases ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read ON tuban.leases FOR SELECT USING (tuban.may_read(tuban.township_of(uid)));
+CREATE POLICY claim ON tuban.leases FOR INSERT WITH CHECK (tuban.may_write(tuban.township_of(uid)) AND holder = current_user);
+CREATE POLICY hold ON tuban.leases FOR UPDATE USING (tuban.may_write(tuban.township_of(uid)))
+  WITH CHECK (holder = current_user OR tuban.kind() = 'admin');
+CREATE POLICY give_up ON tuban.leases FOR DELETE USING (holder = current_user OR tuban.kind() = 'admin');
+ALTER TABLE tuban.base_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read ON tuban.base_files FOR SELECT
+  USING (tuban.kind() IN ('admin', 'reviewer') OR (tuban.kind() = 'analyst' AND township = tuban.township()));
+ALTER TABLE tuban.spotchecks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read ON tuban.spotchecks FOR SELECT USING (tuban.may_read(tuban.township_of(uid)));
+CREATE POLICY write ON tuban.spotchecks FOR INSERT WITH CHECK (tuban.kind() IN ('admin', 'reviewer') AND reviewer = current_user);
+"#;
+
+/// Migration steps: index 0 creates version 1, index 1 upgrades 1 to 2.
+const STEPS: [&str; 2] = [V1, V2];
+
+/// What a connection found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubInfo {
+    /// The project's uid on the hub (None before a publish).
+    pub project_uid: Option<String>,
+    /// The project's name as published.
+    pub project_name: Option<String>,
+    /// The schema version (after any migration).
+    pub version: i64,
+    /// Set when this connection migrated an older hub: from which version.
+    pub migrated_from: Option<i64>,
+}
+
+fn version(hub: &mut Hub) -> Result<Option<i64>, HubError> {
+    let exists: bool = hub
+        .query_one("SELECT to_regclass('tuban.meta') IS NOT NULL", &[])
+        .map(|r| r.get(0))
+        .map_err(|e| hub.error(e))?;
+    if !exists {
+        return Ok(None);
+    }
+    let v: Option<String> = hub
+        .query_opt("SELECT value FROM tuban.meta WHERE key = 'schema_version'", &[])
+        .map_err(|e| hub.error(e))?
+        .map(|r| r.get(0));
+    Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
+}
+
+/// Creates the hub's schema (refused when one is there already).
+pub fn init(hub: &mut Hub) -> Result<HubInfo, HubError> {
+    if let Some(v) = version(hub)? {
+        return Err(HubError::Invalid(format!(
+            "{}: 已经是 tuban 中心库（结构版本 {v}），未改动 / already a tuban hub (schema {v}): nothing changed",
+            hub.server
+        )));
+    }
+    let postgis: bool = hub
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')", &[])
+        .map(|r| r.get(0))
+        .map_err(|e| hub.error(e))?;
+    if !postgis {
+        return Err(HubError::Invalid(format!(
+            "{}: 服务器没有安装 PostGIS（Debian：postgresql-15-postgis-3） / the server has no PostGIS (Debian: postgresql-15-postgis-3)",
+            hub.server
+        )));
+    }
+    let mut tx = hub.client.transaction().map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+    let run = |tx: &mut postgres::Transaction| -> Result<(), postgres::Error> {
+        tx.batch_execute("CREATE EXTENSION IF NOT EXISTS postgis")?;
+        for step in STEPS {
+            tx.batch_execute(step)?;
+        }
+        tx.execute(
+            "INSERT INTO tuban.meta(key, value) VALUES ('schema_version', $1), ('created_at', now()::text)",
+            &[&HUB_SCHEMA_VERSION.to_string()],
+        )?;
+        Ok(())
+    };
+    run(&mut tx).map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+    tx.commit().map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+    check(hub, None)
+}
+
+/// Checks the hub: a tuban hub of `project_uid` (when given) and of a schema version this build
+/// knows; an older one is migrated in one transaction.
+pub fn check(hub: &mut Hub, project_uid: Option<&str>) -> Result<HubInfo, HubError> {
+    let Some(v) = version(hub)? else {
+        return Err(HubError::NotAHub { server: hub.server.clone() });
+    };
+    if v > HUB_SCHEMA_VERSION {
+        return Err(HubError::TooNew { server: hub.server.clone(), version: v });
+    }
+    let migrated_from = (v < HUB_SCHEMA_VERSION).then_some(v);
+    if let Some(from) = migrated_from {
+        let mut tx = hub.client.transaction().map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+        let run = |tx: &mut postgres::Transaction| -> Result<(), postgres::Error> {
+            for step in STEPS.iter().skip(from as usize) {
+                tx.batch_execute(step)?;
+            }
+            tx.execute(
+                "UPDATE tuban.meta SET value = $1 WHERE key = 'schema_version'",
+                &[&HUB_SCHEMA_VERSION.to_string()],
+            )?;
+            Ok(())
+        };
+        run(&mut tx).map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+        tx.commit().map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
+    }
+    let meta = |hub: &mut Hub, key: &str| -> Result<Option<String>, HubError> {
+        Ok(hub
+            .query_opt("SELECT value FROM tuban.meta WHERE key = $1", &[&key])
+            .map_err(|e| hub.error(e))?
+            .map(|r| r.get(0)))
+    };
+    let info = HubInfo {
+        project_uid: meta(hub, "project_uid")?,
+        project_name: meta(hub, "project_name")?,
+        version: HUB_SCHEMA_VERSION,
+        migrated_from,
+    };
+    if let (Some(want), Some(have)) = (project_uid, info.project_uid.as_deref()) {
+        if want != have {
+            return Err(HubError::OtherProject {
+                server: hub.server.clone(),
+                name: info.project_name.clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(info)
+}
+
+/// Creates a version-1 hub (as the first release wrote it), for the migration test.
+#[doc(hidden)]
+pub fn init_version_1(hub: &mut Hub) -> Result<(), HubError> {
+    let sql = format!(
+        "CREATE EXTENSION IF NOT EXISTS postgis; {V1} INSERT INTO tuban.meta(key, value) VALUES ('schema_version', '1');"
+    );
+    hub.client.batch_execute(&sql).map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))
+}

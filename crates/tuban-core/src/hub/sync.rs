@@ -1,0 +1,289 @@
+//! Syncing a linked copy: pull the other clients' changes, then push this copy's.
+//!
+//! Pushes are serialised on the hub (a transaction-scoped advisory lock), so change ids become
+//! visible in order and a pull that read up to id N never misses a change below N committed
+//! later. A push sends each dirty field with the hub value it was based on; the hub writes it
+//! only where it still holds that value, records it once per (client, audit id, row, field) and
+//! answers per change. The local step that follows (acknowledge) is one transaction: killed
+//! before it, the next sync sends the same changes again and the hub answers "already there".
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
+
+use super::{Hub, HubError};
+use crate::store::{HubLink, MergeReceipt, Outgoing, Project, Pulled, PushBatch, PushOutcome};
+use tuban_model::progress::Progress;
+
+/// Changes pulled per page (each page is one local transaction).
+const PAGE: i64 = 5000;
+
+/// The advisory-lock key that serialises pushes.
+const PUSH_LOCK: i64 = 0x7475_6261_6e;
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncReport {
+    /// Other clients' changes pulled and applied here.
+    pub pulled: MergeReceipt,
+    /// This copy's changes pushed.
+    pub pushed: MergeReceipt,
+    /// Leases renewed.
+    pub renewed: u64,
+    /// Whether the link is encrypted.
+    pub encrypted: bool,
+    /// Set when this sync migrated an older hub schema (from which version).
+    pub migrated_from: Option<i64>,
+}
+
+impl SyncReport {
+    /// New conflicts from both directions.
+    pub fn conflicts(&self) -> usize {
+        self.pulled.conflicts.len() + self.pushed.conflicts.len()
+    }
+}
+
+fn link_of(project: &Project) -> Result<HubLink, HubError> {
+    project.hub_link()?.ok_or_else(|| HubError::NotLinked { path: project.path().display().to_string() })
+}
+
+/// Connects to the hub a project is linked to: its stored address, or `url` when given (the
+/// same hub with a password, say).
+pub fn connect_linked(project: &Project, url: Option<&str>) -> Result<Hub, HubError> {
+    let link = link_of(project)?;
+    let url = url.unwrap_or(&link.url);
+    if super::public_url(url) != link.url {
+        return Err(HubError::Invalid(format!(
+            "{}: 本副本关联的是 {}，不是 {} / this copy is linked to {}, not {}",
+            project.path().display(),
+            link.url,
+            super::public_url(url),
+            link.url,
+            super::public_url(url)
+        )));
+    }
+    Hub::connect(url)
+}
+
+/// One sync: check the hub, pull, push, renew this user's leases.
+pub fn sync(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<SyncReport, HubError> {
+    let info = super::schema::check(hub, Some(&project.project_uid()?))?;
+    let pulled = pull(hub, project, progress)?;
+    let pushed = push(hub, project, progress)?;
+    let renewed = super::lease::heartbeat(hub)?;
+    let report = SyncReport { pulled, pushed, renewed, encrypted: hub.encrypted()?, migrated_from: info.migrated_from };
+    project.record_hub_sync(report.pulled.applied, report.pushed.applied, report.conflicts(), report.pushed.missing)?;
+    Ok(report)
+}
+
+/// Pulls the changes other clients made since the last pull, a page per local transaction.
+pub fn pull(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<MergeReceipt, HubError> {
+    let link = link_of(project)?;
+    let label = format!("中心库 {}", hub.server);
+    let mut total = MergeReceipt { label: label.clone(), ..Default::default() };
+    let mut from = link.pulled_id;
+    let top: i64 = hub
+        .query_one("SELECT coalesce(max(id), 0) FROM tuban.changes", &[])
+        .map(|r| r.get(0))
+        .map_err(|e| hub.error(e))?;
+    progress.stage("拉取变更 / pulling changes", (top - from).max(0) as u64);
+    loop {
+        let rows = hub
+            .client
+            .query(
+                "SELECT id, uid, field, before, after, by_user, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                 FROM tuban.changes WHERE id > $1 AND client <> $2 ORDER BY id LIMIT $3",
+                &[&from, &link.client_id, &PAGE],
+            )
+            .map_err(|e| hub.error(e))?;
+        let Some(last) = rows.last().map(|r| r.get::<_, i64>(0)) else { break };
+        let page: Vec<Pulled> = rows
+            .iter()
+            .map(|r| Pulled {
+                id: r.get(0),
+                uid: r.get(1),
+                field: r.get(2),
+                before: r.get(3),
+                after: r.get(4),
+                user: r.get(5),
+                time: r.get(6),
+            })
+            .collect();
+        let got = project.hub_apply_pulled(&page, last, &label)?;
+        total.applied += got.applied;
+        total.already += got.already;
+        total.missing += got.missing;
+        total.conflicts.extend(got.conflicts);
+        total.audit_hwm = last;
+        from = last;
+        progress.set((last - link.pulled_id).max(0) as u64).map_err(|_| super::cancelled())?;
+        if (rows.len() as i64) < PAGE {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// What the hub holds for one incoming change.
+struct Seen {
+    present: bool,
+    hub_value: Option<String>,
+    holder: Option<String>,
+    done: bool,
+    last_client: Option<String>,
+    last_by: Option<String>,
+    last_at: Option<String>,
+}
+
+fn classify(c: &Outgoing, s: &Seen, me: &str) -> PushOutcome {
+    if s.done || (s.hub_value == c.value && s.holder.is_none()) {
+        return PushOutcome::Already;
+    }
+    if let Some(holder) = &s.holder {
+        return PushOutcome::Held { holder: holder.clone() };
+    }
+    if s.hub_value == c.base || s.last_client.as_deref() == Some(me) {
+        return PushOutcome::Applied;
+    }
+    PushOutcome::Changed {
+        theirs: s.hub_value.clone(),
+        by: s.last_by.clone().unwrap_or_else(|| "?".into()),
+        at: s.last_at.clone().unwrap_or_default(),
+    }
+}
+
+/// Pushes this copy's dirty fields in one hub transaction, then acknowledges them locally.
+pub fn push(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<MergeReceipt, HubError> {
+    let link = link_of(project)?;
+    let label = format!("中心库 {}", hub.server);
+    let batch = project.hub_outgoing()?;
+    progress.stage("推送变更 / pushing changes", batch.changes.len() as u64);
+    if batch.changes.is_empty() {
+        return Ok(project.hub_acknowledge(&batch, &[], &label)?);
+    }
+    let outcomes = push_batch(hub, &link, &batch)?;
+    crate::store::failpoint::hit_at(
+        "hub.after_push_commit",
+        "after the hub's commit, before the local acknowledgement",
+    );
+    progress.set(batch.changes.len() as u64).ok();
+    Ok(project.hub_acknowledge(&batch, &outcomes, &label)?)
+}
+
+fn push_batch(hub: &mut Hub, link: &HubLink, batch: &PushBatch) -> Result<Vec<PushOutcome>, HubError> {
+    let (server, user) = (hub.server.clone(), hub.user.clone());
+    let pg = |e| HubError::from_pg(&server, &user, e);
+    let mut tx = hub.client.transaction().map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]).map_err(pg)?;
+    tx.batch_execute(
+        "CREATE TEMP TABLE incoming (n int PRIMARY KEY, uid text, field text, base text, value text, rev bigint, ok boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+         CREATE TEMP TABLE statuses (uid text PRIMARY KEY, status text, verdict text) ON COMMIT DROP;",
+    )
+    .map_err(pg)?;
+    {
+        let sink = tx.copy_in("COPY incoming (n, uid, field, base, value, rev) FROM STDIN BINARY").map_err(pg)?;
+        let mut w =
+            BinaryCopyInWriter::new(sink, &[Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8]);
+        for (i, c) in batch.changes.iter().enumerate() {
+            w.write(&[&(i as i32), &c.uid, &c.field, &c.base, &c.value, &c.rev]).map_err(pg)?;
+        }
+        w.finish().map_err(pg)?;
+        let sink = tx.copy_in("COPY statuses FROM STDIN BINARY").map_err(pg)?;
+        let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::TEXT]);
+        for (uid, (status, verdict)) in &batch.statuses {
+            w.write(&[uid, status, verdict]).map_err(pg)?;
+        }
+        w.finish().map_err(pg)?;
+    }
+    let rows = tx
+        .query(
+            "SELECT i.n, p.uid IS NOT NULL, p.fields->>i.field, l.holder,
+                    EXISTS (SELECT 1 FROM tuban.changes c WHERE c.client = $1 AND c.client_rev = i.rev AND c.uid = i.uid AND c.field = i.field),
+                    last.client, last.by_user, to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM incoming i LEFT JOIN tuban.patches p ON p.uid = i.uid
+             LEFT JOIN tuban.leases l ON l.uid = i.uid AND l.expires_at > now() AND l.holder <> current_user
+             LEFT JOIN LATERAL (SELECT client, by_user, at FROM tuban.changes c WHERE c.uid = i.uid AND c.field = i.field ORDER BY id DESC LIMIT 1) last ON true
+             ORDER BY i.n",
+            &[&link.client_id],
+        )
+        .map_err(pg)?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut invisible = Vec::new();
+    let mut apply: Vec<i32> = Vec::new();
+    for (r, c) in rows.iter().zip(&batch.changes) {
+        let seen = Seen {
+            present: r.get(1),
+            hub_value: r.get(2),
+            holder: r.get(3),
+            done: r.get(4),
+            last_client: r.get(5),
+            last_by: r.get(6),
+            last_at: r.get(7),
+        };
+        if !seen.present {
+            invisible.push(c.key.clone());
+            outcomes.push(PushOutcome::Already);
+            continue;
+        }
+        let o = classify(c, &seen, &link.client_id);
+        if o == PushOutcome::Applied {
+            apply.push(r.get(0));
+        }
+        outcomes.push(o);
+    }
+    if !invisible.is_empty() {
+        invisible.sort();
+        invisible.dedup();
+        let shown: Vec<_> = invisible.iter().take(5).cloned().collect();
+        return Err(HubError::Forbidden {
+            server,
+            user,
+            detail: format!(
+                "{} 个图斑不在其权限范围内（{}{}），请撤销这些修改 / {} patches are outside their permission ({}{}): undo those edits",
+                invisible.len(),
+                shown.join("、"),
+                if invisible.len() > 5 { "…" } else { "" },
+                invisible.len(),
+                shown.join(", "),
+                if invisible.len() > 5 { "…" } else { "" }
+            ),
+        });
+    }
+    if !apply.is_empty() {
+        write_applied(&mut tx, &apply, link).map_err(pg)?;
+    }
+    tx.execute("UPDATE tuban.clients SET last_sync = now() WHERE id = $1", &[&link.client_id]).map_err(pg)?;
+    crate::store::failpoint::hit_at("hub.push_before_commit", "inside the hub's transaction");
+    tx.commit().map_err(pg)?;
+    Ok(outcomes)
+}
+
+/// Writes the applied changes: fields merged into each patch's JSON, the verified geometry,
+/// status and verdict, one change-log row each. Refused (an error) when row-level security hid
+/// a row from the update.
+fn write_applied(tx: &mut postgres::Transaction, apply: &[i32], link: &HubLink) -> Result<(), postgres::Error> {
+    tx.execute(
+        "UPDATE incoming i SET ok = true, base = p.fields->>i.field FROM tuban.patches p WHERE p.uid = i.uid AND i.n = ANY($1)",
+        &[&apply],
+    )?;
+    let expected: i64 = tx.query_one("SELECT count(DISTINCT uid) FROM incoming WHERE ok", &[])?.get(0);
+    let updated = tx.execute(
+        "UPDATE tuban.patches p SET fields = p.fields || a.obj, updated_at = now(), updated_by = current_user,
+             version = p.version + 1,
+             review_status = coalesce(s.status, p.review_status),
+             verdict = CASE WHEN s.uid IS NULL THEN p.verdict ELSE s.verdict END,
+             verified_geom = CASE WHEN a.obj ? 'verified_geom' THEN ST_GeomFromText(a.obj->>'verified_geom', 4490) ELSE p.verified_geom END
+         FROM (SELECT uid, jsonb_object_agg(field, value) AS obj FROM incoming WHERE ok GROUP BY uid) a
+         LEFT JOIN statuses s ON s.uid = a.uid
+         WHERE p.uid = a.uid",
+        &[],
+    )?;
+    if updated as i64 != expected {
+        tx.batch_execute("SELECT tuban.refuse_hidden_update()")?;
+    }
+    tx.execute(
+        "INSERT INTO tuban.changes(uid, field, before, after, client, client_rev) \
+         SELECT uid, field, base, value, $1, rev FROM incoming WHERE ok ORDER BY n",
+        &[&link.client_id],
+    )?;
+    Ok(())
+}
