@@ -12,6 +12,7 @@ packages=(
   libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri mesa-vulkan-drivers          # software OpenGL/Vulkan (UI tests)
   xvfb xauth xdotool imagemagick                                           # screenshots (scripts/screenshot.sh)
   qgis python3-qgis          # QGIS opens the project in a test (PyQGIS headless, /usr/bin/python3)
+  postgresql-15 postgresql-15-postgis-3 libpq-dev   # the team hub's tests start throwaway clusters (initdb, pg_ctl; pg_config finds them)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -25,5 +26,10 @@ echo "installing: ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+# The hub's tests make their own throwaway clusters: no system cluster, no server left running.
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+  $SUDO mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use gdal::raster::{Buffer, RasterCreationOptions};
-use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
+use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
 
 #[path = "../../tests/common/synth.rs"]
 mod synth;
+#[allow(unused_imports)]
 pub use synth::{generate, generate_in, TOWNS};
 
 /// The workspace's target folder (benchmarks of every crate share it): `CARGO_TARGET_DIR` when
@@ -128,4 +129,10 @@ pub fn bench_n(default: usize) -> usize {
         .or_else(|| std::env::var("TUBAN_BENCH_N").ok())
         .and_then(|a| a.parse().ok())
         .unwrap_or(default)
+}
+
+/// What the shared PostgreSQL helper (`tests/common/pg.rs`) calls when a cluster cannot start:
+/// a benchmark cannot measure without it.
+pub fn cannot_run(what: &str, reason: &str) {
+    panic!("{what}: {reason}");
 }

@@ -139,37 +139,7 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
                 j.pulled.conflicts.len()
             );
         }
-        HubAction::Sync { project, url } => {
-            let mut p = ctx.open(&project, Access::ReadWrite)?;
-            let mut h = sync::connect_linked(&p, url.as_deref())?;
-            let r = with_progress(|progress| sync::sync(&mut h, &mut p, progress))?;
-            if let Some(from) = r.migrated_from {
-                println!(
-                    "{} {from} → {}",
-                    tr.t("已升级中心库结构", "hub schema upgraded"),
-                    hub::schema::HUB_SCHEMA_VERSION
-                );
-            }
-            println!(
-                "{} {}{}: {} {}, {} {}, {} {}, {} {}, {} {}",
-                tr.t("已同步", "synced with"),
-                h.server,
-                if r.encrypted { tr.t("（加密）", " (encrypted)") } else { "" },
-                tr.t("拉取", "pulled"),
-                r.pulled.applied,
-                tr.t("推送", "pushed"),
-                r.pushed.applied,
-                tr.t("冲突", "conflicts"),
-                r.conflicts(),
-                tr.t("被他人领取而暂缓", "held by others"),
-                r.pushed.missing,
-                tr.t("续租", "leases renewed"),
-                r.renewed
-            );
-            for c in r.pulled.conflicts.iter().chain(&r.pushed.conflicts) {
-                println!("  {}\t{}\t{} {}", c.key, c.field, tr.t("对方", "theirs"), c.theirs.as_deref().unwrap_or("—"));
-            }
-        }
+        HubAction::Sync { project, url } => run_sync(&project, url.as_deref(), ctx)?,
         HubAction::Status { project } => {
             let p = ctx.open(&project, Access::ReadOnly)?;
             let Some(link) = p.hub_link()? else {
@@ -183,28 +153,7 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
             println!("{}\t{}", tr.t("待解决冲突", "open conflicts"), p.conflicts()?.len());
         }
         HubAction::Claim { project, keys, next, township, take_over, url } => {
-            let mut h = linked(ctx, &project, url.as_deref())?;
-            let (taken, held) = if take_over {
-                (lease::take_over(&mut h, &keys, lease::LEASE_TTL)?, Vec::new())
-            } else if let Some(n) = next {
-                (lease::claim_next(&mut h, township.as_deref(), n, lease::LEASE_TTL)?, Vec::new())
-            } else {
-                lease::claim(&mut h, &keys, lease::LEASE_TTL)?
-            };
-            for l in &taken {
-                println!("{}\t{}\t{} {}", l.key, l.holder, tr.t("至", "until"), l.expires_at);
-            }
-            for l in &held {
-                println!(
-                    "{}\t{} {}\t{} {}",
-                    l.key,
-                    tr.t("已被领取：", "held by"),
-                    l.holder,
-                    tr.t("至", "until"),
-                    l.expires_at
-                );
-            }
-            println!("{} {}", tr.t("领取", "claimed"), taken.len());
+            run_claim(ctx, &project, &keys, (next, township.as_deref(), take_over), url.as_deref())?
         }
         HubAction::Release { project, keys, url } => {
             let mut h = linked(ctx, &project, url.as_deref())?;
@@ -218,5 +167,61 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn run_sync(project: &Path, url: Option<&str>, ctx: &Ctx) -> Result<()> {
+    let tr = &ctx.tr;
+    let mut p = ctx.open(project, Access::ReadWrite)?;
+    let mut h = sync::connect_linked(&p, url)?;
+    let r = with_progress(|progress| sync::sync(&mut h, &mut p, progress))?;
+    if let Some(from) = r.migrated_from {
+        println!("{} {from} → {}", tr.t("已升级中心库结构", "hub schema upgraded"), hub::schema::HUB_SCHEMA_VERSION);
+    }
+    println!(
+        "{} {}{}: {} {}, {} {}, {} {}, {} {}, {} {}",
+        tr.t("已同步", "synced with"),
+        h.server,
+        if r.encrypted { tr.t("（加密）", " (encrypted)") } else { "" },
+        tr.t("拉取", "pulled"),
+        r.pulled.applied,
+        tr.t("推送", "pushed"),
+        r.pushed.applied,
+        tr.t("冲突", "conflicts"),
+        r.conflicts(),
+        tr.t("被他人领取而暂缓", "held by others"),
+        r.pushed.missing,
+        tr.t("续租", "leases renewed"),
+        r.renewed
+    );
+    for c in r.pulled.conflicts.iter().chain(&r.pushed.conflicts) {
+        println!("  {}\t{}\t{} {}", c.key, c.field, tr.t("对方", "theirs"), c.theirs.as_deref().unwrap_or("—"));
+    }
+    Ok(())
+}
+
+fn run_claim(
+    ctx: &Ctx,
+    project: &Path,
+    keys: &[String],
+    (next, township, take_over): (Option<i64>, Option<&str>, bool),
+    url: Option<&str>,
+) -> Result<()> {
+    let tr = &ctx.tr;
+    let mut h = linked(ctx, project, url)?;
+    let (taken, held) = if take_over {
+        (lease::take_over(&mut h, keys, lease::LEASE_TTL)?, Vec::new())
+    } else if let Some(n) = next {
+        (lease::claim_next(&mut h, township, n, lease::LEASE_TTL)?, Vec::new())
+    } else {
+        lease::claim(&mut h, keys, lease::LEASE_TTL)?
+    };
+    for l in &taken {
+        println!("{}\t{}\t{} {}", l.key, l.holder, tr.t("至", "until"), l.expires_at);
+    }
+    for l in &held {
+        println!("{}\t{} {}\t{} {}", l.key, tr.t("已被领取：", "held by"), l.holder, tr.t("至", "until"), l.expires_at);
+    }
+    println!("{} {}", tr.t("领取", "claimed"), taken.len());
     Ok(())
 }

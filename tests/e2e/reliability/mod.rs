@@ -4,6 +4,7 @@
 //! A test that cannot get what it needs (mount rights, Xvfb, xdotool) fails under `CI=true` with
 //! the reason, and elsewhere says why it was skipped.
 
+mod hub;
 mod inputs;
 mod kills;
 mod media;

@@ -281,8 +281,9 @@ fn write_applied(tx: &mut postgres::Transaction, apply: &[i32], link: &HubLink) 
         tx.batch_execute("SELECT tuban.refuse_hidden_update()")?;
     }
     tx.execute(
-        "INSERT INTO tuban.changes(uid, field, before, after, client, client_rev) \
-         SELECT uid, field, base, value, $1, rev FROM incoming WHERE ok ORDER BY n",
+        "INSERT INTO tuban.changes(uid, field, before, after, client, client_rev, township) \
+         SELECT i.uid, i.field, i.base, i.value, $1, i.rev, p.township FROM incoming i JOIN tuban.patches p ON p.uid = i.uid \
+         WHERE i.ok ORDER BY i.n",
         &[&link.client_id],
     )?;
     Ok(())

@@ -7,7 +7,12 @@
 //! The hook exists only with `debug_assertions` (the profile `cargo test` builds the binary
 //! with); in a release build `hit` is an empty function and the variable is never read.
 //!
-//! Points: `edit.after_values` (set_values: after the UPDATE, before the audit rows),
+//! `TUBAN_PAUSEPOINT=name` with `TUBAN_PAUSE_UNTIL=file` instead waits at a point outside the
+//! project file (`hit_at`) until the file exists.
+//!
+//! Points: `hub.push_before_commit` (inside the hub's push transaction), `hub.after_push_commit`
+//! (the hub committed, the local acknowledgement not yet written), `hub.ack_before_commit`,
+//! `hub.pull_before_commit` (inside the local transactions of a sync), `edit.after_values` (set_values: after the UPDATE, before the audit rows),
 //! `edit.before_commit` (set_values: just before COMMIT), `import.row` (after each imported
 //! row, inside the batch transaction), `attach.after_insert` (attach_to_case: after the INSERT,
 //! before its audit row).
@@ -24,6 +29,7 @@ pub(crate) fn hit(point: &str, conn: &Connection) {
 /// As [`hit`], at a point outside the project file (a hub transaction in flight, say).
 #[cfg(debug_assertions)]
 pub(crate) fn hit_at(point: &str, place: &str) {
+    pause_at(point);
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
     static HITS: AtomicU64 = AtomicU64::new(0);
@@ -41,6 +47,26 @@ pub(crate) fn hit_at(point: &str, place: &str) {
     // SAFETY: getpid and kill have no preconditions; SIGKILL ends the process here.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
+/// With `TUBAN_PAUSEPOINT=point` and `TUBAN_PAUSE_UNTIL=file`, waits at the point until the
+/// file exists (at most a minute), after saying so on stderr: a test can then stop a server
+/// while a transaction is in flight.
+#[cfg(debug_assertions)]
+fn pause_at(point: &str) {
+    use std::io::Write;
+    if std::env::var("TUBAN_PAUSEPOINT").ok().as_deref() != Some(point) {
+        return;
+    }
+    let Some(until) = std::env::var_os("TUBAN_PAUSE_UNTIL").map(std::path::PathBuf::from) else { return };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "tuban pausepoint {point}: waiting for {}", until.display());
+    let _ = err.flush();
+    drop(err);
+    let start = std::time::Instant::now();
+    while !until.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

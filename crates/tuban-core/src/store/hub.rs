@@ -195,8 +195,8 @@ impl Project {
         for r in self.patches_where("1 = 1")? {
             let Some(uid) = uids.get(&r.fid).cloned() else { continue };
             let mut fields = BTreeMap::new();
-            for f in self.template().fields() {
-                fields.insert(f.name.clone(), self.current_text(r.fid, &f.name)?.flatten());
+            for (f, v) in self.template().fields().iter().zip(&r.values) {
+                fields.insert(f.name.clone(), super::patches::audit_text(v));
             }
             for c in SYNCED_COLUMNS {
                 fields.insert(c.to_string(), self.current_text(r.fid, c)?.flatten());
