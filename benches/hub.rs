@@ -98,11 +98,11 @@ fn main() -> anyhow::Result<()> {
     }
     let mut pa = Project::open(&a, Access::ReadWrite)?;
     let t = Instant::now();
-    let pushed = sync::push(&mut admin, &mut pa, &Progress::new())?;
+    let pushed = sync::sync(&mut admin, &mut pa, &Progress::new())?.pushed;
     let push_s = t.elapsed().as_secs_f64();
     let mut pb = Project::open(&b, Access::ReadWrite)?;
     let t = Instant::now();
-    let pulled = sync::pull(&mut hb, &mut pb, &Progress::new())?;
+    let pulled = sync::sync(&mut hb, &mut pb, &Progress::new())?.pulled;
     let pull_s = t.elapsed().as_secs_f64();
     let (hwm, _) = common::rss_mb();
     println!(

@@ -179,7 +179,7 @@ pub fn join(hub: &mut Hub, out: &Path, township: Option<&str>, progress: &Progre
         project.rebase_imagery()?;
         let t = (!want.is_empty()).then_some(want.as_str());
         project.set_hub_link(&hub.url, &client_id, t)?;
-        let pulled = sync::pull(hub, &mut project, progress)?;
+        let pulled = sync::sync(hub, &mut project, progress)?.pulled;
         Ok(Joined { township: t.map(str::to_string), patches, pulled })
     })();
     if made.is_err() {

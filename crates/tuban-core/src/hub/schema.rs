@@ -78,6 +78,7 @@ GRANT UPDATE (fields, review_status, verdict, verified_geom, updated_at, updated
 GRANT INSERT ON tuban.changes, tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
 GRANT UPDATE (last_sync) ON tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
 GRANT INSERT, UPDATE, DELETE ON tuban.leases TO tuban_admin, tuban_analyst;
+GRANT UPDATE ON tuban.leases TO tuban_reviewer; -- (the heartbeat of every sync; a reviewer holds none)
 GRANT INSERT ON tuban.lease_log TO tuban_admin, tuban_analyst;
 GRANT INSERT ON tuban.spotchecks TO tuban_admin, tuban_reviewer;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;

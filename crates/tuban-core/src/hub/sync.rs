@@ -1,4 +1,7 @@
-//! Syncing a linked copy: pull the other clients' changes, then push this copy's.
+//! Syncing a linked copy in two halves: `exchange` talks to the hub (fetches the other
+//! clients' changes, pushes this copy's, renews leases) and may run on any thread; `settle`
+//! writes the answers into the project on the thread that holds it. The window runs the first
+//! on its hub thread and the second between frames; the command line runs both in turn.
 //!
 //! Pushes are serialised on the hub (a transaction-scoped advisory lock), so change ids become
 //! visible in order and a pull that read up to id N never misses a change below N committed
@@ -64,29 +67,88 @@ pub fn connect_linked(project: &Project, url: Option<&str>) -> Result<Hub, HubEr
     Hub::connect(url)
 }
 
-/// One sync: check the hub, pull, push, renew this user's leases.
+/// What the hub answered in one round, before any of it is written locally.
+#[derive(Debug, Clone, Default)]
+pub struct Exchange {
+    /// Other clients' changes, in pages with the last change id of each.
+    pub pages: Vec<(Vec<Pulled>, i64)>,
+    /// The hub's answer to each pushed change (aligned with the batch).
+    pub outcomes: Vec<PushOutcome>,
+    /// Leases renewed.
+    pub renewed: u64,
+    /// Whether the link is encrypted.
+    pub encrypted: bool,
+    /// Set when this round migrated an older hub schema.
+    pub migrated_from: Option<i64>,
+    /// The hub as named in conflicts (`中心库 user@host:port/db`).
+    pub label: String,
+}
+
+/// Pages pulled per round at most (the rest comes with the next round).
+const MAX_PAGES: usize = 20;
+
+/// One sync: this copy's changes to push, the round with the hub, then the local steps.
 pub fn sync(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<SyncReport, HubError> {
-    let info = super::schema::check(hub, Some(&project.project_uid()?))?;
-    let pulled = pull(hub, project, progress)?;
-    let pushed = push(hub, project, progress)?;
+    let link = link_of(project)?;
+    let batch = project.hub_outgoing()?;
+    let ex = exchange(hub, &link, &project.project_uid()?, &batch, progress)?;
+    settle(project, &batch, &ex)
+}
+
+/// The network half of a sync (any thread): check the hub, fetch the other clients' changes
+/// since the last pull, push `batch` in one hub transaction, renew this user's leases. Nothing
+/// local is written.
+pub fn exchange(
+    hub: &mut Hub,
+    link: &HubLink,
+    project_uid: &str,
+    batch: &PushBatch,
+    progress: &Progress,
+) -> Result<Exchange, HubError> {
+    let info = super::schema::check(hub, Some(project_uid))?;
+    let label = format!("中心库 {}", hub.server);
+    let pages = fetch(hub, link, progress)?;
+    progress.stage("推送变更 / pushing changes", batch.changes.len() as u64);
+    let outcomes = if batch.changes.is_empty() {
+        Vec::new()
+    } else {
+        let o = push_batch(hub, link, batch)?;
+        crate::store::failpoint::hit_at("hub.after_push_commit", "after the hub's commit, before the local acknowledgement");
+        o
+    };
+    progress.set(batch.changes.len() as u64).ok();
     let renewed = super::lease::heartbeat(hub)?;
-    let report = SyncReport { pulled, pushed, renewed, encrypted: hub.encrypted()?, migrated_from: info.migrated_from };
+    Ok(Exchange { pages, outcomes, renewed, encrypted: hub.encrypted()?, migrated_from: info.migrated_from, label })
+}
+
+/// The local half (the thread that holds the project): apply the pulled pages, each one
+/// transaction, then acknowledge the push in one more.
+pub fn settle(project: &mut Project, batch: &PushBatch, ex: &Exchange) -> Result<SyncReport, HubError> {
+    let mut pulled = MergeReceipt { label: ex.label.clone(), ..Default::default() };
+    for (page, last) in &ex.pages {
+        let got = project.hub_apply_pulled(page, *last, &ex.label)?;
+        pulled.applied += got.applied;
+        pulled.already += got.already;
+        pulled.missing += got.missing;
+        pulled.conflicts.extend(got.conflicts);
+        pulled.audit_hwm = *last;
+    }
+    let pushed = project.hub_acknowledge(batch, &ex.outcomes, &ex.label)?;
+    let report = SyncReport { pulled, pushed, renewed: ex.renewed, encrypted: ex.encrypted, migrated_from: ex.migrated_from };
     project.record_hub_sync(report.pulled.applied, report.pushed.applied, report.conflicts(), report.pushed.missing)?;
     Ok(report)
 }
 
-/// Pulls the changes other clients made since the last pull, a page per local transaction.
-pub fn pull(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<MergeReceipt, HubError> {
-    let link = link_of(project)?;
-    let label = format!("中心库 {}", hub.server);
-    let mut total = MergeReceipt { label: label.clone(), ..Default::default() };
+/// The other clients' changes after the last pull, a page at a time.
+fn fetch(hub: &mut Hub, link: &HubLink, progress: &Progress) -> Result<Vec<(Vec<Pulled>, i64)>, HubError> {
     let mut from = link.pulled_id;
     let top: i64 = hub
         .query_one("SELECT coalesce(max(id), 0) FROM tuban.changes", &[])
         .map(|r| r.get(0))
         .map_err(|e| hub.error(e))?;
     progress.stage("拉取变更 / pulling changes", (top - from).max(0) as u64);
-    loop {
+    let mut pages = Vec::new();
+    while pages.len() < MAX_PAGES {
         let rows = hub
             .client
             .query(
@@ -108,19 +170,15 @@ pub fn pull(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result
                 time: r.get(6),
             })
             .collect();
-        let got = project.hub_apply_pulled(&page, last, &label)?;
-        total.applied += got.applied;
-        total.already += got.already;
-        total.missing += got.missing;
-        total.conflicts.extend(got.conflicts);
-        total.audit_hwm = last;
+        let full = rows.len() as i64 == PAGE;
+        pages.push((page, last));
         from = last;
         progress.set((last - link.pulled_id).max(0) as u64).map_err(|_| super::cancelled())?;
-        if (rows.len() as i64) < PAGE {
+        if !full {
             break;
         }
     }
-    Ok(total)
+    Ok(pages)
 }
 
 /// What the hub holds for one incoming change.
@@ -149,24 +207,6 @@ fn classify(c: &Outgoing, s: &Seen, me: &str) -> PushOutcome {
         by: s.last_by.clone().unwrap_or_else(|| "?".into()),
         at: s.last_at.clone().unwrap_or_default(),
     }
-}
-
-/// Pushes this copy's dirty fields in one hub transaction, then acknowledges them locally.
-pub fn push(hub: &mut Hub, project: &mut Project, progress: &Progress) -> Result<MergeReceipt, HubError> {
-    let link = link_of(project)?;
-    let label = format!("中心库 {}", hub.server);
-    let batch = project.hub_outgoing()?;
-    progress.stage("推送变更 / pushing changes", batch.changes.len() as u64);
-    if batch.changes.is_empty() {
-        return Ok(project.hub_acknowledge(&batch, &[], &label)?);
-    }
-    let outcomes = push_batch(hub, &link, &batch)?;
-    crate::store::failpoint::hit_at(
-        "hub.after_push_commit",
-        "after the hub's commit, before the local acknowledgement",
-    );
-    progress.set(batch.changes.len() as u64).ok();
-    Ok(project.hub_acknowledge(&batch, &outcomes, &label)?)
 }
 
 fn push_batch(hub: &mut Hub, link: &HubLink, batch: &PushBatch) -> Result<Vec<PushOutcome>, HubError> {

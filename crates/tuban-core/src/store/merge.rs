@@ -272,7 +272,8 @@ impl Project {
         tx.commit().map_err(sq)
     }
 
-    pub(crate) fn fid_of_uid(&self, uid: &str) -> Result<Option<i64>> {
+    /// The row id of the patch with this uid, if this copy has it.
+    pub fn fid_of_uid(&self, uid: &str) -> Result<Option<i64>> {
         self.conn.query_row("SELECT fid FROM patches WHERE uid = ?1", [uid], |r| r.get(0)).optional().map_err(self.sq())
     }
 
