@@ -36,6 +36,15 @@ fn rows_to_leases(rows: &[postgres::Row]) -> Vec<Lease> {
 pub fn claim_next(hub: &mut Hub, township: Option<&str>, n: i64, ttl: Duration) -> Result<Vec<Lease>, HubError> {
     let ttl_s = ttl.as_secs_f64();
     let status = ReviewStatus::Unreviewed.as_str();
+    // An analyst claims in their own township: said outright, so the township index serves the
+    // claim (row-level security would hide the rest anyway).
+    let (kind, own) = hub.whoami()?;
+    let township = match (township, kind.as_deref()) {
+        (Some(t), _) => Some(t.to_string()),
+        (None, Some("analyst")) => own,
+        (None, _) => None,
+    };
+    let filter = if township.is_some() { "p.township = $1" } else { "$1::text IS NULL" };
     let mut out = Vec::new();
     // A row claimed by someone committing meanwhile is skipped; try again for the rest.
     for _ in 0..3 {
@@ -46,8 +55,7 @@ pub fn claim_next(hub: &mut Hub, township: Option<&str>, n: i64, ttl: Duration) 
         let sql = format!(
             "WITH pick AS (
                SELECT p.uid FROM tuban.patches p
-               WHERE ($1::text IS NULL OR p.township = $1) AND p.review_status = $2
-                 AND ((SELECT tuban.kind()) = 'admin' OR p.township IS NOT DISTINCT FROM (SELECT tuban.township()))
+               WHERE {township} AND p.review_status = $2
                  AND NOT EXISTS (SELECT 1 FROM tuban.leases l WHERE l.uid = p.uid AND l.expires_at > now())
                ORDER BY p.key LIMIT $3 FOR UPDATE OF p SKIP LOCKED),
              taken AS (
@@ -57,8 +65,8 @@ pub fn claim_next(hub: &mut Hub, township: Option<&str>, n: i64, ttl: Duration) 
                  expires_at = EXCLUDED.expires_at, heartbeat_at = now() WHERE l.expires_at <= now()
                RETURNING l.uid, l.holder, l.expires_at),
              logged AS (INSERT INTO tuban.lease_log(uid, holder, action) SELECT uid, holder, 'claim' FROM taken)
-             SELECT p.key, t.uid, t.holder, {} FROM taken t JOIN tuban.patches p ON p.uid = t.uid, LATERAL (SELECT t.expires_at) l ORDER BY p.key",
-            ISO
+             SELECT p.key, t.uid, t.holder, {ISO} FROM taken t JOIN tuban.patches p ON p.uid = t.uid, LATERAL (SELECT t.expires_at) l ORDER BY p.key",
+            township = filter
         );
         let rows = hub.client.query(&sql, &[&township, &status, &want, &ttl_s]).map_err(|e| hub.error(e))?;
         if rows.is_empty() {

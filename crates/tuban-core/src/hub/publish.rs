@@ -38,28 +38,14 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
             HubError::OtherProject { server: hub.server.clone(), name }
         });
     }
-    let rows = project.hub_rows()?;
     let name = format!(
         "{} {} {}",
         project.meta().county_name,
         project.meta().year,
         project.path().file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
     );
-    let tmp = tempfile::tempdir().map_err(|e| HubError::Io { path: "temp".into(), cause: e })?;
-    let mut bases: Vec<(String, Vec<u8>, usize)> = Vec::new();
-    let shares = groups(project, &GroupBy::Township).unwrap_or_default();
-    progress.stage("写出基础副本 / writing base copies", shares.len() as u64 + 1);
-    let whole = tmp.path().join("whole.gpkg");
-    project.write_copy(&whole, None)?;
-    let read = |p: &Path| std::fs::read(p).map_err(|e| HubError::Io { path: p.display().to_string(), cause: e });
-    bases.push((String::new(), read(&whole)?, rows.len()));
-    for (i, (township, fids)) in shares.iter().enumerate() {
-        progress.set(i as u64 + 1).map_err(|_| cancelled())?;
-        let out = tmp.path().join(format!("share-{i}.gpkg"));
-        project.write_copy(&out, Some(fids))?;
-        bases.push((township.clone(), read(&out)?, fids.len()));
-    }
-    progress.stage("上传图斑 / uploading patches", rows.len() as u64);
+    let total = project.patch_count()?;
+    progress.stage("上传图斑 / uploading patches", total as u64);
     let (server, user) = (hub.server.clone(), hub.user.clone());
     let pg = |e| HubError::from_pg(&server, &user, e);
     let mut tx = hub.client.transaction().map_err(pg)?;
@@ -68,20 +54,29 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
          geom text, verified text) ON COMMIT DROP",
     )
     .map_err(pg)?;
+    let mut uploaded = 0usize;
     {
         let sink = tx.copy_in("COPY upload FROM STDIN BINARY").map_err(pg)?;
         let types = [Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB, Type::TEXT, Type::TEXT];
         let mut w = BinaryCopyInWriter::new(sink, &types);
-        for (i, r) in rows.iter().enumerate() {
-            if i % 1000 == 0 {
-                progress.set(i as u64).map_err(|_| cancelled())?;
+        let mut after = 0;
+        loop {
+            let rows = project.hub_rows(after, 5000)?;
+            let Some(last) = rows.last() else { break };
+            after = last.fid;
+            for r in &rows {
+                let fields: Map<String, Json> = r
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().map(Json::String).unwrap_or(Json::Null)))
+                    .collect();
+                let fields = Json::Object(fields);
+                let verified = r.fields.get(crate::store::SYNCED_COLUMNS[0]).cloned().flatten();
+                w.write(&[&r.uid, &r.key, &r.township, &r.status, &r.verdict, &fields, &r.geom_wkt, &verified])
+                    .map_err(pg)?;
             }
-            let fields: Map<String, Json> =
-                r.fields.iter().map(|(k, v)| (k.clone(), v.clone().map(Json::String).unwrap_or(Json::Null))).collect();
-            let fields = Json::Object(fields);
-            let verified = r.fields.get(crate::store::SYNCED_COLUMNS[0]).cloned().flatten();
-            w.write(&[&r.uid, &r.key, &r.township, &r.status, &r.verdict, &fields, &r.geom_wkt, &verified])
-                .map_err(pg)?;
+            uploaded += rows.len();
+            progress.set(uploaded as u64).map_err(|_| cancelled())?;
         }
         w.finish().map_err(pg)?;
     }
@@ -90,12 +85,22 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
          SELECT uid, key, township, status, verdict, fields, ST_GeomFromText(geom, 4490), ST_GeomFromText(verified, 4490) FROM upload",
     )
     .map_err(pg)?;
-    for (township, bytes, n) in &bases {
-        tx.execute(
-            "INSERT INTO tuban.base_files(township, bytes, patches) VALUES ($1, $2, $3)",
-            &[township, bytes, &(*n as i32)],
-        )
-        .map_err(pg)?;
+    // The base files, one at a time (a county's whole project can be hundreds of megabytes).
+    let shares = groups(project, &GroupBy::Township).unwrap_or_default();
+    progress.stage("上传基础副本 / uploading base copies", shares.len() as u64 + 1);
+    let tmp = tempfile::tempdir().map_err(|e| HubError::Io { path: "temp".into(), cause: e })?;
+    let mut bases = Vec::new();
+    let whole: (String, Option<Vec<i64>>) = (String::new(), None);
+    for (i, (township, fids)) in std::iter::once(whole).chain(shares.into_iter().map(|(t, f)| (t, Some(f)))).enumerate() {
+        progress.set(i as u64).map_err(|_| cancelled())?;
+        let out = tmp.path().join(format!("base-{i}.gpkg"));
+        project.write_copy(&out, fids.as_deref())?;
+        let bytes = std::fs::read(&out).map_err(|e| HubError::Io { path: out.display().to_string(), cause: e })?;
+        let _ = std::fs::remove_file(&out);
+        let n = fids.as_ref().map(Vec::len).unwrap_or(uploaded);
+        tx.execute("INSERT INTO tuban.base_files(township, bytes, patches) VALUES ($1, $2, $3)", &[&township, &bytes, &(n as i32)])
+            .map_err(pg)?;
+        bases.push((township, n));
     }
     tx.execute(
         "INSERT INTO tuban.meta(key, value) VALUES ('project_uid', $1), ('project_name', $2), ('published_at', now()::text), ('published_by', current_user)",
@@ -103,8 +108,7 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
     )
     .map_err(pg)?;
     tx.commit().map_err(pg)?;
-    progress.set(rows.len() as u64).ok();
-    Ok(Published { patches: rows.len(), bases: bases.into_iter().map(|(t, _, n)| (t, n)).collect() })
+    Ok(Published { patches: uploaded, bases })
 }
 
 /// What a join made.

@@ -85,22 +85,23 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuba
 GRANT ALL ON ALL TABLES IN SCHEMA tuban TO tuban_admin;
 
 -- Policies ask who the user is once per statement (the scalar subqueries become init plans), not
--- once per row; the change log carries its patch's township for the same reason.
+-- once per row, and compare townships with `=` so the township indexes serve them; the change
+-- log carries its patch's township for the same reason.
 ALTER TABLE tuban.changes ADD COLUMN township text;
 CREATE INDEX changes_township ON tuban.changes (township, id);
 ALTER TABLE tuban.patches ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.patches FOR SELECT USING ((SELECT tuban.kind()) IN ('admin', 'reviewer')
-  OR ((SELECT tuban.kind()) = 'analyst' AND township IS NOT DISTINCT FROM (SELECT tuban.township())));
+  OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
 CREATE POLICY write ON tuban.patches FOR UPDATE
-  USING ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township IS NOT DISTINCT FROM (SELECT tuban.township())))
-  WITH CHECK ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township IS NOT DISTINCT FROM (SELECT tuban.township())));
+  USING ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())))
+  WITH CHECK ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
 CREATE POLICY admin ON tuban.patches FOR ALL USING ((SELECT tuban.kind()) = 'admin') WITH CHECK ((SELECT tuban.kind()) = 'admin');
 ALTER TABLE tuban.changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.changes FOR SELECT USING ((SELECT tuban.kind()) IN ('admin', 'reviewer')
-  OR ((SELECT tuban.kind()) = 'analyst' AND township IS NOT DISTINCT FROM (SELECT tuban.township())));
+  OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
 CREATE POLICY write ON tuban.changes FOR INSERT WITH CHECK (by_user = current_user
   AND township IS NOT DISTINCT FROM tuban.township_of(uid)
-  AND ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township IS NOT DISTINCT FROM (SELECT tuban.township()))));
+  AND ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township()))));
 -- Everyone who may read a hub sees who holds what (a uid and a name).
 ALTER TABLE tuban.leases ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.leases FOR SELECT USING (true);

@@ -119,6 +119,8 @@ pub struct Pulled {
 /// A patch as published to the hub.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HubRow {
+    /// Row id in this file.
+    pub fid: i64,
     /// Patch uid.
     pub uid: String,
     /// Patch key.
@@ -187,12 +189,14 @@ impl Project {
         self.hub_link()?.ok_or_else(|| super::StoreError::Corrupt { path: self.path_str(), detail: "hub link".into() })
     }
 
-    /// Every patch row (细斑 and split records included) as the hub keeps it.
-    pub fn hub_rows(&self) -> Result<Vec<HubRow>> {
+    /// Up to `limit` patch rows after row id `after` (细斑 and split records included) as the
+    /// hub keeps them, in row-id order (a publish reads them a chunk at a time).
+    pub fn hub_rows(&self, after: i64, limit: usize) -> Result<Vec<HubRow>> {
         let roles = self.template().roles().clone();
         let mut out = Vec::new();
         let uids = self.uids_by_fid()?;
-        for r in self.patches_where("1 = 1")? {
+        let cond = format!("fid IN (SELECT fid FROM patches WHERE fid > {after} ORDER BY fid LIMIT {limit})");
+        for r in self.patches_where(&cond)? {
             let Some(uid) = uids.get(&r.fid).cloned() else { continue };
             let mut fields = BTreeMap::new();
             for (f, v) in self.template().fields().iter().zip(&r.values) {
@@ -208,6 +212,7 @@ impl Project {
             let verdict = text(&Some(roles.verdict.clone()));
             let geom_wkt = self.extent(r.fid)?.map(|e| tuban_model::geometry::edit::to_wkt(&e.issued));
             out.push(HubRow {
+                fid: r.fid,
                 uid,
                 key: r.key,
                 township,
