@@ -19,6 +19,7 @@ pub mod dialogs;
 pub mod edit;
 pub mod edit_map;
 pub mod form;
+pub mod hub;
 pub mod i18n;
 pub mod jobs;
 mod keys;
@@ -191,6 +192,9 @@ impl TubanApp {
         self.dropped_files(&ctx);
         if let (Some(ws), false) = (&self.ws, self.jobs.is_running()) {
             keys::keys(&ctx, ws, &mut self.cmds);
+        }
+        if let Some(ws) = &mut self.ws {
+            hub::tick(ws, &ctx);
         }
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(&ctx, ui));
         if self.ws.is_some() {

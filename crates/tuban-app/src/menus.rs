@@ -62,6 +62,10 @@ impl TubanApp {
                     None => ui.label(tr(lang, "not_saved_yet")),
                 };
             }
+            if let Some(h) = &ws.hub {
+                ui.separator();
+                crate::hub::status_ui(ui, h, lang);
+            }
             if let Some(t) = &self.map.tiles {
                 if let Some(e) = t.errors.get(&t.source) {
                     ui.separator();

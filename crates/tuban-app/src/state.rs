@@ -250,6 +250,9 @@ pub struct Workstation {
     pub gone: HashSet<usize>,
     /// The reference layers: switches, the features in view, the current patch's overlay.
     pub reference: crate::reference::ReferenceView,
+    /// The hub thread of a linked project, and whether it was tried.
+    pub hub: Option<crate::hub::HubSession>,
+    pub hub_tried: bool,
 }
 
 impl Workstation {
@@ -294,6 +297,8 @@ impl Workstation {
             shown_conflict: None,
             checked_out: HashMap::new(),
             reference,
+            hub: None,
+            hub_tried: false,
         };
         ws.checked_out = ws.project.checked_out()?;
         ws.reload_conflicts()?;

@@ -9,6 +9,10 @@ mod common;
 
 #[path = "app/edit.rs"]
 mod edit;
+#[path = "app/hub.rs"]
+mod hub;
+#[path = "../../../tests/common/pg.rs"]
+mod pg;
 #[path = "app/reference.rs"]
 mod reference;
 

@@ -87,6 +87,10 @@ impl HubError {
             }
             return HubError::Server { server, cause: e };
         }
+        let said = format!("{e} {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
+        if said.contains("password missing") {
+            return HubError::LoginRefused { server, user: user.to_string() };
+        }
         if e.is_closed() || std::error::Error::source(&e).is_some() {
             let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
             return HubError::Unreachable { server, detail };
@@ -280,6 +284,27 @@ impl Hub {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, postgres::Error> {
         self.client.query_opt(sql, params)
+    }
+
+    /// Asks the hub to tell this connection which patches change (`LISTEN`).
+    pub fn listen(&mut self) -> Result<(), HubError> {
+        self.client.batch_execute("LISTEN tuban_patches").map_err(|e| self.error(e))
+    }
+
+    /// Waits up to `limit` for patches changed by others (after [`Self::listen`]); returns their
+    /// uids (empty when none came). A dropped connection is an error.
+    pub fn wait_for_change(&mut self, limit: Duration) -> Result<Vec<String>, HubError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut uids = Vec::new();
+        let mut n = self.client.notifications();
+        let mut it = n.timeout_iter(limit);
+        while let Some(note) = it.next().map_err(|e| HubError::from_pg(&self.server, &self.user, e))? {
+            uids.push(note.payload().to_string());
+            if uids.len() > 10_000 {
+                break;
+            }
+        }
+        Ok(uids)
     }
 
     /// The user's kind on this hub (`admin`, `analyst`, `reviewer`) and township.

@@ -91,15 +91,19 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
     let tmp = tempfile::tempdir().map_err(|e| HubError::Io { path: "temp".into(), cause: e })?;
     let mut bases = Vec::new();
     let whole: (String, Option<Vec<i64>>) = (String::new(), None);
-    for (i, (township, fids)) in std::iter::once(whole).chain(shares.into_iter().map(|(t, f)| (t, Some(f)))).enumerate() {
+    for (i, (township, fids)) in std::iter::once(whole).chain(shares.into_iter().map(|(t, f)| (t, Some(f)))).enumerate()
+    {
         progress.set(i as u64).map_err(|_| cancelled())?;
         let out = tmp.path().join(format!("base-{i}.gpkg"));
         project.write_copy(&out, fids.as_deref())?;
         let bytes = std::fs::read(&out).map_err(|e| HubError::Io { path: out.display().to_string(), cause: e })?;
         let _ = std::fs::remove_file(&out);
         let n = fids.as_ref().map(Vec::len).unwrap_or(uploaded);
-        tx.execute("INSERT INTO tuban.base_files(township, bytes, patches) VALUES ($1, $2, $3)", &[&township, &bytes, &(n as i32)])
-            .map_err(pg)?;
+        tx.execute(
+            "INSERT INTO tuban.base_files(township, bytes, patches) VALUES ($1, $2, $3)",
+            &[&township, &bytes, &(n as i32)],
+        )
+        .map_err(pg)?;
         bases.push((township, n));
     }
     tx.execute(

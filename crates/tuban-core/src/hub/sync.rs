@@ -113,7 +113,10 @@ pub fn exchange(
         Vec::new()
     } else {
         let o = push_batch(hub, link, batch)?;
-        crate::store::failpoint::hit_at("hub.after_push_commit", "after the hub's commit, before the local acknowledgement");
+        crate::store::failpoint::hit_at(
+            "hub.after_push_commit",
+            "after the hub's commit, before the local acknowledgement",
+        );
         o
     };
     progress.set(batch.changes.len() as u64).ok();
@@ -134,7 +137,8 @@ pub fn settle(project: &mut Project, batch: &PushBatch, ex: &Exchange) -> Result
         pulled.audit_hwm = *last;
     }
     let pushed = project.hub_acknowledge(batch, &ex.outcomes, &ex.label)?;
-    let report = SyncReport { pulled, pushed, renewed: ex.renewed, encrypted: ex.encrypted, migrated_from: ex.migrated_from };
+    let report =
+        SyncReport { pulled, pushed, renewed: ex.renewed, encrypted: ex.encrypted, migrated_from: ex.migrated_from };
     project.record_hub_sync(report.pulled.applied, report.pushed.applied, report.conflicts(), report.pushed.missing)?;
     Ok(report)
 }

@@ -82,6 +82,8 @@ pub struct PushBatch {
     pub top_audit: i64,
     /// Fields left out because a conflict on them is open.
     pub waiting: usize,
+    /// The hub change id this copy has pulled up to (where the next pull starts).
+    pub pulled_id: i64,
 }
 
 /// What the hub said about one pushed change.
@@ -253,7 +255,8 @@ impl Project {
     /// and those still pending from an earlier one; a field with an open conflict waits.
     pub fn hub_outgoing(&self) -> Result<PushBatch> {
         let link = self.hub_link()?;
-        let hwm = link.map(|l| l.pushed_audit).unwrap_or(0);
+        let hwm = link.as_ref().map(|l| l.pushed_audit).unwrap_or(0);
+        let pulled_id = link.as_ref().map(|l| l.pulled_id).unwrap_or(0);
         let top: i64 =
             self.conn.query_row("SELECT coalesce(max(id), 0) FROM tuban_audit", [], |r| r.get(0)).map_err(self.sq())?;
         // (uid, field) → (first old value since the mark, last audit id)
@@ -284,7 +287,7 @@ impl Project {
         }
         let open = self.open_conflict_keys()?;
         let synced = |f: &str| self.template().field(f).is_some() || SYNCED_COLUMNS.contains(&f);
-        let mut batch = PushBatch { top_audit: top, ..Default::default() };
+        let mut batch = PushBatch { top_audit: top, pulled_id, ..Default::default() };
         for ((uid, field), (first_old, rev)) in keys {
             if !synced(&field) {
                 continue;
