@@ -12,7 +12,7 @@ packages=(
   libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri mesa-vulkan-drivers          # software OpenGL/Vulkan (UI tests)
   xvfb xauth xdotool imagemagick                                           # screenshots (scripts/screenshot.sh)
   qgis python3-qgis          # QGIS opens the project in a test (PyQGIS headless, /usr/bin/python3)
-  postgresql-15 postgresql-15-postgis-3 libpq-dev   # the team hub's tests start throwaway clusters (initdb, pg_ctl; pg_config finds them)
+  postgresql-15 postgresql-15-postgis-3 libpq-dev openssl   # the team hub's tests start throwaway clusters (initdb, pg_ctl; pg_config finds them)
 )
 missing=()
 for p in "${packages[@]}"; do

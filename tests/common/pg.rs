@@ -141,6 +141,49 @@ impl Cluster {
         let _ = self.run("pg_ctl", &["-D", &self.dir.display().to_string(), "-m", mode, "-w", "-t", "60", "stop"]);
     }
 
+    /// Turns TLS on with a fresh self-signed certificate (as a county hub usually has) and
+    /// restarts the server.
+    pub fn enable_tls(&self) -> Result<(), String> {
+        let (crt, key) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "2",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-newkey",
+                "rsa:2048",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("openssl req: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        if self.as_postgres {
+            Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&crt)
+                .arg(&key)
+                .status()
+                .map_err(|e| e.to_string())?;
+        }
+        Command::new("chmod").arg("600").arg(&key).status().map_err(|e| e.to_string())?;
+        let conf = self.dir.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).map_err(|e| e.to_string())?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        self.write_as_owner(&conf, &text)?;
+        self.stop_server(false);
+        self.start_server()
+    }
+
     /// The superuser's address of database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgresql://{SUPERUSER}@127.0.0.1:{}/{db}?sslmode=disable", self.port)

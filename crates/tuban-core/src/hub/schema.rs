@@ -35,12 +35,13 @@ CREATE TABLE tuban.base_files (township text PRIMARY KEY, bytes bytea NOT NULL, 
   written_at timestamptz NOT NULL DEFAULT now());
 "#;
 
-/// Version 2: leases and their log, spot-check verdicts, the live queue, roles and row-level
-/// security.
+/// Version 2: leases (on the patch row itself, so a claim's `FOR UPDATE SKIP LOCKED` re-checks
+/// the lease of a row another claim just took) and their log, spot-check verdicts, the live
+/// queue, roles and row-level security.
 const V2: &str = r#"
-CREATE TABLE tuban.leases (uid text PRIMARY KEY REFERENCES tuban.patches(uid), holder text NOT NULL,
-  claimed_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL);
-CREATE INDEX leases_holder ON tuban.leases (holder, expires_at);
+ALTER TABLE tuban.patches ADD COLUMN holder text, ADD COLUMN claimed_at timestamptz,
+  ADD COLUMN lease_expires timestamptz, ADD COLUMN heartbeat_at timestamptz;
+CREATE INDEX patches_holder ON tuban.patches (holder) WHERE holder IS NOT NULL;
 CREATE TABLE tuban.lease_log (id bigserial PRIMARY KEY, uid text NOT NULL, holder text, previous text,
   action text NOT NULL, by_user text NOT NULL DEFAULT current_user, at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE tuban.spotchecks (id bigserial PRIMARY KEY, uid text NOT NULL REFERENCES tuban.patches(uid),
@@ -60,8 +61,10 @@ CREATE FUNCTION tuban.refuse_hidden_update() RETURNS void LANGUAGE plpgsql AS
        USING ERRCODE = 'insufficient_privilege'; END $$;
 CREATE FUNCTION tuban.notify_patch() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN PERFORM pg_notify('tuban_patches', NEW.uid); RETURN NULL; END $$;
-CREATE TRIGGER patches_notify AFTER UPDATE ON tuban.patches FOR EACH ROW EXECUTE FUNCTION tuban.notify_patch();
--- (Not on leases: a notifying commit takes a cluster-wide lock, and claims must not queue on it.)
+-- Only when review data change: a notifying commit takes a cluster-wide lock, and claims and
+-- heartbeats must not queue on it.
+CREATE TRIGGER patches_notify AFTER UPDATE OF fields, review_status, verdict, verified_geom ON tuban.patches
+  FOR EACH ROW EXECUTE FUNCTION tuban.notify_patch();
 
 -- The group roles are shared by every hub of the cluster (another may be creating them now).
 DO $$ DECLARE r text; BEGIN
@@ -74,11 +77,11 @@ DO $$ DECLARE r text; BEGIN
 END $$;
 GRANT USAGE ON SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
 GRANT SELECT ON ALL TABLES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
-GRANT UPDATE (fields, review_status, verdict, verified_geom, updated_at, updated_by, version) ON tuban.patches TO tuban_admin, tuban_analyst;
+GRANT UPDATE (fields, review_status, verdict, verified_geom, updated_at, updated_by, version,
+  holder, claimed_at, lease_expires, heartbeat_at) ON tuban.patches TO tuban_admin, tuban_analyst;
+GRANT UPDATE (lease_expires, heartbeat_at) ON tuban.patches TO tuban_reviewer; -- (every sync's heartbeat; a reviewer holds none)
 GRANT INSERT ON tuban.changes, tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
 GRANT UPDATE (last_sync) ON tuban.clients TO tuban_admin, tuban_analyst, tuban_reviewer;
-GRANT INSERT, UPDATE, DELETE ON tuban.leases TO tuban_admin, tuban_analyst;
-GRANT UPDATE ON tuban.leases TO tuban_reviewer; -- (the heartbeat of every sync; a reviewer holds none)
 GRANT INSERT ON tuban.lease_log TO tuban_admin, tuban_analyst;
 GRANT INSERT ON tuban.spotchecks TO tuban_admin, tuban_reviewer;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA tuban TO tuban_admin, tuban_analyst, tuban_reviewer;
@@ -102,15 +105,6 @@ CREATE POLICY read ON tuban.changes FOR SELECT USING ((SELECT tuban.kind()) IN (
 CREATE POLICY write ON tuban.changes FOR INSERT WITH CHECK (by_user = current_user
   AND township IS NOT DISTINCT FROM tuban.township_of(uid)
   AND ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township()))));
--- Everyone who may read a hub sees who holds what (a uid and a name).
-ALTER TABLE tuban.leases ENABLE ROW LEVEL SECURITY;
-CREATE POLICY read ON tuban.leases FOR SELECT USING (true);
-CREATE POLICY claim ON tuban.leases FOR INSERT WITH CHECK (holder = current_user AND ((SELECT tuban.kind()) = 'admin'
-  OR ((SELECT tuban.kind()) = 'analyst' AND tuban.township_of(uid) IS NOT DISTINCT FROM (SELECT tuban.township()))));
-CREATE POLICY hold ON tuban.leases FOR UPDATE USING ((SELECT tuban.kind()) IN ('admin', 'analyst'))
-  WITH CHECK ((holder = current_user AND ((SELECT tuban.kind()) = 'admin'
-    OR tuban.township_of(uid) IS NOT DISTINCT FROM (SELECT tuban.township()))) OR (SELECT tuban.kind()) = 'admin');
-CREATE POLICY give_up ON tuban.leases FOR DELETE USING (holder = current_user OR (SELECT tuban.kind()) = 'admin');
 ALTER TABLE tuban.base_files ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.base_files FOR SELECT
   USING ((SELECT tuban.kind()) IN ('admin', 'reviewer') OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));

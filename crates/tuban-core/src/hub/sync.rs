@@ -240,11 +240,11 @@ fn push_batch(hub: &mut Hub, link: &HubLink, batch: &PushBatch) -> Result<Vec<Pu
     }
     let rows = tx
         .query(
-            "SELECT i.n, p.uid IS NOT NULL, p.fields->>i.field, l.holder,
+            "SELECT i.n, p.uid IS NOT NULL, p.fields->>i.field,
+                    CASE WHEN p.lease_expires > now() AND p.holder <> current_user THEN p.holder END,
                     EXISTS (SELECT 1 FROM tuban.changes c WHERE c.client = $1 AND c.client_rev = i.rev AND c.uid = i.uid AND c.field = i.field),
                     last.client, last.by_user, to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
              FROM incoming i LEFT JOIN tuban.patches p ON p.uid = i.uid
-             LEFT JOIN tuban.leases l ON l.uid = i.uid AND l.expires_at > now() AND l.holder <> current_user
              LEFT JOIN LATERAL (SELECT client, by_user, at FROM tuban.changes c WHERE c.uid = i.uid AND c.field = i.field ORDER BY id DESC LIMIT 1) last ON true
              ORDER BY i.n",
             &[&link.client_id],

@@ -307,7 +307,7 @@ fn a_hub_of_another_project_or_a_newer_schema_is_refused_and_an_older_one_is_mig
     let info = schema::check(&mut he, None).unwrap();
     assert_eq!(info.migrated_from, Some(1));
     assert_eq!(info.version, schema::HUB_SCHEMA_VERSION);
-    assert_eq!(c.psql(&empty, "SELECT to_regclass('tuban.leases') IS NOT NULL"), "t");
+    assert_eq!(c.psql(&empty, "SELECT count(*) = 1 FROM information_schema.columns WHERE table_schema = 'tuban' AND table_name = 'patches' AND column_name = 'holder'"), "t");
     assert_eq!(schema::check(&mut he, None).unwrap().migrated_from, None);
 }
 
@@ -327,4 +327,24 @@ fn an_unreachable_hub_changes_nothing_locally() {
     assert!(e.to_string().contains(&format!("127.0.0.1:{closed}")), "{e}");
     assert_eq!(p.hub_outgoing().unwrap().changes.len(), 1);
     assert_eq!(text(&p, &key_of(0), "BZ").as_deref(), Some("离线修改"));
+}
+
+#[test]
+fn tls_is_used_when_the_server_offers_it_and_required_when_asked() {
+    let Some(c) = pg::private("tls") else { return };
+    let db = c.database();
+    let plain = |mode: &str| format!("postgresql://{}@127.0.0.1:{}/{db}?sslmode={mode}", pg::SUPERUSER, c.port);
+    // No TLS on the server: prefer connects in the clear, require is refused with the server named.
+    assert!(!Hub::connect(&plain("prefer")).unwrap().encrypted().unwrap());
+    let e = Hub::connect(&plain("require")).err().unwrap();
+    assert!(e.to_string().contains(&c.port.to_string()), "{e}");
+    // A self-signed certificate, as counties have: prefer (the default) and require encrypt.
+    if let Err(why) = c.enable_tls() {
+        common::cannot_run("tls", &why);
+        return;
+    }
+    assert!(Hub::connect(&plain("prefer")).unwrap().encrypted().unwrap());
+    assert!(Hub::connect(&plain("require")).unwrap().encrypted().unwrap());
+    let default = format!("postgresql://{}@127.0.0.1:{}/{db}", pg::SUPERUSER, c.port);
+    assert!(Hub::connect(&default).unwrap().encrypted().unwrap(), "TLS when the server offers it");
 }
