@@ -63,6 +63,7 @@ pub fn form_ui(ui: &mut Ui, ws: &Workstation, buffers: &mut FormBuffers, lang: L
         };
         ui.label(RichText::new(tr(lang, status)).color(theme::status_stroke(record.status)).strong());
     });
+    crate::hub::lease_ui(ui, ws, &record.key, lang);
     ui.label(format!(
         "{}: {:.2} m² · {:.3} 亩 · {:.4} ha",
         tr(lang, "area"),

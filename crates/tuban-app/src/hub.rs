@@ -6,9 +6,11 @@
 //! command line runs), refreshes the rows that changed and the conflict queue. Unreachable, the
 //! project keeps working and the status bar says so; the thread tries again.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use tuban_core::hub::lease::{self, Lease};
 use tuban_core::hub::sync::{self, Exchange};
 use tuban_core::hub::{Hub, HubError};
 use tuban_core::store::{Access, HubLink, PushBatch};
@@ -52,12 +54,15 @@ pub enum HubState {
 enum ToHub {
     Batch(PushBatch),
     SyncNow,
+    ClaimNext(i64),
 }
 
 enum FromHub {
     WantBatch,
     Exchanged(Box<(PushBatch, Exchange)>),
     Failed { message: String, unreachable: bool },
+    Leases(Vec<Lease>, String),
+    Claimed(usize),
 }
 
 /// A linked project's hub thread and what it last said.
@@ -68,6 +73,12 @@ pub struct HubSession {
     pub state: HubState,
     /// The address (without password).
     pub url: String,
+    /// Live leases by patch key: (holder, until in UTC).
+    pub leases: HashMap<String, (String, String)>,
+    /// The hub login (to tell our leases from others').
+    pub me: String,
+    /// What the last claim did, shown after the state.
+    pub notice: Option<String>,
     seen_save: Option<String>,
     sync_at: Option<Instant>,
 }
@@ -83,6 +94,7 @@ impl HubSession {
         let (to_hub, from_ui) = mpsc::channel();
         let (to_ui, from_hub) = mpsc::channel();
         let url = link.url.clone();
+        let me = link.url.split("://").nth(1).and_then(|r| r.split('@').next()).unwrap_or_default().to_string();
         std::thread::Builder::new()
             .name("tuban-hub".into())
             .spawn(move || worker(&link, &uid, &from_ui, &to_ui, &wake))
@@ -91,15 +103,28 @@ impl HubSession {
             tx: to_hub,
             rx: from_hub,
             state: HubState::Connecting,
+            me,
             url,
+            leases: HashMap::new(),
+            notice: None,
             seen_save: ws.last_saved.clone(),
             sync_at: None,
         })
     }
 
-    /// Asks for a round now (the status bar's button, F5).
+    /// Asks for a round now (the status bar's button).
     pub fn sync_now(&self) {
         let _ = self.tx.send(ToHub::SyncNow);
+    }
+
+    /// Claims the next `n` unreviewed patches of the user's township.
+    pub fn claim_next(&self, n: i64) {
+        let _ = self.tx.send(ToHub::ClaimNext(n));
+    }
+
+    /// Who holds a patch, and until when (local time), if anyone does.
+    pub fn lease_of(&self, key: &str) -> Option<(&str, String)> {
+        self.leases.get(key).map(|(holder, until)| (holder.as_str(), local_time(until)))
     }
 }
 
@@ -138,6 +163,11 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context) {
             FromHub::Failed { message, unreachable } => {
                 session.state = if unreachable { HubState::Offline(message) } else { HubState::Refused(message) };
             }
+            FromHub::Leases(list, me) => {
+                session.me = me;
+                session.leases = list.into_iter().map(|l| (l.key, (l.holder, l.expires_at))).collect();
+            }
+            FromHub::Claimed(n) => session.notice = Some(format!("+{n}")),
         }
     }
     ws.hub = Some(session);
@@ -184,6 +214,18 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
         while Instant::now() < due {
             match rx.try_recv() {
                 Ok(ToHub::SyncNow) => due = Instant::now(),
+                Ok(ToHub::ClaimNext(n)) => {
+                    if let Some(h) = hub.as_mut() {
+                        let msg = match lease::claim_next(h, None, n, lease::LEASE_TTL) {
+                            Ok(got) => FromHub::Claimed(got.len()),
+                            Err(e) => FromHub::Failed { message: e.to_string(), unreachable: e.is_unreachable() },
+                        };
+                        if tx.send(msg).is_err() {
+                            return;
+                        }
+                        due = Instant::now();
+                    }
+                }
                 Ok(ToHub::Batch(_)) => {}
                 Err(mpsc::TryRecvError::Disconnected) => return,
                 Err(mpsc::TryRecvError::Empty) => {}
@@ -219,7 +261,7 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
         let batch = loop {
             match rx.recv_timeout(Duration::from_secs(10)) {
                 Ok(ToHub::Batch(b)) => break Some(b),
-                Ok(ToHub::SyncNow) => {}
+                Ok(ToHub::SyncNow | ToHub::ClaimNext(_)) => {}
                 Err(RecvTimeoutError::Timeout) => break None,
                 Err(RecvTimeoutError::Disconnected) => return,
             }
@@ -244,6 +286,11 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
         let unreachable = matches!(msg, FromHub::Failed { unreachable: true, .. });
         if tx.send(msg).is_err() {
             return;
+        }
+        if let Some((Ok(list), me)) = hub.as_mut().map(|h| (lease::list(h, None), h.user.clone())) {
+            if tx.send(FromHub::Leases(list, me)).is_err() {
+                return;
+            }
         }
         wake();
         due = Instant::now() + if unreachable { RETRY } else { EVERY };
@@ -292,7 +339,45 @@ pub fn status_ui(ui: &mut egui::Ui, h: &HubSession, lang: crate::i18n::Lang) {
             .on_hover_text(why);
         }
     }
+    if let Some(n) = &h.notice {
+        ui.label(format!("{} {n}", tr(lang, "hub_claimed")));
+    }
+    let mine = h.leases.values().filter(|(holder, _)| *holder == h.me).count();
+    if mine > 0 {
+        ui.label(format!("{} {mine}", tr(lang, "hub_mine")));
+    }
     if ui.small_button(tr(lang, "hub_sync_now")).clicked() {
         h.sync_now();
     }
+    if ui.small_button(tr(lang, "hub_claim_next")).clicked() {
+        h.claim_next(10);
+    }
+}
+
+/// The lease of the current patch under its heading: ours, or someone else's (then edits to it
+/// wait until they release it).
+pub fn lease_ui(ui: &mut egui::Ui, ws: &Workstation, key: &str, lang: crate::i18n::Lang) {
+    use crate::i18n::tr;
+    let Some(h) = &ws.hub else { return };
+    let Some((holder, until)) = h.lease_of(key) else { return };
+    if holder == h.me {
+        ui.label(format!("{} {until}", tr(lang, "hub_held_by_me")));
+    } else {
+        ui.label(
+            egui::RichText::new(format!(
+                "{} {holder} {} {until}{}",
+                tr(lang, "hub_held_by"),
+                tr(lang, "hub_until"),
+                tr(lang, "hub_held_note")
+            ))
+            .color(crate::theme::ERROR_TEXT),
+        );
+    }
+}
+
+/// `2026-12-01T08:30:00Z` as local `HH:MM`.
+fn local_time(utc: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(utc)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_else(|_| utc.to_string())
 }

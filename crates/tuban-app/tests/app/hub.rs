@@ -94,6 +94,15 @@ fn a_linked_copy_syncs_in_the_background_and_says_when_the_hub_is_gone() {
     });
     assert!(t.elapsed() < Duration::from_secs(15), "came by notification, not by the 30 s round");
     assert_eq!(bz(&mine, p6).as_deref(), Some("外业：已拆除"), "and it is in the file");
+    // Claiming from the status bar: ten leases, the current patch's shown under its heading.
+    h.get_by_label("领取 10 个").click();
+    frames_until(&mut h, Duration::from_secs(20), "ten patches claimed", |h| shows(h, "我领取中 10"));
+    let first = h.state().ws.as_ref().unwrap().records.iter().position(|r| r.key == "150999SJBG2025000001").unwrap();
+    h.state_mut().send(Command::Select(first));
+    h.run_steps(2);
+    assert!(shows(&h, "我已领取，有效至"), "the lease of the current patch is shown");
+    h.state_mut().send(Command::Select(i));
+    h.run_steps(2);
 
     // The hub goes away: the status bar says so; the window keeps working and keeps the edit.
     c.stop_server(true);
