@@ -114,7 +114,8 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
             );
         }
         HubAction::Publish { project, url } => {
-            let p = ctx.open(&project, Access::ReadOnly)?;
+            // Opened for writing: an older file is upgraded first, so its copies have every table.
+            let p = ctx.open(&project, Access::ReadWrite)?;
             let mut h = Hub::connect(&url)?;
             let done = with_progress(|progress| publish::publish(&p, &mut h, progress))?;
             println!("{} {} {} → {}", tr.t("已发布", "published"), done.patches, tr.t("个图斑", "patches"), h.server);

@@ -258,6 +258,7 @@ fn released_schema_versions_open() {
         (4, "schema/v4.gpkg"),
         (5, "schema/v5.gpkg"),
         (6, "schema/v6.gpkg"),
+        (7, "schema/v7.gpkg"),
     ] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
@@ -282,7 +283,8 @@ fn released_schema_versions_open() {
         let mut p = Project::open(&path, Access::ReadWrite).unwrap();
         let fid = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
         assert_eq!(p.case_of_patch(fid).unwrap().as_deref(), Some(case));
-        assert_eq!(p.comments(fid).unwrap()[0].text, format!("v{version} fixture"));
+        // (The v7 fixture is a hub copy of the v6 project: its comment came with it.)
+        assert_eq!(p.comments(fid).unwrap()[0].text, format!("v{} fixture", version.min(6)));
         p.set_text(fid, &[("BZ", "opened by this build")]).unwrap();
         // Schema 4: a split on the migrated file, and the fixture's own 细斑.
         let four = p.require_patch("150999SJBG2025000004").unwrap();
@@ -299,6 +301,19 @@ fn released_schema_versions_open() {
         // Schema 5: the fixture's open conflict; every row has a uid after the upgrade.
         assert_eq!(p.conflicts().unwrap().len(), usize::from(version >= 5), "v{version}");
         assert!(!p.project_uid().unwrap().is_empty(), "v{version}");
+        // Schema 7: the fixture is linked to a hub, its conflict came from it, nothing waits to push.
+        assert_eq!(p.hub_link().unwrap().is_some(), version >= 7, "v{version}");
+        if version >= 7 {
+            assert!(p.conflicts().unwrap()[0].source.starts_with("中心库 "), "v{version}");
+            let out = p.hub_outgoing().unwrap();
+            let keys: Vec<&str> = out.changes.iter().map(|c| c.key.as_str()).collect();
+            assert_eq!(
+                keys,
+                ["150999SJBG2025000003"],
+                "v{version}: this build's edit waits to be pushed, the conflicted field waits for its resolution"
+            );
+            assert_eq!(out.waiting, 1, "v{version}");
+        }
         // What the newest schema added works on the migrated file.
         p.attach_to_case(case, "整改照片.jpg", "整改照片", b"\xff\xd8 not really a photo").unwrap();
         let jbcy = tuban_core::reference::NewLayer {
