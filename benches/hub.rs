@@ -25,7 +25,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// `reviewers` threads claiming `rounds` times each, pausing a deterministic pseudo-random time in
 /// `pause_ms` between claims; the claim latencies in ms, sorted.
-fn claims(cluster: &pg::Cluster, db: &str, reviewers: usize, rounds: usize, pause_ms: Option<(u64, u64)>) -> anyhow::Result<Vec<f64>> {
+fn claims(
+    cluster: &pg::Cluster,
+    db: &str,
+    reviewers: usize,
+    rounds: usize,
+    pause_ms: Option<(u64, u64)>,
+) -> anyhow::Result<Vec<f64>> {
     let mut all: Vec<f64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..reviewers)
             .map(|i| {

@@ -117,6 +117,8 @@ pub struct Hub {
     pub user: String,
     /// The address without the password (kept in a linked project).
     pub url: String,
+    /// The user's kind and township, once asked.
+    identity: Option<(Option<String>, Option<String>)>,
 }
 
 /// How long a connection attempt may take before the hub counts as unreachable.
@@ -259,7 +261,7 @@ impl Hub {
         };
         let mut client = client.map_err(|e| HubError::from_pg(&server, &user, e))?;
         client.batch_execute("SET search_path = tuban, public").map_err(|e| HubError::from_pg(&server, &user, e))?;
-        Ok(Hub { client, server, user, url: public_url(url) })
+        Ok(Hub { client, server, user, url: public_url(url), identity: None })
     }
 
     /// Whether the connection is encrypted.
@@ -308,9 +310,15 @@ impl Hub {
     }
 
     /// The user's kind on this hub (`admin`, `analyst`, `reviewer`) and township.
+    /// Asked once per connection (an administrator's change of it applies to new connections).
     pub fn whoami(&mut self) -> Result<(Option<String>, Option<String>), HubError> {
+        if let Some(id) = &self.identity {
+            return Ok(id.clone());
+        }
         let r = self.query_one("SELECT tuban.kind(), tuban.township()", &[]).map_err(|e| self.error(e))?;
-        Ok((r.get(0), r.get(1)))
+        let id: (Option<String>, Option<String>) = (r.get(0), r.get(1));
+        self.identity = Some(id.clone());
+        Ok(id)
     }
 
     /// Adds a person: a login role in the kind's group, with a row in `tuban.users`

@@ -348,3 +348,95 @@ fn tls_is_used_when_the_server_offers_it_and_required_when_asked() {
     let default = format!("postgresql://{}@127.0.0.1:{}/{db}", pg::SUPERUSER, c.port);
     assert!(Hub::connect(&default).unwrap().encrypted().unwrap(), "TLS when the server offers it");
 }
+
+#[test]
+fn leases_expire_and_an_administrator_takes_one_over_on_the_record() {
+    let Some(c) = pg::shared("leases") else { return };
+    let (_dir, db, admin_url) = published(c, 40);
+    let town = synth::TOWNS[3];
+    let mut admin = Hub::connect(&admin_url).unwrap();
+    admin.add_user("li", "analyst", Some(town), "li-pw").unwrap();
+    admin.add_user("wang", "analyst", Some(town), "wang-pw").unwrap();
+    admin.add_user("boss", "admin", None, "boss-pw").unwrap();
+    let mut li = Hub::connect(&c.user_url(&db, "li", "li-pw")).unwrap();
+    let mut wang = Hub::connect(&c.user_url(&db, "wang", "wang-pw")).unwrap();
+    let mut boss = Hub::connect(&c.user_url(&db, "boss", "boss-pw")).unwrap();
+    // li's claim of one second; wang sees it held, then free once it has expired.
+    let got = lease::claim_next(&mut li, None, 2, std::time::Duration::from_secs(1)).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|l| l.holder == "li"));
+    let keys: Vec<String> = got.iter().map(|l| l.key.clone()).collect();
+    let (taken, held) = lease::claim(&mut wang, &keys, lease::LEASE_TTL).unwrap();
+    assert!(taken.is_empty());
+    assert_eq!(held.len(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (taken, _) = lease::claim(&mut wang, &keys[..1], lease::LEASE_TTL).unwrap();
+    assert_eq!(taken.len(), 1, "an expired lease can be claimed");
+    // Only an administrator takes over, and the log keeps who held it before.
+    let e = lease::take_over(&mut li, &keys[..1], lease::LEASE_TTL).unwrap_err();
+    assert!(matches!(e, HubError::Forbidden { .. }), "{e}");
+    let over = lease::take_over(&mut boss, &keys[..1], lease::LEASE_TTL).unwrap();
+    assert_eq!(over[0].holder, "boss");
+    assert_eq!(
+        c.psql(&db, &format!("SELECT l.previous || '>' || l.holder FROM tuban.lease_log l JOIN tuban.patches p USING (uid) WHERE p.key = '{}' AND l.action = 'takeover'", keys[0])),
+        "wang>boss"
+    );
+    // Another township's analyst cannot claim here.
+    admin.add_user("zhao", "analyst", Some(synth::TOWNS[4]), "zhao-pw").unwrap();
+    let mut zhao = Hub::connect(&c.user_url(&db, "zhao", "zhao-pw")).unwrap();
+    let (taken, _) = lease::claim(&mut zhao, &keys[1..], lease::LEASE_TTL).unwrap();
+    assert!(taken.is_empty(), "row-level security hides it");
+}
+
+/// What QGIS sees of the hub's patches table (PostGIS provider, as a supervisor opens it).
+const QGIS_HUB: &str = r#"
+import sys
+from qgis.core import QgsApplication, QgsVectorLayer, QgsDataSourceUri
+app = QgsApplication([], False)
+app.initQgis()
+host, port, db, user, pw = sys.argv[1:6]
+uri = QgsDataSourceUri()
+uri.setConnection(host, port, db, user, pw)
+uri.setDataSource("tuban", "patches", "geom", "", "uid")
+layer = QgsVectorLayer(uri.uri(False), "patches", "postgres")
+print("valid=%s" % layer.isValid())
+print("crs=%s" % layer.crs().authid())
+print("features=%d" % layer.featureCount())
+counts = {}
+for f in layer.getFeatures():
+    counts[f["review_status"]] = counts.get(f["review_status"], 0) + 1
+print("status=" + ",".join("%s:%d" % (k, counts[k]) for k in sorted(counts)))
+app.exitQgis()
+"#;
+
+#[test]
+fn a_supervisor_sees_progress_live_in_qgis() {
+    if !crate::spatial::qgis_available() {
+        return;
+    }
+    let Some(c) = pg::shared("qgis hub") else { return };
+    let (dir, db, admin_url) = published(c, 24);
+    let mut admin = Hub::connect(&admin_url).unwrap();
+    admin.add_user("sheng", "reviewer", None, "sheng-pw").unwrap();
+    let port = c.port.to_string();
+    let args: Vec<PathBuf> =
+        ["127.0.0.1", port.as_str(), db.as_str(), "sheng", "sheng-pw"].iter().map(PathBuf::from).collect();
+    let run = || {
+        let refs: Vec<&Path> = args.iter().map(PathBuf::as_path).collect();
+        crate::spatial::pyqgis(dir.path(), QGIS_HUB, &refs)
+    };
+    let (text, err) = run();
+    assert!(text.contains("valid=True") && text.contains("crs=EPSG:4490"), "{text}{err}");
+    assert!(text.contains("features=24"), "{text}{err}");
+    assert!(text.contains("status=unreviewed:24"), "{text}{err}");
+    // An analyst's copy verifies two patches and syncs: QGIS shows it on its next read.
+    let mine = dir.path().join("copy.gpkg");
+    publish::join(&mut admin, &mine, None, &Progress::new()).unwrap();
+    let mut p = open(&mine, "county");
+    for i in [0, 1] {
+        set(&mut p, &key_of(i), "BZ", "已核实");
+    }
+    sync::sync(&mut admin, &mut p, &Progress::new()).unwrap();
+    let (text, err) = run();
+    assert!(text.contains("in_progress:2") && text.contains("unreviewed:22"), "{text}{err}");
+}

@@ -148,7 +148,7 @@ fn a_new_project_carries_a_qgis_style_rewritten_with_its_template() {
 }
 
 /// True when PyQGIS runs; under `CI=true` its absence fails the test, elsewhere it skips and says why.
-fn qgis_available() -> bool {
+pub(crate) fn qgis_available() -> bool {
     let has_qgis =
         Command::new("/usr/bin/python3").args(["-c", "import qgis.core"]).output().is_ok_and(|o| o.status.success());
     if !has_qgis {
@@ -159,7 +159,7 @@ fn qgis_available() -> bool {
 }
 
 /// Runs a PyQGIS script headless with `args`; returns what it printed (stdout, then stderr).
-fn pyqgis(dir: &Path, script: &str, args: &[&Path]) -> (String, String) {
+pub(crate) fn pyqgis(dir: &Path, script: &str, args: &[&Path]) -> (String, String) {
     let file = dir.join("check.py");
     std::fs::write(&file, script).unwrap();
     let out = Command::new("/usr/bin/python3")
