@@ -79,3 +79,14 @@ pub fn import_with(p: &mut Project, source: &Path, opts: ImportOptions) -> Resul
 pub fn grassland() -> Programme {
     Programme::Grassland
 }
+
+/// Publishes the sample project to the (empty) database at `url` after making it a hub; the
+/// project's temp dir comes back as a guard.
+pub fn publish_sample(url: &str) -> tempfile::TempDir {
+    let (dir, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    let mut hub = tuban_core::hub::Hub::connect(url).unwrap();
+    tuban_core::hub::schema::init(&mut hub).unwrap();
+    tuban_core::hub::publish::publish(&p, &mut hub, &Progress::new()).unwrap();
+    dir
+}

@@ -4,14 +4,14 @@
 //! altogether. Afterwards every acknowledged edit is on exactly one side or both: none lost,
 //! none applied twice (the hub's change log and the local audit log are counted).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use postgres::NoTls;
-use tuban_core::hub::{publish, schema, Hub};
 use tuban_core::store::{Access, Project};
-use tuban_model::progress::Progress;
 
 use crate::common;
 use crate::pg;
@@ -33,14 +33,9 @@ fn killed(out: &Output) -> bool {
 /// A published sample project and two joined copies (a, b).
 fn setup(c: &pg::Cluster) -> (tempfile::TempDir, String, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let (tmp, mut p) = common::new_project("grassland");
-    common::import(&mut p, &common::sample_shp()).unwrap();
     let db = c.database();
     let url = c.url(&db);
-    let mut hub = Hub::connect(&url).unwrap();
-    schema::init(&mut hub).unwrap();
-    publish::publish(&p, &mut hub, &Progress::new()).unwrap();
-    drop((p, tmp));
+    drop(common::publish_sample(&url));
     let (a, b) = (dir.path().join("a.gpkg"), dir.path().join("b.gpkg"));
     for f in [&a, &b] {
         let out = tuban(&["hub", "join", &url, "--out", &f.display().to_string()], &[]);

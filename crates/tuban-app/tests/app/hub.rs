@@ -8,7 +8,7 @@ use super::*;
 use std::time::{Duration, Instant};
 
 use tuban_app::commands::Command;
-use tuban_core::hub::{publish, schema, sync, Hub};
+use tuban_core::hub::{publish, sync, Hub};
 use tuban_model::progress::Progress;
 
 const P5: &str = "150999SJBG2025000005";
@@ -50,14 +50,10 @@ fn bz(path: &std::path::Path, key: &str) -> Option<String> {
 #[test]
 fn a_linked_copy_syncs_in_the_background_and_says_when_the_hub_is_gone() {
     let Some(c) = crate::pg::private("window hub") else { return };
-    let (dir, mut p) = common::new_project("grassland");
-    common::import(&mut p, &common::sample_shp()).unwrap();
     let db = c.database();
     let url = c.url(&db);
+    let dir = common::publish_sample(&url);
     let mut hub = Hub::connect(&url).unwrap();
-    schema::init(&mut hub).unwrap();
-    publish::publish(&p, &mut hub, &Progress::new()).unwrap();
-    drop(p);
     let (mine, theirs) = (dir.path().join("窗口.gpkg"), dir.path().join("另一台.gpkg"));
     publish::join(&mut hub, &mine, None, &Progress::new()).unwrap();
     let mut other = Hub::connect(&url).unwrap();
@@ -123,13 +119,9 @@ fn a_linked_copy_syncs_in_the_background_and_says_when_the_hub_is_gone() {
 #[test]
 fn a_refused_login_is_said_in_the_status_bar_and_changes_nothing() {
     let Some(c) = crate::pg::shared("window refused") else { return };
-    let (dir, mut p) = common::new_project("grassland");
-    common::import(&mut p, &common::sample_shp()).unwrap();
     let db = c.database();
+    let dir = common::publish_sample(&c.url(&db));
     let mut hub = Hub::connect(&c.url(&db)).unwrap();
-    schema::init(&mut hub).unwrap();
-    publish::publish(&p, &mut hub, &Progress::new()).unwrap();
-    drop(p);
     hub.add_user("zhang", "admin", None, "right-pw").unwrap();
     let mine = dir.path().join("张.gpkg");
     let mut zh = Hub::connect(&c.user_url(&db, "zhang", "right-pw")).unwrap();

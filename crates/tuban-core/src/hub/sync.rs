@@ -21,7 +21,7 @@ use tuban_model::progress::Progress;
 const PAGE: i64 = 5000;
 
 /// The advisory-lock key that serialises pushes.
-const PUSH_LOCK: i64 = 0x7475_6261_6e;
+const PUSH_LOCK: i64 = 0x0074_7562_616e; // "tuban"
 
 /// What one sync did.
 #[derive(Debug, Clone, PartialEq, Default)]

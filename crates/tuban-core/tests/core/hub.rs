@@ -4,6 +4,8 @@
 //! row-level security by township and role, refused logins, another project's hub and an older
 //! hub schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
