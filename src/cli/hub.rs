@@ -70,6 +70,24 @@ pub enum HubAction {
         #[arg(long)]
         url: Option<String>,
     },
+    /// 记录抽查结论（省级抽查员） / record a spot-check verdict (province reviewers)
+    Spotcheck {
+        project: PathBuf,
+        key: String,
+        /// 抽查结论，如 合格 / 不合格 / the verdict
+        #[arg(long)]
+        verdict: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// 列出抽查结论 / list spot-check verdicts
+    Spotchecks {
+        project: PathBuf,
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// 谁领取了哪些图斑 / who holds which patches
     Leases {
         project: PathBuf,
@@ -161,6 +179,17 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
             let n = lease::release(&mut h, (!keys.is_empty()).then_some(keys.as_slice()))?;
             println!("{} {n}", tr.t("已放弃领取", "released"));
         }
+        HubAction::Spotcheck { project, key, verdict, note, url } => {
+            let mut h = linked(ctx, &project, url.as_deref())?;
+            h.record_spotcheck(&key, &verdict, note.as_deref())?;
+            println!("{} {key}: {verdict}", tr.t("已记录抽查结论", "spot-check recorded"));
+        }
+        HubAction::Spotchecks { project, url } => {
+            let mut h = linked(ctx, &project, url.as_deref())?;
+            for (key, verdict, note, by, at) in h.spotchecks()? {
+                println!("{key}\t{verdict}\t{}\t{by}\t{at}", note.unwrap_or_default());
+            }
+        }
         HubAction::Leases { project, url } => {
             let mut h = linked(ctx, &project, url.as_deref())?;
             for l in lease::list(&mut h, None)? {
@@ -195,6 +224,13 @@ fn run_sync(project: &Path, url: Option<&str>, ctx: &Ctx) -> Result<()> {
         tr.t("续租", "leases renewed"),
         r.renewed
     );
+    if r.pushed.structural > 0 {
+        println!(
+            "{} {}",
+            tr.t("只在本地（中心库没有这些图斑，如本地拆分的细斑）：", "kept here only (patches the hub does not have, such as 细斑 split here):"),
+            r.pushed.structural
+        );
+    }
     for c in r.pulled.conflicts.iter().chain(&r.pushed.conflicts) {
         println!("  {}\t{}\t{} {}", c.key, c.field, tr.t("对方", "theirs"), c.theirs.as_deref().unwrap_or("—"));
     }

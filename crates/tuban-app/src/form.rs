@@ -24,6 +24,14 @@ pub struct FormBuffers {
     autosaved: HashMap<String, String>,
 }
 
+impl FormBuffers {
+    /// When the analyst last typed in the form (egui input time, seconds), if at all since the
+    /// patch was chosen.
+    pub fn last_typed(&self) -> Option<f64> {
+        self.typed_at.values().copied().reduce(f64::max)
+    }
+}
+
 /// A valid value typed in a field that keeps the focus is saved after this pause, so killing the
 /// program loses at most the last second of typing.
 pub const AUTOSAVE_AFTER_S: f64 = 0.8;

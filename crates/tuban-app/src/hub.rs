@@ -81,6 +81,8 @@ pub struct HubSession {
     pub notice: Option<String>,
     seen_save: Option<String>,
     sync_at: Option<Instant>,
+    /// A round that came while the analyst was typing, settled once the typing is saved.
+    deferred: Option<Box<(PushBatch, Exchange)>>,
 }
 
 impl HubSession {
@@ -109,6 +111,7 @@ impl HubSession {
             notice: None,
             seen_save: ws.last_saved.clone(),
             sync_at: None,
+            deferred: None,
         })
     }
 
@@ -128,8 +131,9 @@ impl HubSession {
     }
 }
 
-/// Between frames: starts the hub thread of a linked project, answers it, settles its rounds.
-pub fn tick(ws: &mut Workstation, ctx: &egui::Context) {
+/// Between frames: starts the hub thread of a linked project, answers it, settles its rounds
+/// (not while `typing`: unsaved typing in the form is saved first).
+pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
     if ws.hub.is_none() && !ws.hub_tried {
         ws.hub_tried = true;
         let wake = ctx.clone();
@@ -148,16 +152,31 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context) {
             ctx.request_repaint_after(at - Instant::now());
         }
     }
+    if let Some(round) = session.deferred.take() {
+        if typing {
+            session.deferred = Some(round);
+            ctx.request_repaint_after(Duration::from_millis(300));
+        } else {
+            session.state = settle(ws, &round.0, &round.1);
+        }
+    }
     while let Ok(msg) = session.rx.try_recv() {
         match msg {
+            // While a round waits to be settled no other starts (the hub thread gives up waiting
+            // for the batch and comes back later).
+            FromHub::WantBatch if session.deferred.is_some() => {}
             FromHub::WantBatch => match ws.project.hub_outgoing() {
                 Ok(b) => {
                     let _ = session.tx.send(ToHub::Batch(b));
                 }
                 Err(e) => session.state = HubState::Refused(e.to_string()),
             },
-            FromHub::Exchanged(boxed) => {
-                let (batch, ex) = *boxed;
+            FromHub::Exchanged(round) if typing => {
+                session.deferred = Some(round);
+                ctx.request_repaint_after(Duration::from_millis(300));
+            }
+            FromHub::Exchanged(round) => {
+                let (batch, ex) = *round;
                 session.state = settle(ws, &batch, &ex);
             }
             FromHub::Failed { message, unreachable } => {

@@ -194,7 +194,11 @@ impl TubanApp {
             keys::keys(&ctx, ws, &mut self.cmds);
         }
         if let Some(ws) = &mut self.ws {
-            hub::tick(ws, &ctx);
+            // Typing not yet saved holds pulled changes back until it is (then the pull meets it
+            // as a local edit: a conflict, not an overwrite).
+            let now = ctx.input(|i| i.time);
+            let typing = self.form.last_typed().is_some_and(|t| now - t < form::AUTOSAVE_AFTER_S + 0.7);
+            hub::tick(ws, &ctx, typing);
         }
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(&ctx, ui));
         if self.ws.is_some() {

@@ -321,6 +321,35 @@ impl Hub {
         Ok(id)
     }
 
+    /// Records a spot-check verdict on a patch (a reviewer's or an administrator's; refused to
+    /// others by row-level security).
+    pub fn record_spotcheck(&mut self, key: &str, verdict: &str, note: Option<&str>) -> Result<(), HubError> {
+        let n = self
+            .client
+            .execute(
+                "INSERT INTO tuban.spotchecks(uid, verdict, note) SELECT uid, $2, $3 FROM tuban.patches WHERE key = $1",
+                &[&key, &verdict, &note],
+            )
+            .map_err(|e| self.error(e))?;
+        if n == 0 {
+            return Err(HubError::Invalid(format!("{}: 中心库没有图斑 {key} / the hub has no patch {key}", self.server)));
+        }
+        Ok(())
+    }
+
+    /// Spot-check verdicts the user can see: (key, verdict, note, reviewer, when in UTC).
+    pub fn spotchecks(&mut self) -> Result<Vec<(String, String, Option<String>, String, String)>, HubError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT p.key, s.verdict, s.note, s.reviewer, to_char(s.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                 FROM tuban.spotchecks s JOIN tuban.patches p USING (uid) ORDER BY s.id",
+                &[],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
+    }
+
     /// Adds a person: a login role in the kind's group, with a row in `tuban.users`
     /// (administrators only; the password is set on the role, never stored by tuban).
     pub fn add_user(&mut self, name: &str, kind: &str, township: Option<&str>, password: &str) -> Result<(), HubError> {

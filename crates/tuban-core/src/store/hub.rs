@@ -97,6 +97,8 @@ pub enum PushOutcome {
     Changed { theirs: Option<String>, by: String, at: String },
     /// Someone else holds the patch's lease: not written, sent again later.
     Held { holder: String },
+    /// The hub has no such patch (a 细斑 split in this copy, a batch imported here): kept here.
+    NotOnHub,
 }
 
 /// A change of another client, as pulled.
@@ -351,6 +353,7 @@ impl Project {
                     receipt.missing += 1;
                     self.set_pending(&c.uid, &c.field, true)?;
                 }
+                PushOutcome::NotOnHub => receipt.structural += 1,
             }
         }
         super::failpoint::hit("hub.ack_before_commit", &self.conn);

@@ -442,3 +442,24 @@ fn a_supervisor_sees_progress_live_in_qgis() {
     let (text, err) = run();
     assert!(text.contains("in_progress:2") && text.contains("unreviewed:22"), "{text}{err}");
 }
+
+#[test]
+fn a_subpatch_split_here_stays_here_and_does_not_hold_up_the_other_edits() {
+    let Some(c) = pg::shared("split here") else { return };
+    let db = c.database();
+    let url = c.url(&db);
+    let dir = common::publish_sample(&url);
+    let mine = dir.path().join("copy.gpkg");
+    let mut h = Hub::connect(&url).unwrap();
+    publish::join(&mut h, &mine, None, &Progress::new()).unwrap();
+    let mut p = open(&mine, "field");
+    let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
+    tuban_core::ops::geometry::split(&mut p, "150999SJBG2025000004", &tuban_core::ops::geometry::Cut::Line(line.to_vec()))
+        .unwrap();
+    set(&mut p, "150999SJBG2025000004-1", "BZ", "细斑一");
+    set(&mut p, "150999SJBG2025000009", "BZ", "照常同步");
+    let r = sync::sync(&mut h, &mut p, &Progress::new()).unwrap();
+    assert!(r.pushed.structural >= 1, "the 细斑's fields stay here: {r:?}");
+    assert_eq!(hub_value(&url, "150999SJBG2025000009", "BZ").as_deref(), Some("照常同步"));
+    assert!(p.hub_outgoing().unwrap().changes.is_empty(), "nothing left waiting to push");
+}
