@@ -186,8 +186,8 @@ pub fn run_hub(action: HubAction, ctx: &Ctx) -> Result<()> {
         }
         HubAction::Spotchecks { project, url } => {
             let mut h = linked(ctx, &project, url.as_deref())?;
-            for (key, verdict, note, by, at) in h.spotchecks()? {
-                println!("{key}\t{verdict}\t{}\t{by}\t{at}", note.unwrap_or_default());
+            for v in h.spotchecks()? {
+                println!("{}\t{}\t{}\t{}\t{}", v.key, v.verdict, v.note.unwrap_or_default(), v.reviewer, v.at);
             }
         }
         HubAction::Leases { project, url } => {
@@ -227,7 +227,10 @@ fn run_sync(project: &Path, url: Option<&str>, ctx: &Ctx) -> Result<()> {
     if r.pushed.structural > 0 {
         println!(
             "{} {}",
-            tr.t("只在本地（中心库没有这些图斑，如本地拆分的细斑）：", "kept here only (patches the hub does not have, such as 细斑 split here):"),
+            tr.t(
+                "只在本地（中心库没有这些图斑，如本地拆分的细斑）：",
+                "kept here only (patches the hub does not have, such as 细斑 split here):"
+            ),
             r.pushed.structural
         );
     }

@@ -157,7 +157,8 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
             session.deferred = Some(round);
             ctx.request_repaint_after(Duration::from_millis(300));
         } else {
-            session.state = settle(ws, &round.0, &round.1);
+            let (batch, ex) = *round;
+            session.state = settle(ws, &batch, ex);
         }
     }
     while let Ok(msg) = session.rx.try_recv() {
@@ -177,7 +178,7 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
             }
             FromHub::Exchanged(round) => {
                 let (batch, ex) = *round;
-                session.state = settle(ws, &batch, &ex);
+                session.state = settle(ws, &batch, ex);
             }
             FromHub::Failed { message, unreachable } => {
                 session.state = if unreachable { HubState::Offline(message) } else { HubState::Refused(message) };
@@ -192,33 +193,31 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
     ws.hub = Some(session);
 }
 
-fn settle(ws: &mut Workstation, batch: &PushBatch, ex: &Exchange) -> HubState {
-    match sync::settle(&mut ws.project, batch, ex) {
-        Ok(r) => {
-            let mut changed: Vec<i64> = ex
-                .pages
-                .iter()
-                .flat_map(|(page, _)| page.iter())
-                .filter_map(|p| ws.project.fid_of_uid(&p.uid).ok().flatten())
-                .collect();
-            changed.sort_unstable();
-            changed.dedup();
-            for fid in changed {
-                let _ = ws.refresh(fid);
-            }
-            if r.pulled.applied > 0 {
-                ws.refilter();
-            }
-            let _ = ws.reload_conflicts();
-            HubState::Synced {
-                at: chrono::Local::now().format("%H:%M:%S").to_string(),
-                pulled: r.pulled.applied,
-                pushed: r.pushed.applied,
-                conflicts: r.conflicts(),
-                held: r.pushed.missing,
-                encrypted: r.encrypted,
-            }
-        }
+fn settle(ws: &mut Workstation, batch: &PushBatch, ex: Exchange) -> HubState {
+    let uids: Vec<String> = ex.pages.iter().flat_map(|(page, _)| page.iter().map(|p| p.uid.clone())).collect();
+    let outcome = sync::settle(&mut ws.project, batch, ex);
+    // Rows the pulled pages touched are read again whether or not the push was refused.
+    let mut changed: Vec<i64> = uids.iter().filter_map(|u| ws.project.fid_of_uid(u).ok().flatten()).collect();
+    changed.sort_unstable();
+    changed.dedup();
+    let saved = ws.last_saved.clone(); // (another's change is no save of ours)
+    for fid in &changed {
+        let _ = ws.refresh(*fid);
+    }
+    ws.last_saved = saved;
+    if !changed.is_empty() {
+        ws.refilter();
+    }
+    let _ = ws.reload_conflicts();
+    match outcome {
+        Ok(r) => HubState::Synced {
+            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+            pulled: r.pulled.applied,
+            pushed: r.pushed.applied,
+            conflicts: r.conflicts(),
+            held: r.pushed.missing,
+            encrypted: r.encrypted,
+        },
         Err(e) => HubState::Refused(e.to_string()),
     }
 }

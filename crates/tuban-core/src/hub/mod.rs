@@ -71,18 +71,27 @@ impl HubError {
     pub(crate) fn from_pg(server: &str, user: &str, e: postgres::Error) -> HubError {
         let server = server.to_string();
         if let Some(code) = e.code() {
-            if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            let said = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+            if *code == SqlState::INVALID_PASSWORD {
                 return HubError::LoginRefused { server, user: user.to_string() };
             }
-            if *code == SqlState::INSUFFICIENT_PRIVILEGE || code.code().starts_with("42501") {
-                let detail = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
-                return HubError::Forbidden { server, user: user.to_string(), detail };
+            // (28000: the server's pg_hba.conf does not let this user in from here.)
+            if *code == SqlState::INSUFFICIENT_PRIVILEGE || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+                return HubError::Forbidden { server, user: user.to_string(), detail: said };
             }
             if *code == SqlState::INVALID_CATALOG_NAME {
-                let detail = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
-                return HubError::Unreachable { server, detail };
+                return HubError::Invalid(format!(
+                    "{server}: 服务器上没有这个数据库，请检查地址 / no such database on the server: check the address ({said})"
+                ));
             }
-            if code.code().starts_with("57P") || code.code().starts_with("08") {
+            // Down, restarting, too busy, or a transaction that lost a race: try again later.
+            let transient = [
+                &SqlState::TOO_MANY_CONNECTIONS,
+                &SqlState::T_R_DEADLOCK_DETECTED,
+                &SqlState::T_R_SERIALIZATION_FAILURE,
+                &SqlState::QUERY_CANCELED,
+            ];
+            if code.code().starts_with("57P") || code.code().starts_with("08") || transient.contains(&code) {
                 return HubError::Unreachable { server, detail: e.to_string() };
             }
             return HubError::Server { server, cause: e };
@@ -108,6 +117,21 @@ pub(crate) fn cancelled() -> HubError {
     HubError::Invalid("已取消；已完成的步骤保留，中心库上未提交的部分未改动 / cancelled: steps already done are kept, nothing uncommitted was changed on the hub".into())
 }
 
+/// A spot-check verdict recorded on the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpotVerdict {
+    /// Patch key.
+    pub key: String,
+    /// The verdict (合格, 不合格, …).
+    pub verdict: String,
+    /// The reviewer's note.
+    pub note: Option<String>,
+    /// Who.
+    pub reviewer: String,
+    /// When (UTC).
+    pub at: String,
+}
+
 /// An open connection to a hub.
 pub struct Hub {
     pub(crate) client: Client,
@@ -119,6 +143,8 @@ pub struct Hub {
     pub url: String,
     /// The user's kind and township, once asked.
     identity: Option<(Option<String>, Option<String>)>,
+    /// This connection's server process (its own notifications are not news).
+    pid: i32,
 }
 
 /// How long a connection attempt may take before the hub counts as unreachable.
@@ -261,7 +287,11 @@ impl Hub {
         };
         let mut client = client.map_err(|e| HubError::from_pg(&server, &user, e))?;
         client.batch_execute("SET search_path = tuban, public").map_err(|e| HubError::from_pg(&server, &user, e))?;
-        Ok(Hub { client, server, user, url: public_url(url), identity: None })
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map(|r| r.get(0))
+            .map_err(|e| HubError::from_pg(&server, &user, e))?;
+        Ok(Hub { client, server, user, url: public_url(url), identity: None, pid })
     }
 
     /// Whether the connection is encrypted.
@@ -301,6 +331,9 @@ impl Hub {
         let mut n = self.client.notifications();
         let mut it = n.timeout_iter(limit);
         while let Some(note) = it.next().map_err(|e| HubError::from_pg(&self.server, &self.user, e))? {
+            if note.process_id() == self.pid {
+                continue;
+            }
             uids.push(note.payload().to_string());
             if uids.len() > 10_000 {
                 break;
@@ -332,13 +365,16 @@ impl Hub {
             )
             .map_err(|e| self.error(e))?;
         if n == 0 {
-            return Err(HubError::Invalid(format!("{}: 中心库没有图斑 {key} / the hub has no patch {key}", self.server)));
+            return Err(HubError::Invalid(format!(
+                "{}: 中心库没有图斑 {key} / the hub has no patch {key}",
+                self.server
+            )));
         }
         Ok(())
     }
 
-    /// Spot-check verdicts the user can see: (key, verdict, note, reviewer, when in UTC).
-    pub fn spotchecks(&mut self) -> Result<Vec<(String, String, Option<String>, String, String)>, HubError> {
+    /// Spot-check verdicts the user can see, oldest first.
+    pub fn spotchecks(&mut self) -> Result<Vec<SpotVerdict>, HubError> {
         let rows = self
             .client
             .query(
@@ -347,7 +383,10 @@ impl Hub {
                 &[],
             )
             .map_err(|e| self.error(e))?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| SpotVerdict { key: r.get(0), verdict: r.get(1), note: r.get(2), reviewer: r.get(3), at: r.get(4) })
+            .collect())
     }
 
     /// Adds a person: a login role in the kind's group, with a row in `tuban.users`

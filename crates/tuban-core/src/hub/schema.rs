@@ -56,6 +56,9 @@ CREATE FUNCTION tuban.township() RETURNS text LANGUAGE sql STABLE SECURITY DEFIN
 CREATE FUNCTION tuban.township_of(u text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tuban, pg_temp AS
   $$ SELECT township FROM tuban.patches WHERE uid = u $$;
 
+-- Whether a patch exists at all, whoever may see it (a push tells "hidden from you" from "never here").
+CREATE FUNCTION tuban.has_patch(u text) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tuban, pg_temp AS
+  $$ SELECT EXISTS (SELECT 1 FROM tuban.patches WHERE uid = u) $$;
 CREATE FUNCTION tuban.refuse_hidden_update() RETURNS void LANGUAGE plpgsql AS
   $$ BEGIN RAISE EXCEPTION 'row-level security hides a patch this push changes from %', current_user
        USING ERRCODE = 'insufficient_privilege'; END $$;
@@ -91,21 +94,31 @@ GRANT ALL ON ALL TABLES IN SCHEMA tuban TO tuban_admin;
 -- once per row, and compare townships with `=` so the township indexes serve them; the change
 -- log carries its patch's township for the same reason.
 ALTER TABLE tuban.changes ADD COLUMN township text;
+UPDATE tuban.changes c SET township = p.township FROM tuban.patches p WHERE p.uid = c.uid;
 CREATE INDEX changes_township ON tuban.changes (township, id);
 ALTER TABLE tuban.patches ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.patches FOR SELECT USING ((SELECT tuban.kind()) IN ('admin', 'reviewer')
   OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
+-- An analyst changes patches of their township that nobody else holds (a lease is kept by the
+-- server, not only by the client).
 CREATE POLICY write ON tuban.patches FOR UPDATE
-  USING ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())))
-  WITH CHECK ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
+  USING ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())
+    AND (holder IS NULL OR lease_expires IS NULL OR lease_expires <= now() OR holder = current_user)))
+  WITH CHECK ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())
+    AND (holder IS NULL OR holder = current_user)));
 CREATE POLICY admin ON tuban.patches FOR ALL USING ((SELECT tuban.kind()) = 'admin') WITH CHECK ((SELECT tuban.kind()) = 'admin');
 ALTER TABLE tuban.changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read ON tuban.changes FOR SELECT USING ((SELECT tuban.kind()) IN ('admin', 'reviewer')
   OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
 CREATE POLICY write ON tuban.changes FOR INSERT WITH CHECK (by_user = current_user
+  AND client IN (SELECT id FROM tuban.clients WHERE user_name = current_user)
   AND township IS NOT DISTINCT FROM tuban.township_of(uid)
   AND ((SELECT tuban.kind()) = 'admin' OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township()))));
+ALTER TABLE tuban.clients ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON tuban.clients FOR ALL USING (user_name = current_user OR (SELECT tuban.kind()) = 'admin')
+  WITH CHECK (user_name = current_user);
 ALTER TABLE tuban.base_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY publish ON tuban.base_files FOR INSERT WITH CHECK ((SELECT tuban.kind()) = 'admin');
 CREATE POLICY read ON tuban.base_files FOR SELECT
   USING ((SELECT tuban.kind()) IN ('admin', 'reviewer') OR ((SELECT tuban.kind()) = 'analyst' AND township = (SELECT tuban.township())));
 ALTER TABLE tuban.spotchecks ENABLE ROW LEVEL SECURITY;
@@ -193,6 +206,13 @@ pub fn check(hub: &mut Hub, project_uid: Option<&str>) -> Result<HubInfo, HubErr
     if let Some(from) = migrated_from {
         let mut tx = hub.client.transaction().map_err(|e| HubError::from_pg(&hub.server, &hub.user, e))?;
         let run = |tx: &mut postgres::Transaction| -> Result<(), postgres::Error> {
+            // Two clients meeting an old hub at once: the second waits here and finds it done.
+            tx.execute("SELECT pg_advisory_xact_lock(7291001)", &[])?;
+            let now: Option<String> =
+                tx.query_opt("SELECT value FROM tuban.meta WHERE key = 'schema_version'", &[])?.map(|r| r.get(0));
+            if now.and_then(|v| v.parse::<i64>().ok()) != Some(from) {
+                return Ok(());
+            }
             for step in STEPS.iter().skip(from as usize) {
                 tx.batch_execute(step)?;
             }

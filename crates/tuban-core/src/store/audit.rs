@@ -123,6 +123,17 @@ impl Project {
         let mut edits = Vec::new();
         for (field, old, new) in &group.changes {
             let Some(f) = template.field(field) else { continue };
+            // Changed since by someone else (a merged package, the hub): undoing would silently
+            // overwrite their value, so it is refused.
+            let expected = if backwards { new } else { old };
+            if template.field(field).is_some_and(|f| f.compute.is_none())
+                && self.current_text(group.fid, field)?.flatten() != *expected
+            {
+                let key = self.patch(group.fid)?.map(|r| r.key).unwrap_or_default();
+                return Err(super::StoreError::Subpatch {
+                    detail: format!("{key} 的 {field} 已被合并或同步改过，不能撤销；请直接修改 / {field} of {key} was changed since by a merge or the hub: not undone; edit it instead"),
+                });
+            }
             let text = if backwards { old } else { new };
             let value = match text {
                 Some(t) => tuban_model::Value::parse_for(f, t)

@@ -3,7 +3,9 @@
 //! pulled.
 //!
 //! A field is dirty when its value here differs from the shadow (or, never synced, from the
-//! value before its first change since the last push). A push sends each dirty field with that
+//! value before its first change since the last push). The shadow also keeps the hub's change id
+//! its value stands for: a pulled change at or below it is already accounted for (our own push
+//! that met it, a page fetched twice), one above it is applied by the rule below. A push sends each dirty field with that
 //! base; the hub applies it only where it still holds the base. A pull applies another client's
 //! change where this copy still holds its `before`, and records a conflict in the same queue as
 //! packages otherwise. Each side's step is one transaction and records its high-water mark (the
@@ -21,7 +23,7 @@ use super::{now_utc, MergeReceipt, Project, Result};
 /// Tables schema 7 adds.
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS tuban_hub_shadow (uid TEXT NOT NULL, field TEXT NOT NULL, value TEXT,
-    PRIMARY KEY (uid, field)) WITHOUT ROWID;
+    change_id INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (uid, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tuban_hub_pending (uid TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (uid, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tuban_hub_syncs (id INTEGER PRIMARY KEY AUTOINCREMENT, at DATETIME NOT NULL,
@@ -86,15 +88,15 @@ pub struct PushBatch {
     pub pulled_id: i64,
 }
 
-/// What the hub said about one pushed change.
+/// What the hub said about one pushed change; `id` is the hub's change id the value stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
     /// Written on the hub.
-    Applied,
+    Applied { id: i64 },
     /// The hub already held the value (this push done before, or the same edit elsewhere).
-    Already,
+    Already { id: i64 },
     /// Another client changed it first: the hub's value, by whom and when.
-    Changed { theirs: Option<String>, by: String, at: String },
+    Changed { theirs: Option<String>, by: String, at: String, id: i64 },
     /// Someone else holds the patch's lease: not written, sent again later.
     Held { holder: String },
     /// The hub has no such patch (a 细斑 split in this copy, a batch imported here): kept here.
@@ -235,11 +237,14 @@ impl Project {
         rows.collect::<rusqlite::Result<_>>().map_err(self.sq())
     }
 
-    fn shadow(&self, uid: &str, field: &str) -> Result<Option<Option<String>>> {
+    /// The hub's value of a field as this copy last knew it, and the change id it stands for.
+    fn shadow(&self, uid: &str, field: &str) -> Result<Option<(Option<String>, i64)>> {
         self.conn
-            .query_row("SELECT value FROM tuban_hub_shadow WHERE uid = ?1 AND field = ?2", params![uid, field], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value, change_id FROM tuban_hub_shadow WHERE uid = ?1 AND field = ?2",
+                params![uid, field],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(self.sq())
     }
@@ -268,7 +273,7 @@ impl Project {
                 .conn
                 .prepare(
                     "SELECT p.uid, a.field, a.old_value, a.id FROM tuban_audit a JOIN patches p ON p.fid = a.patch_fid \
-                     WHERE a.id > ?1 AND a.field IS NOT NULL AND a.action NOT IN ('hub', 'resolved') AND p.uid IS NOT NULL ORDER BY a.id",
+                     WHERE a.id > ?1 AND a.field IS NOT NULL AND a.action NOT IN ('hub', 'resolved', 'computed') AND p.uid IS NOT NULL ORDER BY a.id",
                 )
                 .map_err(self.sq())?;
             let rows = st
@@ -301,7 +306,7 @@ impl Project {
             let Some(fid) = self.fid_of_uid(&uid)? else { continue };
             let Some(value) = self.current_text(fid, &field)? else { continue };
             let base = match self.shadow(&uid, &field)? {
-                Some(b) => b,
+                Some((b, _)) => b,
                 None => first_old,
             };
             if base == value {
@@ -325,16 +330,16 @@ impl Project {
         let mut receipt = MergeReceipt { label: hub.to_string(), ..Default::default() };
         for (c, outcome) in batch.changes.iter().zip(outcomes) {
             match outcome {
-                PushOutcome::Applied | PushOutcome::Already => {
-                    if *outcome == PushOutcome::Applied {
+                PushOutcome::Applied { id } | PushOutcome::Already { id } => {
+                    if matches!(outcome, PushOutcome::Applied { .. }) {
                         receipt.applied += 1;
                     } else {
                         receipt.already += 1;
                     }
-                    self.set_shadow(&c.uid, &c.field, c.value.as_deref())?;
+                    self.set_shadow(&c.uid, &c.field, c.value.as_deref(), *id)?;
                     self.set_pending(&c.uid, &c.field, false)?;
                 }
-                PushOutcome::Changed { theirs, by, at } => {
+                PushOutcome::Changed { theirs, by, at, id } => {
                     let change = Change {
                         uid: c.uid.clone(),
                         field: c.field.clone(),
@@ -344,13 +349,19 @@ impl Project {
                         time: at.clone(),
                     };
                     if let Some(fid) = self.fid_of_uid(&c.uid)? {
-                        receipt.conflicts.extend(self.record_conflict(fid, &change, c.value.clone(), hub)?);
+                        // Ours as it is now (the analyst may have typed again since the batch).
+                        let ours = self.current_text(fid, &c.field)?.flatten();
+                        receipt.conflicts.extend(self.record_conflict(fid, &change, ours, hub)?);
                     }
-                    self.set_shadow(&c.uid, &c.field, theirs.as_deref())?;
+                    self.set_shadow(&c.uid, &c.field, theirs.as_deref(), *id)?;
                     self.set_pending(&c.uid, &c.field, true)?;
                 }
                 PushOutcome::Held { .. } => {
                     receipt.missing += 1;
+                    // Keep the base the change was made on (a first push has no shadow yet).
+                    if self.shadow(&c.uid, &c.field)?.is_none() {
+                        self.set_shadow(&c.uid, &c.field, c.base.as_deref(), 0)?;
+                    }
                     self.set_pending(&c.uid, &c.field, true)?;
                 }
                 PushOutcome::NotOnHub => receipt.structural += 1,
@@ -368,12 +379,16 @@ impl Project {
         self.require_unsealed()?;
         let tx = self.conn.unchecked_transaction().map_err(self.sq())?;
         let mut receipt = MergeReceipt { label: hub.to_string(), audit_hwm: up_to, ..Default::default() };
+        // Changes the shadow already accounts for are left out; the rest are netted per field.
         let mut changes = Vec::new();
+        let mut last: BTreeMap<(String, String), (Option<String>, i64)> = BTreeMap::new();
         for p in pulled {
-            if self.shadow(&p.uid, &p.field)? == Some(p.after.clone()) {
-                receipt.already += 1; // seen already (a push of ours that met it)
+            let seen = self.shadow(&p.uid, &p.field)?.map_or(0, |(_, id)| id);
+            if p.id <= seen {
+                receipt.already += 1;
                 continue;
             }
+            last.insert((p.uid.clone(), p.field.clone()), (p.after.clone(), p.id));
             changes.push(Change {
                 uid: p.uid.clone(),
                 field: p.field.clone(),
@@ -385,19 +400,20 @@ impl Project {
         }
         let changes = super::merge::net(changes);
         self.merge_fields(&changes, hub, &EditSource::Hub, &mut receipt)?;
-        for c in &changes {
-            self.set_shadow(&c.uid, &c.field, c.after.as_deref())?;
+        for ((uid, field), (after, id)) in &last {
+            self.set_shadow(uid, field, after.as_deref(), *id)?;
             // Not taken here (a conflict, or a row this copy lacks): ours differs from the hub's.
-            let here = match self.fid_of_uid(&c.uid)? {
-                Some(fid) => self.current_text(fid, &c.field)?,
+            let here = match self.fid_of_uid(uid)? {
+                Some(fid) => self.current_text(fid, field)?,
                 None => None,
             };
-            if here.is_some_and(|v| v != c.after) {
-                self.set_pending(&c.uid, &c.field, true)?;
+            if here.is_some_and(|v| v != *after) {
+                self.set_pending(uid, field, true)?;
             }
         }
         super::failpoint::hit("hub.pull_before_commit", &self.conn);
-        meta_set(&self.conn, "hub_pulled_id", &up_to.to_string()).map_err(self.sq())?;
+        let mark = self.hub_link()?.map_or(0, |l| l.pulled_id).max(up_to);
+        meta_set(&self.conn, "hub_pulled_id", &mark.to_string()).map_err(self.sq())?;
         tx.commit().map_err(self.sq())?;
         Ok(receipt)
     }
@@ -422,11 +438,15 @@ impl Project {
             .map_err(self.sq())
     }
 
-    fn set_shadow(&self, uid: &str, field: &str, value: Option<&str>) -> Result<()> {
+    fn set_shadow(&self, uid: &str, field: &str, value: Option<&str>, change_id: i64) -> Result<()> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO tuban_hub_shadow(uid, field, value) VALUES (?1, ?2, ?3)",
-                params![uid, field, value],
+                // Never backwards: an acknowledgement settled after a pull of later changes
+                // leaves the later value.
+                "INSERT INTO tuban_hub_shadow(uid, field, value, change_id) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (uid, field) DO UPDATE SET value = excluded.value, change_id = excluded.change_id \
+                 WHERE excluded.change_id >= tuban_hub_shadow.change_id",
+                params![uid, field, value, change_id],
             )
             .map(|_| ())
             .map_err(self.sq())

@@ -250,6 +250,7 @@ fn row_level_security_keeps_analysts_to_their_township_and_reviewers_to_spot_che
     set(&mut p, &key, "BZ", "已外业核实");
     sync::sync(&mut h, &mut p, &Progress::new()).unwrap();
     assert_eq!(hub_value(&admin_url, &key, "BZ").as_deref(), Some("已外业核实"));
+    drop(p);
     // In SQL too: the other townships are invisible and cannot be changed.
     let mut raw = postgres::Client::connect(&ana, NoTls).unwrap();
     let seen: i64 = raw.query_one("SELECT count(*) FROM tuban.patches", &[]).unwrap().get(0);
@@ -273,7 +274,14 @@ fn row_level_security_keeps_analysts_to_their_township_and_reviewers_to_spot_che
     let mut p = open(&theirs, "rita");
     set(&mut p, &key_of(2), "BZ", "抽查意见");
     let before = p.hub_link().unwrap().unwrap();
+    // Meanwhile the analyst goes on: the reviewer's refused push does not keep that out.
+    {
+        let mut q = open(&mine, "ana");
+        set(&mut q, &key_of(9), "BZ", "第二处");
+        sync::sync(&mut h, &mut q, &Progress::new()).unwrap();
+    }
     let e = sync::sync(&mut hr, &mut p, &Progress::new()).unwrap_err();
+    assert_eq!(text(&p, &key_of(9), "BZ").as_deref(), Some("第二处"), "pulled although the push was refused");
     assert!(matches!(e, HubError::Forbidden { .. }), "{e}");
     assert!(e.to_string().contains("rita"), "{e}");
     assert_eq!(p.hub_link().unwrap().unwrap().pushed_audit, before.pushed_audit, "nothing acknowledged");
@@ -454,12 +462,105 @@ fn a_subpatch_split_here_stays_here_and_does_not_hold_up_the_other_edits() {
     publish::join(&mut h, &mine, None, &Progress::new()).unwrap();
     let mut p = open(&mine, "field");
     let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
-    tuban_core::ops::geometry::split(&mut p, "150999SJBG2025000004", &tuban_core::ops::geometry::Cut::Line(line.to_vec()))
-        .unwrap();
+    tuban_core::ops::geometry::split(
+        &mut p,
+        "150999SJBG2025000004",
+        &tuban_core::ops::geometry::Cut::Line(line.to_vec()),
+    )
+    .unwrap();
     set(&mut p, "150999SJBG2025000004-1", "BZ", "细斑一");
     set(&mut p, "150999SJBG2025000009", "BZ", "照常同步");
     let r = sync::sync(&mut h, &mut p, &Progress::new()).unwrap();
     assert!(r.pushed.structural >= 1, "the 细斑's fields stay here: {r:?}");
     assert_eq!(hub_value(&url, "150999SJBG2025000009", "BZ").as_deref(), Some("照常同步"));
     assert!(p.hub_outgoing().unwrap().changes.is_empty(), "nothing left waiting to push");
+}
+
+/// Joins `n` copies of a fresh 12-patch hub; returns (dir, admin url, the copies' paths).
+fn copies(c: &pg::Cluster, n: usize) -> (tempfile::TempDir, String, Vec<PathBuf>) {
+    let (dir, _db, url) = published(c, 12);
+    let files: Vec<PathBuf> = (0..n).map(|i| dir.path().join(format!("c{i}.gpkg"))).collect();
+    for f in &files {
+        let mut h = Hub::connect(&url).unwrap();
+        publish::join(&mut h, f, None, &Progress::new()).unwrap();
+    }
+    (dir, url, files)
+}
+
+fn edit_and_sync(url: &str, file: &Path, key: &str, field: &str, value: Option<&str>) -> sync::SyncReport {
+    let mut p = open(file, "x");
+    if let Some(v) = value {
+        set(&mut p, key, field, v);
+    }
+    let mut h = Hub::connect(url).unwrap();
+    sync::sync(&mut h, &mut p, &Progress::new()).unwrap()
+}
+
+#[test]
+fn a_value_changed_and_changed_back_by_others_arrives_as_the_hub_holds_it() {
+    let Some(c) = pg::shared("toggle") else { return };
+    let (_dir, url, f) = copies(c, 3);
+    let k = key_of(0);
+    edit_and_sync(&url, &f[0], &k, "BZ", Some("甲"));
+    edit_and_sync(&url, &f[2], &k, "BZ", None); // the third copy learns 甲
+    edit_and_sync(&url, &f[0], &k, "BZ", Some("乙"));
+    edit_and_sync(&url, &f[1], &k, "BZ", None);
+    edit_and_sync(&url, &f[1], &k, "BZ", Some("甲")); // and back
+    edit_and_sync(&url, &f[2], &k, "BZ", None); // both in one page
+    assert_eq!(hub_value(&url, &k, "BZ").as_deref(), Some("甲"));
+    assert_eq!(text(&open(&f[2], "x"), &k, "BZ").as_deref(), Some("甲"));
+    assert!(open(&f[2], "x").hub_outgoing().unwrap().changes.is_empty());
+}
+
+#[test]
+fn a_push_whose_answer_was_lost_is_not_applied_twice_and_later_changes_still_arrive() {
+    let Some(c) = pg::shared("lost answer") else { return };
+    let (_dir, url, f) = copies(c, 2);
+    let k = key_of(3);
+    // The push commits on the hub, its answer never reaches the file (a crash between the two).
+    {
+        let mut p = open(&f[0], "x");
+        set(&mut p, &k, "BZ", "第一版");
+        let link = p.hub_link().unwrap().unwrap();
+        let batch = p.hub_outgoing().unwrap();
+        let mut h = Hub::connect(&url).unwrap();
+        let ex = sync::exchange(&mut h, &link, &p.project_uid().unwrap(), &batch, &Progress::new()).unwrap();
+        drop(ex);
+    }
+    assert_eq!(hub_value(&url, &k, "BZ").as_deref(), Some("第一版"));
+    edit_and_sync(&url, &f[1], &k, "BZ", None);
+    edit_and_sync(&url, &f[1], &k, "BZ", Some("第二版"));
+    let r = edit_and_sync(&url, &f[0], &k, "BZ", None);
+    assert_eq!(r.pushed.already, 1, "the retried push is recognised");
+    assert_eq!(text(&open(&f[0], "x"), &k, "BZ").as_deref(), Some("第二版"), "the later change arrives");
+    assert!(open(&f[0], "x").conflicts().unwrap().is_empty());
+    // And setting it back to the first value is an edit that reaches the hub.
+    edit_and_sync(&url, &f[0], &k, "BZ", Some("第一版"));
+    assert_eq!(hub_value(&url, &k, "BZ").as_deref(), Some("第一版"));
+}
+
+#[test]
+fn a_push_by_a_copy_that_missed_a_verdict_leaves_the_hubs_verdict_and_undo_does_not_overwrite() {
+    let Some(c) = pg::shared("verdict kept") else { return };
+    let (_dir, url, f) = copies(c, 2);
+    let k = key_of(5);
+    edit_and_sync(&url, &f[0], &k, "HCJG", Some("违法"));
+    let verdict = |url: &str| -> Option<String> {
+        let mut c = postgres::Client::connect(url, NoTls).unwrap();
+        c.query_one("SELECT verdict FROM tuban.patches WHERE key = $1", &[&k]).unwrap().get(0)
+    };
+    assert_eq!(verdict(&url).as_deref(), Some("违法"));
+    // The second copy edits another field of it before it has seen the verdict.
+    edit_and_sync(&url, &f[1], &k, "BZ", Some("补拍照片"));
+    assert_eq!(verdict(&url).as_deref(), Some("违法"), "not reset by a copy that had not seen it");
+    assert_eq!(text(&open(&f[1], "x"), &k, "HCJG").as_deref(), Some("违法"));
+    // Undo in the first copy after the second copy's change to that field arrived: refused.
+    edit_and_sync(&url, &f[0], &k, "DSR", Some("甲公司"));
+    edit_and_sync(&url, &f[1], &k, "DSR", None);
+    edit_and_sync(&url, &f[1], &k, "DSR", Some("乙公司"));
+    edit_and_sync(&url, &f[0], &k, "DSR", None);
+    let mut p = open(&f[0], "x");
+    let e = p.undo().unwrap_err();
+    assert!(e.to_string().contains("DSR"), "{e}");
+    assert_eq!(text(&p, &k, "DSR").as_deref(), Some("乙公司"));
 }
