@@ -95,7 +95,7 @@ pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress)
         return Ok(loaded);
     }
     let fallback = if layer.label.is_empty() { name.clone() } else { layer.label.clone() };
-    let (tx, rx) = sync_channel::<Msg>(256);
+    let (tx, rx) = sync_channel::<Msg>(8);
     let (path_buf, opts) = (path.to_path_buf(), layer.read.clone());
     let reader = std::thread::Builder::new()
         .name("tuban-reference-reader".into())
@@ -118,17 +118,23 @@ pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress)
     progress.stage(&format!("读取参考图层 / reading {name}"), total);
     let mut failed: Option<ReferenceError> = None;
     let mut reasons = Vec::new();
-    let feed = std::iter::from_fn(|| match rx.recv() {
-        Ok(Msg::Feature(f)) => Some(FeatureFeed::Feature(*f)),
-        Ok(Msg::Done { repaired, skipped, reasons: why }) => {
-            reasons = why;
-            Some(FeatureFeed::End { repaired, skipped })
+    let mut batch = Vec::new().into_iter();
+    let feed = std::iter::from_fn(|| loop {
+        if let Some(f) = batch.next() {
+            return Some(FeatureFeed::Feature(f));
         }
-        Ok(Msg::Fatal(e)) => {
-            failed = Some(e);
-            None
+        match rx.recv() {
+            Ok(Msg::Features(v)) => batch = v.into_iter(),
+            Ok(Msg::Done { repaired, skipped, reasons: why }) => {
+                reasons = why;
+                return Some(FeatureFeed::End { repaired, skipped });
+            }
+            Ok(Msg::Fatal(e)) => {
+                failed = Some(e);
+                return None;
+            }
+            Ok(Msg::Header { .. }) | Err(_) => return None,
         }
-        Ok(Msg::Header { .. }) | Err(_) => None,
     });
     let meta = NewReference {
         name: name.clone(),

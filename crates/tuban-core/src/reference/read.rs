@@ -2,7 +2,7 @@
 //! preparation as an import (zip, shapefile sidecars, encoding from `--encoding`, `.cpg`, the
 //! DBF code-page byte or detection; CRS from `--crs`, the file, or degrees), then each feature's
 //! polygons repaired with GEOS's make-valid when invalid, reprojected to CGCS2000 lon/lat and
-//! sent as a plain [`RefFeature`] over a bounded channel.
+//! sent as plain [`RefFeature`]s, a batch at a time, over a bounded channel.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,8 +25,9 @@ pub(super) enum Msg {
     /// The layer read, its feature count, CRS and encoding (described), its fields, its extent
     /// in lon/lat.
     Header { layer: String, total: u64, crs: String, encoding: String, fields: Vec<String>, extent: Option<[f64; 4]> },
-    /// One feature.
-    Feature(Box<RefFeature>),
+    /// The next features (sent a batch at a time: one channel hand-over per feature cost more
+    /// in thread wake-ups than reading it).
+    Features(Vec<RefFeature>),
     /// The end: features repaired and skipped, and why some were skipped (first few).
     Done { repaired: u64, skipped: u64, reasons: Vec<String> },
     /// The file cannot be read.
@@ -113,6 +114,9 @@ fn read_inner(
     Ok(())
 }
 
+/// Features per message.
+const BATCH: usize = 512;
+
 /// Sends every feature of `layer`, then the counts; stops when the caller stops listening.
 fn send_features(
     layer: &mut gdal::vector::Layer<'_>,
@@ -131,6 +135,7 @@ fn send_features(
             .unwrap_or_default()
     };
     let (mut repaired, mut skipped, mut reasons) = (0u64, 0u64, Vec::new());
+    let mut batch = Vec::with_capacity(BATCH);
     for feature in layer.features() {
         let converted = feature
             .geometry()
@@ -163,9 +168,15 @@ fn send_features(
             parts.join(" · ")
         };
         let label = opts.label_field.as_deref().map(|l| pick(&feature, l)).filter(|s| !s.is_empty());
-        if tx.send(Msg::Feature(Box::new(RefFeature { class, label, attrs, geom }))).is_err() {
+        batch.push(RefFeature { class, label, attrs, geom });
+        if batch.len() == BATCH
+            && tx.send(Msg::Features(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
+        {
             return;
         }
+    }
+    if !batch.is_empty() && tx.send(Msg::Features(batch)).is_err() {
+        return;
     }
     let _ = tx.send(Msg::Done { repaired, skipped, reasons });
 }
