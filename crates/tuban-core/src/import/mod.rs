@@ -142,7 +142,7 @@ pub fn import(
     let prepared = prepare(source, opts)?;
     let encoding = prepared.encoding.clone();
     let template = project.template().clone();
-    let (tx, rx) = sync_channel::<Msg>(512);
+    let (tx, rx) = sync_channel::<Msg>(8);
     let reader_opts = opts.clone();
     let reader_display = display.clone();
     let reader = std::thread::Builder::new()
@@ -183,13 +183,20 @@ fn write_batch(
     let mut n = 0u64;
     for msg in rx.iter() {
         match msg {
-            Msg::Patch(p) => session.add(*p)?,
-            Msg::Skip(reason) => session.skip(reason),
+            Msg::Patches(batch) => {
+                for p in batch {
+                    session.add(p)?;
+                    n += 1;
+                }
+            }
+            Msg::Skip(reason) => {
+                session.skip(reason);
+                n += 1;
+            }
             Msg::Problem(p) => session.problem(p),
             Msg::Fatal(e) => return Err(e),
             Msg::Header { .. } => {}
         }
-        n += 1;
         if progress.set(n).is_err() {
             return Err(ImportError::Cancelled);
         }

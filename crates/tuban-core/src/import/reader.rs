@@ -19,8 +19,9 @@ use tuban_model::Template;
 pub(super) enum Msg {
     /// The layer read, its feature count, the delivered CRS and whole-batch warnings.
     Header { layer: String, total: u64, crs: SourceCrs, warnings: Vec<String> },
-    /// A patch to add.
-    Patch(Box<NewPatch>),
+    /// The next patches to add (a batch at a time: a channel hand-over per feature costs more in
+    /// thread wake-ups than reading it).
+    Patches(Vec<NewPatch>),
     /// A feature skipped, and why.
     Skip(String),
     /// A problem to report (the import goes on).
@@ -68,7 +69,8 @@ fn read_source_inner(
     if tx.send(Msg::Header { layer: layer_name, total, crs: source_crs, warnings }).is_err() {
         return Ok(());
     }
-    let mut features = FeatureReader { template, fields: &fields, transform: &transform, tx, zm_warned: false };
+    let mut features =
+        FeatureReader { template, fields: &fields, transform: &transform, tx, zm_warned: false, batch: Vec::new() };
     let (read, outside_china) = match features.send_all(&mut layer) {
         Ok(counts) => counts,
         Err(Stopped) => return Ok(()),
@@ -145,11 +147,26 @@ struct FeatureReader<'a> {
     transform: &'a CoordTransform,
     tx: &'a SyncSender<Msg>,
     zm_warned: bool,
+    /// Patches read and not yet sent.
+    batch: Vec<NewPatch>,
 }
 
+/// Patches per message.
+const BATCH: usize = 256;
+
 impl FeatureReader<'_> {
-    fn send(&self, msg: Msg) -> Result<(), Stopped> {
+    /// Sends a message after the patches read before it (the order of the report is kept).
+    fn send(&mut self, msg: Msg) -> Result<(), Stopped> {
+        self.flush()?;
         self.tx.send(msg).map_err(|_| Stopped)
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.send(Msg::Patches(batch)).map_err(|_| Stopped)
     }
 
     /// Sends every feature of `layer`; returns how many were read and how many lie outside China.
@@ -171,8 +188,8 @@ impl FeatureReader<'_> {
                 self.send(Msg::Skip(format!("{label}: 几何为空，已跳过 / null geometry, skipped")))?;
                 continue;
             };
-            let msg = match convert_geometry(geom, self.transform) {
-                Err(reason) => Msg::Skip(format!("{label}: {reason}")),
+            match convert_geometry(geom, self.transform) {
+                Err(reason) => self.send(Msg::Skip(format!("{label}: {reason}")))?,
                 Ok(c) => {
                     let patch = self.patch(c, fv, &label)?;
                     if let Some(p) = patch.centre {
@@ -180,11 +197,14 @@ impl FeatureReader<'_> {
                             outside_china += 1;
                         }
                     }
-                    Msg::Patch(Box::new(patch))
+                    self.batch.push(patch);
+                    if self.batch.len() >= BATCH {
+                        self.flush()?;
+                    }
                 }
-            };
-            self.send(msg)?;
+            }
         }
+        self.flush()?;
         Ok((read, outside_china))
     }
 
