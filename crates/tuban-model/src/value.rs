@@ -159,8 +159,22 @@ pub fn format_decimal(value: f64) -> String {
 
 /// Length of `text` in bytes once encoded as GBK (the upload DBF encoding).
 pub fn gbk_len(text: &str) -> usize {
-    let (bytes, _, _) = encoding_rs::GBK.encode(text);
-    bytes.len()
+    if text.is_ascii() {
+        return text.len();
+    }
+    // Counted through a stack buffer (as `encode` would write it, unmappable characters as
+    // numeric references), without allocating: every imported text value is measured.
+    let mut encoder = encoding_rs::GBK.new_encoder();
+    let mut buf = [0u8; 256];
+    let (mut total, mut rest) = (0, text);
+    loop {
+        let (result, read, written, _) = encoder.encode_from_utf8(rest, &mut buf, true);
+        total += written;
+        rest = &rest[read..];
+        if result == encoding_rs::CoderResult::InputEmpty {
+            return total;
+        }
+    }
 }
 
 /// Parses a number with an optional unit suffix and converts it into `unit`.
@@ -236,5 +250,8 @@ mod tests {
     fn gbk_length_counts_two_bytes_per_hanzi() {
         assert_eq!(gbk_len("草原"), 4);
         assert_eq!(gbk_len("ab"), 2);
+        for t in ["锡林郭勒盟正蓝旗 café ☃ 𝔸", &"草原".repeat(300)] {
+            assert_eq!(gbk_len(t), encoding_rs::GBK.encode(t).0.len(), "{t}");
+        }
     }
 }

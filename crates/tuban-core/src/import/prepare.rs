@@ -168,7 +168,7 @@ fn prepare_file(path: &Path, display: &str, forced: Option<String>) -> Result<Pr
             let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
             let enc = match forced {
                 Some(name) => EncodingChoice { name, how: EncodingHow::Override },
-                None => encoding::detect(&bytes[..bytes.len().min(4 << 20)]),
+                None => encoding::detect(&bytes[..bytes.len().min(1 << 20)]),
             };
             if enc.name != "UTF-8" {
                 let label = if enc.name == "CP936" { "GBK" } else { enc.name.as_str() };
