@@ -14,6 +14,17 @@ use super::state::{ClueDraft, Message, PatchShape, Period, Workstation};
 type Applied = Result<(), StoreError>;
 
 impl Workstation {
+    /// Removes a reference layer through the use case and reloads the legend and map layers.
+    fn remove_reference(&mut self, name: &str) -> Result<(), tuban_core::store::StoreError> {
+        tuban_core::ops::reference::remove(&mut self.project, name).map_err(|e| match e {
+            tuban_core::ops::OpsError::Store(s) => s,
+            other => tuban_core::store::StoreError::Subpatch { detail: other.to_string() },
+        })?;
+        self.reference = crate::reference::ReferenceView::load(&self.project);
+        self.saved();
+        Ok(())
+    }
+
     /// Applies one command; errors go to the status line, never a panic.
     pub fn apply(&mut self, cmd: Command, lang: Lang) {
         let result = match cmd {
@@ -39,6 +50,7 @@ impl Workstation {
                 self.reference.toggle(layer);
                 Ok(())
             }
+            Command::RemoveReference(name) => self.remove_reference(&name),
             Command::PickReference(lon, lat) => {
                 self.reference.pick(&self.project, lon, lat);
                 Ok(())

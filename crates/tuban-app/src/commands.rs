@@ -32,6 +32,8 @@ pub enum Command {
     RelinkImagery { old_dir: PathBuf, new_dir: PathBuf },
     /// Switch one reference layer on or off, or all of them (`None`, key L).
     ToggleReference(Option<i64>),
+    /// Remove a reference layer by name (its overlay and fill marks go; values it filled stay).
+    RemoveReference(String),
     /// Show the attributes of the reference feature under this lon/lat point.
     PickReference(f64, f64),
     /// Close the attributes of the picked reference feature.

@@ -192,9 +192,23 @@ pub fn legend_ui(ui: &mut Ui, ws: &Workstation, lang: Lang, draft: &mut LayerDra
         let mut on = !ws.reference.hidden.contains(&l.id) && !ws.reference.all_off;
         let kind = if lang == Lang::En { l.kind.label_en() } else { l.kind.label() };
         let text = RichText::new(format!("■ {} ({kind}, {})", l.title(), l.features)).color(color(l.kind));
-        if ui.checkbox(&mut on, text).changed() {
-            cmds.push(Command::ToggleReference(Some(l.id)));
-        }
+        ui.horizontal(|ui| {
+            if ui.checkbox(&mut on, text).changed() {
+                cmds.push(Command::ToggleReference(Some(l.id)));
+            }
+            // Two clicks: the overlay and fill marks go with the layer (filled values stay).
+            if draft.confirm_remove == Some(l.id) {
+                if ui.small_button(tr(lang, "ref_remove_confirm")).clicked() {
+                    cmds.push(Command::RemoveReference(l.name.clone()));
+                    draft.confirm_remove = None;
+                }
+                if ui.small_button(tr(lang, "cancel")).clicked() {
+                    draft.confirm_remove = None;
+                }
+            } else if ui.small_button(tr(lang, "ref_remove")).on_hover_text(tr(lang, "ref_remove_hint")).clicked() {
+                draft.confirm_remove = Some(l.id);
+            }
+        });
     }
     ui.collapsing(tr(lang, "ref_add"), |ui| {
         ui.horizontal(|ui| {
@@ -248,11 +262,19 @@ pub struct LayerDraft {
     pub kind: ReferenceKind,
     /// Class fields, comma-separated.
     pub fields: String,
+    /// The layer whose removal waits for a second click.
+    pub confirm_remove: Option<i64>,
 }
 
 impl Default for LayerDraft {
     fn default() -> Self {
-        LayerDraft { open: false, path: String::new(), kind: ReferenceKind::Landuse, fields: String::new() }
+        LayerDraft {
+            open: false,
+            path: String::new(),
+            kind: ReferenceKind::Landuse,
+            fields: String::new(),
+            confirm_remove: None,
+        }
     }
 }
 

@@ -95,3 +95,28 @@ fn l_hides_the_layers_and_a_click_outside_the_patches_shows_a_feature() {
     h.get_by_label_contains("参考要素 · 三调");
     let _ = last_transform(&h.ctx).map(|t| t.to_screen(merc01(lon, lat)));
 }
+
+#[test]
+fn a_layer_is_removed_from_the_legend_after_a_second_click() {
+    let (_dir, path) = sample_project(false);
+    let mut h = harness(&path, Lang::Zh);
+    add_layer(&mut h, "jbcy.gpkg", ReferenceKind::BasicGrassland, &[]);
+    add_layer(&mut h, "spxm.kml", ReferenceKind::Approval, &["SPWH"]);
+    h.run_steps(2);
+    assert_eq!(h.state().ws.as_ref().unwrap().reference.layers.len(), 2);
+    // The first click only asks; cancel leaves the layer.
+    h.get_all_by_label("移除").next().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("取消").click();
+    h.run_steps(2);
+    assert_eq!(Project::open(&path, Access::ReadOnly).unwrap().references().unwrap().len(), 2);
+    h.get_all_by_label("移除").next().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("确认移除").click();
+    h.run_steps(3);
+    let p = Project::open(&path, Access::ReadOnly).unwrap();
+    let left: Vec<String> = p.references().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    drop(p);
+    assert_eq!(h.state().ws.as_ref().unwrap().reference.layers.len(), 1, "the legend follows the store");
+}
