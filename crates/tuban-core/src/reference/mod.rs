@@ -83,10 +83,16 @@ fn bbox_text(b: [f64; 4]) -> String {
 pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress) -> Result<Loaded, ReferenceError> {
     p.require_write()?;
     let display = path.display().to_string();
+    // The file's name; with a layer chosen from a multi-layer file (a geodatabase's DLTB), the
+    // file's and the layer's, so two layers of one file can both be added.
+    let stem = path.file_stem().and_then(|s| s.to_str()).map(str::to_string);
     let name = layer
         .name
         .clone()
-        .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .or_else(|| match (&stem, &layer.read.layer) {
+            (Some(s), Some(l)) => Some(format!("{s} {l}")),
+            (s, _) => s.clone(),
+        })
         .unwrap_or_else(|| layer.kind.code().to_string());
     if p.reference(&name)?.is_some() {
         return Err(ReferenceError::Exists { name });

@@ -282,3 +282,25 @@ fn the_ledger_workbook_and_the_report_carry_the_overlay() {
     let zoned: Vec<String> = sheet.rows().skip(1).map(|r| r[col].to_string()).filter(|s| !s.is_empty()).collect();
     assert!(zoned.iter().any(|s| s.contains("核心区")), "{zoned:?}");
 }
+
+/// A county's 三调 often comes as an Esri file geodatabase: a folder with several layers. The
+/// layer is chosen by name (refused with the layers listed otherwise) and its overlay matches
+/// GEOS on the same parcels (the fixture's DLTB was written from dltb_gk.shp by GDAL).
+#[test]
+fn a_file_geodatabase_layer_is_read_and_matches_geos() {
+    let (_dir, mut p) = project();
+    let gdb = common::fixture("reference/sandiao.gdb");
+    let e = ops::reference::add(&mut p, &gdb, &layer(ReferenceKind::Landuse, &["DLMC"]), &Progress::new()).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("sandiao.gdb") && msg.contains("DLTB (380)") && msg.contains("JBCY (2)"), "{msg}");
+    assert!(p.references().unwrap().is_empty(), "nothing half-added");
+    let mut l = layer(ReferenceKind::Landuse, &["DLMC"]);
+    l.read.layer = Some("DLTB".into());
+    let added = ops::reference::add(&mut p, &gdb, &l, &Progress::new()).unwrap();
+    assert_eq!((added.loaded.layer.features, added.loaded.layer.repaired), (380, 1));
+    assert_matches(&p, added.loaded.layer.id, &expected(&common::fixture("reference/dltb_gk.shp"), &["DLMC"]), 40);
+    let mut j = layer(ReferenceKind::BasicGrassland, &[]);
+    j.read.layer = Some("JBCY".into());
+    let added = ops::reference::add(&mut p, &gdb, &j, &Progress::new()).unwrap();
+    assert_eq!(added.loaded.layer.features, 2);
+}
