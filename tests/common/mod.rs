@@ -90,3 +90,10 @@ pub fn publish_sample(url: &str) -> tempfile::TempDir {
     tuban_core::hub::publish::publish(&p, &mut hub, &Progress::new()).unwrap();
     dir
 }
+
+/// Splits the sample's patch 150999SJBG2025000004 into two 细斑 with a north-south line.
+pub fn split_sample_patch_4(p: &mut Project) {
+    let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
+    tuban_core::ops::geometry::split(p, "150999SJBG2025000004", &tuban_core::ops::geometry::Cut::Line(line.to_vec()))
+        .unwrap();
+}

@@ -461,13 +461,7 @@ fn a_subpatch_split_here_stays_here_and_does_not_hold_up_the_other_edits() {
     let mut h = Hub::connect(&url).unwrap();
     publish::join(&mut h, &mine, None, &Progress::new()).unwrap();
     let mut p = open(&mine, "field");
-    let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
-    tuban_core::ops::geometry::split(
-        &mut p,
-        "150999SJBG2025000004",
-        &tuban_core::ops::geometry::Cut::Line(line.to_vec()),
-    )
-    .unwrap();
+    common::split_sample_patch_4(&mut p);
     set(&mut p, "150999SJBG2025000004-1", "BZ", "细斑一");
     set(&mut p, "150999SJBG2025000009", "BZ", "照常同步");
     let r = sync::sync(&mut h, &mut p, &Progress::new()).unwrap();

@@ -289,13 +289,7 @@ fn released_schema_versions_open() {
         // Schema 4: a split on the migrated file, and the fixture's own 细斑.
         let four = p.require_patch("150999SJBG2025000004").unwrap();
         if version < 4 {
-            let line = [geo::Coord { x: 111.4662, y: 41.626 }, geo::Coord { x: 111.4662, y: 41.6282 }];
-            tuban_core::ops::geometry::split(
-                &mut p,
-                "150999SJBG2025000004",
-                &tuban_core::ops::geometry::Cut::Line(line.to_vec()),
-            )
-            .unwrap();
+            crate::common::split_sample_patch_4(&mut p);
         }
         assert_eq!(p.subpatches_of(four).unwrap().len(), 2, "v{version}");
         // Schema 5: the fixture's open conflict; every row has a uid after the upgrade.
