@@ -27,9 +27,18 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 # The hub's tests make their own throwaway clusters: no system cluster, no server left running.
-if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+had_cluster=no
+[ -d /etc/postgresql/15/main ] && had_cluster=yes
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
   $SUDO mkdir -p /etc/postgresql-common
   echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
 fi
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# (confold: keep the createcluster.conf written above instead of asking about it.)
+$SUDO apt-get install -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+# Should this install have made a system cluster anyway, it is stopped and removed (one that was
+# there before is left alone): the tests use their own.
+if [ "$had_cluster" = no ] && [ -d /etc/postgresql/15/main ] && command -v pg_dropcluster >/dev/null; then
+  $SUDO pg_dropcluster --stop 15 main || true
+fi
