@@ -226,6 +226,8 @@ fn settle(ws: &mut Workstation, batch: &PushBatch, ex: Exchange) -> HubState {
 /// go of the project (the channel closes).
 fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>, wake: &dyn Fn()) {
     let mut hub: Option<Hub> = None;
+    // Claims asked for and not made yet (made when connected, before the next round).
+    let mut claims: Vec<i64> = Vec::new();
     let mut due = Instant::now();
     loop {
         // Wait for a reason: due, a request, a notification.
@@ -233,16 +235,9 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
             match rx.try_recv() {
                 Ok(ToHub::SyncNow) => due = Instant::now(),
                 Ok(ToHub::ClaimNext(n)) => {
-                    if let Some(h) = hub.as_mut() {
-                        let msg = match lease::claim_next(h, None, n, lease::LEASE_TTL) {
-                            Ok(got) => FromHub::Claimed(got.len()),
-                            Err(e) => FromHub::Failed { message: e.to_string(), unreachable: e.is_unreachable() },
-                        };
-                        if tx.send(msg).is_err() {
-                            return;
-                        }
-                        due = Instant::now();
-                    }
+                    // Claimed at the start of the round it brings on (connected by then).
+                    claims.push(n);
+                    due = Instant::now();
                 }
                 Ok(ToHub::Batch(_)) => {}
                 Err(mpsc::TryRecvError::Disconnected) => return,
@@ -271,6 +266,16 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
                 }
             }
         }
+        for n in std::mem::take(&mut claims) {
+            let Some(h) = hub.as_mut() else { break };
+            let msg = match lease::claim_next(h, None, n, lease::LEASE_TTL) {
+                Ok(got) => FromHub::Claimed(got.len()),
+                Err(e) => FromHub::Failed { message: e.to_string(), unreachable: e.is_unreachable() },
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
         // A round: the batch from the UI thread, the exchange, the answers back.
         if tx.send(FromHub::WantBatch).is_err() {
             return;
@@ -279,7 +284,8 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
         let batch = loop {
             match rx.recv_timeout(Duration::from_secs(10)) {
                 Ok(ToHub::Batch(b)) => break Some(b),
-                Ok(ToHub::SyncNow | ToHub::ClaimNext(_)) => {}
+                Ok(ToHub::ClaimNext(n)) => claims.push(n),
+                Ok(ToHub::SyncNow) => {}
                 Err(RecvTimeoutError::Timeout) => break None,
                 Err(RecvTimeoutError::Disconnected) => return,
             }
@@ -311,7 +317,11 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
             }
         }
         wake();
-        due = Instant::now() + if unreachable { RETRY } else { EVERY };
+        due = if !claims.is_empty() && !unreachable {
+            Instant::now()
+        } else {
+            Instant::now() + if unreachable { RETRY } else { EVERY }
+        };
     }
 }
 
