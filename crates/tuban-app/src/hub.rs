@@ -1,19 +1,23 @@
 //! The team hub from the window: a linked project syncs in the background. A hub thread owns
 //! the connection: it listens for patches others change (LISTEN/NOTIFY), and every 30 s, on a
-//! notification, or shortly after a local edit it asks the UI thread for the changes to push,
-//! runs the network half of a sync (`hub::sync::exchange`) and hands the answers back; between
-//! frames the UI thread writes them into the project (`hub::sync::settle`, the same code the
-//! command line runs), refreshes the rows that changed and the conflict queue. Unreachable, the
+//! notification, or shortly after a local edit it reads the changes to push through its own
+//! read-only connection to the file, runs the network half of a sync (`hub::sync::exchange`)
+//! and hands the answers back; between frames the UI thread writes them into the project
+//! (`hub::sync::settle`, the same code the command line runs), refreshes the rows that changed
+//! and the conflict queue. The next round waits until the last one is settled. Unreachable, the
 //! project keeps working and the status bar says so; the thread tries again.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tuban_core::hub::lease::{self, Lease};
 use tuban_core::hub::sync::{self, Exchange};
-use tuban_core::hub::{Hub, HubError};
-use tuban_core::store::{Access, HubLink, PushBatch};
+use tuban_core::hub::Hub;
+use tuban_core::store::{Access, HubLink, Project, PushBatch, StoreError};
 use tuban_model::progress::Progress;
 
 use crate::state::Workstation;
@@ -52,13 +56,11 @@ pub enum HubState {
 }
 
 enum ToHub {
-    Batch(PushBatch),
     SyncNow,
     ClaimNext(i64),
 }
 
 enum FromHub {
-    WantBatch,
     Exchanged(Box<(PushBatch, Exchange)>),
     Failed { message: String, unreachable: bool },
     Leases(Vec<Lease>, String),
@@ -83,6 +85,8 @@ pub struct HubSession {
     sync_at: Option<Instant>,
     /// A round that came while the analyst was typing, settled once the typing is saved.
     deferred: Option<Box<(PushBatch, Exchange)>>,
+    /// Set by the hub thread when it hands a round over, cleared once it is settled.
+    unsettled: Arc<AtomicBool>,
 }
 
 impl HubSession {
@@ -96,22 +100,28 @@ impl HubSession {
         let (to_hub, from_ui) = mpsc::channel();
         let (to_ui, from_hub) = mpsc::channel();
         let url = link.url.clone();
-        let me = link.url.split("://").nth(1).and_then(|r| r.split('@').next()).unwrap_or_default().to_string();
-        std::thread::Builder::new()
-            .name("tuban-hub".into())
-            .spawn(move || worker(&link, &uid, &from_ui, &to_ui, &wake))
-            .ok()?;
+        let unsettled = Arc::new(AtomicBool::new(false));
+        let ctx = Worker {
+            link,
+            uid,
+            file: ws.project.path().to_path_buf(),
+            unsettled: Arc::clone(&unsettled),
+            rx: from_ui,
+            tx: to_ui,
+        };
+        std::thread::Builder::new().name("tuban-hub".into()).spawn(move || worker(&ctx, &wake)).ok()?;
         Some(HubSession {
             tx: to_hub,
             rx: from_hub,
             state: HubState::Connecting,
-            me,
+            me: String::new(),
             url,
             leases: HashMap::new(),
             notice: None,
             seen_save: ws.last_saved.clone(),
             sync_at: None,
             deferred: None,
+            unsettled,
         })
     }
 
@@ -159,19 +169,11 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
         } else {
             let (batch, ex) = *round;
             session.state = settle(ws, &batch, ex);
+            session.unsettled.store(false, Ordering::SeqCst);
         }
     }
     while let Ok(msg) = session.rx.try_recv() {
         match msg {
-            // While a round waits to be settled no other starts (the hub thread gives up waiting
-            // for the batch and comes back later).
-            FromHub::WantBatch if session.deferred.is_some() => {}
-            FromHub::WantBatch => match ws.project.hub_outgoing() {
-                Ok(b) => {
-                    let _ = session.tx.send(ToHub::Batch(b));
-                }
-                Err(e) => session.state = HubState::Refused(e.to_string()),
-            },
             FromHub::Exchanged(round) if typing => {
                 session.deferred = Some(round);
                 ctx.request_repaint_after(Duration::from_millis(300));
@@ -179,6 +181,7 @@ pub fn tick(ws: &mut Workstation, ctx: &egui::Context, typing: bool) {
             FromHub::Exchanged(round) => {
                 let (batch, ex) = *round;
                 session.state = settle(ws, &batch, ex);
+                session.unsettled.store(false, Ordering::SeqCst);
             }
             FromHub::Failed { message, unreachable } => {
                 session.state = if unreachable { HubState::Offline(message) } else { HubState::Refused(message) };
@@ -222,28 +225,49 @@ fn settle(ws: &mut Workstation, batch: &PushBatch, ex: Exchange) -> HubState {
     }
 }
 
-/// The hub thread: connect, listen, and run a round when it is due; ends when the window lets
-/// go of the project (the channel closes).
-fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>, wake: &dyn Fn()) {
+/// What the hub thread works with.
+struct Worker {
+    link: HubLink,
+    uid: String,
+    /// The project file, read (never written) through the thread's own connection.
+    file: PathBuf,
+    unsettled: Arc<AtomicBool>,
+    rx: Receiver<ToHub>,
+    tx: Sender<FromHub>,
+}
+
+fn failed(e: &dyn std::fmt::Display, unreachable: bool) -> FromHub {
+    FromHub::Failed { message: e.to_string(), unreachable }
+}
+
+/// The changes to push, read through a read-only connection of this thread (the UI thread's
+/// connection stays free; edits made after it go in the next round).
+fn outgoing(file: &std::path::Path) -> Result<PushBatch, StoreError> {
+    Project::open(file, Access::ReadOnly)?.hub_outgoing()
+}
+
+/// The hub thread: connect, listen, and run a round when it is due and the last one is settled;
+/// ends when the window lets go of the project (the channel closes).
+fn worker(w: &Worker, wake: &dyn Fn()) {
     let mut hub: Option<Hub> = None;
     // Claims asked for and not made yet (made when connected, before the next round).
     let mut claims: Vec<i64> = Vec::new();
     let mut due = Instant::now();
     loop {
-        // Wait for a reason: due, a request, a notification.
-        while Instant::now() < due {
-            match rx.try_recv() {
+        // Wait for a reason (due, a request, a notification) and for the last round to be settled.
+        while Instant::now() < due || w.unsettled.load(Ordering::SeqCst) {
+            match w.rx.try_recv() {
                 Ok(ToHub::SyncNow) => due = Instant::now(),
                 Ok(ToHub::ClaimNext(n)) => {
-                    // Claimed at the start of the round it brings on (connected by then).
                     claims.push(n);
                     due = Instant::now();
                 }
-                Ok(ToHub::Batch(_)) => {}
                 Err(mpsc::TryRecvError::Disconnected) => return,
                 Err(mpsc::TryRecvError::Empty) => {}
             }
-            let slice = due.saturating_duration_since(Instant::now()).min(Duration::from_millis(250));
+            let slice = due
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(50), Duration::from_millis(250));
             match hub.as_mut().map(|h| h.wait_for_change(slice)) {
                 Some(Ok(uids)) if !uids.is_empty() => due = Instant::now(),
                 Some(Err(_)) => hub = None,
@@ -251,13 +275,12 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
                 _ => {}
             }
         }
-        let failed = |e: HubError| FromHub::Failed { message: e.to_string(), unreachable: e.is_unreachable() };
         if hub.is_none() {
-            match Hub::connect(&link.url).and_then(|mut h| h.listen().map(|()| h)) {
+            match Hub::connect(&w.link.url).and_then(|mut h| h.listen().map(|()| h)) {
                 Ok(h) => hub = Some(h),
                 Err(e) => {
                     let retry = e.is_unreachable();
-                    if tx.send(failed(e)).is_err() {
+                    if w.tx.send(failed(&e, retry)).is_err() {
                         return;
                     }
                     wake();
@@ -266,53 +289,48 @@ fn worker(link: &HubLink, uid: &str, rx: &Receiver<ToHub>, tx: &Sender<FromHub>,
                 }
             }
         }
+        let Some(h) = hub.as_mut() else { continue };
         for n in std::mem::take(&mut claims) {
-            let Some(h) = hub.as_mut() else { break };
             let msg = match lease::claim_next(h, None, n, lease::LEASE_TTL) {
                 Ok(got) => FromHub::Claimed(got.len()),
-                Err(e) => FromHub::Failed { message: e.to_string(), unreachable: e.is_unreachable() },
+                Err(e) => failed(&e, e.is_unreachable()),
             };
-            if tx.send(msg).is_err() {
+            if w.tx.send(msg).is_err() {
                 return;
             }
         }
-        // A round: the batch from the UI thread, the exchange, the answers back.
-        if tx.send(FromHub::WantBatch).is_err() {
-            return;
-        }
-        wake();
-        let batch = loop {
-            match rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(ToHub::Batch(b)) => break Some(b),
-                Ok(ToHub::ClaimNext(n)) => claims.push(n),
-                Ok(ToHub::SyncNow) => {}
-                Err(RecvTimeoutError::Timeout) => break None,
-                Err(RecvTimeoutError::Disconnected) => return,
+        // A round: what to push, the exchange, the answers back to be settled.
+        let batch = match outgoing(&w.file) {
+            Ok(b) => b,
+            Err(e) => {
+                if w.tx.send(failed(&e, false)).is_err() {
+                    return;
+                }
+                due = Instant::now() + EVERY;
+                continue;
             }
         };
-        let Some(batch) = batch else {
-            due = Instant::now() + EVERY;
-            continue;
-        };
-        // The link's marks as the project holds them now (the UI thread settled the last round).
-        let mut now_link = link.clone();
-        now_link.pulled_id = batch.pulled_id;
-        let msg = match hub.as_mut().map(|h| sync::exchange(h, &now_link, uid, &batch, &Progress::new())) {
-            Some(Ok(ex)) => FromHub::Exchanged(Box::new((batch, ex))),
-            Some(Err(e)) => {
-                if e.is_unreachable() {
+        // The link's marks as the project holds them now (the last round is settled).
+        let mut link = w.link.clone();
+        link.pulled_id = batch.pulled_id;
+        let (msg, unreachable) = match sync::exchange(h, &link, &w.uid, &batch, &Progress::new()) {
+            Ok(ex) => {
+                w.unsettled.store(true, Ordering::SeqCst);
+                (FromHub::Exchanged(Box::new((batch, ex))), false)
+            }
+            Err(e) => {
+                let unreachable = e.is_unreachable();
+                if unreachable {
                     hub = None;
                 }
-                failed(e)
+                (failed(&e, unreachable), unreachable)
             }
-            None => continue,
         };
-        let unreachable = matches!(msg, FromHub::Failed { unreachable: true, .. });
-        if tx.send(msg).is_err() {
+        if w.tx.send(msg).is_err() {
             return;
         }
         if let Some((Ok(list), me)) = hub.as_mut().map(|h| (lease::list(h, None), h.user.clone())) {
-            if tx.send(FromHub::Leases(list, me)).is_err() {
+            if w.tx.send(FromHub::Leases(list, me)).is_err() {
                 return;
             }
         }

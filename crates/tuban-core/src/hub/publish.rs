@@ -86,7 +86,12 @@ pub fn publish(project: &Project, hub: &mut Hub, progress: &Progress) -> Result<
     )
     .map_err(pg)?;
     // The base files, one at a time (a county's whole project can be hundreds of megabytes).
-    let shares = groups(project, &GroupBy::Township).unwrap_or_default();
+    // A template without a township field has no shares: only the whole project is published.
+    let shares = match groups(project, &GroupBy::Township) {
+        Ok(g) => g,
+        Err(crate::ops::OpsError::Store(e)) => return Err(HubError::Store(e)),
+        Err(_) => Default::default(),
+    };
     progress.stage("上传基础副本 / uploading base copies", shares.len() as u64 + 1);
     let tmp = tempfile::tempdir().map_err(|e| HubError::Io { path: "temp".into(), cause: e })?;
     let mut bases = Vec::new();

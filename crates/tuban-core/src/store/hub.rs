@@ -200,8 +200,8 @@ impl Project {
     pub fn hub_rows(&self, after: i64, limit: usize) -> Result<Vec<HubRow>> {
         let roles = self.template().roles().clone();
         let mut out = Vec::new();
-        let uids = self.uids_by_fid()?;
         let cond = format!("fid IN (SELECT fid FROM patches WHERE fid > {after} ORDER BY fid LIMIT {limit})");
+        let uids = self.uids_where(&cond)?;
         for r in self.patches_where(&cond)? {
             let Some(uid) = uids.get(&r.fid).cloned() else { continue };
             let mut fields = BTreeMap::new();
@@ -231,8 +231,9 @@ impl Project {
         Ok(out)
     }
 
-    fn uids_by_fid(&self) -> Result<HashMap<i64, String>> {
-        let mut st = self.conn.prepare("SELECT fid, uid FROM patches WHERE uid IS NOT NULL").map_err(self.sq())?;
+    fn uids_where(&self, condition: &str) -> Result<HashMap<i64, String>> {
+        let sql = format!("SELECT fid, uid FROM patches WHERE uid IS NOT NULL AND {condition}");
+        let mut st = self.conn.prepare(&sql).map_err(self.sq())?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.sq())
     }
@@ -351,7 +352,7 @@ impl Project {
                     if let Some(fid) = self.fid_of_uid(&c.uid)? {
                         // Ours as it is now (the analyst may have typed again since the batch).
                         let ours = self.current_text(fid, &c.field)?.flatten();
-                        receipt.conflicts.extend(self.record_conflict(fid, &change, ours, hub)?);
+                        receipt.conflicts.extend(self.record_conflict(fid, &change, ours, (hub, false))?);
                     }
                     self.set_shadow(&c.uid, &c.field, theirs.as_deref(), *id)?;
                     self.set_pending(&c.uid, &c.field, true)?;

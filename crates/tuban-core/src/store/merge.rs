@@ -321,7 +321,7 @@ impl Project {
             } else if ours == c.before {
                 by_fid.entry(fid).or_default().push(c);
             } else {
-                let conflict = self.record_conflict(fid, c, ours, label)?;
+                let conflict = self.record_conflict(fid, c, ours, (label, *source == EditSource::Merge))?;
                 receipt.conflicts.extend(conflict);
             }
         }
@@ -383,13 +383,14 @@ impl Project {
         Ok(())
     }
 
-    /// A new conflict (none when the same one is already open: a package merged twice).
+    /// A new conflict (none when the same one is already open: a package merged twice); with
+    /// `from_package` the package attached as `pkg` tells the imagery their verdict was set on.
     pub(crate) fn record_conflict(
         &self,
         fid: i64,
         c: &Change,
         ours: Option<String>,
-        label: &str,
+        (label, from_package): (&str, bool),
     ) -> Result<Option<Conflict>> {
         let open: Option<i64> = self
             .conn
@@ -404,13 +405,8 @@ impl Project {
             return Ok(None);
         }
         let key = self.patch(fid)?.map(|r| r.key).unwrap_or_else(|| format!("#{fid}"));
-        let package_attached = self
-            .conn
-            .query_row("SELECT count(*) FROM pragma_database_list WHERE name = 'pkg'", [], |r| r.get::<_, i64>(0))
-            .map_err(self.sq())?
-            > 0;
         let imagery = |schema: &str| -> Result<Option<String>> {
-            if c.field != self.template().roles().verdict || (schema == "pkg" && !package_attached) {
+            if c.field != self.template().roles().verdict || (schema == "pkg" && !from_package) {
                 return Ok(None);
             }
             let sql = format!("SELECT verdict_imagery FROM {schema}.patches WHERE uid = ?1");
@@ -478,7 +474,12 @@ impl Project {
                 user: user.clone(),
                 time: time.clone(),
             };
-            receipt.conflicts.extend(self.record_conflict(parent, &c, Some(describe(&children)), &info.label)?);
+            receipt.conflicts.extend(self.record_conflict(
+                parent,
+                &c,
+                Some(describe(&children)),
+                (&info.label, true),
+            )?);
             return Ok(());
         }
         super::merge_rows::replace_children(&self.conn, parent, &removed, &added).map_err(self.sq())?;
