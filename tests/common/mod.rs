@@ -97,3 +97,15 @@ pub fn split_sample_patch_4(p: &mut Project) {
     tuban_core::ops::geometry::split(p, "150999SJBG2025000004", &tuban_core::ops::geometry::Cut::Line(line.to_vec()))
         .unwrap();
 }
+
+/// A field of a patch (by key) as text; `None` when empty.
+pub fn field_text(p: &Project, key: &str, field: &str) -> Option<String> {
+    let r = p.patch(p.require_patch(key).unwrap()).unwrap().unwrap();
+    r.value(p.template(), field).filter(|v| !v.is_empty()).map(|v| v.to_string())
+}
+
+/// Sets a field of a patch (by key) from typed text, as the analyst does.
+pub fn set_field(p: &mut Project, key: &str, field: &str, value: &str) {
+    let fid = p.require_patch(key).unwrap();
+    p.set_text(fid, &[(field, value)]).unwrap();
+}

@@ -15,6 +15,7 @@ use tuban_core::store::{Access, Project};
 use tuban_model::progress::Progress;
 
 use crate::common;
+use crate::common::{field_text as text, set_field as set};
 use crate::pg;
 use crate::synth;
 
@@ -35,17 +36,6 @@ fn project_with(n: usize, dir: &Path) -> PathBuf {
 
 fn key_of(i: usize) -> String {
     format!("150999SJBG2025{:06}", i + 1)
-}
-
-fn text(p: &Project, key: &str, field: &str) -> Option<String> {
-    let fid = p.find_patch(key).unwrap().unwrap();
-    let r = p.patch(fid).unwrap().unwrap();
-    r.value(p.template(), field).map(|v| v.to_string()).filter(|s| !s.is_empty())
-}
-
-fn set(p: &mut Project, key: &str, field: &str, value: &str) {
-    let fid = p.find_patch(key).unwrap().unwrap();
-    p.set_text(fid, &[(field, value)]).unwrap();
 }
 
 fn hub_value(url: &str, key: &str, field: &str) -> Option<String> {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::common;
+use crate::common::{field_text as text, set_field as set};
 
 use geo::{BoundingRect, Coord};
 use tuban_core::ops::geometry::{self as edit_ops, Cut};
@@ -30,16 +31,6 @@ fn master_and_package() -> (tempfile::TempDir, Project, PathBuf) {
     let w = written.iter().find(|w| w.label == TOWN).unwrap();
     assert_eq!(w.patches, 4);
     (dir, p, w.path.clone())
-}
-
-fn text(p: &Project, key: &str, field: &str) -> Option<String> {
-    let r = p.patch(p.require_patch(key).unwrap()).unwrap().unwrap();
-    r.value(p.template(), field).filter(|v| !v.is_empty()).map(|v| v.to_string())
-}
-
-fn set(p: &mut Project, key: &str, field: &str, value: &str) {
-    let fid = p.require_patch(key).unwrap();
-    p.set_text(fid, &[(field, value)]).unwrap();
 }
 
 /// The scripted edits: (key, field, value) on each side.
