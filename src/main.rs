@@ -4,6 +4,12 @@
 
 mod cli;
 
+/// mimalloc instead of glibc's malloc: measured on `tuban reference add` (100,000 patches ×
+/// 300,304 parcels), where allocations made on the reader thread and freed on another made
+/// malloc and free about a fifth of the CPU time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

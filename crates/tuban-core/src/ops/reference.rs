@@ -8,10 +8,10 @@ use std::path::Path;
 use super::OpsError;
 use crate::reference::overlay::{self, Engine, OverlaySummary, Scope};
 use crate::reference::{self, Loaded, NewLayer, ReferenceError};
-use crate::store::{Fill, FillMark, Project, StoreError};
+use crate::store::{Fill, FillMark, PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::reference::{hints, Hint, OverlayRow};
-use tuban_model::reference_rules::{suggestions, FillMode, Suggestion};
+use tuban_model::reference_rules::{suggestions, FillMode, ReferenceRule, Suggestion};
 use tuban_model::Value;
 
 impl From<ReferenceError> for OpsError {
@@ -38,8 +38,10 @@ pub struct Added {
 
 /// Adds a reference layer, computes every patch's overlay with it and fills what it fills.
 pub fn add(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress) -> Result<Added, OpsError> {
-    let loaded = reference::load(p, path, layer, progress)?;
-    let overlay = overlay::compute(p, &Scope::All, &[loaded.layer.id], Engine::Geo, progress).map_err(cancelled)?;
+    let (loaded, kept) = reference::load_keeping(p, path, layer, progress)?;
+    let overlay = overlay::compute_with(p, &Scope::All, &[loaded.layer.id], Engine::Geo, kept.as_ref(), progress)
+        .map_err(cancelled)?;
+    drop(kept);
     let (filled, fill_refused) = fill_after(p, &overlay.fids, progress)?;
     Ok(Added { loaded, overlay, filled, fill_refused })
 }
@@ -110,46 +112,62 @@ pub fn of_patch(p: &Project, fid: i64) -> Result<PatchOverlay, OpsError> {
     })
 }
 
+/// Patches planned and written at a time by [`fill`].
+const FILL_CHUNK: usize = 1024;
+
 /// Writes the fill-mode values of the template's rules into the patches `fids`: into an empty
 /// field, or over a value a layer filled before and the analyst has not changed since; a value
 /// the analyst typed is never touched. One transaction; returns how many fields were written.
 pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize, OpsError> {
     let layers = p.references()?;
-    if layers.is_empty() || p.template().reference_rules().iter().all(|r| r.mode != FillMode::Fill) {
+    let t = p.template().clone();
+    let rules: Vec<ReferenceRule> = t.reference_rules().iter().filter(|r| r.mode == FillMode::Fill).cloned().collect();
+    if layers.is_empty() || rules.is_empty() {
         return Ok(0);
     }
     progress.stage("填写参考值 / filling values", fids.len() as u64);
-    let wanted: std::collections::HashSet<i64> = fids.iter().copied().collect();
-    let overlays = p.overlays()?;
-    let marks = p.all_reference_fills()?;
+    // Only the layers of a kind some rule fills from are read, and a feature's attributes only
+    // where a rule reads one.
+    let of_kind = |attr: bool| -> Vec<i64> {
+        layers
+            .iter()
+            .filter(|l| rules.iter().any(|r| r.kind == l.kind && (!attr || r.attr.is_some())))
+            .map(|l| l.id)
+            .collect()
+    };
+    let (wanted, with_attrs) = (of_kind(false), of_kind(true));
     let known: Vec<_> = layers.iter().map(|l| (l.id, l.kind, l.title().to_string())).collect();
-    let t = p.template().clone();
-    let mut items = Vec::new();
-    for record in p.patches()?.into_iter().filter(|r| wanted.contains(&r.fid)) {
-        let rows = overlays.get(&record.fid).map_or(&[][..], Vec::as_slice);
-        let marks = marks.get(&record.fid).map_or(&[][..], Vec::as_slice);
-        let mut fills: Vec<Fill> = Vec::new();
-        for s in
-            suggestions(t.reference_rules(), t.fields(), rows, &known).into_iter().filter(|s| s.mode == FillMode::Fill)
-        {
-            let Some(field) = t.field(&s.field) else { continue };
-            let Ok(value) = Value::parse_for(field, &s.text) else { continue };
-            let current = record.value(&t, &field.name).cloned().unwrap_or(Value::Null);
-            let untouched = marks.iter().any(|m| m.field == field.name && m.value == current.to_string());
-            if current == value || !(current.is_empty() || untouched) {
-                continue;
+    let mut sorted = fids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let plan = |p: &Project, part: &[i64]| -> Result<Vec<(PatchRecord, Vec<Fill>)>, StoreError> {
+        let range = (part[0], part[part.len() - 1]);
+        let overlays = p.overlays_between(range, &wanted, &with_attrs)?;
+        let marks = p.reference_fills_between(range)?;
+        let mut items = Vec::new();
+        for record in p.patches_between(range)?.into_iter().filter(|r| part.binary_search(&r.fid).is_ok()) {
+            let rows = overlays.get(&record.fid).map_or(&[][..], Vec::as_slice);
+            let marks = marks.get(&record.fid).map_or(&[][..], Vec::as_slice);
+            let mut fills: Vec<Fill> = Vec::new();
+            for s in suggestions(&rules, t.fields(), rows, &known) {
+                let Some(field) = t.field(&s.field) else { continue };
+                let Ok(value) = Value::parse_for(field, &s.text) else { continue };
+                let current = record.value(&t, &field.name).cloned().unwrap_or(Value::Null);
+                let untouched = marks.iter().any(|m| m.field == field.name && m.value == current.to_string());
+                if current == value || !(current.is_empty() || untouched) {
+                    continue;
+                }
+                fills.push((field.name.clone(), value, s.layer_id, s.layer.clone()));
             }
-            fills.push((field.name.clone(), value, s.layer_id, s.layer.clone()));
+            if !fills.is_empty() {
+                items.push((record, fills));
+            }
         }
-        if !fills.is_empty() {
-            items.push((record, fills));
-        }
+        Ok(items)
+    };
+    match p.apply_reference_fills(&sorted, FILL_CHUNK, plan, progress) {
+        Ok(written) => Ok(written),
+        Err(StoreError::Cancelled) => Err(OpsError::Invalid(ReferenceError::Cancelled.to_string())),
+        Err(e) => Err(e.into()),
     }
-    let written = items.iter().map(|(_, f)| f.len()).sum();
-    if items.is_empty() {
-        return Ok(0);
-    }
-    p.apply_reference_fills(&items)?;
-    progress.set(fids.len() as u64).map_err(|_| OpsError::Invalid(ReferenceError::Cancelled.to_string()))?;
-    Ok(written)
 }

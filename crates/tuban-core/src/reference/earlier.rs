@@ -44,7 +44,7 @@ pub(super) fn load_if_project(
     progress.stage(&format!("读取往年项目 / reading {name}"), features.len() as u64);
     let n = features.len();
     let feed = features.into_iter().map(FeatureFeed::Feature).chain([FeatureFeed::End { repaired: 0, skipped: 0 }]);
-    match p.add_reference(&meta, feed, progress) {
+    match p.add_reference(&meta, feed, progress, |_, _| {}) {
         Ok(Some(layer)) => Ok(Some(Loaded { layer, skipped_reasons: Vec::new(), fields: Vec::new() })),
         Ok(None) if progress.is_cancelled() => Err(ReferenceError::Cancelled),
         Ok(None) => {

@@ -81,6 +81,17 @@ fn bbox_text(b: [f64; 4]) -> String {
 /// Reads `path` into the project as a reference layer (one transaction), after checking that
 /// its extent meets the patches'.
 pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress) -> Result<Loaded, ReferenceError> {
+    load_keeping(p, path, layer, progress).map(|(loaded, _)| loaded)
+}
+
+/// [`load`], also handing back the features as stored (within [`overlay::MAX_KEPT_VERTICES`]),
+/// so the layer's first overlay needs no R-tree query.
+pub fn load_keeping(
+    p: &mut Project,
+    path: &Path,
+    layer: &NewLayer,
+    progress: &Progress,
+) -> Result<(Loaded, Option<overlay::Kept>), ReferenceError> {
     p.require_write()?;
     let display = path.display().to_string();
     // The file's name; with a layer chosen from a multi-layer file (a geodatabase's DLTB), the
@@ -98,7 +109,7 @@ pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress)
         return Err(ReferenceError::Exists { name });
     }
     if let Some(loaded) = earlier::load_if_project(p, path, &name, layer, progress)? {
-        return Ok(loaded);
+        return Ok((loaded, None));
     }
     let fallback = if layer.label.is_empty() { name.clone() } else { layer.label.clone() };
     let (tx, rx) = sync_channel::<Msg>(8);
@@ -154,13 +165,17 @@ pub fn load(p: &mut Project, path: &Path, layer: &NewLayer, progress: &Progress)
         encoding,
         crs,
     };
-    let stored = p.add_reference(&meta, feed, progress);
+    let mut keeper = overlay::Keeper::default();
+    let stored = p.add_reference(&meta, feed, progress, |fid, f| keeper.keep(fid, f.class, f.geom));
     let _ = reader.join();
     if let Some(e) = failed {
         return Err(e);
     }
     match stored {
-        Ok(Some(layer)) => Ok(Loaded { layer, skipped_reasons: reasons, fields }),
+        Ok(Some(layer)) => {
+            let kept = keeper.finish(layer.id);
+            Ok((Loaded { layer, skipped_reasons: reasons, fields }, kept))
+        }
         Ok(None) if progress.is_cancelled() => Err(ReferenceError::Cancelled),
         Ok(None) => {
             let reasons = if reasons.is_empty() { "0 个要素 / no features".to_string() } else { reasons.join("; ") };

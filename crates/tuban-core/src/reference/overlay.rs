@@ -9,8 +9,11 @@
 //! stays out of date and is computed next time).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use geo::{BooleanOps, Contains, Geometry, MultiPolygon};
+use geo::{BooleanOps, BoundingRect, Contains, CoordsIter, Geometry, MultiPolygon};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
 
 use crate::store::{extent_signature, LayerOverlay, Project, StoreError};
 use tuban_model::geometry::{area_m2, gpkg};
@@ -54,14 +57,97 @@ pub struct OverlaySummary {
 
 const CHUNK: usize = 512;
 
+/// A feature the overlay intersects: row id, layer, class, polygons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    fid: i64,
+    layer_id: i64,
+    class: String,
+    polygons: MultiPolygon,
+}
+
 /// A patch and its candidate features, ready for the workers.
 struct Work {
     fid: i64,
     geom: Geometry,
     sig: String,
     layers: Vec<i64>,
-    /// (row id, layer, class, geometry).
-    candidates: Vec<(i64, i64, String, Geometry)>,
+    candidates: Vec<Arc<Candidate>>,
+}
+
+/// Vertices of a layer just read that are kept in memory for its overlay (16 bytes each, about
+/// 256 MB); a larger layer is not kept and its overlay asks the store's R-tree per patch.
+pub const MAX_KEPT_VERTICES: usize = 16_000_000;
+
+/// Collects the features of a layer as the store writes them (see [`Kept`]).
+#[derive(Debug)]
+pub struct Keeper {
+    features: Vec<(i64, String, MultiPolygon)>,
+    vertices: usize,
+    max_vertices: usize,
+    over_budget: bool,
+}
+
+impl Default for Keeper {
+    fn default() -> Self {
+        Keeper::new(MAX_KEPT_VERTICES)
+    }
+}
+
+impl Keeper {
+    /// A keeper that gives up past `max_vertices`.
+    pub fn new(max_vertices: usize) -> Self {
+        Keeper { features: Vec::new(), vertices: 0, max_vertices, over_budget: false }
+    }
+
+    /// Keeps one stored feature (row id, class, polygons) while the budget allows.
+    pub fn keep(&mut self, fid: i64, class: String, geom: Geometry) {
+        if self.over_budget {
+            return;
+        }
+        let Some(polygons) = polygons_owned(geom) else { return };
+        self.vertices += polygons.coords_count();
+        if self.vertices > self.max_vertices {
+            self.over_budget = true;
+            self.features = Vec::new();
+            return;
+        }
+        self.features.push((fid, class, polygons));
+    }
+
+    /// The kept features of layer `layer_id` with their index; `None` over the budget.
+    pub fn finish(self, layer_id: i64) -> Option<Kept> {
+        if self.over_budget {
+            return None;
+        }
+        let mut boxes = Vec::with_capacity(self.features.len());
+        let mut items = Vec::with_capacity(self.features.len());
+        for (fid, class, polygons) in self.features {
+            let Some(r) = polygons.bounding_rect() else { continue };
+            boxes.push(GeomWithData::new(
+                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                items.len(),
+            ));
+            items.push(Arc::new(Candidate { fid, layer_id, class, polygons }));
+        }
+        Some(Kept { layer_id, tree: RTree::bulk_load(boxes), items })
+    }
+}
+
+/// The features of a layer just read, in memory with their own index, so its overlay asks no
+/// R-tree query of the store (the same rows the store holds, with the same row ids).
+#[derive(Debug)]
+pub struct Kept {
+    layer_id: i64,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    items: Vec<Arc<Candidate>>,
+}
+
+impl Kept {
+    fn candidates(&self, bbox: [f64; 4]) -> Vec<Arc<Candidate>> {
+        let envelope = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
+        self.tree.locate_in_envelope_intersecting(&envelope).map(|g| Arc::clone(&self.items[g.data])).collect()
+    }
 }
 
 /// Computes and stores the overlay of the patches in `scope` with `layers` (every layer when
@@ -71,6 +157,19 @@ pub fn compute(
     scope: &Scope,
     layers: &[i64],
     engine: Engine,
+    progress: &Progress,
+) -> Result<OverlaySummary, StoreError> {
+    compute_with(p, scope, layers, engine, None, progress)
+}
+
+/// [`compute`], with the candidates of `kept`'s layer taken from memory when it is the only
+/// layer wanted.
+pub fn compute_with(
+    p: &mut Project,
+    scope: &Scope,
+    layers: &[i64],
+    engine: Engine,
+    kept: Option<&Kept>,
     progress: &Progress,
 ) -> Result<OverlaySummary, StoreError> {
     let all_layers: Vec<i64> =
@@ -93,48 +192,102 @@ pub fn compute(
             todo.push((fid, geom, sig, wanted));
         }
     }
+    spatial_order(&mut todo);
+    let kept = kept.filter(|k| all_layers == [k.layer_id]);
+    // The kept features are of a layer just added (layer ids are never reused): nothing is
+    // stored for it yet.
+    let fresh = kept.is_some();
     progress.stage("叠加分析 / overlay", todo.len() as u64);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let mut done = 0u64;
     let chunks: Vec<&[Pending]> = todo.chunks(CHUNK).collect();
     let mut next = match chunks.first() {
-        Some(c) => fetch(p, c)?,
+        Some(c) => fetch(p, kept, c)?,
         None => Vec::new(),
     };
+    // Results wait until a few chunks are together (one transaction, one sync for them) and are
+    // written while the workers compute the next chunk.
+    let mut unstored: Vec<LayerOverlay> = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
         let work = std::mem::take(&mut next);
-        // The workers overlay this chunk while this thread reads the next one's candidates.
-        let (results, fetched) = std::thread::scope(|s| {
+        let to_store = if unstored.len() >= STORE_EVERY { std::mem::take(&mut unstored) } else { Vec::new() };
+        // The workers overlay this chunk while this thread reads the next one's candidates and
+        // stores what the last chunks gave.
+        let (results, fetched, stored) = std::thread::scope(|s| {
             let workers = s.spawn(|| run_workers(&work, threads, engine));
-            let fetched = chunks.get(i + 1).map(|c| fetch(p, c));
-            (workers.join().unwrap_or_default(), fetched)
+            let fetched = chunks.get(i + 1).map(|c| fetch(p, kept, c));
+            let stored = if to_store.is_empty() { Ok(()) } else { p.store_overlays(&to_store, fresh) };
+            (workers.join().unwrap_or_default(), fetched, stored)
         });
+        stored?;
         summary.pairs += results.len();
         summary.rows += results.iter().map(|r| r.classes.len()).sum::<usize>();
         summary.patches += work.len();
         summary.fids.extend(work.iter().map(|w| w.fid));
-        p.store_overlays(&results)?;
+        unstored.extend(results);
         done += chunk.len() as u64;
         if progress.set(done).is_err() {
+            p.store_overlays(&unstored, fresh)?;
             return Err(StoreError::Cancelled);
         }
         if let Some(f) = fetched {
             next = f?;
         }
     }
+    if !unstored.is_empty() {
+        p.store_overlays(&unstored, fresh)?;
+    }
     Ok(summary)
 }
+
+/// Overlays (patch × layer) written in one transaction.
+const STORE_EVERY: usize = 2048;
 
 /// A patch waiting for its overlay: row id, extent, its signature, the layers wanted.
 type Pending = (i64, Geometry, String, Vec<i64>);
 
-/// The candidates of each patch of a chunk, read from the layers' R-tree.
-fn fetch(p: &Project, chunk: &[Pending]) -> Result<Vec<Work>, StoreError> {
+/// Orders the patches along a Z-order curve of their centres, so neighbours follow each other
+/// and the R-tree's pages (or the kept index) stay in the cache from one patch to the next.
+fn spatial_order(todo: &mut [Pending]) {
+    let centre = |g: &Geometry| gpkg::envelope(g).map(|b| ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0));
+    let centres: Vec<(f64, f64)> = todo.iter().filter_map(|t| centre(&t.1)).collect();
+    let (Some(x0), Some(y0)) =
+        (centres.iter().map(|c| c.0).min_by(f64::total_cmp), centres.iter().map(|c| c.1).min_by(f64::total_cmp))
+    else {
+        return;
+    };
+    let x1 = centres.iter().map(|c| c.0).fold(x0, f64::max);
+    let y1 = centres.iter().map(|c| c.1).fold(y0, f64::max);
+    let scale = |v: f64, lo: f64, hi: f64| if hi > lo { ((v - lo) / (hi - lo) * 65535.0) as u32 } else { 0 };
+    todo.sort_by_cached_key(|t| centre(&t.1).map_or(0, |(x, y)| morton(scale(x, x0, x1), scale(y, y0, y1))));
+}
+
+/// Interleaves the bits of two 16-bit cell numbers.
+fn morton(x: u32, y: u32) -> u64 {
+    let spread = |v: u32| {
+        let mut v = u64::from(v & 0xFFFF);
+        v = (v | (v << 8)) & 0x00FF_00FF;
+        v = (v | (v << 4)) & 0x0F0F_0F0F;
+        v = (v | (v << 2)) & 0x3333_3333;
+        (v | (v << 1)) & 0x5555_5555
+    };
+    spread(x) | (spread(y) << 1)
+}
+
+/// The candidates of each patch of a chunk, from the kept features or the layers' R-tree.
+fn fetch(p: &Project, kept: Option<&Kept>, chunk: &[Pending]) -> Result<Vec<Work>, StoreError> {
     let mut work = Vec::with_capacity(chunk.len());
     for (fid, geom, sig, wanted) in chunk {
-        let candidates = match gpkg::envelope(geom) {
-            Some(bbox) => p.reference_geometries_in(wanted, bbox)?,
-            None => Vec::new(),
+        let candidates = match (gpkg::envelope(geom), kept) {
+            (Some(bbox), Some(k)) => k.candidates(bbox),
+            (Some(bbox), None) => p
+                .reference_geometries_in(wanted, bbox)?
+                .into_iter()
+                .filter_map(|(fid, layer_id, class, g)| {
+                    polygons_owned(g).map(|polygons| Arc::new(Candidate { fid, layer_id, class, polygons }))
+                })
+                .collect(),
+            (None, _) => Vec::new(),
         };
         work.push(Work { fid: *fid, geom: geom.clone(), sig: sig.clone(), layers: wanted.clone(), candidates });
     }
@@ -172,16 +325,17 @@ fn overlay_one(w: &Work, engine: Engine) -> Vec<LayerOverlay> {
     let patch_mp = polygons(&w.geom);
     // (layer, class) → (area, features, (top area, top fid))
     let mut acc: BTreeMap<(i64, String), ClassSum> = BTreeMap::new();
-    for (fid, layer_id, class, geom) in &w.candidates {
+    for c in &w.candidates {
+        let (fid, layer_id, class) = (&c.fid, &c.layer_id, &c.class);
         let area = match (point, &patch_mp) {
             (Some(pt), _) => {
-                if polygons(geom).is_some_and(|mp| mp.contains(&pt)) {
+                if c.polygons.contains(&pt) {
                     0.0
                 } else {
                     continue;
                 }
             }
-            (None, Some(mp)) => match intersection_m2(mp, geom, engine) {
+            (None, Some(mp)) => match intersection_m2(mp, &c.polygons, engine) {
                 Some(a) if a >= MIN_AREA_M2 => a,
                 _ => continue,
             },
@@ -225,12 +379,20 @@ fn polygons(g: &Geometry) -> Option<MultiPolygon> {
     }
 }
 
+/// The polygons of a geometry, taken without copying, if it has any.
+fn polygons_owned(g: Geometry) -> Option<MultiPolygon> {
+    match g {
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p])),
+        Geometry::MultiPolygon(mp) => Some(mp),
+        _ => None,
+    }
+}
+
 /// The ellipsoidal area (m²) of the intersection of a patch with a feature.
-pub fn intersection_m2(patch: &MultiPolygon, feature: &Geometry, engine: Engine) -> Option<f64> {
+pub fn intersection_m2(patch: &MultiPolygon, feature: &MultiPolygon, engine: Engine) -> Option<f64> {
     match engine {
         Engine::Geo => {
-            let f = polygons(feature)?;
-            let inter = patch.intersection(&f);
+            let inter = patch.intersection(feature);
             Some(area_m2(&Geometry::MultiPolygon(inter)))
         }
         Engine::Geos => {
@@ -247,5 +409,52 @@ pub fn intersection_m2(patch: &MultiPolygon, feature: &Geometry, engine: Engine)
             };
             Some(area_m2(&Geometry::MultiPolygon(polys)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn square(x: f64) -> Geometry {
+        Geometry::Polygon(
+            polygon![(x: x, y: 0.0), (x: x + 1.0, y: 0.0), (x: x + 1.0, y: 1.0), (x: x, y: 1.0), (x: x, y: 0.0)],
+        )
+    }
+
+    #[test]
+    fn kept_features_are_found_by_box_and_a_layer_over_the_budget_is_not_kept() {
+        let mut k = Keeper::new(100);
+        for i in 0..10 {
+            k.keep(i, format!("c{i}"), square(i as f64 * 2.0));
+        }
+        let kept = k.finish(7).expect("within the budget");
+        let mut found: Vec<i64> = kept.candidates([3.5, 0.2, 6.5, 0.8]).iter().map(|c| c.fid).collect();
+        found.sort_unstable();
+        assert_eq!(found, vec![2, 3], "boxes [4,5] and [6,7] meet x 3.5..6.5");
+        assert!(kept.candidates([1.1, 0.0, 1.9, 1.0]).is_empty(), "the gap between two squares");
+        assert!(kept.items.iter().all(|c| c.layer_id == 7));
+        let mut small = Keeper::new(20);
+        for i in 0..10 {
+            small.keep(i, String::new(), square(i as f64 * 2.0));
+        }
+        assert!(small.finish(7).is_none(), "50 vertices over a budget of 20");
+    }
+
+    #[test]
+    fn patches_are_ordered_along_the_curve() {
+        let at = |x: f64, y: f64| -> Pending { (0, Geometry::Point(geo::Point::new(x, y)), String::new(), vec![]) };
+        let mut todo = vec![at(10.0, 10.0), at(0.0, 0.0), at(10.0, 0.0), at(0.0, 10.0), at(0.1, 0.1)];
+        spatial_order(&mut todo);
+        let xy: Vec<(f64, f64)> = todo
+            .iter()
+            .map(|t| match t.1 {
+                Geometry::Point(p) => (p.x(), p.y()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(xy[..2], [(0.0, 0.0), (0.1, 0.1)], "neighbours follow each other: {xy:?}");
+        assert_eq!(xy[4], (10.0, 10.0), "the far corner comes last in Z order: {xy:?}");
     }
 }

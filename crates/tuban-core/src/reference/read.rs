@@ -186,11 +186,17 @@ fn convert(g: &gdal::vector::Geometry, transform: &CoordTransform) -> Result<(ge
     if g.is_empty() {
         return Err("几何为空 / empty geometry".into());
     }
-    let mut g = g.clone();
     let ty = g.geometry_type();
-    if gdal::vector::geometry_type_has_z(ty) || gdal::vector::geometry_type_has_m(ty) {
-        g.flatten_to_2d();
-    }
+    // Copied only to drop Z or M (the transform below copies anyway).
+    let flat;
+    let g = if gdal::vector::geometry_type_has_z(ty) || gdal::vector::geometry_type_has_m(ty) {
+        let mut c = g.clone();
+        c.flatten_to_2d();
+        flat = c;
+        &flat
+    } else {
+        g
+    };
     match gdal::vector::geometry_type_flatten(ty) {
         OGRwkbGeometryType::wkbPolygon
         | OGRwkbGeometryType::wkbMultiPolygon
@@ -214,7 +220,7 @@ fn convert(g: &gdal::vector::Geometry, transform: &CoordTransform) -> Result<(ge
             _ => Err("修复后没有面 / no polygon left after repair".into()),
         }
     };
-    let first = to_lonlat(&g)?;
+    let first = to_lonlat(g)?;
     if geo::Validation::is_valid(&first) {
         return Ok((first, false));
     }

@@ -13,6 +13,7 @@ use rusqlite::params;
 use super::patches::audit_text;
 use super::{now_utc, EditSource, PatchRecord, Project, Result, StoreError};
 use tuban_model::geometry::gpkg;
+use tuban_model::progress::Progress;
 use tuban_model::reference::OverlayRow;
 use tuban_model::Value;
 
@@ -91,8 +92,9 @@ impl Project {
     }
 
     /// Stores computed overlays in one transaction, each replacing what was stored for its
-    /// patch and layer. Derived data: allowed while sealed (it changes no review value).
-    pub fn store_overlays(&mut self, overlays: &[LayerOverlay]) -> Result<()> {
+    /// patch and layer (`fresh`: the caller knows nothing is stored for them, a layer just
+    /// added). Derived data: allowed while sealed (it changes no review value).
+    pub fn store_overlays(&mut self, overlays: &[LayerOverlay], fresh: bool) -> Result<()> {
         self.require_write()?;
         let now = now_utc();
         let path = self.path_str();
@@ -104,7 +106,9 @@ impl Project {
             let mut ins = tx.prepare_cached("INSERT OR REPLACE INTO tuban_overlay(patch_fid, layer_id, class, area_m2, share_pct, features, top_fid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)").map_err(sq)?;
             let mut state = tx.prepare_cached("INSERT OR REPLACE INTO tuban_overlay_state(patch_fid, layer_id, geom_sig, computed_at) VALUES (?1, ?2, ?3, ?4)").map_err(sq)?;
             for o in overlays {
-                del.execute(params![o.patch_fid, o.layer_id]).map_err(sq)?;
+                if !fresh {
+                    del.execute(params![o.patch_fid, o.layer_id]).map_err(sq)?;
+                }
                 for (class, area_m2, share_pct, features, top) in &o.classes {
                     ins.execute(params![o.patch_fid, o.layer_id, class, area_m2, share_pct, features, top])
                         .map_err(sq)?;
@@ -118,18 +122,38 @@ impl Project {
     /// The stored overlay of every patch (largest share first), with the layer's kind and label
     /// and the attributes of each class's largest feature.
     pub fn overlays(&self) -> Result<HashMap<i64, Vec<OverlayRow>>> {
-        self.overlay_rows("1 = 1", params![])
+        self.overlay_rows("1 = 1", "1 = 1", params![])
     }
 
     /// The stored overlay of one patch (largest share first).
     pub fn overlay(&self, fid: i64) -> Result<Vec<OverlayRow>> {
-        Ok(self.overlay_rows("o.patch_fid = ?1", params![fid])?.remove(&fid).unwrap_or_default())
+        Ok(self.overlay_rows("o.patch_fid = ?1", "1 = 1", params![fid])?.remove(&fid).unwrap_or_default())
     }
 
-    fn overlay_rows(&self, cond: &str, p: &[&dyn rusqlite::ToSql]) -> Result<HashMap<i64, Vec<OverlayRow>>> {
+    /// The stored overlays of the patches with row ids `lo..=hi` with the layers `layers`, the
+    /// largest feature's attributes read only for the layers in `attrs_of` (what filling needs).
+    pub fn overlays_between(
+        &self,
+        (lo, hi): (i64, i64),
+        layers: &[i64],
+        attrs_of: &[i64],
+    ) -> Result<HashMap<i64, Vec<OverlayRow>>> {
+        let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        // `+layer_id`: the range of the primary key, not the layer's index (which holds every
+        // patch of a layer), answers this.
+        let cond = format!("o.patch_fid BETWEEN ?1 AND ?2 AND +o.layer_id IN ({})", list(layers));
+        self.overlay_rows(&cond, &format!("o.layer_id IN ({})", list(attrs_of)), params![lo, hi])
+    }
+
+    fn overlay_rows(
+        &self,
+        cond: &str,
+        with_attrs: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<HashMap<i64, Vec<OverlayRow>>> {
         let sql = format!(
             "SELECT o.patch_fid, o.layer_id, l.kind, CASE WHEN l.label = '' THEN l.name ELSE l.label END, o.class, o.area_m2, o.share_pct, o.features, f.attrs \
-             FROM tuban_overlay o JOIN tuban_reference l ON l.id = o.layer_id LEFT JOIN tuban_reference_features f ON f.fid = o.top_fid \
+             FROM tuban_overlay o JOIN tuban_reference l ON l.id = o.layer_id LEFT JOIN tuban_reference_features f ON f.fid = CASE WHEN {with_attrs} THEN o.top_fid END \
              WHERE {cond} ORDER BY o.patch_fid, o.layer_id, o.share_pct DESC"
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(self.sq())?;
@@ -165,48 +189,73 @@ impl Project {
 
     /// Writes values reference layers give patches, all in one transaction, like edits but
     /// recorded as `reference:<layer>` in the audit log (not on the analyst's undo stack), and
-    /// marks them. Each item is a patch as read and its fills (field, value, layer id, layer
-    /// title). Refused while sealed.
-    pub fn apply_reference_fills(&mut self, items: &[(PatchRecord, Vec<Fill>)]) -> Result<()> {
+    /// marks them. The patches `fids` (ascending) go by chunks of `chunk`: `plan` is given the
+    /// project and a chunk and answers each patch as read with its fills (field, value, layer
+    /// id, layer title), so what is read and planned stays small. Refused while sealed; a cancel
+    /// writes nothing. Returns the fields written.
+    pub fn apply_reference_fills(
+        &mut self,
+        fids: &[i64],
+        chunk: usize,
+        mut plan: impl FnMut(&Project, &[i64]) -> Result<Vec<(PatchRecord, Vec<Fill>)>>,
+        progress: &Progress,
+    ) -> Result<usize> {
         self.require_unsealed()?;
         let now = now_utc();
         let writer = self.audit_writer(now.clone());
-        let plans: Vec<_> = items
-            .iter()
-            .filter(|(r, _)| !r.split)
-            .map(|(record, fills)| {
+        let path = self.path_str();
+        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
+        let tx = self.conn.unchecked_transaction().map_err(sq)?;
+        let (mut written, mut done) = (0, 0u64);
+        for part in fids.chunks(chunk.max(1)) {
+            for (record, fills) in plan(self, part)?.iter().filter(|(r, _)| !r.split) {
                 let edits: Vec<(String, Value)> = fills.iter().map(|(f, v, _, _)| (f.clone(), v.clone())).collect();
                 let layers: Vec<&str> = fills.iter().map(|f| f.3.as_str()).collect();
                 let source = EditSource::Reference(layers.join(","));
-                (self.plan_values(record, &edits, &source), source, record.fid, fills)
-            })
-            .collect();
-        let path = self.path_str();
-        let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
-        let tx = self.conn.transaction().map_err(sq)?;
-        for (plan, source, fid, fills) in &plans {
-            if !plan.changed.is_empty() {
-                writer.write_values(&tx, plan, source).map_err(sq)?;
+                let plan = self.plan_values(record, &edits, &source);
+                if !plan.changed.is_empty() {
+                    writer.write_values(&tx, &plan, &source).map_err(sq)?;
+                }
+                let mut mark = tx
+                    .prepare_cached("INSERT OR REPLACE INTO tuban_reference_fills(patch_fid, field, layer_id, value, filled_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .map_err(sq)?;
+                for (field, value, layer_id, _) in fills {
+                    let text = audit_text(value).unwrap_or_default();
+                    mark.execute(params![record.fid, field, layer_id, text, now]).map_err(sq)?;
+                }
+                written += fills.len();
             }
-            let mut mark = tx
-                .prepare_cached("INSERT OR REPLACE INTO tuban_reference_fills(patch_fid, field, layer_id, value, filled_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .map_err(sq)?;
-            for (field, value, layer_id, _) in fills.iter() {
-                let text = audit_text(value).unwrap_or_default();
-                mark.execute(params![fid, field, layer_id, text, now]).map_err(sq)?;
-            }
+            done += part.len() as u64;
+            progress.set(done).map_err(|_| StoreError::Cancelled)?;
         }
-        tx.commit().map_err(sq)
+        tx.commit().map_err(sq)?;
+        Ok(written)
+    }
+
+    /// The patches under review with row ids `lo..=hi`.
+    pub fn patches_between(&self, (lo, hi): (i64, i64)) -> Result<Vec<PatchRecord>> {
+        self.patches_where(&format!("split_state IS NULL AND fid BETWEEN {lo} AND {hi}"))
+    }
+
+    /// The fill marks of the patches with row ids `lo..=hi`.
+    pub fn reference_fills_between(&self, (lo, hi): (i64, i64)) -> Result<HashMap<i64, Vec<FillMark>>> {
+        self.fill_marks("patch_fid BETWEEN ?1 AND ?2", params![lo, hi])
     }
 
     /// The values layers filled, of every patch.
     pub fn all_reference_fills(&self) -> Result<HashMap<i64, Vec<FillMark>>> {
+        self.fill_marks("1 = 1", params![])
+    }
+
+    fn fill_marks(&self, cond: &str, p: &[&dyn rusqlite::ToSql]) -> Result<HashMap<i64, Vec<FillMark>>> {
         let mut st = self
             .conn
-            .prepare("SELECT patch_fid, field, layer_id, value FROM tuban_reference_fills ORDER BY patch_fid, field")
+            .prepare_cached(&format!(
+                "SELECT patch_fid, field, layer_id, value FROM tuban_reference_fills WHERE {cond} ORDER BY patch_fid, field"
+            ))
             .map_err(self.sq())?;
         let rows = st
-            .query_map([], |r| {
+            .query_map(p, |r| {
                 Ok((r.get::<_, i64>(0)?, FillMark { field: r.get(1)?, layer_id: r.get(2)?, value: r.get(3)? }))
             })
             .map_err(self.sq())?;

@@ -195,11 +195,14 @@ impl Project {
     /// Adds a reference layer and its features in one transaction, committed when the feed
     /// ends with [`FeatureFeed::End`] and at least one feature: an abort, a feed that stops
     /// early, a cancel or a layer without features leave the project as it was (`Ok(None)`).
+    /// `stored` is handed each feature with its row id once it is written (what the overlay
+    /// of a layer just read keeps in memory instead of asking the R-tree again).
     pub fn add_reference(
         &mut self,
         meta: &NewReference,
         feed: impl Iterator<Item = FeatureFeed>,
         progress: &Progress,
+        mut stored: impl FnMut(i64, RefFeature),
     ) -> Result<Option<ReferenceLayer>> {
         self.require_write()?;
         let dir = self.project_dir();
@@ -237,11 +240,13 @@ impl Project {
                 let Some(env) = gpkg::envelope(&f.geom) else { continue };
                 let attrs = serde_json::to_string(&f.attrs).unwrap_or_else(|_| "{}".into());
                 ins.execute(params![id, f.class, f.label, attrs, super::geometry::blob(&f.geom)]).map_err(sq)?;
-                idx.execute(params![tx.last_insert_rowid(), env[0], env[2], env[1], env[3]]).map_err(sq)?;
+                let fid = tx.last_insert_rowid();
+                idx.execute(params![fid, env[0], env[2], env[1], env[3]]).map_err(sq)?;
                 extent = Some(match extent {
                     None => env,
                     Some(e) => [e[0].min(env[0]), e[1].min(env[1]), e[2].max(env[2]), e[3].max(env[3])],
                 });
+                stored(fid, f);
                 count += 1;
                 if count.is_multiple_of(1000) && progress.set(count).is_err() {
                     return Err(StoreError::Cancelled);
