@@ -8,7 +8,7 @@ use std::path::Path;
 use super::OpsError;
 use crate::reference::overlay::{self, Engine, OverlaySummary, Scope};
 use crate::reference::{self, Loaded, NewLayer, ReferenceError};
-use crate::store::{Fill, FillMark, PatchRecord, Project, StoreError};
+use crate::store::{Access, Fill, FillMark, PatchRecord, Project, StoreError};
 use tuban_model::progress::Progress;
 use tuban_model::reference::{hints, Hint, OverlayRow};
 use tuban_model::reference_rules::{suggestions, FillMode, ReferenceRule, Suggestion};
@@ -118,6 +118,10 @@ const FILL_CHUNK: usize = 1024;
 /// Writes the fill-mode values of the template's rules into the patches `fids`: into an empty
 /// field, or over a value a layer filled before and the analyst has not changed since; a value
 /// the analyst typed is never touched. One transaction; returns how many fields were written.
+///
+/// The patches, their overlays and fill marks are read and planned a chunk at a time on a
+/// planner thread with its own read-only connection (what is read is committed: the overlays
+/// are stored before this runs), while this thread writes the chunk before.
 pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize, OpsError> {
     let layers = p.references()?;
     let t = p.template().clone();
@@ -165,7 +169,42 @@ pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize,
         }
         Ok(items)
     };
-    match p.apply_reference_fills(&sorted, FILL_CHUNK, plan, progress) {
+    let path = p.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    let chunks = sorted.chunks(FILL_CHUNK).count();
+    let written = std::thread::scope(|s| {
+        // `move`: the sender goes with the planner, so its end ends the channel.
+        s.spawn(move || {
+            let reader = match Project::open(&path, Access::ReadOnly) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send((0, Err(e)));
+                    return;
+                }
+            };
+            for part in sorted.chunks(FILL_CHUNK) {
+                let planned = plan(&reader, part);
+                let failed = planned.is_err();
+                if tx.send((part.len(), planned)).is_err() || failed || progress.is_cancelled() {
+                    return;
+                }
+            }
+        });
+        let (mut done, mut received) = (0u64, 0usize);
+        // A planner that stopped early (cancelled, or a bug) must not let a part be committed.
+        let all = std::iter::from_fn(|| match rx.recv() {
+            Ok((n, part)) => {
+                done += n as u64;
+                received += 1;
+                let _ = progress.set(done);
+                Some(part)
+            }
+            Err(_) if received < chunks => Some(Err(StoreError::Cancelled)),
+            Err(_) => None,
+        });
+        p.apply_reference_fills(all, progress)
+    });
+    match written {
         Ok(written) => Ok(written),
         Err(StoreError::Cancelled) => Err(OpsError::Invalid(ReferenceError::Cancelled.to_string())),
         Err(e) => Err(e.into()),

@@ -189,15 +189,13 @@ impl Project {
 
     /// Writes values reference layers give patches, all in one transaction, like edits but
     /// recorded as `reference:<layer>` in the audit log (not on the analyst's undo stack), and
-    /// marks them. The patches `fids` (ascending) go by chunks of `chunk`: `plan` is given the
-    /// project and a chunk and answers each patch as read with its fills (field, value, layer
-    /// id, layer title), so what is read and planned stays small. Refused while sealed; a cancel
-    /// writes nothing. Returns the fields written.
+    /// marks them. `planned` hands over the patches by chunks (as read, with their fills: field,
+    /// value, layer id, layer title), so what is read and planned stays small and can be read
+    /// on another thread while this one writes. Refused while sealed; a cancel or an error of
+    /// the planner writes nothing. Returns the fields written.
     pub fn apply_reference_fills(
         &mut self,
-        fids: &[i64],
-        chunk: usize,
-        mut plan: impl FnMut(&Project, &[i64]) -> Result<Vec<(PatchRecord, Vec<Fill>)>>,
+        planned: impl Iterator<Item = Result<Vec<(PatchRecord, Vec<Fill>)>>>,
         progress: &Progress,
     ) -> Result<usize> {
         self.require_unsealed()?;
@@ -206,9 +204,10 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.unchecked_transaction().map_err(sq)?;
-        let (mut written, mut done) = (0, 0u64);
-        for part in fids.chunks(chunk.max(1)) {
-            for (record, fills) in plan(self, part)?.iter().filter(|(r, _)| !r.split) {
+        let mut written = 0;
+        for part in planned {
+            let part = part?;
+            for (record, fills) in part.iter().filter(|(r, _)| !r.split) {
                 let edits: Vec<(String, Value)> = fills.iter().map(|(f, v, _, _)| (f.clone(), v.clone())).collect();
                 let layers: Vec<&str> = fills.iter().map(|f| f.3.as_str()).collect();
                 let source = EditSource::Reference(layers.join(","));
@@ -225,8 +224,7 @@ impl Project {
                 }
                 written += fills.len();
             }
-            done += part.len() as u64;
-            progress.set(done).map_err(|_| StoreError::Cancelled)?;
+            progress.check().map_err(|_| StoreError::Cancelled)?;
         }
         tx.commit().map_err(sq)?;
         Ok(written)
