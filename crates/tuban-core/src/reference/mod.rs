@@ -137,8 +137,8 @@ pub fn load_keeping(
     let mut reasons = Vec::new();
     let mut batch = Vec::new().into_iter();
     let feed = std::iter::from_fn(|| loop {
-        if let Some(f) = batch.next() {
-            return Some(FeatureFeed::Feature(f));
+        if let Some((f, e)) = batch.next() {
+            return Some(FeatureFeed::Encoded(f, e));
         }
         match rx.recv() {
             Ok(Msg::Features(v)) => batch = v.into_iter(),

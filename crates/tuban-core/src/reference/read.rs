@@ -18,16 +18,16 @@ use crate::import::fields::field_text;
 use crate::import::prepare::{open_dataset, prepare};
 use crate::import::reader::{choose_layer, normalise, source_srs};
 use crate::import::{ImportError, ImportOptions};
-use crate::store::RefFeature;
+use crate::store::{encode_feature, EncodedFeature, RefFeature};
 
 /// What the reader sends: a header, the features, then the counts; `Fatal` ends it.
 pub(super) enum Msg {
     /// The layer read, its feature count, CRS and encoding (described), its fields, its extent
     /// in lon/lat.
     Header { layer: String, total: u64, crs: String, encoding: String, fields: Vec<String>, extent: Option<[f64; 4]> },
-    /// The next features (sent a batch at a time: one channel hand-over per feature cost more
-    /// in thread wake-ups than reading it).
-    Features(Vec<RefFeature>),
+    /// The next features, encoded for the store on this thread (sent a batch at a time: one
+    /// channel hand-over per feature cost more in thread wake-ups than reading it).
+    Features(Vec<(RefFeature, EncodedFeature)>),
     /// The end: features repaired and skipped, and why some were skipped (first few).
     Done { repaired: u64, skipped: u64, reasons: Vec<String> },
     /// The file cannot be read.
@@ -168,7 +168,10 @@ fn send_features(
             parts.join(" · ")
         };
         let label = opts.label_field.as_deref().map(|l| pick(&feature, l)).filter(|s| !s.is_empty());
-        batch.push(RefFeature { class, label, attrs, geom });
+        let feature = RefFeature { class, label, attrs, geom };
+        if let Some(encoded) = encode_feature(&feature) {
+            batch.push((feature, encoded));
+        }
         if batch.len() == BATCH
             && tx.send(Msg::Features(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
         {

@@ -62,7 +62,10 @@ pub use overlay::{extent_signature, Fill, FillMark, LayerOverlay};
 pub use package::{Checkout, PackageInfo};
 pub use patches::{EditOutcome, EditSource, PatchRecord};
 pub use photos::{PhotoRecord, PHOTO_KINDS};
-pub use reference::{FeatureFeed, NewReference, RefFeature, ReferenceLayer, ReferenceSource, StoredFeature};
+pub use reference::{
+    encode_feature, EncodedFeature, FeatureFeed, NewReference, RefFeature, ReferenceLayer, ReferenceSource,
+    StoredFeature,
+};
 pub use review::{cohen_kappa, Comment, Rebound, SpotCheck, SpotCheckResult, REVIEW_FLAGS};
 pub use rtree::register_functions as register_sql_functions;
 pub use schema::{SCHEMA_VERSION, WKT_4490};

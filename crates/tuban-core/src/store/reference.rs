@@ -159,11 +159,31 @@ pub struct RefFeature {
     pub geom: Geometry,
 }
 
+/// What the store writes of a feature (its GeoPackage blob, attributes as JSON, box), made by
+/// [`encode_feature`] where the feature was read, so the writer's thread only writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedFeature {
+    blob: Vec<u8>,
+    attrs_json: String,
+    envelope: [f64; 4],
+}
+
+/// Encodes a feature for the store; `None` for an empty geometry (not stored).
+pub fn encode_feature(f: &RefFeature) -> Option<EncodedFeature> {
+    Some(EncodedFeature {
+        envelope: gpkg::envelope(&f.geom)?,
+        attrs_json: serde_json::to_string(&f.attrs).unwrap_or_else(|_| "{}".into()),
+        blob: super::geometry::blob(&f.geom),
+    })
+}
+
 /// What a reader hands [`Project::add_reference`]: features, then the end with its counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeatureFeed {
     /// One feature.
     Feature(RefFeature),
+    /// One feature, encoded already (by [`encode_feature`] on the reader's thread).
+    Encoded(RefFeature, EncodedFeature),
     /// All features were read: how many were repaired and skipped.
     End {
         /// Polygons repaired with make-valid.
@@ -230,16 +250,19 @@ impl Project {
             let mut idx =
                 tx.prepare_cached("INSERT INTO tuban_reference_rtree VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sq)?;
             for item in feed {
-                let f = match item {
-                    FeatureFeed::Feature(f) => f,
+                let (f, encoded) = match item {
+                    FeatureFeed::Feature(f) => {
+                        let e = encode_feature(&f);
+                        (f, e)
+                    }
+                    FeatureFeed::Encoded(f, e) => (f, Some(e)),
                     FeatureFeed::End { repaired, skipped } => {
                         ended = Some((repaired, skipped));
                         break;
                     }
                 };
-                let Some(env) = gpkg::envelope(&f.geom) else { continue };
-                let attrs = serde_json::to_string(&f.attrs).unwrap_or_else(|_| "{}".into());
-                ins.execute(params![id, f.class, f.label, attrs, super::geometry::blob(&f.geom)]).map_err(sq)?;
+                let Some(EncodedFeature { blob, attrs_json, envelope: env }) = encoded else { continue };
+                ins.execute(params![id, f.class, f.label, attrs_json, blob]).map_err(sq)?;
                 let fid = tx.last_insert_rowid();
                 idx.execute(params![fid, env[0], env[2], env[1], env[3]]).map_err(sq)?;
                 extent = Some(match extent {
