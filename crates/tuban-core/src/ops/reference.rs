@@ -192,7 +192,9 @@ pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize,
         });
         let (mut done, mut received) = (0u64, 0usize);
         // A planner that stopped early (cancelled, or a bug) must not let a part be committed.
-        let all = std::iter::from_fn(|| match rx.recv() {
+        // `move`: the receiver goes with the writer, so a writer that stops (sealed, an error)
+        // ends the channel and the planner's next send returns instead of waiting for ever.
+        let all = std::iter::from_fn(move || match rx.recv() {
             Ok((n, part)) => {
                 done += n as u64;
                 received += 1;

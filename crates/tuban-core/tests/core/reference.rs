@@ -304,3 +304,41 @@ fn a_file_geodatabase_layer_is_read_and_matches_geos() {
     let added = ops::reference::add(&mut p, &gdb, &j, &Progress::new()).unwrap();
     assert_eq!(added.loaded.layer.features, 2);
 }
+
+/// More patches than the fill's planner sends ahead (chunks of 1,024, two in flight): every
+/// patch is filled across the chunks, and on a sealed copy the refused fill returns (the
+/// planner is not left waiting) and writes nothing. Each patch is its own basic grassland
+/// (the delivered file added as the layer), so the expected value is 是 everywhere.
+#[test]
+fn fills_span_many_chunks_and_a_sealed_project_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let shp = dir.path().join("patches.shp");
+    crate::synth::generate(&shp, 3_000).unwrap();
+    let run = |sealed: bool| {
+        let (tmp, mut p) = common::new_project("grassland");
+        common::import(&mut p, &shp).unwrap();
+        if sealed {
+            p.seal().unwrap();
+        }
+        let shp = shp.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let added = ops::reference::add(&mut p, &shp, &layer(ReferenceKind::BasicGrassland, &[]), &Progress::new())
+                .map(|a| (a.filled, a.fill_refused));
+            let yes = p
+                .patches()
+                .unwrap()
+                .iter()
+                .filter(|r| r.value(p.template(), "SFJBCY") == Some(&Value::Bool(true)))
+                .count();
+            let _ = tx.send((added, yes, tmp));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(120)).expect("adding the layer returned within 120 s")
+    };
+    let ((added, yes, _tmp), (sealed_added, sealed_yes, _tmp2)) = (run(false), run(true));
+    let (filled, refused) = added.unwrap();
+    assert_eq!((filled, refused, yes), (3_000, None, 3_000));
+    let (filled, refused) = sealed_added.unwrap();
+    assert_eq!((filled, sealed_yes), (0, 0));
+    assert!(refused.is_some_and(|r| r.contains("封库")), "the seal is named");
+}
