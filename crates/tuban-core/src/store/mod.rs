@@ -28,6 +28,7 @@ mod package;
 mod patches;
 mod photos;
 mod reference;
+mod reference_index;
 mod review;
 mod rows;
 mod rtree;
@@ -194,6 +195,8 @@ pub struct Project {
     pub(crate) field_columns: Vec<String>,
     /// The imagery on screen, recorded with a verdict when it is set.
     imagery_context: Option<String>,
+    /// Each reference layer's spatial index, read once per session (`reference_index.rs`).
+    reference_trees: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<reference_index::LayerTree>>>,
 }
 
 /// The user name written to the audit log: `TUBAN_USER`, else the login name.
@@ -332,6 +335,7 @@ impl Project {
             user: current_user(),
             field_columns,
             imagery_context: None,
+            reference_trees: Default::default(),
         })
     }
 

@@ -1,8 +1,9 @@
 //! The reference layers of a project (land survey, basic grassland, protected areas, the red
 //! line, approvals, earlier years): the catalogue `tuban_reference`, and every feature read once
 //! into `tuban_reference_features` (CGCS2000 lon/lat GeoPackage blobs, the class, the attributes
-//! as JSON) with its own R-tree `tuban_reference_rtree`, so the overlay of each patch asks the
-//! index and never re-reads the delivered file.
+//! as JSON) with its spatial index (`reference_index.rs`; schemas 6 and 7 had an SQLite R-tree
+//! `tuban_reference_rtree`), so the overlay of each patch asks the index and never re-reads the
+//! delivered file.
 //!
 //! The features table is not a GeoPackage layer (as `tuban_source_geom` is not): GDAL and QGIS
 //! keep seeing one `patches` layer. The source file is stored relative to the project and
@@ -245,10 +246,9 @@ impl Project {
         let mut extent: Option<[f64; 4]> = None;
         let mut count = 0u64;
         let mut ended = None;
+        let mut boxes: Vec<(i64, [f64; 4])> = Vec::new();
         {
             let mut ins = tx.prepare_cached("INSERT INTO tuban_reference_features(layer_id, class, label, attrs, geom) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sq)?;
-            let mut idx =
-                tx.prepare_cached("INSERT INTO tuban_reference_rtree VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sq)?;
             for item in feed {
                 let (f, encoded) = match item {
                     FeatureFeed::Feature(f) => {
@@ -264,7 +264,7 @@ impl Project {
                 let Some(EncodedFeature { blob, attrs_json, envelope: env }) = encoded else { continue };
                 ins.execute(params![id, f.class, f.label, attrs_json, blob]).map_err(sq)?;
                 let fid = tx.last_insert_rowid();
-                idx.execute(params![fid, env[0], env[2], env[1], env[3]]).map_err(sq)?;
+                boxes.push((fid, env));
                 extent = Some(match extent {
                     None => env,
                     Some(e) => [e[0].min(env[0]), e[1].min(env[1]), e[2].max(env[2]), e[3].max(env[3])],
@@ -277,6 +277,11 @@ impl Project {
             }
         }
         let (Some((repaired, skipped)), Some(e)) = (ended, extent) else { return Ok(None) };
+        tx.execute(
+            "INSERT INTO tuban_reference_index(layer_id, boxes) VALUES (?1, ?2)",
+            params![id, super::reference_index::encode(&boxes)],
+        )
+        .map_err(sq)?;
         tx.execute(
             "UPDATE tuban_reference SET features = ?1, repaired = ?2, skipped = ?3, min_x = ?4, min_y = ?5, max_x = ?6, max_y = ?7 WHERE id = ?8",
             params![count as i64, repaired as i64, skipped as i64, e[0], e[1], e[2], e[3], id],
@@ -300,13 +305,15 @@ impl Project {
         let path = self.path_str();
         let sq = |cause| StoreError::Sqlite { path: path.clone(), cause };
         let tx = self.conn.transaction().map_err(sq)?;
-        tx.execute("DELETE FROM tuban_reference_rtree WHERE id IN (SELECT fid FROM tuban_reference_features WHERE layer_id = ?1)", [id]).map_err(sq)?;
+        tx.execute("DELETE FROM tuban_reference_index WHERE layer_id = ?1", [id]).map_err(sq)?;
         for table in ["tuban_reference_features", "tuban_overlay", "tuban_overlay_state", "tuban_reference_fills"] {
             tx.execute(&format!("DELETE FROM {table} WHERE layer_id = ?1"), [id]).map_err(sq)?;
         }
         tx.execute("DELETE FROM tuban_reference WHERE id = ?1", [id]).map_err(sq)?;
         tx.execute("INSERT INTO tuban_audit(time, user, patch_fid, patch_key, field, old_value, new_value, action) VALUES (?1, ?2, NULL, NULL, 'reference', ?3, NULL, 'reference')", params![now, user, name]).map_err(sq)?;
-        tx.commit().map_err(sq)
+        tx.commit().map_err(sq)?;
+        self.forget_reference_tree(id);
+        Ok(())
     }
 
     /// The reference layers, in the order they were added.
@@ -360,36 +367,13 @@ impl Project {
     }
 
     /// The features of the given layers (all when `layers` is empty) whose boxes meet `bbox`
-    /// (min lon, min lat, max lon, max lat), from the R-tree.
+    /// (min lon, min lat, max lon, max lat), from the layers' index.
     pub fn reference_features_in(&self, layers: &[i64], bbox: [f64; 4]) -> Result<Vec<StoredFeature>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT f.fid, f.layer_id, f.class, f.label, f.attrs, f.geom FROM tuban_reference_rtree r JOIN tuban_reference_features f ON f.fid = r.id \
-                 WHERE r.maxx >= ?1 AND r.minx <= ?3 AND r.maxy >= ?2 AND r.miny <= ?4",
-            )
-            .map_err(self.sq())?;
-        let rows = st
-            .query_map(params![bbox[0], bbox[1], bbox[2], bbox[3]], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Vec<u8>>(5)?,
-                ))
-            })
-            .map_err(self.sq())?;
         let mut out = Vec::new();
-        for row in rows {
-            let (fid, layer_id, class, label, attrs, blob) = row.map_err(self.sq())?;
-            if !layers.is_empty() && !layers.contains(&layer_id) {
-                continue;
+        for fid in self.reference_fids_in(layers, bbox)? {
+            if let Some(f) = self.reference_feature(fid)? {
+                out.push(f);
             }
-            let Ok((_, geom)) = gpkg::decode(&blob) else { continue };
-            let attrs = serde_json::from_str(&attrs).unwrap_or_default();
-            out.push(StoredFeature { fid, layer_id, feature: RefFeature { class, label, attrs, geom } });
         }
         Ok(out)
     }
@@ -399,24 +383,16 @@ impl Project {
     pub fn reference_geometries_in(&self, layers: &[i64], bbox: [f64; 4]) -> Result<Vec<(i64, i64, String, Geometry)>> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT f.fid, f.layer_id, f.class, f.geom FROM tuban_reference_rtree r JOIN tuban_reference_features f ON f.fid = r.id \
-                 WHERE r.maxx >= ?1 AND r.minx <= ?3 AND r.maxy >= ?2 AND r.miny <= ?4",
-            )
-            .map_err(self.sq())?;
-        let rows = st
-            .query_map(params![bbox[0], bbox[1], bbox[2], bbox[3]], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
-            })
+            .prepare_cached("SELECT layer_id, class, geom FROM tuban_reference_features WHERE fid = ?1")
             .map_err(self.sq())?;
         let mut out = Vec::new();
-        for row in rows {
-            let (fid, layer_id, class, blob) = row.map_err(self.sq())?;
-            if !layers.is_empty() && !layers.contains(&layer_id) {
-                continue;
-            }
-            if let Ok((_, geom)) = gpkg::decode(&blob) {
-                out.push((fid, layer_id, class, geom));
+        for fid in self.reference_fids_in(layers, bbox)? {
+            let row: Option<(i64, String, Vec<u8>)> =
+                st.query_row([fid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(self.sq())?;
+            if let Some((layer_id, class, blob)) = row {
+                if let Ok((_, geom)) = gpkg::decode(&blob) {
+                    out.push((fid, layer_id, class, geom));
+                }
             }
         }
         Ok(out)
@@ -426,12 +402,10 @@ impl Project {
     pub fn reference_feature(&self, fid: i64) -> Result<Option<StoredFeature>> {
         let row: Option<FeatureRow> = self
             .conn
-            .query_row(
-                "SELECT layer_id, class, label, attrs, geom FROM tuban_reference_features WHERE fid = ?1",
-                [fid],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT layer_id, class, label, attrs, geom FROM tuban_reference_features WHERE fid = ?1")
+            .and_then(|mut st| {
+                st.query_row([fid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional()
+            })
             .map_err(self.sq())?;
         Ok(row.and_then(|(layer_id, class, label, attrs, blob)| {
             let (_, geom) = gpkg::decode(&blob).ok()?;

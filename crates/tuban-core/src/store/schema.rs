@@ -24,6 +24,10 @@
 //! patch's overlay in `tuban_overlay` with `tuban_overlay_state` (which extent it was computed
 //! for), and `tuban_reference_fills` (values a layer filled, to mark them in the form); see
 //! `reference.rs`.
+//! Schema version 7: the link of a copy to the team hub (see `hub.rs`).
+//! Schema version 8: the reference features' spatial index as one row of packed boxes per layer
+//! (`tuban_reference_index`, see `reference_index.rs`) in place of the R-tree
+//! `tuban_reference_rtree`, which the upgrade turns into it and drops.
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -39,7 +43,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -326,6 +330,7 @@ const STEPS: &[Step] = &[
     Step { upgrade: v5_upgrade, read_only: v5_read_only },
     Step { upgrade: super::reference::schema_upgrade, read_only: super::reference::schema_read_only },
     Step { upgrade: super::hub::schema_upgrade, read_only: super::hub::schema_read_only },
+    Step { upgrade: super::reference_index::schema_upgrade, read_only: super::reference_index::schema_read_only },
 ];
 
 /// Tables of tuban's own that schema 5 adds (also laid over an older file opened read-only).

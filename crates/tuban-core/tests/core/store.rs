@@ -246,6 +246,11 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
     assert_eq!(p.patch_count().unwrap(), 30);
 }
 
+/// Every reference feature found by a box around the whole sample county (the index's answer).
+fn reference_features(p: &Project) -> usize {
+    p.reference_features_in(&[], [100.0, 30.0, 120.0, 50.0]).unwrap().len()
+}
+
 /// Every released schema version opens read-only without being changed, and opens for writing
 /// after migration (with a backup copy). One entry per released version.
 #[test]
@@ -259,6 +264,7 @@ fn released_schema_versions_open() {
         (5, "schema/v5.gpkg"),
         (6, "schema/v6.gpkg"),
         (7, "schema/v7.gpkg"),
+        (8, "schema/v8.gpkg"),
     ] {
         let path = dir.path().join(format!("v{version}.gpkg"));
         std::fs::copy(fixture(file), &path).unwrap();
@@ -274,8 +280,22 @@ fn released_schema_versions_open() {
             assert_eq!(p.case_attachments(case).unwrap().len(), usize::from(version >= 2), "v{version}");
             p.ledger().unwrap();
             p.verify().unwrap();
-            // Schema 6 (reference layers): the fixture has two.
-            assert_eq!(p.references().unwrap().len(), if version >= 6 { 2 } else { 0 }, "v{version}");
+            // Schema 6 (reference layers): the fixture has two (v8 a third), and their features
+            // are found by box (schema 8's index, or the older R-tree read through it).
+            let layers = if version >= 8 {
+                3
+            } else if version >= 6 {
+                2
+            } else {
+                0
+            };
+            assert_eq!(p.references().unwrap().len(), layers, "v{version}");
+            let features = match version {
+                8.. => 385,
+                6 | 7 => 382,
+                _ => 0,
+            };
+            assert_eq!(reference_features(&p), features, "v{version}");
             let overlay = p.overlay(p.find_patch("150999SJBG2025000003").unwrap().unwrap()).unwrap();
             assert_eq!(overlay.is_empty(), version < 6, "v{version}");
         }
@@ -320,6 +340,24 @@ fn released_schema_versions_open() {
         let progress = tuban_model::progress::Progress::new();
         let added = tuban_core::ops::reference::add(&mut p, &fixture("reference/jbcy.gpkg"), &jbcy, &progress).unwrap();
         assert_eq!(added.overlay.patches, 31, "v{version}");
+        // The migrated layers are found by box, and an overlay from the index (not from the
+        // features kept by an add) sees them.
+        let features = match version {
+            8.. => 385,
+            6 | 7 => 382,
+            _ => 0,
+        };
+        assert_eq!(reference_features(&p), features + added.loaded.layer.features as usize, "v{version}");
+        let (refreshed, _) = tuban_core::ops::reference::refresh(
+            &mut p,
+            &tuban_core::reference::overlay::Scope::Patches(vec![fid]),
+            &progress,
+        )
+        .unwrap();
+        assert_eq!(refreshed.pairs, p.references().unwrap().len(), "v{version}");
+        let reopened = Project::open(&path, Access::ReadOnly).unwrap();
+        assert_eq!(reference_features(&reopened), reference_features(&p), "v{version}: the index is on disk");
+        drop(reopened);
         assert!(
             version == tuban_core::store::SCHEMA_VERSION
                 || dir.path().join(format!("v{version}.gpkg.bak-v{version}")).exists()
