@@ -1,7 +1,7 @@
 //! Overlay benchmark (not a test): 100,000 patches and a 300,000-parcel land-survey layer (GBK
 //! shapefiles in EPSG:4546, parcels tiling the county with shared, jittered edges) overlaid by
 //! `tuban reference add … --kind landuse --field DLMC` (reading the layer into the project's
-//! R-tree, the overlay of every patch, the fills), next to the peers on the same files in the
+//! spatial index, the overlay of every patch, the fills), next to the peers on the same files in the
 //! same run: `ogr_layer_algebra.py Intersection` (told the encoding, with a .qix spatial index on
 //! the parcels as it needs one) and QGIS's `native:intersection` (PyQGIS, `benches/peers/`). Every tool writes each patch × parcel intersection with its attributes; tuban
 //! also sums them per class and stores the shares. Prints seconds of each and the ratios, and
@@ -151,7 +151,7 @@ fn main() -> anyhow::Result<()> {
         let conn = rusqlite::Connection::open_with_flags(&project, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.query_row("SELECT count(*) FROM tuban_overlay", [], |r| r.get::<_, i64>(0))?
     };
-    println!("patches {n}, parcels {}: tuban reference add (read into the R-tree + overlay + fills) {t_tuban:.2} s, {rows} class rows", side * side);
+    println!("patches {n}, parcels {}: tuban reference add (read into the table and spatial index + overlay + fills) {t_tuban:.2} s, {rows} class rows", side * side);
     // What the window does on selection: one patch's stored overlay, hints and suggestions.
     let p = tuban_core::store::Project::open(&project, tuban_core::store::Access::ReadOnly)?;
     let fids = p.live_fids()?;

@@ -428,9 +428,16 @@ fn v5_read_only(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&format!("CREATE TEMP TABLE {}", V5_TABLES.replace("{temp}", "TEMP")))
 }
 
-/// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`.
+/// Upgrades an older project to [`SCHEMA_VERSION`], after copying it to `NAME.gpkg.bak-vN`
+/// (`NAME.gpkg.bak-vN.2`, `.3` … when that exists: a backup is never overwritten).
 pub fn migrate(conn: &Connection, path: &Path, from: i64) -> rusqlite::Result<()> {
-    let backup = path.with_extension(format!("gpkg.bak-v{from}"));
+    let mut backup = path.with_extension(format!("gpkg.bak-v{from}"));
+    for n in 2.. {
+        if !backup.exists() {
+            break;
+        }
+        backup = path.with_extension(format!("gpkg.bak-v{from}.{n}"));
+    }
     conn.execute("VACUUM INTO ?1", [backup.display().to_string()])?;
     for version in from..SCHEMA_VERSION {
         let Some(step) = usize::try_from(version - 1).ok().and_then(|i| STEPS.get(i)) else { break };

@@ -246,6 +246,21 @@ fn a_new_project_ignores_a_stale_wal_left_by_a_deleted_one() {
     assert_eq!(p.patch_count().unwrap(), 30);
 }
 
+/// An upgrade never overwrites an earlier backup (a file upgraded, restored from its backup and
+/// opened again): the second backup gets the next number.
+#[test]
+fn an_upgrade_keeps_an_existing_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v7.gpkg");
+    std::fs::copy(fixture("schema/v7.gpkg"), &path).unwrap();
+    let first = dir.path().join("v7.gpkg.bak-v7");
+    std::fs::write(&first, b"an earlier backup").unwrap();
+    drop(Project::open(&path, Access::ReadWrite).unwrap());
+    assert_eq!(std::fs::read(&first).unwrap(), b"an earlier backup");
+    let second = Project::open(&dir.path().join("v7.gpkg.bak-v7.2"), Access::ReadOnly).unwrap();
+    assert_eq!(second.patch_count().unwrap(), 31, "the new backup is the file as it was");
+}
+
 /// Every reference feature found by a box around the whole sample county (the index's answer).
 fn reference_features(p: &Project) -> usize {
     p.reference_features_in(&[], [100.0, 30.0, 120.0, 50.0]).unwrap().len()
