@@ -90,6 +90,20 @@ pub struct ImportSession<'a> {
     now: String,
     /// The last row id before the import, while the spatial index waits for [`Self::finish`].
     index_from: Option<i64>,
+    /// The INSERT of a new patch (the same for every row: built once).
+    insert_sql: String,
+}
+
+/// The INSERT of a new patch: tuban's columns, the uid made in the statement itself (the insert
+/// trigger that would fill it rewrites the row), then one column per template field.
+fn insert_sql(template: &Template) -> String {
+    let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid");
+    let mut marks = format!("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}", super::schema::NEW_UID);
+    for (i, f) in template.fields().iter().enumerate() {
+        cols.push_str(&format!(", \"{}\"", f.name));
+        marks.push_str(&format!(", ?{}", 12 + i));
+    }
+    format!("INSERT INTO patches ({cols}) VALUES ({marks})")
 }
 
 impl Project {
@@ -115,6 +129,7 @@ impl Project {
         Ok(ImportSession {
             tx,
             path,
+            insert_sql: insert_sql(&template),
             template,
             meta,
             user,
@@ -273,14 +288,6 @@ impl ImportSession<'_> {
         self.template.apply_computed(&mut vals);
         let problems = self.template.validate(&vals);
         let status = self.template.review_status(&vals, &problems);
-        let fields = self.template.fields();
-        // The uid in the INSERT itself: the insert trigger that would fill it rewrites the row.
-        let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid");
-        let mut marks = format!("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}", super::schema::NEW_UID);
-        for (i, f) in fields.iter().enumerate() {
-            cols.push_str(&format!(", \"{}\"", f.name));
-            marks.push_str(&format!(", ?{}", 12 + i));
-        }
         let centre = p.centre;
         let mut params: Vec<SqlValue> = vec![
             SqlValue::Blob(gpkg::encode(&p.geom_lonlat, DISPLAY_SRS_ID)),
@@ -300,9 +307,8 @@ impl ImportSession<'_> {
             SqlValue::Text(self.now.clone()),
         ];
         params.extend(vals.iter().map(to_sql));
-        let sql = format!("INSERT INTO patches ({cols}) VALUES ({marks})");
         let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
-        self.tx.prepare_cached(&sql).map_err(sq)?.execute(params_from_iter(params)).map_err(sq)?;
+        self.tx.prepare_cached(&self.insert_sql).map_err(sq)?.execute(params_from_iter(params)).map_err(sq)?;
         let fid = self.tx.last_insert_rowid();
         self.tx
             .prepare_cached("INSERT INTO tuban_source_geom(fid, srs_id, geom) VALUES (?1, ?2, ?3)")
