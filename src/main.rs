@@ -34,11 +34,19 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match cli::run(cli) {
+    let code = match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("错误 / error: {e:#}");
             ExitCode::from(1)
         }
+    };
+    if let Some(file) = std::env::var_os("TUBAN_PEAK_FILE") {
+        // For the memory tests: this process's own peak resident memory (a spawned child's
+        // `ru_maxrss` also counts the test process it was spawned from).
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("").trim().to_string();
+        let _ = std::fs::write(file, peak);
     }
+    code
 }

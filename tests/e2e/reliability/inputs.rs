@@ -164,13 +164,16 @@ fn a_project_with_random_bytes_changed_gives_messages_not_panics() {
 }
 
 /// Runs `tuban ARGS` and reaps that one child with `wait4`: whether it succeeded, its stdout and
-/// stderr, and its own peak resident memory in MB (`RUSAGE_CHILDREN` would give the largest
-/// child of any test running in this process, the window among them).
+/// stderr, and its own peak resident memory in MB, as it reports it (`VmHWM`, written to
+/// `TUBAN_PEAK_FILE`): the child's `ru_maxrss` also counts this test process's memory, as the
+/// spawn shares it until the exec, and `RUSAGE_CHILDREN` the largest child of any test.
 #[allow(clippy::zombie_processes)] // reaped by wait4 below
 fn tuban_measured(args: &[&str], dir: &std::path::Path) -> (bool, String, f64) {
     let (out, err) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let peak_file = dir.join("peak.txt");
     let child = Command::new(env!("CARGO_BIN_EXE_tuban"))
         .args(args)
+        .env("TUBAN_PEAK_FILE", &peak_file)
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
@@ -183,7 +186,14 @@ fn tuban_measured(args: &[&str], dir: &std::path::Path) -> (bool, String, f64) {
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut ru) }, pid);
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     let text = std::fs::read_to_string(out).unwrap() + &std::fs::read_to_string(err).unwrap();
-    (ok, text, ru.ru_maxrss as f64 / 1024.0)
+    let peak = std::fs::read_to_string(&peak_file).unwrap_or_default();
+    let kb: f64 = peak
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no peak reported ({peak:?}): {text}"));
+    (ok, text, kb / 1024.0)
 }
 
 /// A 50-megapixel photo (8660×5774) is decoded off the UI thread with an allocation cap: it is

@@ -94,16 +94,11 @@ pub struct ImportSession<'a> {
     insert_sql: String,
 }
 
-/// The INSERT of a new patch: tuban's columns, the uid made in the statement itself (the insert
-/// trigger that would fill it rewrites the row), then one column per template field.
+/// The INSERT of a new patch, its uid made in it (the insert trigger would rewrite the row).
 fn insert_sql(template: &Template) -> String {
-    let mut cols = String::from("geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid");
-    let mut marks = format!("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}", super::schema::NEW_UID);
-    for (i, f) in template.fields().iter().enumerate() {
-        cols.push_str(&format!(", \"{}\"", f.name));
-        marks.push_str(&format!(", ?{}", 12 + i));
-    }
-    format!("INSERT INTO patches ({cols}) VALUES ({marks})")
+    let names: String = template.fields().iter().map(|f| format!(", \"{}\"", f.name)).collect();
+    let marks: String = (0..template.fields().len()).map(|i| format!(", ?{}", 12 + i)).collect();
+    format!("INSERT INTO patches (geom, review_status, area_m2, area_mu, area_ha, center_lon, center_lat, batch_id, import_issues, extra_attrs, updated_at, uid{names}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}{marks})", super::schema::NEW_UID)
 }
 
 impl Project {
