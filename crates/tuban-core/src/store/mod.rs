@@ -32,6 +32,7 @@ mod reference_index;
 mod review;
 mod rows;
 mod rtree;
+mod rtree_bulk;
 mod schema;
 mod seal;
 mod seal_diff;
