@@ -16,6 +16,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
 use crate::store::{extent_signature, LayerOverlay, Project, StoreError};
+use tuban_model::geometry::order::hilbert_key;
 use tuban_model::geometry::{area_m2, gpkg};
 use tuban_model::progress::Progress;
 
@@ -246,32 +247,15 @@ const STORE_EVERY: usize = 2048;
 /// A patch waiting for its overlay: row id, extent, its signature, the layers wanted.
 type Pending = (i64, Geometry, String, Vec<i64>);
 
-/// Orders the patches along a Z-order curve of their centres, so neighbours follow each other
-/// and the R-tree's pages (or the kept index) stay in the cache from one patch to the next.
+/// Orders the patches along a Hilbert curve of their centres, so neighbours follow each other
+/// and the index's pages (or the kept index) stay in the cache from one patch to the next.
 fn spatial_order(todo: &mut [Pending]) {
     let centre = |g: &Geometry| gpkg::envelope(g).map(|b| ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0));
-    let centres: Vec<(f64, f64)> = todo.iter().filter_map(|t| centre(&t.1)).collect();
-    let (Some(x0), Some(y0)) =
-        (centres.iter().map(|c| c.0).min_by(f64::total_cmp), centres.iter().map(|c| c.1).min_by(f64::total_cmp))
-    else {
-        return;
-    };
-    let x1 = centres.iter().map(|c| c.0).fold(x0, f64::max);
-    let y1 = centres.iter().map(|c| c.1).fold(y0, f64::max);
-    let scale = |v: f64, lo: f64, hi: f64| if hi > lo { ((v - lo) / (hi - lo) * 65535.0) as u32 } else { 0 };
-    todo.sort_by_cached_key(|t| centre(&t.1).map_or(0, |(x, y)| morton(scale(x, x0, x1), scale(y, y0, y1))));
-}
-
-/// Interleaves the bits of two 16-bit cell numbers.
-fn morton(x: u32, y: u32) -> u64 {
-    let spread = |v: u32| {
-        let mut v = u64::from(v & 0xFFFF);
-        v = (v | (v << 8)) & 0x00FF_00FF;
-        v = (v | (v << 4)) & 0x0F0F_0F0F;
-        v = (v | (v << 2)) & 0x3333_3333;
-        (v | (v << 1)) & 0x5555_5555
-    };
-    spread(x) | (spread(y) << 1)
+    let extent = todo.iter().filter_map(|t| centre(&t.1)).fold(None, |e: Option<[f64; 4]>, (x, y)| {
+        Some(e.map_or([x, y, x, y], |e| [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)]))
+    });
+    let Some(extent) = extent else { return };
+    todo.sort_by_cached_key(|t| centre(&t.1).map_or(0, |(x, y)| hilbert_key(x, y, extent)));
 }
 
 /// The candidates of each patch of a chunk, from the kept features or the layers' R-tree.
@@ -455,6 +439,6 @@ mod tests {
             })
             .collect();
         assert_eq!(xy[..2], [(0.0, 0.0), (0.1, 0.1)], "neighbours follow each other: {xy:?}");
-        assert_eq!(xy[4], (10.0, 10.0), "the far corner comes last in Z order: {xy:?}");
+        assert_eq!(xy[4], (10.0, 0.0), "the curve ends in the lower right corner: {xy:?}");
     }
 }

@@ -12,6 +12,8 @@
 
 use rusqlite::{params, Connection};
 
+use tuban_model::geometry::order::hilbert_key;
+
 /// Bytes per cell of a two-dimensional float R-tree: id and four coordinates.
 const CELL_BYTES: usize = 8 + 4 * 4;
 
@@ -34,33 +36,6 @@ fn up(v: f64) -> f32 {
     } else {
         f
     }
-}
-
-/// The position of a box's centre along a Hilbert curve of order 16 over `extent`.
-fn hilbert(b: &[f32; 4], extent: &[f32; 4]) -> u64 {
-    const SIDE: u32 = 1 << 16;
-    let cell = |v: f32, lo: f32, hi: f32| -> u32 {
-        if hi > lo {
-            (f64::from((v - lo) / (hi - lo)) * f64::from(SIDE - 1)).clamp(0.0, f64::from(SIDE - 1)) as u32
-        } else {
-            0
-        }
-    };
-    let (mut x, mut y) =
-        (cell((b[0] + b[1]) / 2.0, extent[0], extent[1]), cell((b[2] + b[3]) / 2.0, extent[2], extent[3]));
-    let (mut d, mut s) = (0u64, SIDE / 2);
-    while s > 0 {
-        let (rx, ry) = (u32::from(x & s > 0), u32::from(y & s > 0));
-        d += u64::from(s) * u64::from(s) * u64::from((3 * rx) ^ ry);
-        if ry == 0 {
-            if rx == 1 {
-                (x, y) = (SIDE - 1 - x, SIDE - 1 - y);
-            }
-            std::mem::swap(&mut x, &mut y);
-        }
-        s /= 2;
-    }
-    d
 }
 
 fn bounds(cells: &[(i64, [f32; 4])]) -> [f32; 4] {
@@ -98,8 +73,11 @@ pub(crate) fn fill_empty(conn: &Connection, rtree: &str, entries: &[(i64, [f64; 
         return Ok(entries.is_empty() && rows == 0);
     }
     let mut leaves: Cells = entries.iter().map(|(id, b)| (*id, [down(b[0]), up(b[2]), down(b[1]), up(b[3])])).collect();
-    let extent = bounds(&leaves);
-    leaves.sort_by_cached_key(|(_, c)| hilbert(c, &extent));
+    let e = bounds(&leaves).map(f64::from);
+    let extent = [e[0], e[2], e[1], e[3]];
+    leaves.sort_by_cached_key(|(_, c)| {
+        hilbert_key((f64::from(c[0]) + f64::from(c[1])) / 2.0, (f64::from(c[2]) + f64::from(c[3])) / 2.0, extent)
+    });
     // Levels from the leaves up; each node is (its cells), numbered later.
     let mut levels: Vec<Vec<Cells>> = vec![leaves.chunks(max_cells).map(<[_]>::to_vec).collect()];
     let mut next_id = 2i64; // 1 is the root

@@ -7,6 +7,7 @@
 
 pub mod edit;
 pub mod gpkg;
+pub mod order;
 
 use geo::orient::{Direction, Orient};
 use geo::{Centroid, Contains, Distance, Euclidean, GeodesicArea, Geometry, InteriorPoint, Point};
