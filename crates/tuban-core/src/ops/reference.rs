@@ -119,9 +119,9 @@ const FILL_CHUNK: usize = 1024;
 /// field, or over a value a layer filled before and the analyst has not changed since; a value
 /// the analyst typed is never touched. One transaction; returns how many fields were written.
 ///
-/// The patches, their overlays and fill marks are read and planned a chunk at a time on a
-/// planner thread with its own read-only connection (what is read is committed: the overlays
-/// are stored before this runs), while this thread writes the chunk before.
+/// The patches, their overlays and fill marks are read and planned a chunk at a time; beyond
+/// one chunk on a planner thread with its own read-only connection (what is read is committed:
+/// the overlays are stored before this runs), while this thread writes the chunk before.
 pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize, OpsError> {
     let layers = p.references()?;
     let t = p.template().clone();
@@ -144,7 +144,7 @@ pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize,
     let mut sorted = fids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let plan = |p: &Project, part: &[i64]| -> Result<Vec<(PatchRecord, Vec<Fill>)>, StoreError> {
+    let plan = |p: &Project, part: &[i64]| -> Planned {
         let range = (part[0], part[part.len() - 1]);
         let overlays = p.overlays_between(range, &wanted, &with_attrs)?;
         let marks = p.reference_fills_between(range)?;
@@ -169,10 +169,35 @@ pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize,
         }
         Ok(items)
     };
+    let written = if sorted.len() <= FILL_CHUNK {
+        // One chunk (a refresh after an edit): planned here, no second connection.
+        let part = if sorted.is_empty() { Ok(Vec::new()) } else { plan(p, &sorted) };
+        p.apply_reference_fills(std::iter::once(part), progress)
+    } else {
+        fill_planned_beside(p, &sorted, &plan, progress)
+    };
+    match written {
+        Ok(written) => Ok(written),
+        Err(StoreError::Cancelled) => Err(OpsError::Invalid(ReferenceError::Cancelled.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The patches of one fill chunk, as read, with their fills.
+type Planned = Result<Vec<(PatchRecord, Vec<Fill>)>, StoreError>;
+
+/// Writes fills chunk by chunk while a planner thread with its own read-only connection reads
+/// and plans the next chunk.
+fn fill_planned_beside(
+    p: &mut Project,
+    sorted: &[i64],
+    plan: &(dyn Fn(&Project, &[i64]) -> Planned + Sync),
+    progress: &Progress,
+) -> Result<usize, StoreError> {
     let path = p.path().to_path_buf();
     let (tx, rx) = std::sync::mpsc::sync_channel(2);
     let chunks = sorted.chunks(FILL_CHUNK).count();
-    let written = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         // `move`: the sender goes with the planner, so its end ends the channel.
         s.spawn(move || {
             let reader = match Project::open(&path, Access::ReadOnly) {
@@ -205,10 +230,5 @@ pub fn fill(p: &mut Project, fids: &[i64], progress: &Progress) -> Result<usize,
             Err(_) => None,
         });
         p.apply_reference_fills(all, progress)
-    });
-    match written {
-        Ok(written) => Ok(written),
-        Err(StoreError::Cancelled) => Err(OpsError::Invalid(ReferenceError::Cancelled.to_string())),
-        Err(e) => Err(e.into()),
-    }
+    })
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Loaded, NewLayer, ReferenceError};
-use crate::store::{Access, FeatureFeed, NewReference, Project, RefFeature, StoreError};
+use crate::store::{encode_feature, Access, FeatureFeed, NewReference, Project, RefFeature, StoreError};
 use tuban_model::ledger::is_settled;
 use tuban_model::progress::Progress;
 use tuban_model::reference::{ATTR_CASE, ATTR_CASE_CLOSED};
@@ -43,7 +43,10 @@ pub(super) fn load_if_project(
     };
     progress.stage(&format!("读取往年项目 / reading {name}"), features.len() as u64);
     let n = features.len();
-    let feed = features.into_iter().map(FeatureFeed::Feature).chain([FeatureFeed::End { repaired: 0, skipped: 0 }]);
+    let feed = features
+        .into_iter()
+        .filter_map(|f| encode_feature(&f).map(|e| FeatureFeed::Feature(f, e)))
+        .chain([FeatureFeed::End { repaired: 0, skipped: 0 }]);
     match p.add_reference(&meta, feed, progress, |_, _| {}) {
         Ok(Some(layer)) => Ok(Some(Loaded { layer, skipped_reasons: Vec::new(), fields: Vec::new() })),
         Ok(None) if progress.is_cancelled() => Err(ReferenceError::Cancelled),

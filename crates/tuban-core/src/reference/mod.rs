@@ -138,7 +138,7 @@ pub fn load_keeping(
     let mut batch = Vec::new().into_iter();
     let feed = std::iter::from_fn(|| loop {
         if let Some((f, e)) = batch.next() {
-            return Some(FeatureFeed::Encoded(f, e));
+            return Some(FeatureFeed::Feature(f, e));
         }
         match rx.recv() {
             Ok(Msg::Features(v)) => batch = v.into_iter(),

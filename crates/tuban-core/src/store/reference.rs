@@ -181,10 +181,8 @@ pub fn encode_feature(f: &RefFeature) -> Option<EncodedFeature> {
 /// What a reader hands [`Project::add_reference`]: features, then the end with its counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeatureFeed {
-    /// One feature.
-    Feature(RefFeature),
-    /// One feature, encoded already (by [`encode_feature`] on the reader's thread).
-    Encoded(RefFeature, EncodedFeature),
+    /// One feature, with what [`encode_feature`] made of it (on the reader's thread).
+    Feature(RefFeature, EncodedFeature),
     /// All features were read: how many were repaired and skipped.
     End {
         /// Polygons repaired with make-valid.
@@ -250,18 +248,13 @@ impl Project {
         {
             let mut ins = tx.prepare_cached("INSERT INTO tuban_reference_features(layer_id, class, label, attrs, geom) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sq)?;
             for item in feed {
-                let (f, encoded) = match item {
-                    FeatureFeed::Feature(f) => {
-                        let e = encode_feature(&f);
-                        (f, e)
-                    }
-                    FeatureFeed::Encoded(f, e) => (f, Some(e)),
+                let (f, EncodedFeature { blob, attrs_json, envelope: env }) = match item {
+                    FeatureFeed::Feature(f, e) => (f, e),
                     FeatureFeed::End { repaired, skipped } => {
                         ended = Some((repaired, skipped));
                         break;
                     }
                 };
-                let Some(EncodedFeature { blob, attrs_json, envelope: env }) = encoded else { continue };
                 ins.execute(params![id, f.class, f.label, attrs_json, blob]).map_err(sq)?;
                 let fid = tx.last_insert_rowid();
                 boxes.push((fid, env));
