@@ -123,9 +123,11 @@ impl ReferenceView {
             let layers = self.visible();
             let mut cache = DrawCache { key: Some(key), ..Default::default() };
             if !layers.is_empty() {
-                let found = project.reference_features_in(&layers, bbox_lonlat).unwrap_or_default();
-                cache.too_many = found.len() > MAX_DRAWN;
+                // Counted from the index first: a zoomed-out view of a county's survey is not
+                // read feature by feature only to be left undrawn.
+                cache.too_many = project.reference_count_in(&layers, bbox_lonlat).unwrap_or(0) > MAX_DRAWN;
                 if !cache.too_many {
+                    let found = project.reference_features_in(&layers, bbox_lonlat).unwrap_or_default();
                     let kind =
                         |id: i64| self.layers.iter().find(|l| l.id == id).map_or(ReferenceKind::Other, |l| l.kind);
                     cache.shapes = found

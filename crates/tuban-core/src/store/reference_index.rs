@@ -121,6 +121,12 @@ impl Project {
         Ok(out)
     }
 
+    /// How many features of `layers` (every layer when empty) have boxes meeting `bbox`, from
+    /// the index alone (the window asks before reading features it would not draw).
+    pub fn reference_count_in(&self, layers: &[i64], bbox: [f64; 4]) -> Result<usize> {
+        Ok(self.reference_fids_in(layers, bbox)?.len())
+    }
+
     /// A layer's index, read once per session; `None` for a layer without one.
     fn reference_tree(&self, layer_id: i64) -> Result<Option<Arc<LayerTree>>> {
         let mut cache = self.reference_trees.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
