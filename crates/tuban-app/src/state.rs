@@ -374,7 +374,12 @@ impl Workstation {
 
     /// Number of reviewed patches (done or with problems after a verdict).
     pub fn reviewed_count(&self) -> usize {
-        self.records.iter().enumerate().filter(|(i, r)| !self.gone.contains(i) && r.status.is_reviewed()).count()
+        let reviewed = self.records.iter().enumerate().filter(|(_, r)| r.status.is_reviewed());
+        if self.gone.is_empty() {
+            reviewed.count()
+        } else {
+            reviewed.filter(|(i, _)| !self.gone.contains(i)).count()
+        }
     }
 
     /// Number of patches under review.

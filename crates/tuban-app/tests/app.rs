@@ -11,6 +11,8 @@ mod common;
 mod edit;
 #[path = "app/hub.rs"]
 mod hub;
+#[path = "app/map.rs"]
+mod map;
 #[path = "../../../tests/common/pg.rs"]
 mod pg;
 #[path = "app/reference.rs"]
