@@ -58,14 +58,25 @@ pub const RASTER_ORIGIN: (f64, f64) = (530_000.0, 4_615_000.0);
 /// Writes an 8000×8000 JPEG-compressed, tiled RGB GeoTIFF in EPSG:4546 (1 m pixels) with
 /// overviews; `variant` changes the pattern (a "before" and an "after" image).
 pub fn generate_raster(path: &Path, variant: usize) -> anyhow::Result<()> {
+    generate_raster_over(path, variant, RASTER_ORIGIN, 1.0, RASTER_PX)
+}
+
+/// As [`generate_raster`], `size` pixels square of `pixel_m` metres from the upper-left corner
+/// `origin` (EPSG:4546 metres).
+pub fn generate_raster_over(
+    path: &Path,
+    variant: usize,
+    origin: (f64, f64),
+    pixel_m: f64,
+    size: usize,
+) -> anyhow::Result<()> {
     let drv = DriverManager::get_driver_by_name("GTiff")?;
     let mut opts = RasterCreationOptions::new();
     for (k, v) in [("COMPRESS", "JPEG"), ("PHOTOMETRIC", "YCBCR"), ("TILED", "YES"), ("BIGTIFF", "IF_SAFER")] {
         opts.set_name_value(k, v)?;
     }
-    let size = RASTER_PX;
     let mut ds = drv.create_with_band_type_with_options::<u8, _>(path, size, size, 3, &opts)?;
-    ds.set_geo_transform(&[RASTER_ORIGIN.0, 1.0, 0.0, RASTER_ORIGIN.1, 0.0, -1.0])?;
+    ds.set_geo_transform(&[origin.0, pixel_m, 0.0, origin.1, 0.0, -pixel_m])?;
     ds.set_spatial_ref(&SpatialRef::from_epsg(4546)?)?;
     let rows = 500;
     for b in 0..3 {
