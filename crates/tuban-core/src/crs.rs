@@ -94,10 +94,10 @@ pub fn init_gdal() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // GDAL's raster block cache defaults to 5 % of the memory (1.2 GB on a 24 GB machine),
-        // which the imagery of a whole county fills while the map is panned; 128 MB holds the
+        // which the imagery of a whole county fills while the map is panned; 64 MB holds the
         // blocks of every tile of a full screen many times over. `GDAL_CACHEMAX` still rules.
         if std::env::var_os("GDAL_CACHEMAX").is_none() {
-            let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "128");
+            let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "64");
         }
         gdal::config::set_error_handler(|_class, _no, msg| {
             if let Ok(mut v) = GDAL_MESSAGES.lock() {
