@@ -85,7 +85,7 @@ impl FramePainter {
         let rs = std::panic::catch_unwind(|| {
             egui_kittest::wgpu::create_render_state(
                 egui_kittest::wgpu::default_wgpu_setup(),
-                egui_wgpu::RendererOptions::default(),
+                egui_wgpu::RendererOptions { dithering: false, ..Default::default() },
             )
         })
         .map_err(|_| anyhow::anyhow!("no wgpu adapter to paint with (is mesa-vulkan-drivers installed?)"))?;
@@ -483,7 +483,7 @@ impl GlowPainter {
             );
         }
         let gl = std::sync::Arc::new(gl);
-        let painter = egui_glow::Painter::new(gl.clone(), "", None, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let painter = egui_glow::Painter::new(gl.clone(), "", None, false).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(GlowPainter { gl, painter, size_px, _egl: egl })
     }
 

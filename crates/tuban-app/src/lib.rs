@@ -311,6 +311,10 @@ fn run_with(renderer: eframe::Renderer, project: Option<PathBuf>) -> Result<(), 
             .with_drag_and_drop(true),
         persist_window: true,
         renderer,
+        // Dithering only smooths gradients of translucent colour, which the window has none of;
+        // it costs a fifth of the fill rate on a software renderer (8.6 → 6.4 ms a full 1920×1080
+        // layer, llvmpipe, the workstation benchmark).
+        dithering: false,
         ..Default::default()
     };
     eframe::run_native(
