@@ -534,15 +534,27 @@ fn take_lock(path: &Path) -> Result<File> {
         }
         _ => StoreError::Io { path: p.clone(), cause: source },
     })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = read_holder(path).unwrap_or_else(|| "另一个程序 / another program".into());
-            Err(StoreError::Locked { path: p, holder })
+    // A lock that goes within half a second is not another holder: a process this one is just
+    // starting holds a copy of every open file between its fork and its exec (a closed project
+    // stays locked for that instant).
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = read_holder(path).unwrap_or_else(|| "另一个程序 / another program".into());
+                return Err(StoreError::Locked { path: p, holder });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(StoreError::Io { path: p, cause: source }),
         }
-        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path: p, cause: source }),
     }
 }
+
+/// How long an open waits for a lock that may be on its way out before naming the holder.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Who holds the project for writing, as recorded when they opened it.
 fn read_holder(path: &Path) -> Option<String> {
