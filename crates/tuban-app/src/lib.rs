@@ -296,8 +296,11 @@ pub fn run(project: Option<PathBuf>) -> anyhow::Result<()> {
     let wgpu_first = std::env::var("TUBAN_RENDERER").is_ok_and(|v| v.eq_ignore_ascii_case("wgpu"));
     if !wgpu_first {
         match run_with(eframe::Renderer::Glow, project.clone()) {
-            Ok(()) => return Ok(()),
-            Err(e) => eprintln!("OpenGL 不可用，改用 wgpu 绘制 / OpenGL unavailable ({e}); painting with wgpu"),
+            // Only a missing or unusable OpenGL falls back; any other error is the window's.
+            Err(e @ (eframe::Error::Glutin(_) | eframe::Error::NoGlutinConfigs(..) | eframe::Error::OpenGL(_))) => {
+                eprintln!("OpenGL 不可用，改用 wgpu 绘制 / OpenGL unavailable ({e}); painting with wgpu");
+            }
+            other => return other.map_err(|e| anyhow::anyhow!("无法打开窗口 / cannot open the window: {e}")),
         }
     }
     run_with(eframe::Renderer::Wgpu, project).map_err(|e| anyhow::anyhow!("无法打开窗口 / cannot open the window: {e}"))

@@ -289,11 +289,11 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
     labels
 }
 
-/// Patches smaller than a few pixels, each a 3-point square, drawn into one image the size of
-/// the map and painted as one textured rectangle: at county zoom 100,000 patches are tens of
-/// thousands of squares, which a mesh makes as many triangles for the rasteriser (40 ms a frame on
-/// a software renderer) while the image costs one upload when a square moves or changes colour
-/// and nothing when the view stands still.
+/// Patches smaller than a few pixels, each a 3-point square, drawn into one image over the
+/// squares' extent and painted as one textured rectangle: at county zoom 100,000 patches are
+/// tens of thousands of squares, which a mesh makes twice as many triangles for the rasteriser
+/// (55 ms a frame on a software renderer) while the image costs one upload when a square moves or
+/// changes colour and nothing when the view stands still.
 struct DotList {
     clip: egui::Rect,
     pixels_per_point: f32,
@@ -358,10 +358,9 @@ impl DotList {
         })
     }
 
-    /// The image of the squares over [`DotList::extent_px`] (no larger: every pixel of it is
-    /// blended on each frame).
-    fn image(&self) -> egui::ColorImage {
-        let [x0, y0, x1, y1] = self.extent_px();
+    /// The image of the squares over `extent` ([`DotList::extent_px`]; no larger: every pixel
+    /// of it is blended on each frame).
+    fn image(&self, [x0, y0, x1, y1]: [usize; 4]) -> egui::ColorImage {
         let (w, h) = (x1 - x0, y1 - y0);
         let mut img = egui::ColorImage::filled([w, h], Color32::TRANSPARENT);
         let side = self.side_px() as usize;
@@ -382,21 +381,22 @@ impl DotList {
         let ctx = painter.ctx();
         let id = egui::Id::unique("tuban_map_dots").with(painter.layer_id()).with(self.clip.min.x as i32);
         let key = self.key();
+        let extent = self.extent_px();
         let texture = match ctx.data(|d| d.get_temp::<DotTexture>(id)) {
             Some(cached) if cached.key == key => cached.texture,
             Some(mut cached) => {
-                cached.texture.set(self.image(), egui::TextureOptions::NEAREST);
+                cached.texture.set(self.image(extent), egui::TextureOptions::NEAREST);
                 let texture = cached.texture.clone();
                 ctx.data_mut(|d| d.insert_temp(id, DotTexture { key, ..cached }));
                 texture
             }
             None => {
-                let texture = ctx.load_texture("map dots", self.image(), egui::TextureOptions::NEAREST);
+                let texture = ctx.load_texture("map dots", self.image(extent), egui::TextureOptions::NEAREST);
                 ctx.data_mut(|d| d.insert_temp(id, DotTexture { texture: texture.clone(), key }));
                 texture
             }
         };
-        let [x0, y0, x1, y1] = self.extent_px().map(|v| v as f32 / self.pixels_per_point);
+        let [x0, y0, x1, y1] = extent.map(|v| v as f32 / self.pixels_per_point);
         let rect = egui::Rect::from_min_max(self.clip.min + egui::vec2(x0, y0), self.clip.min + egui::vec2(x1, y1));
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         painter.image(texture.id(), rect, uv, Color32::WHITE);
