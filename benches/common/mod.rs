@@ -81,6 +81,8 @@ pub fn generate_raster_over(
     let rows = 500;
     for b in 0..3 {
         for r0 in (0..size).step_by(rows) {
+            // The last strip holds what is left.
+            let rows = rows.min(size - r0);
             let data: Vec<u8> = (0..rows * size)
                 .map(|i| {
                     let (x, y) = (i % size, r0 + i / size);

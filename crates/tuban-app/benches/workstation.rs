@@ -6,7 +6,8 @@
 //! this machine's software renderer, with what one full-screen rectangle costs each) beside QGIS's
 //! map renderer on the same patches in the same run, and resident memory.
 //!
-//! Run: `cargo bench --bench workstation [-- N_PATCHES]`.
+//! Run: `cargo bench --bench workstation [-- N_PATCHES] [--painted-only]`; `TUBAN_DRAWS=1` prints
+//! every draw of the OpenGL frames (texture, clip rectangle, triangles, area) on stderr.
 
 #[path = "../../../benches/common/mod.rs"]
 mod common;
@@ -52,6 +53,12 @@ impl Scene {
             }),
         }
     }
+}
+
+/// The window's clear colour for wgpu (egui's colours are gamma-space, as the target is).
+fn clear_wgpu(ctx: &egui::Context) -> wgpu::Color {
+    let [r, g, b, a] = TubanApp::clear_color(&ctx.global_style().visuals).map(f64::from);
+    wgpu::Color { r, g, b, a }
 }
 
 /// Paints egui frames with egui-wgpu, as eframe does, into a persistent 1920×1080 target on the
@@ -143,7 +150,7 @@ impl FramePainter {
                             view: &self.view,
                             resolve_target: None,
                             ops: wgpu::Operations {
-                                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                                load: wgpu::LoadOp::Clear(clear_wgpu(ctx)),
                                 store: wgpu::StoreOp::Store,
                             },
                             depth_slice: None,
@@ -207,6 +214,8 @@ fn painted_with(
     mut frame: impl FnMut(&egui::Context, &mut TubanApp, Scene) -> anyhow::Result<(Stages, u64)>,
 ) -> anyhow::Result<f64> {
     let mut app = TubanApp::new(Prefs::default(), Some(project.to_path_buf()));
+    // As the window: the painter clears to the panels' colour.
+    app.set_clear_is_panel_fill(true);
     let ctx = egui::Context::default();
     // The first frames fit the map to the current patch; then the whole county.
     for _ in 0..3 {
@@ -335,6 +344,7 @@ fn main() -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let mut app = TubanApp::new(Prefs::default(), Some(project.clone()));
+    app.set_clear_is_panel_fill(true);
     let open_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(app.ws.is_some(), "project did not open");
     let ctx = egui::Context::default();
@@ -495,9 +505,23 @@ impl GlowPainter {
         st.ui = ms(t);
         let t = Instant::now();
         let prims = ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
+        if std::env::var_os("TUBAN_DRAWS").is_some() {
+            for p in &prims {
+                if let egui::epaint::Primitive::Mesh(m) = &p.primitive {
+                    let mut area = 0.0f32;
+                    for t in m.indices.chunks(3) {
+                        let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.vertices[i as usize].pos);
+                        area += ((b - a).x * (c - a).y - (b - a).y * (c - a).x).abs() / 2.0;
+                    }
+                    let tris = m.indices.len() / 3;
+                    eprintln!("DRAW tex={:?} clip={:?} tris={tris} area={area:.0}", m.texture_id, p.clip_rect);
+                }
+            }
+            eprintln!("DRAWS {}", prims.len());
+        }
         st.tessellate = ms(t);
         let t = Instant::now();
-        self.painter.clear(self.size_px, [0.0, 0.0, 0.0, 1.0]);
+        self.painter.clear(self.size_px, TubanApp::clear_color(&ctx.global_style().visuals));
         self.painter.paint_and_update_textures(self.size_px, out.pixels_per_point, &prims, &mut out.textures_delta);
         // SAFETY: waits for the context's commands.
         unsafe { self.gl.finish() };

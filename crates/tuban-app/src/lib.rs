@@ -84,6 +84,9 @@ pub struct TubanApp {
     cmds: Commands,
     focus_search: bool,
     styled: bool,
+    /// The painter clears each frame to the panels' colour, so the panels leave their
+    /// background to it (see [`TubanApp::set_clear_is_panel_fill`]).
+    clear_is_panel_fill: bool,
 }
 
 impl TubanApp {
@@ -106,6 +109,7 @@ impl TubanApp {
             cmds: Commands::default(),
             focus_search: false,
             styled: false,
+            clear_is_panel_fill: false,
         };
         if let Some(p) = project {
             app.open_project(&p);
@@ -180,6 +184,30 @@ impl TubanApp {
         self.cmds.push(cmd);
     }
 
+    /// Tells the app that its painter clears every frame to [`TubanApp::clear_color`]: the side,
+    /// top and bottom panels then paint no background of their own. On a software renderer
+    /// (Mesa llvmpipe) each blended pixel costs, and the panels are a million of the 2 million
+    /// pixels of a 1920×1080 frame; a clear costs next to nothing. Off by default, for painters
+    /// that clear to transparent (egui_kittest's snapshots).
+    pub fn set_clear_is_panel_fill(&mut self, on: bool) {
+        self.clear_is_panel_fill = on;
+    }
+
+    /// The colour the window's painter clears to: the panels' background (gamma-space RGBA).
+    pub fn clear_color(visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
+    /// A panel's frame: egui's, without its fill when the painter's clear provides it.
+    fn panel_frame(&self, ui: &egui::Ui) -> egui::Frame {
+        let frame = egui::Frame::side_top_panel(ui.style());
+        if self.clear_is_panel_fill {
+            frame.fill(egui::Color32::TRANSPARENT)
+        } else {
+            frame
+        }
+    }
+
     /// One frame: input, panels, dialogs, then the commands they sent. Used by eframe and by the
     /// tests.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
@@ -200,9 +228,9 @@ impl TubanApp {
             let typing = self.form.last_typed().is_some_and(|t| now - t < form::AUTOSAVE_AFTER_S + 0.7);
             hub::tick(ws, &ctx, typing);
         }
-        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(&ctx, ui));
+        egui::Panel::top("menu").frame(self.panel_frame(ui)).show(ui, |ui| self.menu_ui(&ctx, ui));
         if self.ws.is_some() {
-            egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+            egui::Panel::bottom("status").frame(self.panel_frame(ui)).show(ui, |ui| self.status_ui(ui));
         }
         tuban_core::imagery::online::set_offline(self.prefs.offline);
         if let Some(ws) = &mut self.ws {
@@ -236,13 +264,15 @@ impl TubanApp {
     /// Queue, form and evidence panels, and the map area.
     fn workstation_ui(&mut self, ui: &mut egui::Ui) {
         let lang = self.lang();
+        let panel_frame = self.panel_frame(ui);
         let Some(ws) = &mut self.ws else { return };
         let focus = std::mem::take(&mut self.focus_search);
         egui::Panel::left("queue")
+            .frame(panel_frame)
             .default_size(theme::QUEUE_WIDTH)
             .resizable(true)
             .show(ui, |ui| queue::queue_ui(ui, ws, lang, focus, &mut self.cmds));
-        egui::Panel::right("form").default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| {
+        egui::Panel::right("form").frame(panel_frame).default_size(theme::FORM_WIDTH).resizable(true).show(ui, |ui| {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 form::form_ui(ui, ws, &mut self.form, lang, &mut self.cmds);
                 panels::evidence_ui(ui, ws, &mut self.side, lang, &mut self.cmds);
@@ -277,6 +307,10 @@ impl TubanApp {
 impl eframe::App for TubanApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame_ui(ui);
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        TubanApp::clear_color(visuals)
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -325,7 +359,9 @@ fn run_with(renderer: eframe::Renderer, project: Option<PathBuf>) -> Result<(), 
         options,
         Box::new(move |cc| {
             let prefs: Prefs = cc.storage.and_then(|s| eframe::get_value(s, PREFS_KEY)).unwrap_or_default();
-            Ok(Box::new(TubanApp::new(prefs, project)))
+            let mut app = TubanApp::new(prefs, project);
+            app.set_clear_is_panel_fill(true);
+            Ok(Box::new(app))
         }),
     )
 }
