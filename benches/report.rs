@@ -183,13 +183,16 @@ fn main() -> anyhow::Result<()> {
     let data = dataset(&peers, n)?;
     let (p, sheets) = project(&data, &dir, k)?;
     // TUBAN_BENCH_PEER=0 skips the peer (for profiling tuban alone).
-    let qgis = std::env::var("TUBAN_BENCH_PEER").map_or(true, |v| v != "0") && have_qgis();
+    let peer_wanted = std::env::var("TUBAN_BENCH_PEER").map_or(true, |v| v != "0");
+    let qgis = peer_wanted && have_qgis();
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     println!(
         "report of {k} of the {n} patches of {}: one sheet each with two 190×115 mm maps (before, after); {cores} cores",
         data.display()
     );
-    if !qgis {
+    if !peer_wanted {
+        println!("TUBAN_BENCH_PEER=0: QGIS Atlas is not run; tuban's figures alone follow");
+    } else if !qgis {
         println!("QGIS (python3-qgis) is not installed: QGIS Atlas is not run; tuban's figures alone follow");
     }
     let chips = ChipLayout::ATLAS;
