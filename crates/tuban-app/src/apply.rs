@@ -336,6 +336,7 @@ impl Workstation {
                 self.problems.push(self.project.problems(&r));
                 self.index_of_fid.insert(r.fid, self.records.len());
                 self.records.push(r);
+                self.records_changed();
                 self.shapes.push(shape);
                 self.refilter();
                 let i = self.records.len() - 1;

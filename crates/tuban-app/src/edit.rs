@@ -291,6 +291,7 @@ impl Workstation {
     /// returning rows prepared, the row changed read again; `select` (or the current row, if still
     /// live) is shown.
     pub(crate) fn after_structure_change(&mut self, select: Option<i64>) -> Result<(), StoreError> {
+        self.records_changed();
         let live: HashSet<i64> = self.project.live_fids()?.into_iter().collect();
         let known: Vec<(i64, usize)> =
             self.index_of_fid.iter().filter(|(_, i)| !self.gone.contains(i)).map(|(f, i)| (*f, *i)).collect();
@@ -340,6 +341,7 @@ impl Workstation {
         if let Some(r) = self.project.patch(fid)? {
             self.problems[i] = self.project.problems(&r);
             self.records[i] = r;
+            self.records_changed();
         }
         if let Some(e) = self.project.extent(fid)? {
             self.shapes[i] = PatchShape::new(e.current());

@@ -53,6 +53,13 @@ fn harness(path: &std::path::Path, lang: Lang) -> Harness<'static, TubanApp> {
     h
 }
 
+/// Reviewed patches counted from the file, beside the count the window shows.
+fn assert_reviewed_count(h: &Harness<'static, TubanApp>, path: &std::path::Path) {
+    let p = Project::open(path, Access::ReadOnly).unwrap();
+    let in_store = p.patches().unwrap().iter().filter(|r| r.status.is_reviewed()).count();
+    assert_eq!(h.state().ws.as_ref().unwrap().reviewed_count(), in_store, "reviewed count shown vs the file");
+}
+
 fn verdict_in_store(path: &std::path::Path, key: &str) -> Value {
     let p = Project::open(path, Access::ReadOnly).unwrap();
     let fid = p.find_patch(key).unwrap().unwrap();
@@ -97,10 +104,12 @@ fn keys_move_set_verdict_advance_and_undo() {
     h.key_press(Key::J);
     h.run_steps(2);
     // One key press: verdict option 2 (违法) and advance.
+    assert_reviewed_count(&h, &path);
     h.key_press_modifiers(Modifiers::SHIFT, Key::Num2);
     h.run_steps(2);
     assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Text("违法".into()));
     assert_eq!(current_key(&h), "150999SJBG2025000003");
+    assert_reviewed_count(&h, &path);
     // A plain digit sets the verdict and stays.
     h.key_press(Key::Num3);
     h.run_steps(2);
@@ -114,6 +123,7 @@ fn keys_move_set_verdict_advance_and_undo() {
     h.run_steps(2);
     assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Null);
     assert_eq!(current_key(&h), "150999SJBG2025000002", "undo shows the patch it changed");
+    assert_reviewed_count(&h, &path);
     h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     h.run_steps(2);
     assert_eq!(verdict_in_store(&path, "150999SJBG2025000002"), Value::Text("违法".into()));
