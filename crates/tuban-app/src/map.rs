@@ -237,6 +237,7 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
     let mut dots = DotList::new(clip, painter.pixels_per_point());
     let mut outlines: Vec<Shape> = Vec::new();
     let mut labels = Vec::new();
+    let statuses = ws.statuses();
     for (i, shape) in ws.shapes.iter().enumerate() {
         let b = shape.bbox;
         if b[2] < view_min[0]
@@ -247,7 +248,7 @@ fn paint_patches(painter: &egui::Painter, ws: &Workstation, t: ScreenTransform, 
         {
             continue;
         }
-        let status = ws.records[i].status;
+        let status = statuses[i];
         let current = ws.current == Some(i);
         let size_px = ((b[2] - b[0]).max(b[3] - b[1]) * t.scale) as f32;
         if shape.is_point || size_px < 3.0 {

@@ -53,11 +53,17 @@ fn harness(path: &std::path::Path, lang: Lang) -> Harness<'static, TubanApp> {
     h
 }
 
-/// Reviewed patches counted from the file, beside the count the window shows.
+/// Reviewed patches counted from the file, beside the count the window shows; and each
+/// patch's status as the map colours it, beside the file's.
 fn assert_reviewed_count(h: &Harness<'static, TubanApp>, path: &std::path::Path) {
     let p = Project::open(path, Access::ReadOnly).unwrap();
-    let in_store = p.patches().unwrap().iter().filter(|r| r.status.is_reviewed()).count();
-    assert_eq!(h.state().ws.as_ref().unwrap().reviewed_count(), in_store, "reviewed count shown vs the file");
+    let stored = p.patches().unwrap();
+    let in_store = stored.iter().filter(|r| r.status.is_reviewed()).count();
+    let ws = h.state().ws.as_ref().unwrap();
+    assert_eq!(ws.reviewed_count(), in_store, "reviewed count shown vs the file");
+    for r in &stored {
+        assert_eq!(ws.statuses()[ws.index_of_fid[&r.fid]], r.status, "map status of {} vs the file", r.key);
+    }
 }
 
 fn verdict_in_store(path: &std::path::Path, key: &str) -> Value {

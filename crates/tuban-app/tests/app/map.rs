@@ -52,7 +52,9 @@ fn patches_at_county_zoom_are_squares_in_their_status_colour() {
     // Beside the square: not the status colour (the square is 3 points, not a blob).
     assert_ne!(pixel(&img, pos + egui::vec2(4.0, 0.0)), [255, 214, 10]);
     // A status change shows on the next frame (the image is redrawn, not the last one kept).
-    h.state_mut().ws.as_mut().unwrap().records[k].status = ReviewStatus::Done;
+    let ws = h.state_mut().ws.as_mut().unwrap();
+    ws.records[k].status = ReviewStatus::Done;
+    ws.records_changed();
     h.run_steps(1);
     let img = h.render().expect("render the window");
     assert_eq!(pixel(&img, pos), [52, 199, 89], "patch {k} did not turn green");
