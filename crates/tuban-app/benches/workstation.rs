@@ -38,6 +38,8 @@ enum Scene {
     App,
     /// One opaque rectangle over the whole frame: what the renderer's fill rate alone costs.
     FullScreenRect,
+    /// Nothing but the clear: what a frame costs the renderer before it draws anything.
+    Clear,
 }
 
 impl Scene {
@@ -51,6 +53,7 @@ impl Scene {
             Scene::FullScreenRect => ctx.run_ui(raw, |ui| {
                 ui.painter().rect_filled(ui.max_rect(), 0.0, egui::Color32::from_rgb(40, 100, 100));
             }),
+            Scene::Clear => ctx.run_ui(raw, |_| {}),
         }
     }
 }
@@ -254,9 +257,12 @@ fn painted_with(
     let rect: Vec<f64> = (0..10)
         .map(|_| frame(&ctx, &mut app, Scene::FullScreenRect).map(|(st, _)| st.render))
         .collect::<anyhow::Result<_>>()?;
+    let clear: Vec<f64> =
+        (0..10).map(|_| frame(&ctx, &mut app, Scene::Clear).map(|(st, _)| st.render)).collect::<anyhow::Result<_>>()?;
     println!(
-        "  one opaque rectangle over the whole frame ({name}): upload + render p50 {:.1} ms (the fill rate alone)",
-        stats(rect).0
+        "  one opaque rectangle over the whole frame ({name}): upload + render p50 {:.1} ms (the fill rate alone); the clear alone {:.1} ms",
+        stats(rect).0,
+        stats(clear).0
     );
     Ok(p50)
 }
@@ -517,7 +523,9 @@ impl GlowPainter {
                     eprintln!("DRAW tex={:?} clip={:?} tris={tris} area={area:.0}", m.texture_id, p.clip_rect);
                 }
             }
-            eprintln!("DRAWS {}", prims.len());
+            let uploaded: usize =
+                out.textures_delta.set.values().flatten().map(|d| d.image.width() * d.image.height()).sum();
+            eprintln!("DRAWS {} uploads {} px", prims.len(), uploaded);
         }
         st.tessellate = ms(t);
         let t = Instant::now();
