@@ -291,7 +291,6 @@ impl Workstation {
     /// returning rows prepared, the row changed read again; `select` (or the current row, if still
     /// live) is shown.
     pub(crate) fn after_structure_change(&mut self, select: Option<i64>) -> Result<(), StoreError> {
-        self.records_changed();
         let live: HashSet<i64> = self.project.live_fids()?.into_iter().collect();
         let known: Vec<(i64, usize)> =
             self.index_of_fid.iter().filter(|(_, i)| !self.gone.contains(i)).map(|(f, i)| (*f, *i)).collect();

@@ -195,8 +195,8 @@ pub struct Message {
 pub struct Workstation {
     /// The project (opened for writing).
     pub project: Project,
-    /// Every patch, in row order. Code that changes it (or `gone`) calls
-    /// [`Workstation::records_changed`] after.
+    /// Every patch, in row order. Code that changes it calls [`Workstation::records_changed`]
+    /// after.
     pub records: Vec<PatchRecord>,
     /// Drawing shapes, aligned with `records`.
     pub shapes: Vec<PatchShape>,
@@ -254,9 +254,6 @@ pub struct Workstation {
     /// The hub thread of a linked project, and whether it was tried.
     pub hub: Option<crate::hub::HubSession>,
     pub hub_tried: bool,
-    /// [`Workstation::reviewed_count`] since the records last changed (the queue header and the
-    /// status bar ask every frame; counting 100,000 records took a millisecond each time).
-    reviewed_memo: std::cell::Cell<Option<usize>>,
     /// [`Workstation::statuses`] since the records last changed (empty: to be read again).
     status_memo: std::cell::RefCell<Vec<ReviewStatus>>,
 }
@@ -304,7 +301,6 @@ impl Workstation {
             checked_out: HashMap::new(),
             reference,
             hub: None,
-            reviewed_memo: std::cell::Cell::new(None),
             status_memo: std::cell::RefCell::new(Vec::new()),
             hub_tried: false,
         };
@@ -380,25 +376,21 @@ impl Workstation {
         self.queue = q;
     }
 
-    /// Number of reviewed patches (done or with problems after a verdict).
+    /// Number of reviewed patches (done or with problems after a verdict). Counted from
+    /// [`Workstation::statuses`]: the queue header and the status bar ask every frame, and
+    /// counting 100,000 records took a millisecond each time.
     pub fn reviewed_count(&self) -> usize {
-        if let Some(n) = self.reviewed_memo.get() {
-            return n;
-        }
-        let reviewed = self.records.iter().enumerate().filter(|(_, r)| r.status.is_reviewed());
-        let n = if self.gone.is_empty() {
+        let statuses = self.statuses();
+        let reviewed = statuses.iter().enumerate().filter(|(_, s)| s.is_reviewed());
+        if self.gone.is_empty() {
             reviewed.count()
         } else {
             reviewed.filter(|(i, _)| !self.gone.contains(i)).count()
-        };
-        self.reviewed_memo.set(Some(n));
-        n
+        }
     }
 
-    /// To be called whenever `records` or `gone` change: what is counted from them is counted
-    /// again.
+    /// To be called whenever `records` change: what is read from them is read again.
     pub fn records_changed(&self) {
-        self.reviewed_memo.set(None);
         self.status_memo.borrow_mut().clear();
     }
 
