@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   gcc libc6-dev pkg-config   # C toolchain for gdal-sys and libsqlite3-sys
   libgdal-dev                # GDAL 3.6 with PROJ, GEOS and the system SQLite
+  libturbojpeg0-dev          # libjpeg-turbo 2.1 (TurboJPEG API): the report chips' JPEG encoder
   gdal-bin python3-gdal      # ogrinfo, ogr2ogr and validate_gpkg.py (used by the tests)
   zip sqlite3 xz-utils       # fixtures script, inspecting project files, the fuzz corpus replay
   poppler-utils qpdf         # report checks: pdftotext, pdffonts, pdftoppm, qpdf --check

@@ -16,7 +16,7 @@ mod warp;
 use std::path::{Path, PathBuf};
 
 use gdal::raster::Buffer;
-use gdal::spatial_ref::{CoordTransform, SpatialRef};
+use gdal::spatial_ref::SpatialRef;
 use gdal::{Dataset, DriverManager};
 
 pub use source::{RasterStyle, SourceSpec};
@@ -163,10 +163,9 @@ impl RasterSource {
             SpatialRef::from_epsg(3857).map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         merc.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
         let src = crate::crs::srs_xy(srs);
-        let ct = CoordTransform::new(&src, &merc)
+        let ct = crate::crs::Transform::new(&src, &merc)
             .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
-        let mut zs = vec![0.0; xs.len()];
-        ct.transform_coords(&mut xs, &mut ys, &mut zs)
+        ct.transform_coords(&mut xs, &mut ys)
             .map_err(|e| ImageryError::Open { path: p.clone(), detail: e.to_string() })?;
         let extent_merc = [
             xs.iter().copied().fold(f64::INFINITY, f64::min),

@@ -8,7 +8,6 @@
 //! GDAL's warper ([`Warper::render`] returns `Ok(None)`).
 
 use gdal::raster::RasterBand;
-use gdal::spatial_ref::CoordTransform;
 use gdal::Dataset;
 
 use super::{ImageryError, MAX_SOURCE_PX};
@@ -23,7 +22,7 @@ const ONE_FX: f64 = 65_536.0;
 /// What a raster source keeps to resample views itself.
 pub(super) struct Warper {
     /// Web Mercator → the raster's CRS (traditional GIS order).
-    to_src: CoordTransform,
+    to_src: crate::crs::Transform,
     /// The raster's CRS → its full-resolution pixel coordinates.
     inv_gt: [f64; 6],
     /// Full-resolution size in pixels.
@@ -91,7 +90,7 @@ impl Warper {
             -gt[4] / det,
             gt[1] / det,
         ];
-        let to_src = CoordTransform::new(merc, src).ok()?;
+        let to_src = crate::crs::Transform::new(merc, src).ok()?;
         let size_px = ds.raster_size();
         let mut overviews: Vec<(f64, usize)> = match ds.rasterband(1) {
             Ok(b) => (0..b.overview_count().unwrap_or(0).max(0) as usize)
@@ -105,7 +104,7 @@ impl Warper {
 
     /// Full-resolution source pixel coordinates of Web-Mercator points (in place).
     fn to_pixels(&self, xs: &mut [f64], ys: &mut [f64]) -> Option<()> {
-        self.to_src.transform_coords(xs, ys, &mut []).ok()?;
+        self.to_src.transform_coords(xs, ys).ok()?;
         let g = &self.inv_gt;
         for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
             if !x.is_finite() || !y.is_finite() {

@@ -3,6 +3,9 @@
 
 use std::sync::{Mutex, Once};
 
+mod transform;
+pub use transform::Transform;
+
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 
 /// A spatial reference with longitude (or easting) on x, as every tuban geometry has.
