@@ -15,17 +15,13 @@ use gdal::errors::GdalError;
 use gdal::spatial_ref::{CoordTransform, SpatialRef};
 use gdal_sys::OGRCoordinateTransformationH;
 
-/// A transformation owned by one thread at a time.
+/// A transformation of the thread that made it (not `Send`: its PROJ objects belong to that
+/// thread's PROJ context).
 pub struct Transform {
     handle: OGRCoordinateTransformationH,
     /// The two systems, for messages.
     names: (String, String),
 }
-
-// SAFETY: the handle is owned (made by `OCTClone`, destroyed in `drop`) and only used through
-// `&self`/`&mut self`, so one thread at a time; GDAL binds a transformation to the PROJ context
-// of the thread that uses it.
-unsafe impl Send for Transform {}
 
 impl Drop for Transform {
     fn drop(&mut self) {
@@ -40,7 +36,8 @@ struct Master {
     ct: CoordTransform,
 }
 
-// SAFETY: a master is only touched while the cache's mutex is held (to copy it).
+// SAFETY: a master is only touched while the cache's mutex is held, and only to be copied
+// (`OCTClone` makes the copy in the calling thread's PROJ context); it never transforms.
 unsafe impl Send for Master {}
 
 static FOUND: Mutex<Vec<Master>> = Mutex::new(Vec::new());
