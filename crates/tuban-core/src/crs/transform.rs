@@ -131,4 +131,44 @@ mod tests {
         // The zone's central meridian, 111°E, at its false easting of 500 km.
         assert!((x0[0] - 111.0).abs() < 1e-9, "{x0:?}");
     }
+
+    /// The model's bit-reproducible Gauss-Krüger projection against PROJ's (GDAL) on a grid over a
+    /// zone, as the import makes the display geometry: delivered coordinates taken to lon/lat by
+    /// PROJ, then projected forward by the model; the distance to the delivered double decides what
+    /// storing the delivered geometry as residuals costs.
+    #[test]
+    fn model_projection_rebuilds_delivered_coordinates_within_a_varint_byte() {
+        use tuban_model::geometry::tmerc::{decode_residuals, encode_residuals, TransverseMercator};
+        let gk = crate::crs::srs_xy(SpatialRef::from_epsg(4546).unwrap());
+        let t = Transform::new(&gk, &crate::crs::cgcs2000().unwrap()).unwrap();
+        // 1.5° either side of 111°E (the whole 3-degree zone), 18°N to 53°N.
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for i in 0..=40 {
+            for j in 0..=40 {
+                xs.push(370_000.0 + 6_500.123_456_789 * f64::from(i));
+                ys.push(2_000_000.0 + 98_765.432_109_876 * f64::from(j));
+            }
+        }
+        let (delivered_x, delivered_y) = (xs.clone(), ys.clone());
+        t.transform_coords(&mut xs, &mut ys).unwrap();
+        let tm = TransverseMercator::cgcs2000(111.0, 500_000.0);
+        let mut predicted = Vec::new();
+        let mut delivered = Vec::new();
+        for k in 0..xs.len() {
+            let [x, y] = tm.forward(xs[k], ys[k]);
+            assert!((x - delivered_x[k]).abs() < 1e-7 && (y - delivered_y[k]).abs() < 1e-7, "{k}: {x} {y}");
+            predicted.extend([x, y]);
+            delivered.extend([delivered_x[k], delivered_y[k]]);
+        }
+        let mut bytes = Vec::new();
+        encode_residuals(&delivered, &predicted, &mut bytes);
+        let (back, _) = decode_residuals(&bytes, &predicted).unwrap();
+        assert_eq!(
+            back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            delivered.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        let per_coordinate = bytes.len() as f64 / delivered.len() as f64;
+        eprintln!("{per_coordinate:.3} bytes per coordinate over the zone");
+        assert!(per_coordinate < 1.5, "{per_coordinate} bytes per coordinate");
+    }
 }

@@ -8,6 +8,7 @@
 pub mod edit;
 pub mod gpkg;
 pub mod order;
+pub mod tmerc;
 
 use geo::orient::{Direction, Orient};
 use geo::{Centroid, Contains, Distance, Euclidean, GeodesicArea, Geometry, InteriorPoint, Point};
