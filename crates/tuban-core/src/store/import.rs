@@ -11,8 +11,10 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 
 use super::patches::{audit_text, make_key, to_sql};
 use super::schema::DISPLAY_SRS_ID;
+use super::source_geom;
 use super::{now_utc, Project, ProjectMeta, Result, StoreError};
 use crate::crs::SourceCrs;
+use tuban_model::geometry::delivered::Predictor;
 use tuban_model::geometry::gpkg;
 use tuban_model::template::Fill;
 use tuban_model::units::{self, Unit};
@@ -83,6 +85,8 @@ pub struct ImportSession<'a> {
     user: String,
     batch_id: i64,
     source_srs_id: i32,
+    /// What the delivered coordinates are kept against (from the SRS's stored definition).
+    predictor: Option<Predictor>,
     known: HashMap<String, i64>,
     seen_in_batch: HashMap<String, i64>,
     envelope: Option<[f64; 4]>,
@@ -109,10 +113,15 @@ impl Project {
         let template = self.template().clone();
         let meta = self.meta().clone();
         let user = self.user().to_string();
-        let known: HashMap<String, i64> = self.patches()?.into_iter().map(|p| (p.key, p.fid)).collect();
+        // (With the records split into 细斑: a later batch updates the issued record, it does not
+        // add it again.)
+        let known: HashMap<String, i64> = self.patches_with_split()?.into_iter().map(|p| (p.key, p.fid)).collect();
         let sq = |source| StoreError::Sqlite { path: path.clone(), cause: source };
         let tx = self.conn.transaction().map_err(sq)?;
         let source_srs_id = register_srs(&tx, &batch.source_crs).map_err(sq)?;
+        let definition: Option<String> = tx
+            .query_row("SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [source_srs_id], |r| r.get(0))
+            .map_err(sq)?;
         let now = now_utc();
         tx.execute(
             "INSERT INTO tuban_batches(imported_at, user, source_path, layer, encoding, encoding_how, source_crs, year, clue_source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -130,6 +139,7 @@ impl Project {
             user,
             batch_id,
             source_srs_id,
+            predictor: definition.as_deref().and_then(Predictor::from_wkt),
             known,
             seen_in_batch: HashMap::new(),
             envelope: None,
@@ -284,8 +294,9 @@ impl ImportSession<'_> {
         let problems = self.template.validate(&vals);
         let status = self.template.review_status(&vals, &problems);
         let centre = p.centre;
+        let display = gpkg::encode(&p.geom_lonlat, DISPLAY_SRS_ID);
         let mut params: Vec<SqlValue> = vec![
-            SqlValue::Blob(gpkg::encode(&p.geom_lonlat, DISPLAY_SRS_ID)),
+            SqlValue::Blob(display.clone()),
             SqlValue::Text(status.as_str().into()),
             SqlValue::Real(p.area_m2),
             SqlValue::Real(round_to(units::m2_to_mu(p.area_m2), 4)),
@@ -305,11 +316,8 @@ impl ImportSession<'_> {
         let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
         self.tx.prepare_cached(&self.insert_sql).map_err(sq)?.execute(params_from_iter(params)).map_err(sq)?;
         let fid = self.tx.last_insert_rowid();
-        self.tx
-            .prepare_cached("INSERT INTO tuban_source_geom(fid, srs_id, geom) VALUES (?1, ?2, ?3)")
-            .map_err(sq)?
-            .execute(params![fid, self.source_srs_id, gpkg::encode(&p.geom_source, self.source_srs_id)])
-            .map_err(sq)?;
+        let source = gpkg::encode(&p.geom_source, self.source_srs_id);
+        source_geom::put(&self.tx, fid, self.source_srs_id, source, &display, self.predictor.as_ref()).map_err(sq)?;
         Ok(fid)
     }
 
@@ -390,11 +398,10 @@ impl ImportSession<'_> {
         new_geom: Option<Vec<u8>>,
     ) -> Result<()> {
         let sq = |source| StoreError::Sqlite { path: self.path.clone(), cause: source };
-        let geom_changed = new_geom.is_some();
-        if let Some(new_geom) = new_geom {
+        if let Some(new_geom) = &new_geom {
             let centre = p.centre;
             for (col, v) in [
-                ("geom", SqlValue::Blob(new_geom)),
+                ("geom", SqlValue::Blob(new_geom.clone())),
                 ("area_m2", SqlValue::Real(p.area_m2)),
                 ("area_mu", SqlValue::Real(round_to(units::m2_to_mu(p.area_m2), 4))),
                 ("area_ha", SqlValue::Real(round_to(units::m2_to_ha(p.area_m2), 6))),
@@ -412,12 +419,9 @@ impl ImportSession<'_> {
                 params_from_iter(params),
             )
             .map_err(sq)?;
-        if geom_changed {
-            self.tx
-                .execute(
-                    "INSERT OR REPLACE INTO tuban_source_geom(fid, srs_id, geom) VALUES (?1, ?2, ?3)",
-                    params![fid, self.source_srs_id, gpkg::encode(&p.geom_source, self.source_srs_id)],
-                )
+        if let Some(new_geom) = &new_geom {
+            let source = gpkg::encode(&p.geom_source, self.source_srs_id);
+            source_geom::put(&self.tx, fid, self.source_srs_id, source, new_geom, self.predictor.as_ref())
                 .map_err(sq)?;
         }
         Ok(())
@@ -572,29 +576,5 @@ impl Project {
             })
             .map_err(self.sq())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
-    }
-}
-
-impl Project {
-    /// The WKT of an SRS registered in `gpkg_spatial_ref_sys`.
-    pub fn srs_wkt(&self, srs_id: i32) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| r.get(0))
-            .optional()
-            .map_err(self.sq())
-    }
-
-    /// The EPSG code of an SRS registered in `gpkg_spatial_ref_sys`, if it has one.
-    pub fn srs_code(&self, srs_id: i32) -> Result<Option<i32>> {
-        let row: Option<(String, i32)> = self
-            .conn
-            .query_row(
-                "SELECT organization, organization_coordsys_id FROM gpkg_spatial_ref_sys WHERE srs_id = ?1",
-                [srs_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.sq())?;
-        Ok(row.filter(|(o, _)| o.eq_ignore_ascii_case("EPSG")).map(|(_, c)| c))
     }
 }

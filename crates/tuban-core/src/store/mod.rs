@@ -37,6 +37,7 @@ mod schema;
 mod seal;
 mod seal_diff;
 mod snapshot;
+mod source_geom;
 mod stats;
 mod style;
 mod texts;
@@ -150,6 +151,9 @@ pub enum StoreError {
     /// A 细斑 operation the project's data refuses (merging 细斑 held by a case …).
     #[error("{detail}")]
     Subpatch { detail: String },
+    /// A delivered geometry that cannot be rebuilt from what the file holds.
+    #[error("{path}: 图斑 fid {fid} 的下发几何无法还原（{cause}）；请用原下发文件重新导入（补充下发）/ the delivered geometry of patch fid {fid} cannot be rebuilt ({cause}); import the delivered file again")]
+    Delivered { path: String, fid: i64, cause: tuban_model::geometry::delivered::DeliveredError },
     /// The job was cancelled; nothing was written.
     #[error("已取消，项目未改变 / cancelled; the project is unchanged")]
     Cancelled,

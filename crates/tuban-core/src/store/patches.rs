@@ -379,13 +379,15 @@ impl Project {
     }
 
     /// The geometry as delivered, with the SRS id of its CRS in `gpkg_spatial_ref_sys`.
+    /// An error names the patch when the stored geometry cannot be rebuilt.
     pub fn source_geometry(&self, fid: i64) -> Result<Option<(i32, Geometry)>> {
-        let blob: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT geom FROM tuban_source_geom WHERE fid = ?1", [fid], |r| r.get(0))
-            .optional()
-            .map_err(self.sq())?;
-        Ok(blob.and_then(|b| gpkg::decode(&b).ok()))
+        let Some((srs_id, blob)) = self.source_blob(fid)? else { return Ok(None) };
+        let (_, g) = gpkg::decode(&blob).map_err(|e| StoreError::Delivered {
+            path: self.path_str(),
+            fid,
+            cause: tuban_model::geometry::delivered::DeliveredError::Blob(e),
+        })?;
+        Ok(Some((srs_id, g)))
     }
 
     /// Problems of a patch (template rules plus import issues are separate: see [`PatchRecord::import_issues`]).

@@ -28,6 +28,9 @@
 //! Schema version 8: the reference features' spatial index as one row of packed boxes per layer
 //! (`tuban_reference_index`, see `reference_index.rs`) in place of the R-tree
 //! `tuban_reference_rtree`, which the upgrade turns into it and drops.
+//! Schema version 9: the delivered geometry kept compact, with the display blob it was made
+//! against (`tuban_source_geom.base_geom`, kept by a trigger on `patches.geom`), and a partial
+//! `patches_parent` index (see `source_geom.rs`).
 //!
 //! A new project is created at version 1 and taken through every step in the same transaction,
 //! so new and upgraded projects have the same tables. Opening an older project for writing
@@ -43,7 +46,7 @@ use super::{now_utc, ProjectMeta};
 use tuban_model::{FieldKind, Programme, Template};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// GeoPackage `application_id` ('GPKG').
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -331,6 +334,7 @@ const STEPS: &[Step] = &[
     Step { upgrade: super::reference::schema_upgrade, read_only: super::reference::schema_read_only },
     Step { upgrade: super::hub::schema_upgrade, read_only: super::hub::schema_read_only },
     Step { upgrade: super::reference_index::schema_upgrade, read_only: super::reference_index::schema_read_only },
+    Step { upgrade: super::source_geom::schema_upgrade, read_only: super::source_geom::schema_read_only },
 ];
 
 /// Tables of tuban's own that schema 5 adds (also laid over an older file opened read-only).

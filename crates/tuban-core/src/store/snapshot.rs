@@ -208,13 +208,16 @@ impl Project {
             table_rows(self, "patches", "fid", &["updated_at"])?.into_iter().collect();
         // Delivered geometry and comments belong to their patch: a deleted patch row shows as
         // removed whatever is left of it elsewhere.
-        for (fid, f) in
-            query_rows(self, "SELECT fid, srs_id, geom FROM tuban_source_geom", &names(&["srs_id", "geom"]))?
-        {
+        // (The digest of the delivered blob as rebuilt, so it does not depend on how it is kept;
+        // one that cannot be rebuilt shows as changed.)
+        for (fid, srs_id, blob) in self.source_blobs()? {
             if let Some(e) = patches.get_mut(&fid) {
-                for (name, text) in f {
-                    e.insert(format!("(delivered {name})"), text);
-                }
+                e.insert("(delivered srs_id)".into(), srs_id.to_string());
+                let text = match blob {
+                    Ok(b) => canonical(ValueRef::Blob(&b)).unwrap_or_default(),
+                    Err(err) => format!("damaged: {err}"),
+                };
+                e.insert("(delivered geom)".into(), text);
             }
         }
         for (id, f) in query_rows(

@@ -262,6 +262,23 @@ fn a_later_batch_updates_issued_fields_and_never_touches_the_review() {
     assert_eq!((r.summary.added, r.summary.updated, r.summary.unchanged), (0, 0, 31));
 }
 
+/// A record split into 细斑 is still the issued one: a later batch finds it (once a batch added
+/// the issued patch a second time beside its 细斑).
+#[test]
+fn a_later_batch_finds_a_patch_split_into_subpatches() {
+    let (_d, mut p) = new_project("grassland");
+    import(&mut p, &sample_shp()).unwrap();
+    crate::common::split_sample_patch_4(&mut p);
+    let r = import(&mut p, &fixture("derived/batch2.shp")).unwrap();
+    assert_eq!((r.summary.added, r.summary.updated, r.summary.unchanged), (1, 1, 29), "{:?}", r.summary);
+    let c = rusqlite::Connection::open(p.path()).unwrap();
+    let rows: i64 = c
+        .query_row("SELECT count(*) FROM patches WHERE TBBH = '150999SJBG2025000004' AND XBH IS NULL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "the issued record of patch 4 once, beside its two 细斑");
+    assert_eq!(p.subpatches_of(p.require_patch("150999SJBG2025000004").unwrap()).unwrap().len(), 2);
+}
+
 #[test]
 fn duplicate_ids_are_flagged_not_dropped() {
     // The eco template has no sub-patch id: the two sub-patches of patch 12 share one key.

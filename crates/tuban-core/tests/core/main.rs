@@ -9,6 +9,7 @@ mod pg;
 mod synth;
 
 mod corpus;
+mod delivered;
 mod export;
 mod hub;
 mod imagery;

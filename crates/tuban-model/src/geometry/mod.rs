@@ -5,6 +5,7 @@
 //! Areas in m² on the ellipsoid (GRS 80 and WGS 84 differ from CGCS2000 by less than 1e-9 in
 //! flattening, far below survey precision); coordinates in degrees.
 
+pub mod delivered;
 pub mod edit;
 pub mod gpkg;
 pub mod order;

@@ -44,13 +44,43 @@ impl TransverseMercator {
         }
     }
 
-    /// Easting and northing in metres of a point given in degrees.
+    /// Easting and northing in metres of a point given in degrees (the series computed for this
+    /// one call: use [`Krueger`] for many points).
     pub fn forward(&self, lon_deg: f64, lat_deg: f64) -> [f64; 2] {
-        let f = 1.0 / self.inv_f;
+        Krueger::new(self).forward(lon_deg, lat_deg)
+    }
+
+    /// The parameters' bit patterns, in field order (what a check over the projection covers).
+    pub fn to_bytes(&self) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        let fields = [self.a_m, self.inv_f, self.lon0_deg, self.k0, self.false_easting_m, self.false_northing_m];
+        for (chunk, v) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// A [`TransverseMercator`] with its series coefficients computed once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Krueger {
+    tm: TransverseMercator,
+    /// k0 times the rectifying radius A (metres per radian of the conformal sphere).
+    k0_rect_m: f64,
+    /// Krüger's α1..α6.
+    alpha: [f64; 6],
+    /// 2√n / (1 + n): the eccentricity e of the ellipsoid.
+    e: f64,
+}
+
+impl Krueger {
+    /// Computes the coefficients of `tm`'s series.
+    pub fn new(tm: &TransverseMercator) -> Krueger {
+        let f = 1.0 / tm.inv_f;
         let n = f / (2.0 - f);
         let (n2, n3) = (n * n, n * n * n);
         let (n4, n5, n6) = (n3 * n, n3 * n2, n3 * n3);
-        let rect = self.a_m / (1.0 + n) * (1.0 + n2 / 4.0 + n4 / 64.0 + n6 / 256.0);
+        let rect = tm.a_m / (1.0 + n) * (1.0 + n2 / 4.0 + n4 / 64.0 + n6 / 256.0);
         let alpha = [
             n / 2.0 - 2.0 * n2 / 3.0 + 5.0 * n3 / 16.0 + 41.0 * n4 / 180.0 - 127.0 * n5 / 288.0 + 7891.0 * n6 / 37800.0,
             13.0 * n2 / 48.0 - 3.0 * n3 / 5.0 + 557.0 * n4 / 1440.0 + 281.0 * n5 / 630.0
@@ -60,22 +90,42 @@ impl TransverseMercator {
             34729.0 * n5 / 80640.0 - 3_418_889.0 * n6 / 1_995_840.0,
             212_378_941.0 * n6 / 319_334_400.0,
         ];
-        let c = 2.0 * libm::sqrt(n) / (1.0 + n);
+        Krueger { tm: *tm, k0_rect_m: tm.k0 * rect, alpha, e: 2.0 * libm::sqrt(n) / (1.0 + n) }
+    }
+
+    /// The projection these coefficients belong to.
+    pub fn projection(&self) -> &TransverseMercator {
+        &self.tm
+    }
+
+    /// Easting and northing in metres of a point given in degrees.
+    ///
+    /// The series Σ αj sin(2jζ') on the complex ζ' = ξ' + iη' is summed by Clenshaw's
+    /// recurrence (as GeographicLib and PROJ do): four transcendental calls for all six terms.
+    pub fn forward(&self, lon_deg: f64, lat_deg: f64) -> [f64; 2] {
         let to_rad = std::f64::consts::PI / 180.0;
         let phi = lat_deg * to_rad;
-        let lam = (lon_deg - self.lon0_deg) * to_rad;
+        let lam = (lon_deg - self.tm.lon0_deg) * to_rad;
         let s = libm::sin(phi);
-        let t = libm::sinh(libm::atanh(s) - c * libm::atanh(c * s));
+        // tan of the conformal latitude, then ξ' and η' on the Gauss-Schreiber sphere.
+        let t = libm::sinh(libm::atanh(s) - self.e * libm::atanh(self.e * s));
         let xi = libm::atan2(t, libm::cos(lam));
         let eta = libm::atanh(libm::sin(lam) / libm::sqrt(1.0 + t * t));
-        let (mut e, mut nn) = (eta, xi);
-        // Smallest terms first.
-        for j in (1..=6).rev() {
-            let k = 2.0 * j as f64;
-            e += alpha[j - 1] * libm::cos(k * xi) * libm::sinh(k * eta);
-            nn += alpha[j - 1] * libm::sin(k * xi) * libm::cosh(k * eta);
+        let (s0, c0) = (libm::sin(2.0 * xi), libm::cos(2.0 * xi));
+        let (sh0, ch0) = (libm::sinh(2.0 * eta), libm::cosh(2.0 * eta));
+        // a = 2 cos(2ζ'); b_j = a b_{j+1} - b_{j+2} + αj, from j = 6 down to 1.
+        let (ar, ai) = (2.0 * c0 * ch0, -2.0 * s0 * sh0);
+        let (mut b1r, mut b1i, mut b2r, mut b2i) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for alpha in self.alpha.iter().rev() {
+            let br = ar * b1r - ai * b1i - b2r + alpha;
+            let bi = ar * b1i + ai * b1r - b2i;
+            (b2r, b2i, b1r, b1i) = (b1r, b1i, br, bi);
         }
-        [self.false_easting_m + self.k0 * rect * e, self.false_northing_m + self.k0 * rect * nn]
+        // Σ = sin(2ζ') b_1.
+        let (sr, si) = (s0 * ch0, c0 * sh0);
+        let nn = xi + (sr * b1r - si * b1i);
+        let e = eta + (sr * b1i + si * b1r);
+        [self.tm.false_easting_m + self.k0_rect_m * e, self.tm.false_northing_m + self.k0_rect_m * nn]
     }
 }
 
