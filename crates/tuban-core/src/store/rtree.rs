@@ -138,25 +138,15 @@ pub(crate) fn suspend_patch_inserts(conn: &Connection) -> rusqlite::Result<Optio
     Ok(Some(last))
 }
 
-/// Indexes the patches added after row `since` and puts the insert trigger back.
+/// Indexes the patches added after row `since`, whose boxes are `boxes` (row id, [min x, min y,
+/// max x, max y], the non-empty ones), and puts the insert trigger back.
 /// An empty index (a first import) is packed in one pass (`rtree_bulk.rs`); one that holds
 /// earlier batches gets the new rows through the virtual table.
-pub(crate) fn resume_patch_inserts(conn: &Connection, since: i64) -> rusqlite::Result<()> {
+pub(crate) fn resume_patch_inserts(conn: &Connection, since: i64, boxes: &[(i64, [f64; 4])]) -> rusqlite::Result<()> {
     let rtree = index_name("patches", "geom");
     let empty: bool =
         conn.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM \"{rtree}_rowid\")"), [], |r| r.get(0))?;
-    let packed = empty && {
-        let mut st = conn.prepare("SELECT fid, geom FROM patches WHERE fid > ?1 AND geom NOT NULL")?;
-        let rows = st.query_map([since], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-        let mut entries = Vec::new();
-        for row in rows {
-            let (fid, blob) = row?;
-            if let (Some(env), Some(false)) = (blob_envelope(&blob), blob_is_empty(&blob)) {
-                entries.push((fid, env));
-            }
-        }
-        super::rtree_bulk::fill_empty(conn, &rtree, &entries)?
-    };
+    let packed = empty && super::rtree_bulk::fill_empty(conn, &rtree, boxes)?;
     if !packed {
         conn.execute(
             &format!("INSERT OR REPLACE INTO \"{rtree}\" SELECT fid, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) FROM patches WHERE fid > ?1 AND geom NOT NULL AND NOT ST_IsEmpty(geom)"),

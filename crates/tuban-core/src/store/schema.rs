@@ -348,8 +348,9 @@ CREATE {temp} TABLE tuban_conflicts (id INTEGER PRIMARY KEY AUTOINCREMENT, item_
     label TEXT NOT NULL, field TEXT NOT NULL, base TEXT, ours TEXT, theirs TEXT, theirs_user TEXT, theirs_time TEXT, theirs_imagery TEXT,
     source TEXT NOT NULL, created_at DATETIME NOT NULL, resolved_at DATETIME, resolved_by TEXT, resolution TEXT);";
 
-/// The SQL of a new uid (128 random bits from SQLite, as 32 hex digits): the insert triggers,
-/// the import and a package's id all make them this way.
+/// The SQL of a new uid (128 random bits from SQLite, as 32 hex digits): the insert triggers
+/// and a package's id make them this way (an import makes its own, see `import.rs`; uids are
+/// opaque text, so both lengths live side by side).
 pub(crate) const NEW_UID: &str = "lower(hex(randomblob(16)))";
 
 /// Tables whose rows get a `uid` (row id column, table).

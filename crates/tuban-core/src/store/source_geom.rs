@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tuban_model::geometry::delivered::{self, DeliveredError, Predictor};
 use tuban_model::geometry::gpkg;
 
 use super::{Project, Result, StoreError};
+use crate::crs::SourceCrs;
 
 pub(super) fn schema_upgrade(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
@@ -30,6 +31,39 @@ pub(super) fn schema_upgrade(conn: &Connection) -> rusqlite::Result<()> {
 /// An older file holds only plain delivered blobs: the base column reads as NULL.
 pub(super) fn schema_read_only(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE TEMP VIEW tuban_source_geom AS SELECT *, NULL AS base_geom FROM main.tuban_source_geom;")
+}
+
+pub(super) fn register_srs(tx: &Transaction<'_>, crs: &SourceCrs) -> rusqlite::Result<i32> {
+    if crs.organization.eq_ignore_ascii_case("EPSG") && crs.code > 0 {
+        let exists: Option<i32> = tx
+            .query_row(
+                "SELECT srs_id FROM gpkg_spatial_ref_sys WHERE organization = 'EPSG' AND organization_coordsys_id = ?1",
+                [crs.code],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = exists {
+            return Ok(id);
+        }
+        tx.execute(
+            "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)",
+            params![crs.name, crs.code, crs.wkt],
+        )?;
+        return Ok(crs.code);
+    }
+    let exists: Option<i32> = tx
+        .query_row("SELECT srs_id FROM gpkg_spatial_ref_sys WHERE definition = ?1", [&crs.wkt], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = exists {
+        return Ok(id);
+    }
+    let id: i32 =
+        tx.query_row("SELECT max(100000, coalesce(max(srs_id), 0) + 1) FROM gpkg_spatial_ref_sys", [], |r| r.get(0))?;
+    tx.execute(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'NONE', ?2, ?3, NULL)",
+        params![crs.name, id, crs.wkt],
+    )?;
+    Ok(id)
 }
 
 /// The blob to store for `source_blob` (a delivered GeoPackage geometry) beside the display

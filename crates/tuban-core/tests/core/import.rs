@@ -249,6 +249,16 @@ fn a_later_batch_updates_issued_fields_and_never_touches_the_review() {
     import(&mut p, &sample_shp()).unwrap();
     let fid = p.find_patch("150999SJBG2025000003").unwrap().unwrap();
     p.set_text(fid, &[("HCJG", "违法"), ("BZ", "已外业核实")]).unwrap();
+    // 修改时间 stays empty until a patch is first changed (its batch says when it came).
+    let c = rusqlite::Connection::open(p.path()).unwrap();
+    let changed: Vec<i64> = c
+        .prepare("SELECT fid FROM patches WHERE updated_at IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(changed, [fid]);
     let r = import(&mut p, &fixture("derived/batch2.shp")).unwrap();
     assert_eq!((r.summary.added, r.summary.updated, r.summary.unchanged), (1, 1, 29), "{:?}", r.summary);
     assert_eq!(text(&p, "150999SJBG2025000003", "PDBHLX"), "草地→建设用地（厂房）");
