@@ -80,6 +80,9 @@ const SELECT: &str = "SELECT s.fid, s.srs_id, s.geom, coalesce(s.base_geom, p.ge
 
 type Row = (i64, i32, Vec<u8>, Option<Vec<u8>>, Option<String>);
 
+/// A delivered geometry by fid: its SRS id and its blob as rebuilt, or why it cannot be.
+pub(super) type Delivered = (i64, i32, Result<Vec<u8>>);
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((r.get(0)?, r.get(1)?, bytes(r, 2)?.unwrap_or_default(), bytes(r, 3)?, r.get(4)?))
 }
@@ -147,7 +150,7 @@ impl Project {
 
     /// Every delivered blob by fid, each rebuilt or the reason it cannot be (for the seal's
     /// digest, which shows a damaged one as changed).
-    pub(super) fn source_blobs(&self) -> Result<Vec<(i64, i32, Result<Vec<u8>>)>> {
+    pub(super) fn source_blobs(&self) -> Result<Vec<Delivered>> {
         let mut st = self.conn.prepare(&format!("{SELECT} ORDER BY s.fid")).map_err(self.sq())?;
         let rows = st.query_map([], row).map_err(self.sq())?;
         let mut cache = Predictors::default();

@@ -136,7 +136,7 @@ fn coords(g: &Geometry) -> Vec<f64> {
         out.borrow_mut().extend([c.x, c.y]);
         c
     };
-    let _ = g.map_coords(&push);
+    let _ = g.map_coords(push);
     out.into_inner()
 }
 
@@ -148,7 +148,7 @@ fn with_coords(g: &Geometry, values: &[f64]) -> Geometry {
         next.set(i + 2);
         Coord { x: values.get(i).copied().unwrap_or(f64::NAN), y: values.get(i + 1).copied().unwrap_or(f64::NAN) }
     };
-    g.map_coords(&set)
+    g.map_coords(set)
 }
 
 fn predictions(display: &Geometry, predictor: &Predictor) -> Vec<f64> {
@@ -157,7 +157,7 @@ fn predictions(display: &Geometry, predictor: &Predictor) -> Vec<f64> {
         out.borrow_mut().extend(predictor.predict(c));
         c
     };
-    let _ = display.map_coords(&push);
+    let _ = display.map_coords(push);
     out.into_inner()
 }
 
